@@ -1,0 +1,45 @@
+//===- GraphInterfaces.h - iteration-space interface ------------*- C++ -*-===//
+//
+// The data an op hands out through IterationSpaceOpInterface: its loop
+// nest (extents and kinds) and one affine access map per operand and
+// result. See GraphInterfaces.td for the meaning of each field.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_DIALECT_GRAPH_IR_GRAPHINTERFACES_H
+#define ATTN_DIALECT_GRAPH_IR_GRAPHINTERFACES_H
+
+#include "mlir/IR/AffineMap.h"
+#include "mlir/IR/OpDefinition.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
+
+namespace attn::graph {
+
+/// How the iterations along one loop dimension relate to each other.
+enum class IterKind {
+  /// Independent iterations: may run in any order or all at once.
+  Parallel,
+  /// Iterations combine into one value with an associative operator.
+  Reduction,
+  /// Iteration i consumes what iteration i-1 produced (a scan's walk).
+  Carried,
+};
+
+llvm::StringRef stringifyIterKind(IterKind kind);
+
+/// The loop nest an op denotes; see IterationSpaceOpInterface.
+struct IterationSpace {
+  llvm::SmallVector<int64_t> bounds;
+  llvm::SmallVector<IterKind> kinds;
+  llvm::SmallVector<mlir::AffineMap> operandMaps;
+  llvm::SmallVector<mlir::AffineMap> resultMaps;
+
+  unsigned getNumLoops() const { return bounds.size(); }
+};
+
+} // namespace attn::graph
+
+#include "attn/Dialect/Graph/IR/GraphInterfaces.h.inc"
+
+#endif // ATTN_DIALECT_GRAPH_IR_GRAPHINTERFACES_H

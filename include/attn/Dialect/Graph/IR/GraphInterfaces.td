@@ -1,0 +1,40 @@
+//===- GraphInterfaces.td - iteration-space interface ------*- tablegen -*-===//
+//
+// Every computational op states its iteration space through one interface:
+// the extent and kind (parallel, reduction, carried) of each loop dimension,
+// and for every operand and result an affine map from loop dimensions to
+// tensor dimensions. Dependence and cost analyses are written against this
+// interface only, never against a list of op names.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_DIALECT_GRAPH_IR_GRAPHINTERFACES_TD
+#define ATTN_DIALECT_GRAPH_IR_GRAPHINTERFACES_TD
+
+include "mlir/IR/OpBase.td"
+
+def IterationSpaceOpInterface : OpInterface<"IterationSpaceOpInterface"> {
+  let cppNamespace = "::attn::graph";
+  let description = [{
+    States the loop nest an op denotes. `getIterationSpace()` returns:
+
+    - `bounds`: the extent of each loop dimension d0..dN-1;
+    - `kinds`: per loop dimension, `parallel` (iterations are independent),
+      `reduction` (iterations combine into one value with an associative
+      operator) or `carried` (iteration i needs the result of i-1, as the
+      walked dimension of a scan);
+    - `operandMaps` and `resultMaps`: one affine map per operand and
+      result, from loop dimensions to the dimensions of that tensor. A
+      constant 0 marks a broadcast dimension of extent 1. A symbol marks a
+      tensor dimension that one loop point touches in full, or in a way
+      the map does not resolve (the slice a scan body sees, the source of a
+      reshape).
+  }];
+  let methods = [
+    InterfaceMethod<
+      "Returns the loop nest this op denotes.",
+      "::attn::graph::IterationSpace", "getIterationSpace">,
+  ];
+}
+
+#endif // ATTN_DIALECT_GRAPH_IR_GRAPHINTERFACES_TD

@@ -1,0 +1,52 @@
+//===- GraphOps.h - attn graph ops ------------------------------*- C++ -*-===//
+//
+// Declares the ops of the `attn` dialect (generated from GraphOps.td) and
+// the helpers their shared verifiers and iteration spaces are built from.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_DIALECT_GRAPH_IR_GRAPHOPS_H
+#define ATTN_DIALECT_GRAPH_IR_GRAPHOPS_H
+
+#include "attn/Dialect/Graph/IR/GraphDialect.h"
+#include "attn/Dialect/Graph/IR/GraphInterfaces.h"
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/ControlFlowInterfaces.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace attn::graph {
+
+/// Verifies an elementwise op whose operands broadcast numpy-style to its
+/// single result; every float operand shares the result's element type.
+mlir::LogicalResult verifyBroadcastElementwise(mlir::Operation *op);
+
+/// Verifies a reduction over `dims`, dropped or kept with extent 1.
+mlir::LogicalResult verifyReduction(mlir::Operation *op,
+                                    llvm::ArrayRef<int64_t> dims,
+                                    bool keepDims);
+
+/// The numpy broadcast of two shapes, or failure if they do not broadcast.
+mlir::FailureOr<llvm::SmallVector<int64_t>>
+broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b);
+
+/// Formats a shape as `64x512` (or `scalar` for rank 0) for diagnostics.
+std::string formatShape(llvm::ArrayRef<int64_t> shape);
+
+/// Iteration spaces shared by op families (GraphIterationSpace.cpp).
+IterationSpace identityIterationSpace(mlir::Operation *op);
+IterationSpace broadcastIterationSpace(mlir::Operation *op);
+IterationSpace reductionIterationSpace(mlir::Operation *op,
+                                       llvm::ArrayRef<int64_t> dims,
+                                       bool keepDims);
+
+} // namespace attn::graph
+
+#define GET_OP_CLASSES
+#include "attn/Dialect/Graph/IR/GraphOps.h.inc"
+
+#endif // ATTN_DIALECT_GRAPH_IR_GRAPHOPS_H

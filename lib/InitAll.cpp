@@ -1,0 +1,20 @@
+//===- InitAll.cpp - register every attnc dialect and pass ----------------===//
+//
+// See InitAll.h.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/InitAll.h"
+
+#include "attn/Dialect/Graph/IR/GraphDialect.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+void attn::registerAllDialects(mlir::DialectRegistry &registry) {
+  registry.insert<attn::graph::GraphDialect>();
+}
+
+void attn::registerAllPasses() {
+  mlir::registerCanonicalizerPass();
+  mlir::registerCSEPass();
+}

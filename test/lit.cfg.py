@@ -1,0 +1,32 @@
+# lit configuration of the attnc test suite.
+#
+# Tests are .mlir (dialect round-trips, verifier errors, passes), .ir
+# (whole models) and .test (CLI behaviour) files. Tools come from the build
+# tree; FileCheck and not from LLVM 22's tools directory.
+import os
+import lit.formats
+
+config.name = "attnc"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["Inputs", "lit.cfg.py", "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.attnc_obj_root, "test")
+
+# Every capture in a CHECK-LABEL block is local to it (Triton does the same):
+# a stale capture from an earlier function cannot make a test pass.
+config.environment["FILECHECK_OPTS"] = "--enable-var-scope --dump-input=fail"
+config.environment["PYTHONDONTWRITEBYTECODE"] = "1"
+
+config.substitutions.append(("%attnc-opt", os.path.join(config.attnc_tools_dir, "attnc-opt")))
+config.substitutions.append(("%attnc", os.path.join(config.attnc_tools_dir, "attnc")))
+config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(("%examples", os.path.join(config.attnc_src_root, "examples")))
+config.substitutions.append(("%refs", os.path.join(config.attnc_src_root, "test", "Interpreter", "refs")))
+config.substitutions.append(("FileCheck", config.filecheck))
+config.substitutions.append(("not ", os.path.join(config.llvm_tools_dir, "not") + " "))
+config.environment["PATH"] = os.pathsep.join(
+    [config.attnc_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")])
+
+if config.have_nvrtc:
+    config.available_features.add("nvrtc")
