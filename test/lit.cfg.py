@@ -2,7 +2,7 @@
 #
 # Tests are .mlir (dialect round-trips, verifier errors, passes), .ir
 # (whole models) and .test (CLI behaviour) files. Tools come from the build
-# tree; FileCheck and not from LLVM 22's tools directory.
+# tree, FileCheck and not from LLVM 22's tools directory, all through PATH.
 import os
 import lit.formats
 
@@ -18,13 +18,9 @@ config.test_exec_root = os.path.join(config.attnc_obj_root, "test")
 config.environment["FILECHECK_OPTS"] = "--enable-var-scope --dump-input=fail"
 config.environment["PYTHONDONTWRITEBYTECODE"] = "1"
 
-config.substitutions.append(("%attnc-opt", os.path.join(config.attnc_tools_dir, "attnc-opt")))
-config.substitutions.append(("%attnc", os.path.join(config.attnc_tools_dir, "attnc")))
 config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%examples", os.path.join(config.attnc_src_root, "examples")))
 config.substitutions.append(("%refs", os.path.join(config.attnc_src_root, "test", "Interpreter", "refs")))
-config.substitutions.append(("FileCheck", config.filecheck))
-config.substitutions.append(("not ", os.path.join(config.llvm_tools_dir, "not") + " "))
 config.environment["PATH"] = os.pathsep.join(
     [config.attnc_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")])
 

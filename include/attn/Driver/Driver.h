@@ -1,0 +1,68 @@
+//===- Driver.h - the pieces the attnc tool is made of ----------*- C++ -*-===//
+//
+// Loading a model file with one-line diagnostics, choosing its entry graph,
+// and the `run` command. The attnc binary only parses flags and calls
+// these, so tests and future tools (the runtime's JIT) reuse them.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_DRIVER_DRIVER_H
+#define ATTN_DRIVER_DRIVER_H
+
+#include "attn/Dialect/Graph/IR/GraphOps.h"
+#include "attn/Interpreter/Tensor.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "llvm/Support/SourceMgr.h"
+
+#include <string>
+#include <vector>
+
+namespace attn::driver {
+
+/// Prints every error and warning as one line, `file:line:col: error: msg`,
+/// to stderr while alive. Notes (like MLIR's "see current operation") are
+/// dropped: the error line already says what is wrong and where.
+class OneLineDiagnostics {
+public:
+  explicit OneLineDiagnostics(mlir::MLIRContext &context);
+  ~OneLineDiagnostics();
+
+private:
+  mlir::MLIRContext &context;
+  mlir::DiagnosticEngine::HandlerID id;
+};
+
+/// Prints `attnc: error: <message>` to stderr.
+void reportError(const llvm::Twine &message);
+
+/// Reads, parses and verifies a model file; null (after reporting) on any
+/// error. `sourceMgr` must outlive the returned module.
+mlir::OwningOpRef<mlir::ModuleOp> loadModel(llvm::StringRef path,
+                                            mlir::MLIRContext &context,
+                                            llvm::SourceMgr &sourceMgr);
+
+/// The graph named `entry`, or when `entry` is empty the module's only
+/// graph or else its first. Null (after reporting) if there is none.
+graph::GraphOp findEntry(mlir::ModuleOp module, llvm::StringRef entry,
+                         llvm::StringRef path);
+
+/// Everything `attnc run` is asked to do.
+struct RunOptions {
+  std::string modelPath;
+  std::string entry;
+  std::vector<std::string> inputPaths;
+  uint64_t seed = 0;
+  std::string outDir = ".";
+  bool keepDType = false;
+  std::string device = "interp";
+  interp::Precision precision = interp::Precision::F32;
+};
+
+/// `attnc run`: returns the process exit code.
+int runModel(const RunOptions &options);
+
+} // namespace attn::driver
+
+#endif // ATTN_DRIVER_DRIVER_H

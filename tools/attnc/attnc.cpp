@@ -1,0 +1,132 @@
+//===- attnc.cpp - the attnc compiler driver ------------------------------===//
+//
+// The user-facing tool. Commands:
+//
+//   attnc MODEL.ir --emit=graph [-o FILE]   print the verified graph
+//   attnc run MODEL.ir [--entry NAME] [--input FILE.npy]... [--seed N]
+//             [--out DIR] [--keep-dtype] [--precision f32|f64]
+//             [--device interp]
+//
+// Flag parsing only; the work is in lib/Driver.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Driver/Driver.h"
+#include "attn/InitAll.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace llvm;
+using namespace attn;
+
+static cl::SubCommand runCommand("run",
+                                 "Run a graph and write its results as .npy");
+
+//===----------------------------------------------------------------------===//
+// Top-level (compile) flags
+//===----------------------------------------------------------------------===//
+
+static cl::opt<std::string> modelPath(cl::Positional, cl::desc("MODEL.ir"),
+                                      cl::sub(cl::SubCommand::getTopLevel()));
+static cl::opt<std::string> outputPath("o", cl::desc("Output file"),
+                                       cl::value_desc("FILE"), cl::init("-"),
+                                       cl::sub(cl::SubCommand::getTopLevel()));
+enum class EmitKind { Graph, Cubin };
+static cl::opt<EmitKind> emitKind(
+    "emit", cl::desc("What to produce"), cl::init(EmitKind::Cubin),
+    cl::values(clEnumValN(EmitKind::Graph, "graph", "the verified graph IR"),
+               clEnumValN(EmitKind::Cubin, "cubin",
+                          "a CUDA cubin (not yet implemented)")),
+    cl::sub(cl::SubCommand::getTopLevel()));
+
+//===----------------------------------------------------------------------===//
+// `run` flags
+//===----------------------------------------------------------------------===//
+
+static cl::opt<std::string> runModelPath(cl::Positional, cl::Required,
+                                         cl::desc("MODEL.ir"),
+                                         cl::sub(runCommand));
+static cl::opt<std::string> entry("entry", cl::desc("Graph to run"),
+                                  cl::value_desc("NAME"), cl::sub(runCommand));
+static cl::list<std::string>
+    inputs("input", cl::desc("Input .npy file, in argument order"),
+           cl::value_desc("FILE.npy"), cl::sub(runCommand));
+static cl::opt<uint64_t> seed("seed",
+                              cl::desc("Seed of the random inputs (default 0)"),
+                              cl::init(0), cl::sub(runCommand));
+static cl::opt<std::string> outDir("out", cl::desc("Output directory"),
+                                   cl::value_desc("DIR"), cl::init("."),
+                                   cl::sub(runCommand));
+static cl::opt<bool> keepDType("keep-dtype",
+                               cl::desc("Write f16/bf16 results as such "
+                                        "instead of f32"),
+                               cl::sub(runCommand));
+static cl::opt<std::string> device("device",
+                                   cl::desc("Where to run (interp)"),
+                                   cl::init("interp"), cl::sub(runCommand));
+static cl::opt<interp::Precision> precision(
+    "precision", cl::desc("Interpreter arithmetic"),
+    cl::init(interp::Precision::F32),
+    cl::values(clEnumValN(interp::Precision::F32, "f32",
+                          "f32 compute, results rounded to their types"),
+               clEnumValN(interp::Precision::F64, "f64",
+                          "f64 throughout, no rounding (references)")),
+    cl::sub(runCommand));
+
+/// `attnc MODEL.ir --emit=...`.
+static int compileModel() {
+  if (modelPath.empty()) {
+    driver::reportError("no model file given (try: attnc --help)");
+    return 1;
+  }
+  if (emitKind == EmitKind::Cubin) {
+    driver::reportError("cubin generation is not implemented yet; "
+                        "--emit=graph prints the verified graph and "
+                        "`attnc run` executes it");
+    return 1;
+  }
+  mlir::DialectRegistry registry;
+  registerAllDialects(registry);
+  mlir::MLIRContext context(registry);
+  driver::OneLineDiagnostics diagnostics(context);
+  llvm::SourceMgr sourceMgr;
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      driver::loadModel(modelPath, context, sourceMgr);
+  if (!module)
+    return 1;
+  // writeToOutput goes through a temporary file and a rename: a failure
+  // never leaves a truncated output behind.
+  if (Error error = writeToOutput(outputPath, [&](raw_ostream &os) {
+        module->print(os);
+        return Error::success();
+      })) {
+    driver::reportError("cannot write '" + outputPath +
+                        "': " + toString(std::move(error)));
+    return 1;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "attnc: compile and run attn model graphs\n");
+  if (runCommand) {
+    driver::RunOptions options;
+    options.modelPath = runModelPath;
+    options.entry = entry;
+    options.inputPaths.assign(inputs.begin(), inputs.end());
+    options.seed = seed;
+    options.outDir = outDir;
+    options.keepDType = keepDType;
+    options.device = device;
+    options.precision = precision;
+    return driver::runModel(options);
+  }
+  return compileModel();
+}
