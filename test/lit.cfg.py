@@ -19,6 +19,8 @@ config.environment["FILECHECK_OPTS"] = "--enable-var-scope --dump-input=fail"
 config.environment["PYTHONDONTWRITEBYTECODE"] = "1"
 
 config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(("%attnc_src", config.attnc_src_root))
+config.substitutions.append(("%llvm_include", os.path.join(os.path.dirname(config.llvm_tools_dir), "include")))
 config.substitutions.append(("%examples", os.path.join(config.attnc_src_root, "examples")))
 config.substitutions.append(("%refs", os.path.join(config.attnc_src_root, "test", "Interpreter", "refs")))
 config.environment["PATH"] = os.pathsep.join(

@@ -244,7 +244,13 @@ LogicalResult SliceOp::verify() {
     if (stride < 1)
       return emitOpError() << "stride " << stride << " of dim " << i
                            << " must be positive";
-    if (offset < 0 || (out[i] > 0 && offset + (out[i] - 1) * stride >= in[i]))
+    // Written as a division so that huge offsets or strides cannot
+    // overflow into a window that looks valid.
+    bool inside = out[i] == 0
+                      ? offset >= 0 && offset <= in[i]
+                      : offset >= 0 && offset < in[i] &&
+                            (out[i] - 1) <= (in[i] - 1 - offset) / stride;
+    if (!inside)
       return emitOpError() << "window of dim " << i << " (offset " << offset
                            << ", " << out[i] << " elements, stride " << stride
                            << ") runs outside the input extent " << in[i];

@@ -64,7 +64,7 @@ def Graph_GraphOp : Op<Graph_Dialect, "graph", [
     bool isDeclaration() { return false; }
   }];
   let hasCustomAssemblyFormat = 1;
-  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
 }
 
 def Graph_ReturnOp : Graph_Op<"return", [

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs whatever attnc needs to build and test that this machine lacks,
+# and nothing else: safe to run any number of times. Debian bookworm
+# (LLVM/MLIR 22 come from bookworm-security); needs root or sudo only when
+# something is missing.
+#
+#   build:  cmake ninja-build ccache clang-22 llvm-22-dev libmlir-22-dev
+#           mlir-22-tools (mlir-tblgen) libfmt-dev libgtest-dev
+#   test:   llvm-22-tools (lit, FileCheck, not), python3 with numpy
+#
+# The CUDA Toolkit is optional and not installed here: without it attnc
+# builds and tests everything but the NVRTC steps, which say so.
+set -euo pipefail
+
+packages=(cmake ninja-build ccache clang-22 llvm-22-dev libmlir-22-dev
+          mlir-22-tools llvm-22-tools libfmt-dev libgtest-dev python3
+          python3-pip)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$pkg")
+done
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+# numpy for the reference tests: the python3 on PATH may be a pyenv or
+# venv interpreter rather than Debian's, so ask that interpreter.
+if ! python3 -c 'import numpy' 2>/dev/null; then
+  echo "setup: installing numpy for $(command -v python3)"
+  python3 -m pip install --quiet numpy 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages numpy
+fi
+echo "setup: all dependencies present"
