@@ -3,13 +3,16 @@
 // Model inputs and outputs travel as numpy .npy files (format versions 1.0,
 // 2.0 and 3.0 read; 1.0 written). Supported dtypes and their descr strings:
 //
-//   f32  '<f4'      f16  '<f2'      i1  '|b1'
-//   bf16 '<V2'      raw 2-byte little-endian words holding the upper half of
+//   f32  '<f4'      f16  '<f2'      i1  '|b1' (read: also '<b1', 'b1')
+//   bf16 '|V2'      raw 2-byte little-endian words holding the upper half of
 //                   the f32 bit pattern; numpy loads them as void and
 //                   `a.view('<u2')` recovers the bits (see docs/cli.md).
+//                   '|V2' is how numpy spells a 2-byte void; '<V2' is
+//                   read too.
 //
 // Only C-order (fortran_order False) little-endian arrays are accepted;
-// anything else is reported, never guessed.
+// anything else is reported, never guessed. i1 bytes that are not 0 are
+// read as 1, as numpy itself treats them.
 //
 //===----------------------------------------------------------------------===//
 

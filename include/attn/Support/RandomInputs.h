@@ -10,7 +10,9 @@
 //           h = splitmix64(h ^ w), starting from h = 0x6174746e63 ("attnc")
 //   r_i   = splitmix64(key + i)              for element i (row-major)
 //   u_i   = (r_i >> 40) / 2^24               uniform in [0, 1), 24 bits
-//   float dtypes: value_i = 2 * u_i - 1, rounded to the dtype (RNE)
+//   float dtypes: value_i = 2 * u_i - 1, rounded to the dtype (RNE);
+//                 in [-1, 1) for f32, [-1, 1] for f16 and bf16, where
+//                 the rounding can reach 1
 //   i1:           value_i = u_i < 0.5
 //
 // splitmix64(x): z = x + 0x9e3779b97f4a7c15;
