@@ -21,11 +21,6 @@ using namespace attn;
 using namespace attn::interp;
 using namespace attn::graph;
 
-static Tensor emptyResult(Operation *op) {
-  auto type = cast<RankedTensorType>(op->getResult(0).getType());
-  return Tensor(*dtypeOf(type), type.getShape());
-}
-
 //===----------------------------------------------------------------------===//
 // Matmul
 //===----------------------------------------------------------------------===//

@@ -22,12 +22,6 @@ using namespace attn;
 using namespace attn::interp;
 using namespace attn::graph;
 
-/// Shape and element type of result `index` of `op`.
-static Tensor emptyResult(Operation *op, unsigned index = 0) {
-  auto type = cast<RankedTensorType>(op->getResult(index).getType());
-  return Tensor(*dtypeOf(type), type.getShape());
-}
-
 /// Evaluates `fn` on `args` in the run's arithmetic.
 template <typename Fn, typename... Args>
 static double compute(Precision precision, Fn fn, Args... args) {

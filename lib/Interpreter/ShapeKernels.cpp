@@ -17,11 +17,6 @@ using namespace attn;
 using namespace attn::interp;
 using namespace attn::graph;
 
-static Tensor emptyResult(Operation *op, unsigned index = 0) {
-  auto type = cast<RankedTensorType>(op->getResult(index).getType());
-  return Tensor(*dtypeOf(type), type.getShape());
-}
-
 /// Copies `from` into `out`, reading `from` at the offsets the strides
 /// produce while walking `out` in row-major order.
 static void gather(Tensor &out, const Tensor &from,
@@ -60,6 +55,11 @@ static void insertWindow(Tensor &into, const Tensor &piece, int64_t dim,
                          int64_t start) {
   forEachInWindow(into.shape, piece.shape, dim, start,
                   [&](int64_t i, int64_t j) { into.data[j] = piece.data[i]; });
+}
+
+Tensor attn::interp::emptyResult(Operation *op, unsigned index) {
+  auto type = cast<RankedTensorType>(op->getResult(index).getType());
+  return Tensor(*dtypeOf(type), type.getShape());
 }
 
 Tensor attn::interp::sliceAlong(const Tensor &tensor, int64_t dim,

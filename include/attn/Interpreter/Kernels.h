@@ -33,6 +33,10 @@ bool tryEvaluateContraction(mlir::Operation *op, Operands operands,
 bool tryEvaluateShape(mlir::Operation *op, Operands operands,
                       Precision precision, Results &results);
 
+/// A zero-filled tensor with the shape and element type of result `index`
+/// of `op`, for a kernel to fill in.
+Tensor emptyResult(mlir::Operation *op, unsigned index = 0);
+
 /// The slice of `tensor` at index `index` along `dim` (that dim removed),
 /// and its inverse: writing such a slice into `into`.
 Tensor sliceAlong(const Tensor &tensor, int64_t dim, int64_t index);
