@@ -63,6 +63,20 @@ struct RunOptions {
 /// `attnc run`: returns the process exit code.
 int runModel(const RunOptions &options);
 
+/// Everything `attnc analyze` is asked to do.
+struct AnalyzeOptions {
+  std::string modelPath;
+  std::string entry;
+  std::string target = "sm_90";
+  /// "text" (default), "json", "dot" or "svg".
+  std::string format = "text";
+  /// Where to write; "-" is stdout. Files are written atomically.
+  std::string outputPath = "-";
+};
+
+/// `attnc analyze`: returns the process exit code.
+int analyzeModel(const AnalyzeOptions &options);
+
 } // namespace attn::driver
 
 #endif // ATTN_DRIVER_DRIVER_H

@@ -299,3 +299,40 @@ IterationSpace ScanOp::getIterationSpace() {
         wholeTensorMap(ctx, 1, shapeOf(final).size()));
   return space;
 }
+
+//===----------------------------------------------------------------------===//
+// Flop counts that differ from one per result element
+//===----------------------------------------------------------------------===//
+
+static int64_t numElements(Value value) {
+  return cast<RankedTensorType>(value.getType()).getNumElements();
+}
+
+/// One multiply-add (2 flops) per point of the loop nest.
+int64_t MatmulOp::getFlopCount() {
+  int64_t points = 1;
+  for (int64_t bound : getIterationSpace().bounds)
+    points *= bound;
+  return 2 * points;
+}
+
+/// Per element: max, subtract, exp, sum, divide.
+int64_t SoftmaxOp::getFlopCount() { return 5 * numElements(getInput()); }
+/// Per element: mean, centre, square and accumulate, scale, gamma, beta.
+int64_t LayerNormOp::getFlopCount() { return 7 * numElements(getInput()); }
+/// Per element: square and accumulate, scale, gamma.
+int64_t RMSNormOp::getFlopCount() { return 4 * numElements(getInput()); }
+
+// Data movement and generators compute nothing; casts only convert.
+int64_t TransposeOp::getFlopCount() { return 0; }
+int64_t ReshapeOp::getFlopCount() { return 0; }
+int64_t SliceOp::getFlopCount() { return 0; }
+int64_t ConcatOp::getFlopCount() { return 0; }
+int64_t SplitOp::getFlopCount() { return 0; }
+int64_t ConstantOp::getFlopCount() { return 0; }
+int64_t SplatOp::getFlopCount() { return 0; }
+int64_t CausalMaskOp::getFlopCount() { return 0; }
+int64_t IotaOp::getFlopCount() { return 0; }
+int64_t CastOp::getFlopCount() { return 0; }
+/// The body is counted by the cost analysis, once per step.
+int64_t ScanOp::getFlopCount() { return 0; }

@@ -10,6 +10,7 @@
 #define ATTN_DIALECT_GRAPH_IR_GRAPHINTERFACES_H
 
 #include "mlir/IR/AffineMap.h"
+#include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpDefinition.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"

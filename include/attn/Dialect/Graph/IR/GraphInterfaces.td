@@ -34,6 +34,21 @@ def IterationSpaceOpInterface : OpInterface<"IterationSpaceOpInterface"> {
     InterfaceMethod<
       "Returns the loop nest this op denotes.",
       "::attn::graph::IterationSpace", "getIterationSpace">,
+    InterfaceMethod<[{
+        Returns the floating-point operations one execution of the op
+        performs, by the conventional counts: 2 per multiply-add, 1 per
+        add, compare or elementwise function (transcendentals included), 0
+        for data movement. The default is one per result element; ops that
+        compute more or less override it. A scan reports 0 for itself:
+        its body's ops are counted by the cost analysis, once per step.
+      }],
+      "int64_t", "getFlopCount", (ins), [{}], [{
+        int64_t count = 0;
+        for (::mlir::Value result : $_op->getResults())
+          count += ::llvm::cast<::mlir::RankedTensorType>(result.getType())
+                       .getNumElements();
+        return count;
+      }]>,
   ];
 }
 

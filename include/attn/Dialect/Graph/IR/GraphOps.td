@@ -85,7 +85,7 @@ def Graph_ReturnOp : Graph_Op<"return", [
 //===----------------------------------------------------------------------===//
 
 def Graph_MatmulOp : Graph_Op<"matmul", [
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
   let summary = "Matrix product, batched over leading dims with broadcasting";
   let description = [{
     `result[..., m, n] = sum_k lhs[..., m, k] * rhs[..., k, n]`, where
@@ -208,7 +208,7 @@ def Graph_ScaleOp : Graph_Op<"scale", [SameOperandsAndResultType,
 }
 
 def Graph_CastOp : Graph_Op<"cast", [
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
   let summary = "Converts between element types";
   let description = [{
     Converts every element to the result's element type with
@@ -253,7 +253,7 @@ def Graph_SelectOp : Graph_Op<"select", [
 //===----------------------------------------------------------------------===//
 
 def Graph_SoftmaxOp : Graph_Op<"softmax", [SameOperandsAndResultType,
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
   let summary = "Softmax along one dimension";
   let description = [{
     `result = exp(x - max(x)) / sum(exp(x - max(x)))` along `dim`, with the
@@ -268,7 +268,7 @@ def Graph_SoftmaxOp : Graph_Op<"softmax", [SameOperandsAndResultType,
 }
 
 class Graph_ReduceOp<string mnemonic, string what>
-    : Graph_Op<mnemonic, [DeclareOpInterfaceMethods<IterationSpaceOpInterface>]> {
+    : Graph_Op<mnemonic, [DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
   let summary = "Reduces over dimensions by " # what;
   let description = [{
     Reduces `input` over the listed `dims` by }] # what # [{. The reduced
@@ -297,6 +297,9 @@ class Graph_ReduceOp<string mnemonic, string what>
     ::attn::graph::IterationSpace $cppClass::getIterationSpace() {
       return reductionIterationSpace(getOperation(), getDims(), getKeepDims());
     }
+    int64_t $cppClass::getFlopCount() {
+      return getInput().getType().getNumElements();
+    }
   }];
 }
 
@@ -306,7 +309,7 @@ def Graph_ReduceMeanOp : Graph_ReduceOp<"reduce_mean", "the arithmetic mean">;
 
 def Graph_LayerNormOp : Graph_Op<"layer_norm", [
     AllTypesMatch<["input", "result"]>, AllTypesMatch<["gamma", "beta"]>,
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
   let summary = "Layer normalisation over the last dimension";
   let description = [{
     `result = (x - mean(x)) / sqrt(var(x) + epsilon) * gamma + beta`, with
@@ -333,7 +336,7 @@ def Graph_LayerNormOp : Graph_Op<"layer_norm", [
 
 def Graph_RMSNormOp : Graph_Op<"rms_norm", [
     AllTypesMatch<["input", "result"]>,
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
   let summary = "Root-mean-square normalisation over the last dimension";
   let description = [{
     `result = x / sqrt(mean(x^2) + epsilon) * gamma` over the last dimension,
@@ -360,7 +363,7 @@ def Graph_RMSNormOp : Graph_Op<"rms_norm", [
 //===----------------------------------------------------------------------===//
 
 def Graph_TransposeOp : Graph_Op<"transpose", [
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
   let summary = "Permutes dimensions";
   let description = [{
     `result[i_0, ..., i_n] = input[j]` with `j[perm[k]] = i_k`: result dim
@@ -382,7 +385,7 @@ def Graph_TransposeOp : Graph_Op<"transpose", [
 }
 
 def Graph_ReshapeOp : Graph_Op<"reshape", [
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
   let summary = "Reinterprets the row-major elements under a new shape";
   let description = [{
     Same elements in the same row-major order, new shape; the element count
@@ -397,7 +400,7 @@ def Graph_ReshapeOp : Graph_Op<"reshape", [
 }
 
 def Graph_SliceOp : Graph_Op<"slice", [
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
   let summary = "A strided window of a tensor";
   let description = [{
     `result[i] = input[offsets + i * strides]` per dimension; the window's
@@ -426,7 +429,7 @@ def Graph_SliceOp : Graph_Op<"slice", [
 }
 
 def Graph_ConcatOp : Graph_Op<"concat", [
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
   let summary = "Joins tensors along one dimension";
   let description = [{
     The inputs agree on every dim but `dim`; the result's extent there is
@@ -448,7 +451,7 @@ def Graph_ConcatOp : Graph_Op<"concat", [
 }
 
 def Graph_SplitOp : Graph_Op<"split", [
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
   let summary = "Cuts a tensor into consecutive pieces along one dimension";
   let description = [{
     The inverse of concat: the pieces' extents along `dim` are given by the
@@ -476,7 +479,7 @@ def Graph_SplitOp : Graph_Op<"split", [
 
 def Graph_ConstantOp : Graph_Op<"constant", [ConstantLike,
     AllTypesMatch<["value", "result"]>,
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
   let summary = "A tensor literal";
   let description = [{
     Materialises a dense elements attribute.
@@ -490,7 +493,7 @@ def Graph_ConstantOp : Graph_Op<"constant", [ConstantLike,
 }
 
 def Graph_SplatOp : Graph_Op<"splat", [
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
   let summary = "A tensor with every element equal to one scalar";
   let description = [{
     Every element is `value`, rounded to the element type (for i1: true
@@ -504,7 +507,7 @@ def Graph_SplatOp : Graph_Op<"splat", [
 }
 
 def Graph_CausalMaskOp : Graph_Op<"causal_mask", [
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
   let summary = "The lower-triangular mask of causal attention";
   let description = [{
     An i1 tensor whose last two dims index (query, key):
@@ -520,7 +523,7 @@ def Graph_CausalMaskOp : Graph_Op<"causal_mask", [
 }
 
 def Graph_IotaOp : Graph_Op<"iota", [
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
   let summary = "Each element's index along one dimension";
   let description = [{
     `result[i_0, ..., i_n] = i_dim` as a float; the building block of
@@ -539,7 +542,7 @@ def Graph_IotaOp : Graph_Op<"iota", [
 //===----------------------------------------------------------------------===//
 
 def Graph_ScanOp : Graph_Op<"scan", [AttrSizedOperandSegments,
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
   let summary = "A recurrence: walks one dimension, threading carried state";
   let description = [{
     Walks dimension `dim` of every `sequences` operand (all have the same
