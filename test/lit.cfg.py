@@ -26,5 +26,10 @@ config.substitutions.append(("%refs", os.path.join(config.attnc_src_root, "test"
 config.environment["PATH"] = os.pathsep.join(
     [config.attnc_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")])
 
+# Graphviz is optional: `attnc analyze --emit=svg` needs its `dot`.
+import shutil
+if shutil.which("dot"):
+    config.available_features.add("graphviz")
+
 if config.have_nvrtc:
     config.available_features.add("nvrtc")

@@ -26,7 +26,8 @@ using namespace attn::driver;
 
 /// The arguments of `graph`: files first, in order; random for the rest.
 static std::optional<std::vector<interp::Tensor>>
-bindArguments(graph::GraphOp graph, const RunOptions &options) {
+bindArguments(graph::GraphOp graph, const RunOptions &options,
+              const interp::InterpreterOptions &limits) {
   ArrayRef<Type> inputs = graph.getFunctionType().getInputs();
   if (options.inputPaths.size() > inputs.size()) {
     reportError(llvm::Twine(options.inputPaths.size()) + " input files given "
@@ -40,6 +41,14 @@ bindArguments(graph::GraphOp graph, const RunOptions &options) {
     std::vector<int64_t> shape(tensorType.getShape().begin(),
                                tensorType.getShape().end());
     DType dtype = *interp::dtypeOf(tensorType);
+    if (tensorType.getNumElements() > limits.maxTensorElements) {
+      reportError("argument " + llvm::Twine(i) + " of @" +
+                  graph.getSymName() + " has " +
+                  llvm::Twine(tensorType.getNumElements()) +
+                  " elements, more than the interpreter's limit of " +
+                  llvm::Twine(limits.maxTensorElements));
+      return std::nullopt;
+    }
     if (i >= options.inputPaths.size()) {
       arguments.push_back(interp::fromNpy(
           randomInput(options.seed, i, shape, dtype)));
@@ -109,12 +118,12 @@ int attn::driver::runModel(const RunOptions &options) {
       findEntry(*module, options.entry, options.modelPath);
   if (!graph)
     return 1;
-  std::optional<std::vector<interp::Tensor>> arguments =
-      bindArguments(graph, options);
-  if (!arguments)
-    return 1;
   interp::InterpreterOptions interpreterOptions;
   interpreterOptions.precision = options.precision;
+  std::optional<std::vector<interp::Tensor>> arguments =
+      bindArguments(graph, options, interpreterOptions);
+  if (!arguments)
+    return 1;
   FailureOr<SmallVector<interp::Tensor>> results =
       interp::runGraph(graph, *arguments, interpreterOptions);
   if (failed(results))

@@ -157,7 +157,16 @@ bool attn::interp::tryEvaluateElementwise(Operation *op, Operands operands,
         double factor = scale.getFactor().convertToDouble();
         return unary([factor](auto x) { return x * decltype(x)(factor); });
       })
-      .Case([&](CastOp) { return unary([](auto x) { return x; }); })
+      .Case([&](CastOp) {
+        // A cast is part of the model's meaning, so it rounds to its
+        // target type even in f64 runs, where nothing else rounds.
+        Tensor out = emptyResult(op);
+        for (int64_t i = 0; i < out.size(); ++i)
+          out.data[i] =
+              storeAs(operands[0]->data[i], out.dtype, Precision::F32);
+        results.push_back(std::move(out));
+        return true;
+      })
       .Case([&](SelectOp) {
         results.push_back(evaluateSelect(op, operands, precision));
         return true;
@@ -189,7 +198,8 @@ bool attn::interp::tryEvaluateElementwise(Operation *op, Operands operands,
         Tensor out = emptyResult(op);
         int64_t offset = mask.getOffset(), rank = out.rank();
         generate(out, precision, [&](const auto &index) {
-          return double(index[rank - 1] <= index[rank - 2] + offset);
+          // j <= i + offset, written so a huge offset cannot overflow.
+          return double(index[rank - 1] - index[rank - 2] <= offset);
         });
         results.push_back(std::move(out));
         return true;

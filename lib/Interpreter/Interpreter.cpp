@@ -27,7 +27,20 @@ class GraphRunner {
 public:
   explicit GraphRunner(const InterpreterOptions &options) : options(options) {}
 
-  void bind(Value value, Tensor tensor) { values[value] = std::move(tensor); }
+  void bind(Value value, Tensor tensor) {
+    live += tensor.size();
+    auto [it, inserted] = values.try_emplace(value);
+    if (!inserted)
+      live -= it->second.size();
+    it->second = std::move(tensor);
+  }
+  void unbind(Value value) {
+    auto it = values.find(value);
+    if (it == values.end())
+      return;
+    live -= it->second.size();
+    values.erase(it);
+  }
 
   /// Runs the ops of `block` and returns its terminator's operand values.
   FailureOr<SmallVector<Tensor>> runBlock(Block &block);
@@ -39,14 +52,41 @@ private:
 
   const InterpreterOptions &options;
   llvm::DenseMap<Value, Tensor> values;
+  /// Elements held by `values`.
+  int64_t live = 0;
 };
 
 } // namespace
 
-FailureOr<SmallVector<Tensor>> GraphRunner::runBlock(Block &block) {
+/// For each op of `block`, the values defined in the block whose last use
+/// (by the op or anything nested in it) it is. The terminator's operands
+/// are never freed: the block's caller reads them.
+static DenseMap<Operation *, SmallVector<Value>> lastUses(Block &block) {
+  DenseMap<Value, Operation *> lastUser;
   for (Operation &op : block.without_terminator())
+    op.walk([&](Operation *nested) {
+      for (Value operand : nested->getOperands())
+        if (operand.getParentBlock() == &block)
+          lastUser[operand] = &op;
+    });
+  for (Value operand : block.getTerminator()->getOperands())
+    lastUser.erase(operand);
+  DenseMap<Operation *, SmallVector<Value>> dying;
+  for (auto [value, op] : lastUser)
+    dying[op].push_back(value);
+  return dying;
+}
+
+FailureOr<SmallVector<Tensor>> GraphRunner::runBlock(Block &block) {
+  // Dead values are dropped as soon as possible, so memory follows the
+  // live set rather than the whole graph.
+  DenseMap<Operation *, SmallVector<Value>> dying = lastUses(block);
+  for (Operation &op : block.without_terminator()) {
     if (failed(runOp(&op)))
       return failure();
+    for (Value value : dying.lookup(&op))
+      unbind(value);
+  }
   SmallVector<Tensor> yielded;
   for (Value operand : block.getTerminator()->getOperands())
     yielded.push_back(values.find(operand)->second);
@@ -54,14 +94,24 @@ FailureOr<SmallVector<Tensor>> GraphRunner::runBlock(Block &block) {
 }
 
 LogicalResult GraphRunner::checkResultSizes(Operation *op) {
+  int64_t total = 0;
   for (Value result : op->getResults()) {
-    auto type = cast<RankedTensorType>(result.getType());
-    if (type.getNumElements() > options.maxTensorElements)
+    auto type = dyn_cast<RankedTensorType>(result.getType());
+    std::optional<int64_t> count =
+        type ? graph::checkedNumElements(type.getShape()) : std::nullopt;
+    if (!count || *count > options.maxTensorElements)
       return op->emitOpError()
-             << "result " << type << " has " << type.getNumElements()
+             << "result " << result.getType() << " has "
+             << (count ? std::to_string(*count) : std::string("too many"))
              << " elements, more than the interpreter's limit of "
              << options.maxTensorElements;
+    total += *count;
   }
+  if (live + total > options.maxLiveElements)
+    return op->emitOpError()
+           << "would bring the values the interpreter holds at once to "
+           << live + total << " elements, more than its limit of "
+           << options.maxLiveElements;
   return success();
 }
 

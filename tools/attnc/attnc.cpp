@@ -6,6 +6,8 @@
 //   attnc run MODEL.ir [--entry NAME] [--input FILE.npy]... [--seed N]
 //             [--out DIR] [--keep-dtype] [--precision f32|f64]
 //             [--device interp]
+//   attnc analyze MODEL.ir [--entry NAME] [--target sm_90]
+//             [--emit=text|json|dot|svg] [--json] [-o FILE]
 //
 // Flag parsing only; the work is in lib/Driver.
 //
@@ -26,6 +28,9 @@ using namespace attn;
 
 static cl::SubCommand runCommand("run",
                                  "Run a graph and write its results as .npy");
+static cl::SubCommand
+    analyzeCommand("analyze", "Report what in a graph can run in parallel, "
+                              "its dependence chains and a GPU time bound");
 
 //===----------------------------------------------------------------------===//
 // Top-level (compile) flags
@@ -78,6 +83,55 @@ static cl::opt<interp::Precision> precision(
                           "f64 throughout, no rounding (references)")),
     cl::sub(runCommand));
 
+//===----------------------------------------------------------------------===//
+// `analyze` flags
+//===----------------------------------------------------------------------===//
+
+// Options named like those of other subcommands ("entry", "o", "emit") are
+// separate objects: a cl::opt belongs to the subcommands it is bound to,
+// and one object bound to two would mix their values.
+static cl::opt<std::string> analyzeModelPath(cl::Positional, cl::Required,
+                                             cl::desc("MODEL.ir"),
+                                             cl::sub(analyzeCommand));
+static cl::opt<std::string> analyzeEntry("entry",
+                                         cl::desc("Graph to analyze"),
+                                         cl::value_desc("NAME"),
+                                         cl::sub(analyzeCommand));
+static cl::opt<std::string>
+    analyzeTarget("target",
+                  cl::desc("GPU whose ceilings bound the time (default "
+                           "sm_90; targets/targets.json lists them)"),
+                  cl::value_desc("sm_XX"), cl::init("sm_90"),
+                  cl::sub(analyzeCommand));
+static cl::opt<std::string> analyzeEmit(
+    "emit", cl::desc("Report format: text (default), json, dot or svg"),
+    cl::value_desc("FORMAT"), cl::init("text"), cl::sub(analyzeCommand));
+static cl::opt<bool> analyzeJSON("json", cl::desc("Same as --emit=json"),
+                                 cl::sub(analyzeCommand));
+static cl::opt<std::string> analyzeOutput("o", cl::desc("Output file"),
+                                          cl::value_desc("FILE"),
+                                          cl::init("-"),
+                                          cl::sub(analyzeCommand));
+
+/// `attnc analyze ...`.
+static int analyze() {
+  driver::AnalyzeOptions options;
+  options.modelPath = analyzeModelPath;
+  options.entry = analyzeEntry;
+  options.target = analyzeTarget;
+  options.format = analyzeEmit;
+  options.outputPath = analyzeOutput;
+  if (analyzeJSON) {
+    // --json is a shorthand; contradicting it is a mistake worth saying.
+    if (analyzeEmit.getNumOccurrences() && analyzeEmit != "json") {
+      driver::reportError("--json conflicts with --emit=" + analyzeEmit);
+      return 1;
+    }
+    options.format = "json";
+  }
+  return driver::analyzeModel(options);
+}
+
 /// `attnc MODEL.ir --emit=...`.
 static int compileModel() {
   if (modelPath.empty()) {
@@ -114,8 +168,18 @@ static int compileModel() {
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
-  cl::ParseCommandLineOptions(argc, argv,
-                              "attnc: compile and run attn model graphs\n");
+  // Flag errors become one `attnc: error:` line like every other error.
+  std::string flagErrors;
+  raw_string_ostream flagErrorStream(flagErrors);
+  if (!cl::ParseCommandLineOptions(argc, argv,
+                                   "attnc: compile and run attn model graphs\n",
+                                   &flagErrorStream)) {
+    StringRef first = StringRef(flagErrors).trim().split('\n').first;
+    first.consume_front("attnc: ");
+    driver::reportError(first.contains("Try:") ? first
+                                               : first + " (try: attnc --help)");
+    return 1;
+  }
   if (runCommand) {
     driver::RunOptions options;
     options.modelPath = runModelPath;
@@ -128,5 +192,7 @@ int main(int argc, char **argv) {
     options.precision = precision;
     return driver::runModel(options);
   }
+  if (analyzeCommand)
+    return analyze();
   return compileModel();
 }

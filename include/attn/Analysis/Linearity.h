@@ -13,7 +13,7 @@
 #ifndef ATTN_ANALYSIS_LINEARITY_H
 #define ATTN_ANALYSIS_LINEARITY_H
 
-#include "attn/Analysis/StepInvariance.h"
+#include "attn/Dialect/Graph/IR/GraphOps.h"
 
 #include <string>
 
@@ -40,8 +40,7 @@ struct LinearityVerdict {
 llvm::StringRef stringifyLinearity(LinearityVerdict::Kind kind);
 
 /// One verdict per carried value of the scan, in order.
-llvm::SmallVector<LinearityVerdict>
-analyzeLinearity(graph::ScanOp scan, const StepInvariance &invariance);
+llvm::SmallVector<LinearityVerdict> analyzeLinearity(graph::ScanOp scan);
 
 } // namespace attn::analysis
 

@@ -102,7 +102,7 @@ ParallelismReport buildReport(graph::GraphOp graph,
 /// The human-readable report: op table, a section per scan, summary.
 void printReportText(const ParallelismReport &report, llvm::raw_ostream &os);
 
-/// The JSON document; its schema is documented in docs/parallelism.md and
+/// The JSON document; its schema is documented in docs/analyze-json.md and
 /// versioned by its "schema" field.
 llvm::json::Value reportToJSON(const ParallelismReport &report);
 

@@ -35,14 +35,14 @@ public:
   llvm::SmallVector<unsigned> getCarriedDependencies(mlir::Value value) const;
 
   /// The ops directly in the body, except the terminator, that are
-  /// step-invariant and compute something (flop count > 0 or any op with
-  /// operands): the candidates for hoisting, in body order.
+  /// step-invariant: the candidates for hoisting, in body order.
   llvm::SmallVector<mlir::Operation *> getHoistableOps() const;
 
   graph::ScanOp getScan() const { return scan; }
 
 private:
-  graph::ScanOp scan;
+  // Op handles are values; MLIR's accessors are non-const.
+  mutable graph::ScanOp scan;
   /// Per state-dependent value: a bitmask of the carried values it
   /// depends on (scans carry few values).
   llvm::DenseMap<mlir::Value, uint64_t> dependent;

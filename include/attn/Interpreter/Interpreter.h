@@ -22,6 +22,9 @@ struct InterpreterOptions {
   /// The largest tensor (in elements) a run may create; a bigger one is
   /// reported at the op that would make it, instead of exhausting memory.
   int64_t maxTensorElements = int64_t(1) << 28;
+  /// The most elements all live values may hold together (2^30 doubles is
+  /// 8 GiB): beyond it a run is refused at the op, not killed by the OS.
+  int64_t maxLiveElements = int64_t(1) << 30;
 };
 
 /// Runs `graph` on `arguments`, which must match its argument types.

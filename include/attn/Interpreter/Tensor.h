@@ -4,8 +4,8 @@
 // f32 precision each op computes in float and rounds its results to the
 // element type (f16 and bf16 stored as such, round to nearest even), which
 // is what a GPU kernel with f32 compute stores. In f64 precision ops compute
-// in double and nothing is rounded: that run is the reference the others
-// approximate. Doubles hold every f32, f16, bf16 and i1 value exactly, so
+// in double and nothing is rounded except by an explicit attn.cast, which
+// is part of the model: that run is the reference the others approximate. Doubles hold every f32, f16, bf16 and i1 value exactly, so
 // one storage type serves both modes.
 //
 //===----------------------------------------------------------------------===//

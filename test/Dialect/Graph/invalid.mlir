@@ -243,7 +243,7 @@ attn.graph @empty_body() {
 
 // -----
 
-// expected-error @+1 {{'attn.graph' op argument 0 has type 'tensor<?xf32>'; graph arguments must be statically shaped tensors of f32, f16, bf16 or i1}}
+// expected-error @+1 {{'attn.graph' op argument 0 has type 'tensor<?xf32>'; graph values must be statically shaped tensors of f32, f16, bf16 or i1, without encoding and with fewer than 2^63 elements}}
 attn.graph @dynamic_graph_arg(%x: tensor<?xf32>) -> tensor<4xf32> {
   %y = attn.splat 1.0 : tensor<4xf32>
   attn.return %y : tensor<4xf32>
@@ -252,7 +252,7 @@ attn.graph @dynamic_graph_arg(%x: tensor<?xf32>) -> tensor<4xf32> {
 // -----
 
 // An unused argument must obey the type rules too.
-// expected-error @+1 {{'attn.graph' op argument 1 has type 'f64'; graph arguments must be statically shaped tensors of f32, f16, bf16 or i1}}
+// expected-error @+1 {{'attn.graph' op argument 1 has type 'f64'; graph values must be}}
 attn.graph @unused_bad_args(%x: tensor<4xf32>, %y: f64) {
   attn.return
 }
@@ -771,7 +771,7 @@ attn.graph @iota_dim() {
 //===----------------------------------------------------------------------===//
 
 attn.graph @scan_parse_dim(%xs: tensor<8x4xf32>) {
-  // expected-error @+1 {{custom op 'attn.scan' sequence type 'tensor<8x4xf32>' has no dimension to walk at the scan's dim}}
+  // expected-error @+1 {{custom op 'attn.scan' sequence type 'tensor<8x4xf32>' has no dim 2 for the scan to walk}}
   attn.scan dim 2 ins(%x = %xs : tensor<8x4xf32>) -> () {
     attn.yield
   }
@@ -781,7 +781,7 @@ attn.graph @scan_parse_dim(%xs: tensor<8x4xf32>) {
 // -----
 
 attn.graph @scan_parse_negative_dim(%xs: tensor<8x4xf32>) {
-  // expected-error @+1 {{custom op 'attn.scan' sequence type 'tensor<8x4xf32>' has no dimension to walk at the scan's dim}}
+  // expected-error @+1 {{custom op 'attn.scan' sequence type 'tensor<8x4xf32>' has no dim -1 for the scan to walk}}
   attn.scan dim -1 ins(%x = %xs : tensor<8x4xf32>) -> () {
     attn.yield
   }
@@ -942,6 +942,64 @@ attn.graph @scan_yield_carried_type(%xs: tensor<8x4xf32>, %h0: tensor<2xf32>) {
 attn.graph @scan_empty_body(%xs: tensor<8x4xf32>) {
   // expected-error @+1 {{empty block: expect at least a terminator}}
   attn.scan dim 0 ins(%x = %xs : tensor<8x4xf32>) -> () {
+  }
+  attn.return
+}
+
+// -----
+
+// Element counts must fit in 64 bits, or every size computation downstream
+// would wrap.
+// expected-error @+1 {{'attn.graph' op argument 0 has type 'tensor<4294967296x4294967296xf32>'; graph values must be}}
+attn.graph @count_overflow_arg(%x: tensor<4294967296x4294967296xf32>) {
+  attn.return
+}
+
+// -----
+
+attn.graph @count_overflow_result() {
+  // expected-error @+1 {{'attn.splat' op result has type 'tensor<3x6148914691236517206xf32>'; graph values must be}}
+  %s = attn.splat 1.0 : tensor<3x6148914691236517206xf32>
+  attn.return
+}
+
+// -----
+
+// expected-error @+1 {{'attn.graph' op argument 0 has type 'tensor<2xf32, "sparse">'; graph values must be}}
+attn.graph @encoding(%x: tensor<2xf32, "sparse">) {
+  attn.return
+}
+
+// -----
+
+attn.graph @foreign_op(%x: tensor<2xf32>) {
+  // expected-error @+1 {{'builtin.unrealized_conversion_cast' op is not an attn op; graphs hold attn ops only}}
+  %0 = builtin.unrealized_conversion_cast %x : tensor<2xf32> to f32
+  attn.return
+}
+
+// -----
+
+attn.graph @concat_overflow(%a: tensor<9223372036854775807xf32>, %b: tensor<2xf32>) {
+  // expected-error @+1 {{'attn.concat' op inputs' extents along dim 0 overflow 64 bits}}
+  %c = attn.concat %a, %b dim 0 : tensor<9223372036854775807xf32>, tensor<2xf32> -> tensor<1xf32>
+  attn.return
+}
+
+// -----
+
+attn.graph @split_overflow(%x: tensor<2xf32>) {
+  // expected-error @+1 {{'attn.split' op results' extents along dim 0 overflow 64 bits}}
+  %a, %b = attn.split %x dim 0 : tensor<2xf32> -> tensor<9223372036854775807xf32>, tensor<9223372036854775807xf32>
+  attn.return
+}
+
+// -----
+
+attn.graph @scan_dim_in_dict(%xs: tensor<3x4xf32>) {
+  // expected-error @+1 {{'dim' is set by the scan's syntax and may not appear in its attribute dictionary}}
+  %y = attn.scan dim 0 ins(%x = %xs : tensor<3x4xf32>) -> tensor<3x4xf32> attributes {dim = 1 : i64} {
+    attn.yield %x : tensor<4xf32>
   }
   attn.return
 }

@@ -105,6 +105,7 @@ static IterationSpace rowIterationSpace(Operation *op, int64_t dim) {
   IterationSpace space = parallelSpace(shape);
   space.bounds.push_back(shape[dim]);
   space.kinds.push_back(IterKind::Reduction);
+  space.tiedLoops.push_back({static_cast<unsigned>(dim), rank});
   SmallVector<AffineExpr> inputExprs;
   for (unsigned i = 0; i < rank; ++i)
     inputExprs.push_back(getAffineDimExpr(i == dim ? rank : i, ctx));
@@ -196,13 +197,32 @@ IterationSpace TransposeOp::getIterationSpace() {
 }
 
 IterationSpace ReshapeOp::getIterationSpace() {
-  ArrayRef<int64_t> out = shapeOf(getResult());
+  MLIRContext *ctx = getContext();
+  ArrayRef<int64_t> in = shapeOf(getInput()), out = shapeOf(getResult());
   IterationSpace space = parallelSpace(out);
-  // Row-major re-indexing is not affine in general: the map stays opaque.
-  space.operandMaps.push_back(wholeTensorMap(getContext(), out.size(),
-                                             shapeOf(getInput()).size()));
-  space.resultMaps.push_back(
-      AffineMap::getMultiDimIdentityMap(out.size(), getContext()));
+  // Row-major re-indexing keeps a common leading run of extents and a
+  // common trailing run as they are; only the dims in between, which are
+  // merged or split, are read in a way no affine map states (symbols).
+  size_t prefix = 0;
+  while (prefix < in.size() && prefix < out.size() &&
+         in[prefix] == out[prefix])
+    ++prefix;
+  size_t suffix = 0;
+  while (suffix < in.size() - prefix && suffix < out.size() - prefix &&
+         in[in.size() - 1 - suffix] == out[out.size() - 1 - suffix])
+    ++suffix;
+  SmallVector<AffineExpr> exprs;
+  unsigned symbols = 0;
+  for (size_t d = 0; d < in.size(); ++d) {
+    if (d < prefix)
+      exprs.push_back(getAffineDimExpr(d, ctx));
+    else if (d >= in.size() - suffix)
+      exprs.push_back(getAffineDimExpr(out.size() - (in.size() - d), ctx));
+    else
+      exprs.push_back(getAffineSymbolExpr(symbols++, ctx));
+  }
+  space.operandMaps.push_back(AffineMap::get(out.size(), symbols, exprs, ctx));
+  space.resultMaps.push_back(AffineMap::getMultiDimIdentityMap(out.size(), ctx));
   return space;
 }
 
@@ -336,3 +356,38 @@ int64_t IotaOp::getFlopCount() { return 0; }
 int64_t CastOp::getFlopCount() { return 0; }
 /// The body is counted by the cost analysis, once per step.
 int64_t ScanOp::getFlopCount() { return 0; }
+
+//===----------------------------------------------------------------------===//
+// Operand linearity of the ops that are not Nonlinear
+//===----------------------------------------------------------------------===//
+
+OperandLinearity MatmulOp::getOperandLinearity(unsigned) {
+  return OperandLinearity::Factor;
+}
+OperandLinearity ScaleOp::getOperandLinearity(unsigned) {
+  return OperandLinearity::Additive;
+}
+/// Rounding aside, a cast keeps values: linear.
+OperandLinearity CastOp::getOperandLinearity(unsigned) {
+  return OperandLinearity::Additive;
+}
+/// Linear in the two choices; the condition only selects.
+OperandLinearity SelectOp::getOperandLinearity(unsigned index) {
+  return index == 0 ? OperandLinearity::Nonlinear : OperandLinearity::Additive;
+}
+// Data movement is linear in everything it moves.
+OperandLinearity TransposeOp::getOperandLinearity(unsigned) {
+  return OperandLinearity::Additive;
+}
+OperandLinearity ReshapeOp::getOperandLinearity(unsigned) {
+  return OperandLinearity::Additive;
+}
+OperandLinearity SliceOp::getOperandLinearity(unsigned) {
+  return OperandLinearity::Additive;
+}
+OperandLinearity ConcatOp::getOperandLinearity(unsigned) {
+  return OperandLinearity::Additive;
+}
+OperandLinearity SplitOp::getOperandLinearity(unsigned) {
+  return OperandLinearity::Additive;
+}

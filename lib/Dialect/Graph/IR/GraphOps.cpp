@@ -13,6 +13,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/Interfaces/FunctionImplementation.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace attn::graph;
@@ -48,30 +49,60 @@ void GraphOp::print(OpAsmPrinter &p) {
       getArgAttrsAttrName(), getResAttrsAttrName());
 }
 
-/// Whether `type` is a tensor a model may pass around: ranked, static, with
-/// an element type attnc supports.
+std::optional<int64_t> attn::graph::checkedNumElements(ArrayRef<int64_t> shape) {
+  int64_t count = 1;
+  for (int64_t extent : shape)
+    if (extent < 0 || llvm::MulOverflow(count, extent, count))
+      return std::nullopt;
+  return count;
+}
+
+/// Whether `type` is a tensor a model may pass around: ranked, static, no
+/// encoding, an element count that fits in 64 bits, and an element type
+/// attnc supports.
 static bool isGraphTensor(Type type) {
   auto tensor = dyn_cast<RankedTensorType>(type);
-  if (!tensor || !tensor.hasStaticShape())
+  if (!tensor || !tensor.hasStaticShape() || tensor.getEncoding() ||
+      !checkedNumElements(tensor.getShape()))
     return false;
   Type element = tensor.getElementType();
   return element.isF32() || element.isF16() || element.isBF16() ||
          element.isInteger(1);
 }
 
+static constexpr const char *kTensorRule =
+    "statically shaped tensors of f32, f16, bf16 or i1, without encoding "
+    "and with fewer than 2^63 elements";
+
 LogicalResult GraphOp::verifyRegions() {
   // FunctionOpInterface and SizedRegion<1> already tie the entry block to
-  // the signature. What is left is the dialect's rule on types, which
-  // arguments must obey even when no op uses them. (Results need no check:
-  // attn.return makes them match values produced by verified ops.) This
-  // runs after the body is verified, so a bad value's uses are reported at
-  // the using op first, which is the more precise place.
+  // the signature. What is left are the dialect's rules: only attn ops,
+  // and every value a tensor the rest of attnc can handle. The op
+  // constraints check most types, but not element-count overflow or
+  // encodings, and no op checks an argument nobody uses. This runs after
+  // the body is verified, so a bad value's uses are reported at the using
+  // op first, which is the more precise place.
   for (auto [i, input] : llvm::enumerate(getFunctionType().getInputs()))
     if (!isGraphTensor(input))
       return emitOpError() << "argument " << i << " has type " << input
-                           << "; graph arguments must be statically shaped "
-                              "tensors of f32, f16, bf16 or i1";
-  return success();
+                           << "; graph values must be " << kTensorRule;
+  WalkResult walk = getBody().walk([&](Operation *op) -> WalkResult {
+    if (op->getDialect() != getOperation()->getDialect())
+      return op->emitOpError()
+             << "is not an attn op; graphs hold attn ops only";
+    for (Value result : op->getResults())
+      if (!isGraphTensor(result.getType()))
+        return op->emitOpError() << "result has type " << result.getType()
+                                 << "; graph values must be " << kTensorRule;
+    for (Region &region : op->getRegions())
+      for (BlockArgument arg : region.getArguments())
+        if (!isGraphTensor(arg.getType()))
+          return op->emitOpError()
+                 << "block argument has type " << arg.getType()
+                 << "; graph values must be " << kTensorRule;
+    return WalkResult::advance();
+  });
+  return failure(walk.wasInterrupted());
 }
 
 LogicalResult ReturnOp::verify() {
@@ -131,7 +162,8 @@ parseBindings(OpAsmParser &parser, StringRef keyword,
               SmallVectorImpl<OpAsmParser::Argument> &args,
               SmallVectorImpl<OpAsmParser::UnresolvedOperand> &operands,
               SmallVectorImpl<Type> &types,
-              function_ref<Type(Type)> argType, StringRef what) {
+              function_ref<Type(Type)> argType, StringRef what,
+              int64_t dim) {
   if (parser.parseKeyword(keyword))
     return failure();
   return parser.parseCommaSeparatedList(
@@ -148,8 +180,8 @@ parseBindings(OpAsmParser &parser, StringRef keyword,
         arg.type = argType(type);
         if (!arg.type)
           return parser.emitError(typeLoc)
-                 << what << " type " << type
-                 << " has no dimension to walk at the scan's dim";
+                 << what << " type " << type << " has no dim " << dim
+                 << " for the scan to walk";
         args.push_back(arg);
         operands.push_back(operand);
         types.push_back(type);
@@ -173,7 +205,7 @@ ParseResult ScanOp::parse(OpAsmParser &parser, OperationState &result) {
   if (parseBindings(
           parser, "ins", args, sequences, sequenceTypes,
           [&](Type type) { return Type(getStepType(type, dim)); },
-          "sequence"))
+          "sequence", dim))
     return failure();
   if (succeeded(parser.parseOptionalKeyword("carry")) &&
       (parser.parseCommaSeparatedList(
@@ -193,9 +225,17 @@ ParseResult ScanOp::parse(OpAsmParser &parser, OperationState &result) {
   props.operandSegmentSizes = {static_cast<int32_t>(sequences.size()),
                                static_cast<int32_t>(inits.size())};
 
+  SMLoc attrLoc = parser.getCurrentLocation();
   if (parser.parseArrowTypeList(result.types) ||
       parser.parseOptionalAttrDictWithKeyword(result.attributes))
     return failure();
+  // The syntax owns these; a copy in the dictionary would silently win.
+  for (StringRef name : {"dim", "reverse", "operandSegmentSizes"})
+    if (result.attributes.get(name))
+      return parser.emitError(attrLoc)
+             << "'" << name
+             << "' is set by the scan's syntax and may not appear in its "
+                "attribute dictionary";
   Region *body = result.addRegion();
   if (parser.parseRegion(*body, args))
     return failure();

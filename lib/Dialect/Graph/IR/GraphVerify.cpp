@@ -8,6 +8,8 @@
 
 #include "attn/Dialect/Graph/IR/GraphOps.h"
 
+#include "llvm/Support/MathExtras.h"
+
 using namespace mlir;
 using namespace attn::graph;
 
@@ -221,11 +223,15 @@ LogicalResult ReshapeOp::verify() {
   auto out = cast<RankedTensorType>(getResult().getType());
   if (in.getElementType() != out.getElementType())
     return emitOpError("changes the element type; use attn.cast");
-  if (in.getNumElements() != out.getNumElements())
+  // Counts are compared only when both fit in 64 bits; otherwise the graph
+  // verifier reports the oversized type.
+  std::optional<int64_t> inCount = checkedNumElements(in.getShape());
+  std::optional<int64_t> outCount = checkedNumElements(out.getShape());
+  if (inCount && outCount && *inCount != *outCount)
     return emitOpError() << "reshapes " << formatShape(in.getShape()) << " ("
-                         << in.getNumElements() << " elements) to "
+                         << *inCount << " elements) to "
                          << formatShape(out.getShape()) << " ("
-                         << out.getNumElements() << " elements)";
+                         << *outCount << " elements)";
   return success();
 }
 
@@ -280,7 +286,9 @@ LogicalResult ConcatOp::verify() {
         return emitOpError() << "input " << i << " has shape "
                              << formatShape(in) << " but the result "
                              << formatShape(out) << " differs in dim " << d;
-    total += in[dim];
+    if (llvm::AddOverflow(total, in[dim], total))
+      return emitOpError() << "inputs' extents along dim " << dim
+                           << " overflow 64 bits";
   }
   if (total != out[dim])
     return emitOpError() << "inputs add up to " << total << " along dim "
@@ -308,7 +316,9 @@ LogicalResult SplitOp::verify() {
         return emitOpError() << "result " << i << " has shape "
                              << formatShape(out) << " but the input "
                              << formatShape(in) << " differs in dim " << d;
-    total += out[dim];
+    if (llvm::AddOverflow(total, out[dim], total))
+      return emitOpError() << "results' extents along dim " << dim
+                           << " overflow 64 bits";
   }
   if (total != in[dim])
     return emitOpError() << "results add up to " << total << " along dim "

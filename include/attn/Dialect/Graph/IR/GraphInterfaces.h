@@ -29,12 +29,22 @@ enum class IterKind {
 
 llvm::StringRef stringifyIterKind(IterKind kind);
 
+/// How an op's results depend on one operand (see getOperandLinearity).
+enum class OperandLinearity { Additive, Factor, Nonlinear };
+
+/// A pair of loops that range over the same tensor dimension in two roles:
+/// the parallel loop of a row op's result and the reduction loop that
+/// gathers the row's statistics. Each result element depends on the whole
+/// row, so analyses treat the two loops as one dimension.
+using TiedLoops = std::pair<unsigned, unsigned>;
+
 /// The loop nest an op denotes; see IterationSpaceOpInterface.
 struct IterationSpace {
   llvm::SmallVector<int64_t> bounds;
   llvm::SmallVector<IterKind> kinds;
   llvm::SmallVector<mlir::AffineMap> operandMaps;
   llvm::SmallVector<mlir::AffineMap> resultMaps;
+  llvm::SmallVector<TiedLoops> tiedLoops;
 
   unsigned getNumLoops() const { return bounds.size(); }
 };

@@ -49,6 +49,18 @@ def IterationSpaceOpInterface : OpInterface<"IterationSpaceOpInterface"> {
                        .getNumElements();
         return count;
       }]>,
+    InterfaceMethod<[{
+        States how the results depend on operand `index`, for the linearity
+        analysis: `Additive` (linear in it, jointly with the other Additive
+        operands: add, sub, neg, scale, data movement, sums), `Factor`
+        (linear in it when every other operand is held fixed: mul, matmul,
+        the numerator of div) or `Nonlinear` (anything else, the safe
+        default).
+      }],
+      "::attn::graph::OperandLinearity", "getOperandLinearity",
+      (ins "unsigned":$index), [{}], [{
+        return ::attn::graph::OperandLinearity::Nonlinear;
+      }]>,
   ];
 }
 

@@ -34,6 +34,10 @@ mlir::LogicalResult verifyReduction(mlir::Operation *op,
 mlir::FailureOr<llvm::SmallVector<int64_t>>
 broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b);
 
+/// The product of the extents, or nullopt if one is negative or the
+/// product overflows int64.
+std::optional<int64_t> checkedNumElements(llvm::ArrayRef<int64_t> shape);
+
 /// Formats a shape as `64x512` (or `scalar` for rank 0) for diagnostics.
 std::string formatShape(llvm::ArrayRef<int64_t> shape);
 

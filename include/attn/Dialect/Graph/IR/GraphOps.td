@@ -85,7 +85,7 @@ def Graph_ReturnOp : Graph_Op<"return", [
 //===----------------------------------------------------------------------===//
 
 def Graph_MatmulOp : Graph_Op<"matmul", [
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount", "getOperandLinearity"]>]> {
   let summary = "Matrix product, batched over leading dims with broadcasting";
   let description = [{
     `result[..., m, n] = sum_k lhs[..., m, k] * rhs[..., k, n]`, where
@@ -121,8 +121,12 @@ def Graph_MatmulOp : Graph_Op<"matmul", [
 //===----------------------------------------------------------------------===//
 
 // Binary elementwise ops broadcast their operands as numpy does.
-class Graph_BinaryOp<string mnemonic, string formula>
-    : Graph_Op<mnemonic, [DeclareOpInterfaceMethods<IterationSpaceOpInterface>]> {
+// `lhsLinearity` / `rhsLinearity` name an OperandLinearity enumerator.
+class Graph_BinaryOp<string mnemonic, string formula,
+                     string lhsLinearity = "Nonlinear",
+                     string rhsLinearity = lhsLinearity>
+    : Graph_Op<mnemonic, [DeclareOpInterfaceMethods<IterationSpaceOpInterface,
+                                                    ["getOperandLinearity"]>]> {
   let summary = "Elementwise " # formula # " with numpy broadcasting";
   let description = [{
     Computes `}] # formula # [{` elementwise. The operands have the same
@@ -149,20 +153,27 @@ class Graph_BinaryOp<string mnemonic, string formula>
     ::attn::graph::IterationSpace $cppClass::getIterationSpace() {
       return broadcastIterationSpace(getOperation());
     }
+    ::attn::graph::OperandLinearity
+    $cppClass::getOperandLinearity(unsigned index) {
+      return index == 0 ? ::attn::graph::OperandLinearity::}] # lhsLinearity # [{
+                        : ::attn::graph::OperandLinearity::}] # rhsLinearity # [{;
+    }
   }];
 }
 
-def Graph_AddOp : Graph_BinaryOp<"add", "lhs + rhs">;
-def Graph_SubOp : Graph_BinaryOp<"sub", "lhs - rhs">;
-def Graph_MulOp : Graph_BinaryOp<"mul", "lhs * rhs">;
-def Graph_DivOp : Graph_BinaryOp<"div", "lhs / rhs">;
+def Graph_AddOp : Graph_BinaryOp<"add", "lhs + rhs", "Additive">;
+def Graph_SubOp : Graph_BinaryOp<"sub", "lhs - rhs", "Additive">;
+def Graph_MulOp : Graph_BinaryOp<"mul", "lhs * rhs", "Factor">;
+def Graph_DivOp : Graph_BinaryOp<"div", "lhs / rhs", "Factor", "Nonlinear">;
 def Graph_MaxOp : Graph_BinaryOp<"max", "max(lhs, rhs)">;
 def Graph_MinOp : Graph_BinaryOp<"min", "min(lhs, rhs)">;
 
 // Unary elementwise ops keep shape and element type.
-class Graph_UnaryOp<string mnemonic, string formula>
+class Graph_UnaryOp<string mnemonic, string formula,
+                    string linearity = "Nonlinear">
     : Graph_Op<mnemonic, [SameOperandsAndResultType,
-        DeclareOpInterfaceMethods<IterationSpaceOpInterface>]> {
+        DeclareOpInterfaceMethods<IterationSpaceOpInterface,
+                                  ["getOperandLinearity"]>]> {
   let summary = "Elementwise " # formula;
   let description = [{
     Computes `}] # formula # [{` for every element, in f32 for f16 and bf16
@@ -177,6 +188,9 @@ class Graph_UnaryOp<string mnemonic, string formula>
     ::attn::graph::IterationSpace $cppClass::getIterationSpace() {
       return identityIterationSpace(getOperation());
     }
+    ::attn::graph::OperandLinearity $cppClass::getOperandLinearity(unsigned) {
+      return ::attn::graph::OperandLinearity::}] # linearity # [{;
+    }
   }];
 }
 
@@ -184,7 +198,7 @@ def Graph_TanhOp : Graph_UnaryOp<"tanh", "tanh(x)">;
 def Graph_SigmoidOp : Graph_UnaryOp<"sigmoid", "1 / (1 + exp(-x))">;
 def Graph_ExpOp : Graph_UnaryOp<"exp", "exp(x)">;
 def Graph_LogOp : Graph_UnaryOp<"log", "log(x)">;
-def Graph_NegOp : Graph_UnaryOp<"neg", "-x">;
+def Graph_NegOp : Graph_UnaryOp<"neg", "-x", "Additive">;
 def Graph_ReluOp : Graph_UnaryOp<"relu", "max(x, 0)">;
 def Graph_GeluOp : Graph_UnaryOp<"gelu", "x * (1 + erf(x / sqrt(2))) / 2 (exact GELU)">;
 def Graph_SiluOp : Graph_UnaryOp<"silu", "x * sigmoid(x)">;
@@ -194,7 +208,8 @@ def Graph_SinOp : Graph_UnaryOp<"sin", "sin(x)">;
 def Graph_CosOp : Graph_UnaryOp<"cos", "cos(x)">;
 
 def Graph_ScaleOp : Graph_Op<"scale", [SameOperandsAndResultType,
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface,
+        ["getOperandLinearity"]>]> {
   let summary = "Multiplies every element by a compile-time constant";
   let description = [{
     `result = input * factor`, with `factor` a literal; the usual way to
@@ -208,7 +223,7 @@ def Graph_ScaleOp : Graph_Op<"scale", [SameOperandsAndResultType,
 }
 
 def Graph_CastOp : Graph_Op<"cast", [
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount", "getOperandLinearity"]>]> {
   let summary = "Converts between element types";
   let description = [{
     Converts every element to the result's element type with
@@ -224,7 +239,8 @@ def Graph_CastOp : Graph_Op<"cast", [
 }
 
 def Graph_SelectOp : Graph_Op<"select", [
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface,
+        ["getOperandLinearity"]>]> {
   let summary = "Chooses between two tensors by an i1 mask";
   let description = [{
     `result = cond ? on_true : on_false` elementwise; all three operands
@@ -267,8 +283,10 @@ def Graph_SoftmaxOp : Graph_Op<"softmax", [SameOperandsAndResultType,
   let hasVerifier = 1;
 }
 
-class Graph_ReduceOp<string mnemonic, string what>
-    : Graph_Op<mnemonic, [DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
+class Graph_ReduceOp<string mnemonic, string what,
+                     string linearity = "Nonlinear">
+    : Graph_Op<mnemonic, [DeclareOpInterfaceMethods<IterationSpaceOpInterface,
+        ["getFlopCount", "getOperandLinearity"]>]> {
   let summary = "Reduces over dimensions by " # what;
   let description = [{
     Reduces `input` over the listed `dims` by }] # what # [{. The reduced
@@ -300,12 +318,16 @@ class Graph_ReduceOp<string mnemonic, string what>
     int64_t $cppClass::getFlopCount() {
       return getInput().getType().getNumElements();
     }
+    ::attn::graph::OperandLinearity $cppClass::getOperandLinearity(unsigned) {
+      return ::attn::graph::OperandLinearity::}] # linearity # [{;
+    }
   }];
 }
 
-def Graph_ReduceSumOp : Graph_ReduceOp<"reduce_sum", "summation">;
+def Graph_ReduceSumOp : Graph_ReduceOp<"reduce_sum", "summation", "Additive">;
 def Graph_ReduceMaxOp : Graph_ReduceOp<"reduce_max", "maximum">;
-def Graph_ReduceMeanOp : Graph_ReduceOp<"reduce_mean", "the arithmetic mean">;
+def Graph_ReduceMeanOp
+    : Graph_ReduceOp<"reduce_mean", "the arithmetic mean", "Additive">;
 
 def Graph_LayerNormOp : Graph_Op<"layer_norm", [
     AllTypesMatch<["input", "result"]>, AllTypesMatch<["gamma", "beta"]>,
@@ -363,7 +385,7 @@ def Graph_RMSNormOp : Graph_Op<"rms_norm", [
 //===----------------------------------------------------------------------===//
 
 def Graph_TransposeOp : Graph_Op<"transpose", [
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount", "getOperandLinearity"]>]> {
   let summary = "Permutes dimensions";
   let description = [{
     `result[i_0, ..., i_n] = input[j]` with `j[perm[k]] = i_k`: result dim
@@ -385,7 +407,7 @@ def Graph_TransposeOp : Graph_Op<"transpose", [
 }
 
 def Graph_ReshapeOp : Graph_Op<"reshape", [
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount", "getOperandLinearity"]>]> {
   let summary = "Reinterprets the row-major elements under a new shape";
   let description = [{
     Same elements in the same row-major order, new shape; the element count
@@ -400,7 +422,7 @@ def Graph_ReshapeOp : Graph_Op<"reshape", [
 }
 
 def Graph_SliceOp : Graph_Op<"slice", [
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount", "getOperandLinearity"]>]> {
   let summary = "A strided window of a tensor";
   let description = [{
     `result[i] = input[offsets + i * strides]` per dimension; the window's
@@ -429,7 +451,7 @@ def Graph_SliceOp : Graph_Op<"slice", [
 }
 
 def Graph_ConcatOp : Graph_Op<"concat", [
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount", "getOperandLinearity"]>]> {
   let summary = "Joins tensors along one dimension";
   let description = [{
     The inputs agree on every dim but `dim`; the result's extent there is
@@ -451,7 +473,7 @@ def Graph_ConcatOp : Graph_Op<"concat", [
 }
 
 def Graph_SplitOp : Graph_Op<"split", [
-    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount", "getOperandLinearity"]>]> {
   let summary = "Cuts a tensor into consecutive pieces along one dimension";
   let description = [{
     The inverse of concat: the pieces' extents along `dim` are given by the
