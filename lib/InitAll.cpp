@@ -7,6 +7,7 @@
 #include "attn/InitAll.h"
 
 #include "attn/Dialect/Graph/IR/GraphDialect.h"
+#include "attn/Dialect/Graph/Transforms/Passes.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -15,6 +16,7 @@ void attn::registerAllDialects(mlir::DialectRegistry &registry) {
 }
 
 void attn::registerAllPasses() {
+  attn::graph::registerAttnGraphPasses();
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
 }

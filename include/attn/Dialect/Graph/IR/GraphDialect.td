@@ -48,6 +48,16 @@ def Graph_MaskTensor : StaticShapeTensorOf<[I1]>;
 def Graph_Tensor : StaticShapeTensorOf<[F32, F16, BF16, I1]>;
 
 //===----------------------------------------------------------------------===//
+// Traits
+//===----------------------------------------------------------------------===//
+
+// Extra leading operand dims become the same extra leading result dims,
+// each index computed alike (see GraphInterfaces.h).
+def Graph_BatchPolymorphic : NativeOpTrait<"BatchPolymorphic"> {
+  let cppNamespace = "::attn::graph";
+}
+
+//===----------------------------------------------------------------------===//
 // Base op class
 //===----------------------------------------------------------------------===//
 

@@ -49,6 +49,15 @@ struct IterationSpace {
   unsigned getNumLoops() const { return bounds.size(); }
 };
 
+/// Marks ops that accept extra leading dims on their operands and then
+/// produce results with the same extra leading dims, computing the same
+/// thing for each leading index (elementwise ops broadcast them, matmul
+/// treats them as batch dims). Their attributes name no dims, so a copy of
+/// the op over a whole sequence means "every step at once".
+template <typename ConcreteType>
+class BatchPolymorphic
+    : public mlir::OpTrait::TraitBase<ConcreteType, BatchPolymorphic> {};
+
 } // namespace attn::graph
 
 #include "attn/Dialect/Graph/IR/GraphInterfaces.h.inc"

@@ -84,7 +84,7 @@ def Graph_ReturnOp : Graph_Op<"return", [
 // Dense algebra
 //===----------------------------------------------------------------------===//
 
-def Graph_MatmulOp : Graph_Op<"matmul", [
+def Graph_MatmulOp : Graph_Op<"matmul", [Graph_BatchPolymorphic,
     DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount", "getOperandLinearity"]>]> {
   let summary = "Matrix product, batched over leading dims with broadcasting";
   let description = [{
@@ -125,7 +125,8 @@ def Graph_MatmulOp : Graph_Op<"matmul", [
 class Graph_BinaryOp<string mnemonic, string formula,
                      string lhsLinearity = "Nonlinear",
                      string rhsLinearity = lhsLinearity>
-    : Graph_Op<mnemonic, [DeclareOpInterfaceMethods<IterationSpaceOpInterface,
+    : Graph_Op<mnemonic, [Graph_BatchPolymorphic,
+                          DeclareOpInterfaceMethods<IterationSpaceOpInterface,
                                                     ["getOperandLinearity"]>]> {
   let summary = "Elementwise " # formula # " with numpy broadcasting";
   let description = [{
@@ -171,7 +172,7 @@ def Graph_MinOp : Graph_BinaryOp<"min", "min(lhs, rhs)">;
 // Unary elementwise ops keep shape and element type.
 class Graph_UnaryOp<string mnemonic, string formula,
                     string linearity = "Nonlinear">
-    : Graph_Op<mnemonic, [SameOperandsAndResultType,
+    : Graph_Op<mnemonic, [SameOperandsAndResultType, Graph_BatchPolymorphic,
         DeclareOpInterfaceMethods<IterationSpaceOpInterface,
                                   ["getOperandLinearity"]>]> {
   let summary = "Elementwise " # formula;
@@ -207,7 +208,7 @@ def Graph_SqrtOp : Graph_UnaryOp<"sqrt", "sqrt(x)">;
 def Graph_SinOp : Graph_UnaryOp<"sin", "sin(x)">;
 def Graph_CosOp : Graph_UnaryOp<"cos", "cos(x)">;
 
-def Graph_ScaleOp : Graph_Op<"scale", [SameOperandsAndResultType,
+def Graph_ScaleOp : Graph_Op<"scale", [Graph_BatchPolymorphic, SameOperandsAndResultType,
     DeclareOpInterfaceMethods<IterationSpaceOpInterface,
         ["getOperandLinearity"]>]> {
   let summary = "Multiplies every element by a compile-time constant";
@@ -222,7 +223,7 @@ def Graph_ScaleOp : Graph_Op<"scale", [SameOperandsAndResultType,
   let assemblyFormat = "$input `by` $factor attr-dict `:` type($result)";
 }
 
-def Graph_CastOp : Graph_Op<"cast", [
+def Graph_CastOp : Graph_Op<"cast", [Graph_BatchPolymorphic, 
     DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount", "getOperandLinearity"]>]> {
   let summary = "Converts between element types";
   let description = [{
@@ -238,7 +239,7 @@ def Graph_CastOp : Graph_Op<"cast", [
   let hasVerifier = 1;
 }
 
-def Graph_SelectOp : Graph_Op<"select", [
+def Graph_SelectOp : Graph_Op<"select", [Graph_BatchPolymorphic, 
     DeclareOpInterfaceMethods<IterationSpaceOpInterface,
         ["getOperandLinearity"]>]> {
   let summary = "Chooses between two tensors by an i1 mask";

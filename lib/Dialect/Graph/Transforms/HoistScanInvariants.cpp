@@ -1,0 +1,158 @@
+//===- HoistScanInvariants.cpp - move step-invariant work out of scans ----===//
+//
+// Implements --attn-hoist-scan-invariants (see Passes.td). For each scan,
+// innermost first, the body's step-invariant ops (StepInvariance) are
+// visited in order:
+//
+//  - an op whose operands all come from outside the scan moves out as is;
+//  - a batch-polymorphic op whose operands are outside values, step slices
+//    or already-lifted values is copied before the scan with the whole
+//    sequences in place of the slices: one op for all steps. The body then
+//    reads the lifted result through a new sequence operand.
+//
+// Anything else stays, including every state-dependent op, and the chain
+// of lifting stops there. Finally the scan drops what became dead.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Dialect/Graph/Transforms/Passes.h"
+
+#include "ScanRewriting.h"
+#include "attn/Analysis/StepInvariance.h"
+#include "attn/Dialect/Graph/IR/GraphOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
+
+namespace attn::graph {
+#define GEN_PASS_DEF_HOISTSCANINVARIANTS
+#include "attn/Dialect/Graph/Transforms/Passes.h.inc"
+} // namespace attn::graph
+
+using namespace mlir;
+using namespace attn;
+using namespace attn::graph;
+
+/// Whether `value` is defined outside `scan`.
+static bool isOutside(Value value, ScanOp scan) {
+  return !scan->isAncestor(value.getParentBlock()->getParentOp());
+}
+
+/// `type` with `extent` prepended.
+static RankedTensorType withLeadingDim(Type type, int64_t extent) {
+  auto tensor = cast<RankedTensorType>(type);
+  SmallVector<int64_t> shape{extent};
+  llvm::append_range(shape, tensor.getShape());
+  return RankedTensorType::get(shape, tensor.getElementType());
+}
+
+/// Copies `op` before `scan` over whole sequences: operands that are step
+/// slices (or lifted values) become their stacked versions in `stacked`.
+/// Returns null, creating nothing, when the copy would not mean "every
+/// step at once".
+static Operation *liftOverSteps(Operation *op, ScanOp scan,
+                                const DenseMap<Value, Value> &stacked) {
+  if (!op->hasTrait<BatchPolymorphic>() || op->getNumRegions() != 0)
+    return nullptr;
+  int64_t resultRank =
+      cast<RankedTensorType>(op->getResult(0).getType()).getRank();
+  SmallVector<Value> operands;
+  for (Value operand : op->getOperands()) {
+    if (isOutside(operand, scan)) {
+      operands.push_back(operand);
+      continue;
+    }
+    Value whole = stacked.lookup(operand);
+    // The new leading dim lines up across operands only if every stepped
+    // operand has the result's full rank; otherwise broadcasting would pair
+    // the steps with some other dim.
+    if (!whole ||
+        cast<RankedTensorType>(operand.getType()).getRank() != resultRank)
+      return nullptr;
+    operands.push_back(whole);
+  }
+  OpBuilder builder(scan);
+  Operation *lifted = builder.clone(*op);
+  lifted->setOperands(operands);
+  for (Value result : lifted->getResults())
+    result.setType(withLeadingDim(result.getType(), scan.getLength()));
+  // The op's own verifier has the final word on the new shapes; its
+  // complaints are not the user's business.
+  ScopedDiagnosticHandler silence(op->getContext(),
+                                  [](Diagnostic &) { return success(); });
+  if (failed(verify(lifted))) {
+    lifted->erase();
+    return nullptr;
+  }
+  return lifted;
+}
+
+static void hoistFrom(ScanOp scan) {
+  analysis::StepInvariance invariance(scan);
+  // Lifting stacks along a new leading dim, which must be the walked one.
+  bool canLift = scan.getDim() == 0;
+  DenseMap<Value, Value> stacked;
+  if (canLift)
+    for (auto [arg, sequence] :
+         llvm::zip(scan.getSequenceArgs(), scan.getSequences()))
+      stacked[arg] = sequence;
+
+  SmallVector<Operation *> liftedOps;
+  for (Operation &op :
+       llvm::make_early_inc_range(scan.getBody().front().without_terminator())) {
+    if (invariance.isStateDependent(&op) || op.getNumRegions() != 0)
+      continue;
+    if (llvm::all_of(op.getOperands(),
+                     [&](Value v) { return isOutside(v, scan); })) {
+      op.moveBefore(scan);
+      continue;
+    }
+    if (!canLift)
+      continue;
+    if (Operation *lifted = liftOverSteps(&op, scan, stacked)) {
+      for (auto [inBody, whole] :
+           llvm::zip(op.getResults(), lifted->getResults()))
+        stacked[inBody] = whole;
+      liftedOps.push_back(&op);
+    }
+  }
+  if (liftedOps.empty()) {
+    removeDeadScanParts(scan);
+    return;
+  }
+
+  // The body keeps reading lifted values, one step at a time, through new
+  // sequence operands; lifted ops only used by other lifted ops need none.
+  DenseSet<Operation *> lifted(liftedOps.begin(), liftedOps.end());
+  SmallVector<Value> readInBody;
+  for (Operation *op : liftedOps)
+    for (Value result : op->getResults())
+      if (llvm::any_of(result.getUsers(),
+                       [&](Operation *user) { return !lifted.contains(user); }))
+        readInBody.push_back(result);
+  SmallVector<Value> newSequences;
+  for (Value value : readInBody)
+    newSequences.push_back(stacked[value]);
+  scan = appendSequences(scan, newSequences);
+  for (auto [value, arg] : llvm::zip(
+           readInBody, scan.getSequenceArgs().take_back(readInBody.size())))
+    value.replaceAllUsesWith(arg);
+  for (Operation *op : llvm::reverse(liftedOps))
+    op->erase();
+  removeDeadScanParts(scan);
+}
+
+namespace {
+struct HoistScanInvariantsPass
+    : attn::graph::impl::HoistScanInvariantsBase<HoistScanInvariantsPass> {
+  void runOnOperation() override {
+    // Post-order: inner scans first, so their hoisted work can move on out
+    // of the enclosing scans when those are visited.
+    SmallVector<ScanOp> scans;
+    getOperation().walk([&](ScanOp scan) { scans.push_back(scan); });
+    for (ScanOp scan : scans)
+      hoistFrom(scan);
+  }
+};
+} // namespace
