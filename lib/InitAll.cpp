@@ -8,6 +8,7 @@
 
 #include "attn/Dialect/Graph/IR/GraphDialect.h"
 #include "attn/Dialect/Graph/Transforms/Passes.h"
+#include "attn/Pipelines/Pipelines.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -17,6 +18,7 @@ void attn::registerAllDialects(mlir::DialectRegistry &registry) {
 
 void attn::registerAllPasses() {
   attn::graph::registerAttnGraphPasses();
+  attn::registerPipelines();
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
 }

@@ -98,8 +98,9 @@ BlockCost CostBuilder::analyzeBlock(Block &block) {
       sync = length * std::max<int64_t>(1, body.syncSteps);
       total.matmulFlops += length * body.matmulFlops;
     } else {
-      cost.flops = cast<IterationSpaceOpInterface>(op).getFlopCount();
-      cost.span = op.getNumOperands() == 0 ? 0 : 1;
+      auto iface = cast<IterationSpaceOpInterface>(op);
+      cost.flops = iface.getFlopCount();
+      cost.span = iface.getSpan();
       if (isContraction(&op))
         total.matmulFlops += cost.flops;
     }

@@ -63,10 +63,8 @@ static std::string describe(Operation *op) {
   return text;
 }
 
-/// Whether `op` reads operand `index` position by position: no reduction
-/// loop, and the operand indexed exactly like the result (no transpose,
-/// window, broadcast of the operand or reshape).
-static bool actsPositionwise(IterationSpaceOpInterface op, unsigned index) {
+bool attn::analysis::readsPositionwise(IterationSpaceOpInterface op,
+                                       unsigned index) {
   IterationSpace space = op.getIterationSpace();
   if (llvm::is_contained(space.kinds, IterKind::Reduction) ||
       space.resultMaps.size() != 1)
@@ -107,7 +105,7 @@ static Form transfer(Operation *op, ArrayRef<Form> operands) {
     if (linearity == OperandLinearity::Factor && stateOperands.size() > 1)
       return nonlinear("multiplies two state-dependent values");
     allPositionwise &= operands[i].kind == Form::Elementwise &&
-                       actsPositionwise(iface, i);
+                       readsPositionwise(iface, i);
   }
   if (allPositionwise) {
     result.kind = Form::Elementwise;

@@ -128,7 +128,8 @@ LogicalResult GraphRunner::runOp(Operation *op) {
   bool handled =
       tryEvaluateElementwise(op, operands, options.precision, results) ||
       tryEvaluateContraction(op, operands, options.precision, results) ||
-      tryEvaluateShape(op, operands, options.precision, results);
+      tryEvaluateShape(op, operands, options.precision, results) ||
+      tryEvaluateRecurrence(op, operands, options.precision, results);
   if (!handled)
     return op->emitOpError("has no interpreter kernel");
   // A kernel that handled the op but produced no results has already

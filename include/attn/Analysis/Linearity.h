@@ -39,6 +39,11 @@ struct LinearityVerdict {
 /// "elementwise-linear", "linear-not-elementwise", "nonlinear".
 llvm::StringRef stringifyLinearity(LinearityVerdict::Kind kind);
 
+/// Whether `op` reads operand `index` position by position: no reduction
+/// loop, and the operand indexed exactly like its single result (no
+/// transpose, window, broadcast of that operand or reshape).
+bool readsPositionwise(graph::IterationSpaceOpInterface op, unsigned index);
+
 /// One verdict per carried value of the scan, in order.
 llvm::SmallVector<LinearityVerdict> analyzeLinearity(graph::ScanOp scan);
 

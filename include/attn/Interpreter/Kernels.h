@@ -33,6 +33,10 @@ bool tryEvaluateContraction(mlir::Operation *op, Operands operands,
 bool tryEvaluateShape(mlir::Operation *op, Operands operands,
                       Precision precision, Results &results);
 
+/// attn.assoc_scan, combined sequentially (RecurrenceKernels.cpp).
+bool tryEvaluateRecurrence(mlir::Operation *op, Operands operands,
+                           Precision precision, Results &results);
+
 /// A zero-filled tensor with the shape and element type of result `index`
 /// of `op`, for a kernel to fill in.
 Tensor emptyResult(mlir::Operation *op, unsigned index = 0);

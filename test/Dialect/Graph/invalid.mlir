@@ -1003,3 +1003,59 @@ attn.graph @scan_dim_in_dict(%xs: tensor<3x4xf32>) {
   }
   attn.return
 }
+
+// -----
+
+attn.graph @assoc_dim(%a: tensor<5x3xf32>, %h: tensor<3xf32>) {
+  // expected-error @+1 {{'attn.assoc_scan' op dim 2 is out of range for a rank-1 state}}
+  %s, %f = attn.assoc_scan dim 2 %a, %a, %h : tensor<5x3xf32>, tensor<5x3xf32>, tensor<3xf32> -> tensor<5x3xf32>, tensor<3xf32>
+  attn.return
+}
+
+// -----
+
+attn.graph @assoc_final(%a: tensor<5x3xf32>, %h: tensor<3xf32>) {
+  // expected-error @+1 {{'attn.assoc_scan' op final state has shape 4 but the initial state has 3}}
+  %s, %f = attn.assoc_scan dim 0 %a, %a, %h : tensor<5x3xf32>, tensor<5x3xf32>, tensor<3xf32> -> tensor<5x3xf32>, tensor<4xf32>
+  attn.return
+}
+
+// -----
+
+attn.graph @assoc_steps(%a: tensor<5x3xf32>, %b: tensor<4x3xf32>, %h: tensor<3xf32>) {
+  // expected-error @+1 {{'attn.assoc_scan' op operand 1 has 4 steps but operand 0 has 5}}
+  %s, %f = attn.assoc_scan dim 0 %a, %b, %h : tensor<5x3xf32>, tensor<4x3xf32>, tensor<3xf32> -> tensor<5x3xf32>, tensor<3xf32>
+  attn.return
+}
+
+// -----
+
+attn.graph @assoc_broadcast(%a: tensor<5x4xf32>, %h: tensor<3xf32>) {
+  // expected-error @+1 {{'attn.assoc_scan' op operand 0 has steps of shape 4 which do not broadcast to the state shape 3}}
+  %s, %f = attn.assoc_scan dim 0 %a, %a, %h : tensor<5x4xf32>, tensor<5x4xf32>, tensor<3xf32> -> tensor<5x3xf32>, tensor<3xf32>
+  attn.return
+}
+
+// -----
+
+attn.graph @assoc_no_dim(%a: tensor<3xf32>, %h: tensor<3xf32>) {
+  // expected-error @+1 {{'attn.assoc_scan' op operand 0 has shape 3 with no dim 1 to walk}}
+  %s, %f = attn.assoc_scan dim 1 %a, %a, %h : tensor<3xf32>, tensor<3xf32>, tensor<3xf32> -> tensor<3x1xf32>, tensor<3xf32>
+  attn.return
+}
+
+// -----
+
+attn.graph @assoc_states(%a: tensor<5x3xf32>, %h: tensor<3xf32>) {
+  // expected-error @+1 {{'attn.assoc_scan' op states have shape 3x5 but 5 states of shape 3 stacked along dim 0 are 5x3}}
+  %s, %f = attn.assoc_scan dim 0 %a, %a, %h : tensor<5x3xf32>, tensor<5x3xf32>, tensor<3xf32> -> tensor<3x5xf32>, tensor<3xf32>
+  attn.return
+}
+
+// -----
+
+attn.graph @assoc_types(%a: tensor<5x3xf16>, %h: tensor<3xf32>) {
+  // expected-error @+1 {{'attn.assoc_scan' op mixes element types 'f16' and 'f32'}}
+  %s, %f = attn.assoc_scan dim 0 %a, %a, %h : tensor<5x3xf16>, tensor<5x3xf16>, tensor<3xf32> -> tensor<5x3xf32>, tensor<3xf32>
+  attn.return
+}

@@ -372,3 +372,15 @@ attn.graph @scan_nested(%xs: tensor<5x7x4xf16>, %h0: tensor<4xf16>)
   }
   attn.return %out, %hT : tensor<5x4xf16>, tensor<4xf16>
 }
+
+// attn.assoc_scan, forward and reverse, with a broadcast coefficient.
+
+// CHECK-LABEL: attn.graph @assoc_scan
+// CHECK: %{{.+}}, %{{.+}} = attn.assoc_scan dim 0 %{{.+}}, %{{.+}}, %{{.+}} : tensor<5x2x3xf32>, tensor<5x2x3xf32>, tensor<2x3xf32> -> tensor<5x2x3xf32>, tensor<2x3xf32>
+// CHECK: attn.assoc_scan reverse dim 1 %{{.+}}, %{{.+}}, %{{.+}} : tensor<2x5x1xbf16>, tensor<2x5x3xbf16>, tensor<2x3xbf16> -> tensor<2x5x3xbf16>, tensor<2x3xbf16>
+attn.graph @assoc_scan(%a: tensor<5x2x3xf32>, %b: tensor<5x2x3xf32>, %h: tensor<2x3xf32>,
+                       %ra: tensor<2x5x1xbf16>, %rb: tensor<2x5x3xbf16>, %rh: tensor<2x3xbf16>) {
+  %hs, %hT = attn.assoc_scan dim 0 %a, %b, %h : tensor<5x2x3xf32>, tensor<5x2x3xf32>, tensor<2x3xf32> -> tensor<5x2x3xf32>, tensor<2x3xf32>
+  %rs, %rT = attn.assoc_scan reverse dim 1 %ra, %rb, %rh : tensor<2x5x1xbf16>, tensor<2x5x3xbf16>, tensor<2x3xbf16> -> tensor<2x5x3xbf16>, tensor<2x3xbf16>
+  attn.return
+}

@@ -11,6 +11,7 @@
 #include "attn/Dialect/Graph/IR/GraphOps.h"
 
 #include "mlir/IR/AffineExpr.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace attn::graph;
@@ -390,4 +391,58 @@ OperandLinearity ConcatOp::getOperandLinearity(unsigned) {
 }
 OperandLinearity SplitOp::getOperandLinearity(unsigned) {
   return OperandLinearity::Additive;
+}
+
+//===----------------------------------------------------------------------===//
+// AssocScanOp
+//===----------------------------------------------------------------------===//
+
+IterationSpace AssocScanOp::getIterationSpace() {
+  // Loops are the stacked states' dims; the walked one is carried (state t
+  // needs state t-1), the others parallel. Coefficients and offsets are
+  // read like broadcast operands of the step, plus the walked loop.
+  MLIRContext *ctx = getContext();
+  ArrayRef<int64_t> states = shapeOf(getStates());
+  unsigned dim = getDim(), numLoops = states.size();
+  IterationSpace space = parallelSpace(states);
+  space.kinds[dim] = IterKind::Carried;
+  SmallVector<int64_t> stepLoops(states);
+  stepLoops.erase(stepLoops.begin() + dim);
+  auto loopOfStateDim = [&](unsigned d) { return d < dim ? d : d + 1; };
+  SmallVector<Value> walked = {getCoefficients(), getOffsets()};
+  for (Value operand : walked) {
+    SmallVector<int64_t> step(shapeOf(operand));
+    step.erase(step.begin() + dim);
+    AffineMap stepMap =
+        broadcastMap(ctx, stepLoops.size(), stepLoops, step);
+    SmallVector<AffineExpr> exprs;
+    for (AffineExpr expr : stepMap.getResults()) {
+      if (auto d = dyn_cast<AffineDimExpr>(expr))
+        exprs.push_back(getAffineDimExpr(loopOfStateDim(d.getPosition()), ctx));
+      else
+        exprs.push_back(expr);
+    }
+    exprs.insert(exprs.begin() + dim, getAffineDimExpr(dim, ctx));
+    space.operandMaps.push_back(AffineMap::get(numLoops, 0, exprs, ctx));
+  }
+  SmallVector<AffineExpr> initExprs;
+  for (unsigned d = 0; d + 1 < numLoops; ++d)
+    initExprs.push_back(getAffineDimExpr(loopOfStateDim(d), ctx));
+  AffineMap initMap = AffineMap::get(numLoops, 0, initExprs, ctx);
+  space.operandMaps.push_back(initMap);
+  space.resultMaps.push_back(AffineMap::getMultiDimIdentityMap(numLoops, ctx));
+  space.resultMaps.push_back(initMap);
+  return space;
+}
+
+/// One multiply and one add per state element per step.
+int64_t AssocScanOp::getFlopCount() {
+  return 2 * cast<RankedTensorType>(getStates().getType()).getNumElements();
+}
+
+/// A parallel scan's up-sweep and down-sweep: 2 ceil(log2 T) rounds.
+int64_t AssocScanOp::getSpan() {
+  int64_t length =
+      cast<RankedTensorType>(getStates().getType()).getDimSize(getDim());
+  return length <= 1 ? 1 : 2 * llvm::Log2_64_Ceil(length);
 }

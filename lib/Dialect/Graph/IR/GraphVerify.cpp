@@ -337,3 +337,52 @@ LogicalResult CausalMaskOp::verify() {
 LogicalResult IotaOp::verify() {
   return checkDim(*this, "dim", getDim(), shapeOf(getResult()).size());
 }
+
+LogicalResult AssocScanOp::verify() {
+  ArrayRef<int64_t> state = shapeOf(getInit());
+  int64_t dim = getDim();
+  if (dim < 0 || dim > static_cast<int64_t>(state.size()))
+    return emitOpError() << "dim " << dim << " is out of range for a rank-"
+                         << state.size() << " state";
+  if (shapeOf(getFinal()) != state)
+    return emitOpError() << "final state has shape "
+                         << formatShape(shapeOf(getFinal()))
+                         << " but the initial state has "
+                         << formatShape(state);
+  SmallVector<int64_t> stacked(state);
+  int64_t length = -1;
+  SmallVector<Value> walked = {getCoefficients(), getOffsets()};
+  for (auto [i, operand] : llvm::enumerate(walked)) {
+    ArrayRef<int64_t> shape = shapeOf(operand);
+    if (dim >= static_cast<int64_t>(shape.size()))
+      return emitOpError() << "operand " << i << " has shape "
+                           << formatShape(shape) << " with no dim " << dim
+                           << " to walk";
+    if (length >= 0 && shape[dim] != length)
+      return emitOpError() << "operand " << i << " has " << shape[dim]
+                           << " steps but operand 0 has " << length;
+    length = shape[dim];
+    SmallVector<int64_t> step(shape);
+    step.erase(step.begin() + dim);
+    FailureOr<SmallVector<int64_t>> joined = broadcastShapes(step, state);
+    if (failed(joined) || ArrayRef<int64_t>(*joined) != state)
+      return emitOpError() << "operand " << i << " has steps of shape "
+                           << formatShape(step)
+                           << " which do not broadcast to the state shape "
+                           << formatShape(state);
+  }
+  SmallVector<Value> all = {getCoefficients(), getOffsets(), getStates(),
+                            getFinal()};
+  for (Value value : all)
+    if (elementOf(value) != elementOf(getInit()))
+      return emitOpError() << "mixes element types " << elementOf(value)
+                           << " and " << elementOf(getInit());
+  stacked.insert(stacked.begin() + dim, length);
+  if (ArrayRef<int64_t>(stacked) != shapeOf(getStates()))
+    return emitOpError() << "states have shape "
+                         << formatShape(shapeOf(getStates()))
+                         << " but " << length << " states of shape "
+                         << formatShape(state) << " stacked along dim " << dim
+                         << " are " << formatShape(stacked);
+  return success();
+}

@@ -9,6 +9,7 @@
 #include "ScanRewriting.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 using namespace mlir;
 using namespace attn;
@@ -23,6 +24,18 @@ static ScanOp recreate(ScanOp scan, ValueRange sequences, ValueRange inits,
                               inits, scan.getDimAttr(), scan.getReverseAttr());
   fresh.getBody().takeBody(scan.getBody());
   return fresh;
+}
+
+/// Erases the pure ops of `block` whose results nobody reads.
+static void eraseDeadOps(Block &block) {
+  // Back to front, so an op's operands lose their last user before they
+  // are looked at. (A reverse iterator would point past the erased op.)
+  SmallVector<Operation *> ops;
+  for (Operation &op : block.without_terminator())
+    ops.push_back(&op);
+  for (Operation *op : llvm::reverse(ops))
+    if (op->use_empty() && isPure(op))
+      op->erase();
 }
 
 ScanOp attn::graph::appendSequences(ScanOp scan, ValueRange sequences) {
@@ -41,12 +54,53 @@ ScanOp attn::graph::appendSequences(ScanOp scan, ValueRange sequences) {
   return fresh;
 }
 
+ScanOp attn::graph::appendStackedOutputs(ScanOp scan, ValueRange values) {
+  auto yield = cast<YieldOp>(scan.getBody().front().getTerminator());
+  unsigned numStacked = scan.getStackedOutputs().size();
+  SmallVector<Value> yielded(yield.getOperands());
+  yielded.insert(yielded.begin() + numStacked, values.begin(), values.end());
+  SmallVector<Type> resultTypes(scan.getResultTypes());
+  for (auto [i, value] : llvm::enumerate(values)) {
+    auto step = cast<RankedTensorType>(value.getType());
+    SmallVector<int64_t> shape(step.getShape());
+    shape.insert(shape.begin() + scan.getDim(), scan.getLength());
+    resultTypes.insert(resultTypes.begin() + numStacked + i,
+                       RankedTensorType::get(shape, step.getElementType()));
+  }
+  yield->setOperands(yielded);
+  ScanOp fresh =
+      recreate(scan, scan.getSequences(), scan.getInits(), resultTypes);
+  for (unsigned i = 0; i < scan.getNumResults(); ++i)
+    scan.getResult(i).replaceAllUsesWith(
+        fresh.getResult(i < numStacked ? i : i + values.size()));
+  scan.erase();
+  return fresh;
+}
+
 ScanOp attn::graph::removeDeadScanParts(ScanOp scan) {
   Block &body = scan.getBody().front();
   auto yield = cast<YieldOp>(body.getTerminator());
   unsigned numSequences = scan.getSequences().size();
   unsigned numInits = scan.getInits().size();
   unsigned numStacked = scan.getNumResults() - numInits;
+
+  // Without carries, an output that is the step's own slice of a sequence
+  // is that sequence: forward it.
+  if (numInits == 0)
+    for (unsigned i = 0; i < numStacked; ++i)
+      if (auto arg = dyn_cast<BlockArgument>(yield.getOperand(i)))
+        if (arg.getOwner() == &body &&
+            scan.getResult(i).getType() ==
+                scan.getSequences()[arg.getArgNumber()].getType())
+          scan.getResult(i).replaceAllUsesWith(
+              scan.getSequences()[arg.getArgNumber()]);
+  // Scans are pure: one nobody reads is gone.
+  if (scan.use_empty()) {
+    scan.erase();
+    return nullptr;
+  }
+  // Dead body ops go first, so that sequences they read count as unused.
+  eraseDeadOps(body);
 
   // Pass-through carries: every step yields the value it received, so it
   // is the initial value throughout.
@@ -108,5 +162,7 @@ ScanOp attn::graph::removeDeadScanParts(ScanOp scan) {
   for (auto [old, now] : llvm::zip(oldResults, fresh.getResults()))
     old.replaceAllUsesWith(now);
   scan.erase();
-  return fresh;
+  // Dropped outputs may leave more dead ops, and with them more to drop.
+  eraseDeadOps(fresh.getBody().front());
+  return removeDeadScanParts(fresh);
 }

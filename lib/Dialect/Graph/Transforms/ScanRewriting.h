@@ -18,11 +18,18 @@ namespace attn::graph {
 /// scan; `scan` is erased.
 ScanOp appendSequences(ScanOp scan, mlir::ValueRange sequences);
 
+/// Appends `values` (defined in the body) to the scan's yielded step
+/// outputs, each stacked into a new result after the existing stacked
+/// results. Returns the new scan; `scan` is erased.
+ScanOp appendStackedOutputs(ScanOp scan, mlir::ValueRange values);
+
 /// Removes what a scan carries or computes for nothing: carried values the
 /// body passes through unchanged (their uses read the initial value
 /// instead), stacked outputs nobody uses, and sequences the body no longer
-/// reads (one is always kept: it gives the scan its length). Returns the
-/// new scan, or `scan` itself when nothing changed.
+/// reads (one is always kept: it gives the scan its length). A scan left
+/// with nothing to carry whose outputs are its own slices is replaced by its
+/// sequences and erased. Returns the new scan, `scan` itself when nothing
+/// changed, or null when the scan is gone.
 ScanOp removeDeadScanParts(ScanOp scan);
 
 } // namespace attn::graph

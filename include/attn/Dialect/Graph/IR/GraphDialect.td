@@ -29,6 +29,7 @@ def Graph_Dialect : Dialect {
     All tensors are ranked with static shapes; element types are f32, f16 and
     bf16 for data and i1 for masks.
   }];
+  let hasConstantMaterializer = 1;
   let useDefaultAttributePrinterParser = 0;
   let useDefaultTypePrinterParser = 0;
 }

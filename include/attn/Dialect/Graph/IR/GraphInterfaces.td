@@ -50,6 +50,18 @@ def IterationSpaceOpInterface : OpInterface<"IterationSpaceOpInterface"> {
         return count;
       }]>,
     InterfaceMethod<[{
+        Returns the dependent steps one execution of the op takes with
+        unbounded parallelism: 1 for ops whose result elements are
+        independent of each other (reductions included, as one step of the
+        machine), more for ops whose elements depend on each other, such as
+        an associative scan (2 log2 T combine rounds). Generators without
+        operands fold at compile time and take 0; a scan's span is its
+        length times its body's, computed by the cost analysis.
+      }],
+      "int64_t", "getSpan", (ins), [{}], [{
+        return $_op->getNumOperands() == 0 ? 0 : 1;
+      }]>,
+    InterfaceMethod<[{
         States how the results depend on operand `index`, for the linearity
         analysis: `Additive` (linear in it, jointly with the other Additive
         operands: add, sub, neg, scale, data movement, sums), `Factor`

@@ -41,6 +41,12 @@ std::optional<int64_t> checkedNumElements(llvm::ArrayRef<int64_t> shape);
 /// Formats a shape as `64x512` (or `scalar` for rank 0) for diagnostics.
 std::string formatShape(llvm::ArrayRef<int64_t> shape);
 
+/// Folds x + 0, 0 + x, x - 0, x * 1, 1 * x, x / 1 to x and x * 0 to zeros,
+/// by the op's mnemonic, where the kept operand already has the result's
+/// type. (x * 0 = 0 assumes x is finite, as ML models' values are.)
+mlir::OpFoldResult foldBinaryIdentity(mlir::Operation *op,
+                                      mlir::Attribute lhs, mlir::Attribute rhs);
+
 /// Iteration spaces shared by op families (GraphIterationSpace.cpp).
 IterationSpace identityIterationSpace(mlir::Operation *op);
 IterationSpace broadcastIterationSpace(mlir::Operation *op);

@@ -147,9 +147,14 @@ class Graph_BinaryOp<string mnemonic, string formula,
     $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
   }];
   let hasVerifier = 1;
+  let hasFolder = 1;
   let extraClassDefinition = [{
     ::mlir::LogicalResult $cppClass::verify() {
       return verifyBroadcastElementwise(getOperation());
+    }
+    ::mlir::OpFoldResult $cppClass::fold(FoldAdaptor adaptor) {
+      return foldBinaryIdentity(getOperation(), adaptor.getLhs(),
+                                adaptor.getRhs());
     }
     ::attn::graph::IterationSpace $cppClass::getIterationSpace() {
       return broadcastIterationSpace(getOperation());
@@ -515,7 +520,7 @@ def Graph_ConstantOp : Graph_Op<"constant", [ConstantLike,
   let hasFolder = 1;
 }
 
-def Graph_SplatOp : Graph_Op<"splat", [
+def Graph_SplatOp : Graph_Op<"splat", [ConstantLike,
     DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
   let summary = "A tensor with every element equal to one scalar";
   let description = [{
@@ -527,6 +532,7 @@ def Graph_SplatOp : Graph_Op<"splat", [
   let arguments = (ins F64Attr:$value);
   let results = (outs Graph_Tensor:$result);
   let assemblyFormat = "$value attr-dict `:` type($result)";
+  let hasFolder = 1;
 }
 
 def Graph_CausalMaskOp : Graph_Op<"causal_mask", [
@@ -621,6 +627,47 @@ def Graph_ScanOp : Graph_Op<"scan", [AttrSizedOperandSegments,
     static ::mlir::RankedTensorType getStepType(::mlir::Type sequenceType,
                                                 int64_t dim);
   }];
+}
+
+def Graph_AssocScanOp : Graph_Op<"assoc_scan", [
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface,
+                              ["getFlopCount", "getSpan"]>]> {
+  let summary = "A linear recurrence h_t = a_t * h_{t-1} + b_t, as a scan";
+  let description = [{
+    Computes every state of the elementwise linear recurrence
+
+      h_t = coefficients_t * h_{t-1} + offsets_t,   h_{-1} = init,
+
+    walking dim `dim` of `coefficients` and `offsets` (both of extent T
+    there) forwards, or backwards under `reverse` (then h_{T} = init and
+    h_t = a_t * h_{t+1} + b_t). A step's slice of `coefficients` and of
+    `offsets` broadcasts numpy-style to the state's shape. Results: the
+    states stacked along `dim` (state t at index t), then the final state.
+
+    Because (a1, b1) o (a2, b2) = (a1 a2, a2 b1 + b2) is associative, the
+    steps can be combined in any bracketing: a GPU runs this as a parallel
+    (chunked) scan in O(log T) dependent rounds instead of T. The
+    interpreter combines sequentially, the order of the scan it replaces;
+    other orders change rounding only (docs/passes/recurrences.md).
+
+    Example (minGRU after its gates were hoisted):
+
+    ```mlir
+    %hs, %hT = attn.assoc_scan dim 0 %a, %b, %h0
+        : tensor<9x3x11xf32>, tensor<9x3x11xf32>, tensor<3x11xf32>
+          -> tensor<9x3x11xf32>, tensor<3x11xf32>
+    ```
+  }];
+  let arguments = (ins Graph_FloatTensor:$coefficients,
+                       Graph_FloatTensor:$offsets, Graph_FloatTensor:$init,
+                       I64Attr:$dim, UnitAttr:$reverse);
+  let results = (outs Graph_FloatTensor:$states, Graph_FloatTensor:$final);
+  let assemblyFormat = [{
+    (`reverse` $reverse^)? `dim` $dim $coefficients `,` $offsets `,` $init
+    attr-dict `:` type($coefficients) `,` type($offsets) `,` type($init)
+    `->` type($states) `,` type($final)
+  }];
+  let hasVerifier = 1;
 }
 
 def Graph_YieldOp : Graph_Op<"yield", [

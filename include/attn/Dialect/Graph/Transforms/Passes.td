@@ -43,4 +43,39 @@ def HoistScanInvariants : Pass<"attn-hoist-scan-invariants", "::mlir::ModuleOp">
   let dependentDialects = ["::attn::graph::GraphDialect"];
 }
 
+def LinearScanToAssoc : Pass<"attn-linear-scan-to-assoc", "::mlir::ModuleOp"> {
+  let summary = "Turn elementwise-linear recurrences into associative scans";
+  let description = [{
+    A carried value whose update the linearity analysis finds to be
+    h' = a * h + b, elementwise with a and b independent of the state,
+    is computed by an `attn.assoc_scan` instead: the scan body yields a and
+    b per step, and the associative scan combines them, which a GPU does in
+    O(log T) dependent rounds instead of T.
+
+    ```mlir
+    %hs, %hT = attn.scan dim 0 ins(%a = %as : ..., %b = %bs : ...) carry(%h = %h0 : ...) {
+      %ah = attn.mul %a, %h ...
+      %hn = attn.add %ah, %b ...
+      attn.yield %hn, %hn ...
+    }
+    =>
+    %ys:2 = attn.scan dim 0 ins(%a = %as : ..., %b = %bs : ...) {
+      ... a and b of %hn, built from the same ops ...
+      attn.yield %a_hn, %b_hn ...
+    }
+    %hs, %hT = attn.assoc_scan dim 0 %ys#0, %ys#1, %h0 ...
+    ```
+
+    Nonlinear updates (tanh of the state, gates that read it) and linear
+    but mixing ones (a matmul with the state) are left alone, as is a
+    carried value whose intermediate values the body uses elsewhere. What
+    remains of the scan stays a scan; run --attn-hoist-scan-invariants
+    afterwards to turn a scan that carries nothing into whole-sequence ops.
+    The interpreter combines the associative scan's steps in order, so
+    results are unchanged; the numerics of other orders are in
+    docs/passes/recurrences.md.
+  }];
+  let dependentDialects = ["::attn::graph::GraphDialect"];
+}
+
 #endif // ATTN_DIALECT_GRAPH_TRANSFORMS_PASSES_TD

@@ -1,0 +1,30 @@
+//===- Pipelines.cpp - named pass pipelines -------------------------------===//
+//
+// See Pipelines.h. Hoisting runs before the linear-recurrence conversion
+// (so that the coefficients the conversion builds are computed from whole
+// sequences) and after it (so that the scan the conversion leaves, which
+// carries nothing, dissolves into whole-sequence ops).
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Pipelines/Pipelines.h"
+
+#include "attn/Dialect/Graph/Transforms/Passes.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+void attn::buildOptimizePipeline(mlir::OpPassManager &pm) {
+  pm.addPass(graph::createHoistScanInvariants());
+  pm.addPass(graph::createLinearScanToAssoc());
+  pm.addPass(graph::createHoistScanInvariants());
+  pm.addPass(mlir::createCanonicalizerPass());
+  pm.addPass(mlir::createCSEPass());
+}
+
+void attn::registerPipelines() {
+  mlir::PassPipelineRegistration<>(
+      "attn-optimize", "The attn graph optimisation pipeline",
+      [](mlir::OpPassManager &pm) { buildOptimizePipeline(pm); });
+}
