@@ -2,7 +2,8 @@
 //
 // The user-facing tool. Commands:
 //
-//   attnc MODEL.ir --emit=graph [-o FILE]   print the verified graph
+//   attnc MODEL.ir --emit=input|graph [-o FILE]
+//             print the verified input or the optimised graph
 //   attnc run MODEL.ir [--entry NAME] [--input FILE.npy]... [--seed N]
 //             [--out DIR] [--keep-dtype] [--precision f32|f64]
 //             [--device interp]
@@ -15,6 +16,9 @@
 
 #include "attn/Driver/Driver.h"
 #include "attn/InitAll.h"
+#include "attn/Pipelines/Pipelines.h"
+
+#include "mlir/Pass/PassManager.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
@@ -41,10 +45,13 @@ static cl::opt<std::string> modelPath(cl::Positional, cl::desc("MODEL.ir"),
 static cl::opt<std::string> outputPath("o", cl::desc("Output file"),
                                        cl::value_desc("FILE"), cl::init("-"),
                                        cl::sub(cl::SubCommand::getTopLevel()));
-enum class EmitKind { Graph, Cubin };
+enum class EmitKind { Input, Graph, Cubin };
 static cl::opt<EmitKind> emitKind(
     "emit", cl::desc("What to produce"), cl::init(EmitKind::Cubin),
-    cl::values(clEnumValN(EmitKind::Graph, "graph", "the verified graph IR"),
+    cl::values(clEnumValN(EmitKind::Input, "input",
+                          "the parsed and verified input"),
+               clEnumValN(EmitKind::Graph, "graph",
+                          "the graph after the attn-optimize pipeline"),
                clEnumValN(EmitKind::Cubin, "cubin",
                           "a CUDA cubin (not yet implemented)")),
     cl::sub(cl::SubCommand::getTopLevel()));
@@ -140,7 +147,7 @@ static int compileModel() {
   }
   if (emitKind == EmitKind::Cubin) {
     driver::reportError("cubin generation is not implemented yet; "
-                        "--emit=graph prints the verified graph and "
+                        "--emit=graph prints the optimised graph and "
                         "`attnc run` executes it");
     return 1;
   }
@@ -153,6 +160,12 @@ static int compileModel() {
       driver::loadModel(modelPath, context, sourceMgr);
   if (!module)
     return 1;
+  if (emitKind == EmitKind::Graph) {
+    mlir::PassManager pm(&context);
+    buildOptimizePipeline(pm);
+    if (mlir::failed(pm.run(*module)))
+      return 1;
+  }
   // writeToOutput goes through a temporary file and a rename: a failure
   // never leaves a truncated output behind.
   if (Error error = writeToOutput(outputPath, [&](raw_ostream &os) {
