@@ -38,8 +38,9 @@ static SmallVector<Value> inputsOf(Operation *op) {
   return inputs.takeVector();
 }
 
-/// A contraction (tensor-core work): a reduction loop over operands that
-/// are all factors of a product.
+/// A contraction (tensor-core work): a reduction loop with an operand that
+/// is a factor of a product (matmul; attention, whose softmax flops are
+/// counted along as a small share).
 static bool isContraction(Operation *op) {
   auto iface = dyn_cast<IterationSpaceOpInterface>(op);
   if (!iface || op->getNumOperands() < 2 ||
@@ -47,9 +48,9 @@ static bool isContraction(Operation *op) {
                           IterKind::Reduction))
     return false;
   for (unsigned i = 0; i < op->getNumOperands(); ++i)
-    if (iface.getOperandLinearity(i) != OperandLinearity::Factor)
-      return false;
-  return true;
+    if (iface.getOperandLinearity(i) == OperandLinearity::Factor)
+      return true;
+  return false;
 }
 
 namespace {

@@ -48,6 +48,7 @@ public:
 private:
   LogicalResult runOp(Operation *op);
   LogicalResult runScan(ScanOp scan);
+  LogicalResult runAttention(AttentionOp attention);
   LogicalResult checkResultSizes(Operation *op);
 
   const InterpreterOptions &options;
@@ -120,6 +121,8 @@ LogicalResult GraphRunner::runOp(Operation *op) {
     return failure();
   if (auto scan = dyn_cast<ScanOp>(op))
     return runScan(scan);
+  if (auto attention = dyn_cast<AttentionOp>(op))
+    return runAttention(attention);
 
   SmallVector<const Tensor *> operands;
   for (Value operand : op->getOperands())
@@ -177,6 +180,32 @@ LogicalResult GraphRunner::runScan(ScanOp scan) {
     bind(value, std::move(tensor));
   for (auto [value, tensor] : llvm::zip(scan.getFinalCarries(), carries))
     bind(value, std::move(tensor));
+  return success();
+}
+
+LogicalResult GraphRunner::runAttention(AttentionOp op) {
+  const Tensor &q = values.find(op.getQuery())->second;
+  const Tensor &k = values.find(op.getKey())->second;
+  const Tensor &v = values.find(op.getValue())->second;
+  // The scores are an intermediate of the op: check their size too.
+  if (op.getScoresType().getNumElements() > options.maxTensorElements)
+    return op.emitOpError() << "scores " << op.getScoresType()
+                            << " exceed the interpreter's limit of "
+                            << options.maxTensorElements << " elements";
+  Tensor scores = attentionScores(op, q, k, options.precision);
+  if (!op.getScoreMod().empty()) {
+    Block &body = op.getScoreMod().front();
+    bind(body.getArgument(0), std::move(scores));
+    FailureOr<SmallVector<Tensor>> modified = runBlock(body);
+    if (failed(modified))
+      return failure();
+    scores = std::move((*modified)[0]);
+  }
+  Tensor result = attentionOutput(op, scores, values.find(op.getQuery())->second,
+                                  values.find(op.getKey())->second,
+                                  values.find(op.getValue())->second,
+                                  options.precision);
+  bind(op.getResult(), std::move(result));
   return success();
 }
 

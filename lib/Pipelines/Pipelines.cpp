@@ -16,6 +16,7 @@
 #include "mlir/Transforms/Passes.h"
 
 void attn::buildOptimizePipeline(mlir::OpPassManager &pm) {
+  pm.addPass(graph::createFormAttention());
   pm.addPass(graph::createHoistScanInvariants());
   pm.addPass(graph::createLinearScanToAssoc());
   pm.addPass(graph::createHoistScanInvariants());

@@ -10,6 +10,7 @@
 #ifndef ATTN_INTERPRETER_KERNELS_H
 #define ATTN_INTERPRETER_KERNELS_H
 
+#include "attn/Dialect/Graph/IR/GraphOps.h"
 #include "attn/Interpreter/Tensor.h"
 
 #include "mlir/IR/Operation.h"
@@ -36,6 +37,15 @@ bool tryEvaluateShape(mlir::Operation *op, Operands operands,
 /// attn.assoc_scan, combined sequentially (RecurrenceKernels.cpp).
 bool tryEvaluateRecurrence(mlir::Operation *op, Operands operands,
                            Precision precision, Results &results);
+
+/// attn.attention in two halves around its score modification region
+/// (AttentionKernels.cpp): the scaled scores as an f32 tensor, then the
+/// causal mask, softmax and weighted sum of the values.
+Tensor attentionScores(graph::AttentionOp op, const Tensor &query,
+                       const Tensor &key, Precision precision);
+Tensor attentionOutput(graph::AttentionOp op, const Tensor &scores,
+                       const Tensor &query, const Tensor &key,
+                       const Tensor &value, Precision precision);
 
 /// A zero-filled tensor with the shape and element type of result `index`
 /// of `op`, for a kernel to fill in.

@@ -15,6 +15,7 @@ class OpPassManager;
 namespace attn {
 
 /// The graph optimisations, on a module of attn graphs:
+///   form attention ops from decomposed attention,
 ///   hoist step-invariant work out of scans,
 ///   turn elementwise-linear recurrences into associative scans,
 ///   hoist again (what the conversion left is a map over the steps),

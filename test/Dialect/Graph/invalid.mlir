@@ -192,7 +192,7 @@ attn.graph @unknown_op_generic(%x: tensor<4xf32>) {
 // -----
 
 attn.graph @yield_outside_scan() {
-  // expected-error @+1 {{'attn.yield' op expects parent op 'attn.scan'}}
+  // expected-error @+1 {{'attn.yield' op expects parent op to be one of 'attn.scan, attn.attention'}}
   attn.yield
 }
 
@@ -1057,5 +1057,96 @@ attn.graph @assoc_states(%a: tensor<5x3xf32>, %h: tensor<3xf32>) {
 attn.graph @assoc_types(%a: tensor<5x3xf16>, %h: tensor<3xf32>) {
   // expected-error @+1 {{'attn.assoc_scan' op mixes element types 'f16' and 'f32'}}
   %s, %f = attn.assoc_scan dim 0 %a, %a, %h : tensor<5x3xf16>, tensor<5x3xf16>, tensor<3xf32> -> tensor<5x3xf32>, tensor<3xf32>
+  attn.return
+}
+
+// -----
+
+attn.graph @attention_head_dim(%q: tensor<7x5xf32>, %k: tensor<9x6xf32>, %v: tensor<9x4xf32>) {
+  // expected-error @+1 {{'attn.attention' op query has head dim 5 but key has 6}}
+  %o = attn.attention %q, %k, %v scale 1.0 : tensor<7x5xf32>, tensor<9x6xf32>, tensor<9x4xf32> -> tensor<7x4xf32>
+  attn.return
+}
+
+// -----
+
+attn.graph @attention_positions(%q: tensor<7x5xf32>, %k: tensor<9x5xf32>, %v: tensor<8x4xf32>) {
+  // expected-error @+1 {{'attn.attention' op key has 9 positions but value has 8}}
+  %o = attn.attention %q, %k, %v scale 1.0 : tensor<7x5xf32>, tensor<9x5xf32>, tensor<8x4xf32> -> tensor<7x4xf32>
+  attn.return
+}
+
+// -----
+
+attn.graph @attention_types(%q: tensor<7x5xf32>, %k: tensor<9x5xbf16>, %v: tensor<9x4xf32>) {
+  // expected-error @+1 {{'attn.attention' op query, key, value and result must share one element type}}
+  %o = attn.attention %q, %k, %v scale 1.0 : tensor<7x5xf32>, tensor<9x5xbf16>, tensor<9x4xf32> -> tensor<7x4xf32>
+  attn.return
+}
+
+// -----
+
+attn.graph @attention_batch(%q: tensor<2x7x5xf32>, %k: tensor<3x9x5xf32>, %v: tensor<3x9x4xf32>) {
+  // expected-error @+1 {{'attn.attention' op batch dims of query 2x7x5, key 3x9x5 and value 3x9x4 do not broadcast}}
+  %o = attn.attention %q, %k, %v scale 1.0 : tensor<2x7x5xf32>, tensor<3x9x5xf32>, tensor<3x9x4xf32> -> tensor<3x7x4xf32>
+  attn.return
+}
+
+// -----
+
+attn.graph @attention_result(%q: tensor<7x5xf32>, %k: tensor<9x5xf32>, %v: tensor<9x4xf32>) {
+  // expected-error @+1 {{'attn.attention' op result has shape 7x5 but 7x4 is expected}}
+  %o = attn.attention %q, %k, %v scale 1.0 : tensor<7x5xf32>, tensor<9x5xf32>, tensor<9x4xf32> -> tensor<7x5xf32>
+  attn.return
+}
+
+// -----
+
+attn.graph @attention_rank(%q: tensor<5xf32>, %k: tensor<9x5xf32>, %v: tensor<9x4xf32>) {
+  // expected-error @+1 {{'attn.attention' op query, key and value need rank 2 or more}}
+  %o = attn.attention %q, %k, %v scale 1.0 : tensor<5xf32>, tensor<9x5xf32>, tensor<9x4xf32> -> tensor<4xf32>
+  attn.return
+}
+
+// -----
+
+attn.graph @attention_causal(%q: tensor<7x5xf32>, %k: tensor<9x5xf32>, %v: tensor<9x4xf32>) {
+  // expected-error @+1 {{'attn.attention' op causal offset -1 would leave queries with no visible key; it must be 0 or more}}
+  %o = attn.attention %q, %k, %v scale 1.0 causal offset -1 : tensor<7x5xf32>, tensor<9x5xf32>, tensor<9x4xf32> -> tensor<7x4xf32>
+  attn.return
+}
+
+// -----
+
+attn.graph @attention_region_arg(%q: tensor<7x5xf32>, %k: tensor<9x5xf32>, %v: tensor<9x4xf32>) {
+  // expected-error @+1 {{'attn.attention' op score modification must take one argument of type 'tensor<7x9xf32>'}}
+  %o = attn.attention %q, %k, %v scale 1.0 : tensor<7x5xf32>, tensor<9x5xf32>, tensor<9x4xf32> -> tensor<7x4xf32> {
+  ^bb0(%s: tensor<9x7xf32>):
+    attn.yield %s : tensor<9x7xf32>
+  }
+  attn.return
+}
+
+// -----
+
+attn.graph @attention_region_yield(%q: tensor<7x5xf32>, %k: tensor<9x5xf32>, %v: tensor<9x4xf32>) {
+  // expected-error @+1 {{'attn.attention' op score modification must yield one 'tensor<7x9xf32>'}}
+  %o = attn.attention %q, %k, %v scale 1.0 : tensor<7x5xf32>, tensor<9x5xf32>, tensor<9x4xf32> -> tensor<7x4xf32> {
+  ^bb0(%s: tensor<7x9xf32>):
+    %r = attn.reduce_sum %s dims [1] keep_dims : tensor<7x9xf32> -> tensor<7x1xf32>
+    attn.yield %r : tensor<7x1xf32>
+  }
+  attn.return
+}
+
+// -----
+
+attn.graph @attention_region_reduction(%q: tensor<7x5xf32>, %k: tensor<9x5xf32>, %v: tensor<9x4xf32>) {
+  %o = attn.attention %q, %k, %v scale 1.0 : tensor<7x5xf32>, tensor<9x5xf32>, tensor<9x4xf32> -> tensor<7x4xf32> {
+  ^bb0(%s: tensor<7x9xf32>):
+    // expected-error @+1 {{'attn.softmax' op is not elementwise; a score modification may only hold elementwise ops}}
+    %p = attn.softmax %s dim 1 : tensor<7x9xf32>
+    attn.yield %p : tensor<7x9xf32>
+  }
   attn.return
 }

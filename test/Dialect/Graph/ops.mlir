@@ -384,3 +384,26 @@ attn.graph @assoc_scan(%a: tensor<5x2x3xf32>, %b: tensor<5x2x3xf32>, %h: tensor<
   %rs, %rT = attn.assoc_scan reverse dim 1 %ra, %rb, %rh : tensor<2x5x1xbf16>, tensor<2x5x3xbf16>, tensor<2x3xbf16> -> tensor<2x5x3xbf16>, tensor<2x3xbf16>
   attn.return
 }
+
+// attn.attention: plain, causal with grouped-query broadcast, and with a
+// score modification region (a softcap).
+// CHECK-LABEL: attn.graph @attention
+// CHECK: attn.attention %{{.+}}, %{{.+}}, %{{.+}} scale 1.250000e-01 : tensor<2x3x7x5xbf16>, tensor<2x3x9x5xbf16>, tensor<2x3x9x4xbf16> -> tensor<2x3x7x4xbf16>
+// CHECK: attn.attention %{{.+}}, %{{.+}}, %{{.+}} scale 5.000000e-01 causal offset 2 : tensor<1x2x2x7x5xf32>, tensor<1x2x1x9x5xf32>, tensor<1x2x1x9x5xf32> -> tensor<1x2x2x7x5xf32> {
+// CHECK-NEXT: ^bb0(%[[S:.+]]: tensor<1x2x2x7x9xf32>):
+// CHECK-NEXT: %[[C:.+]] = attn.scale %[[S]] by 2.000000e-02
+// CHECK-NEXT: %[[T:.+]] = attn.tanh %[[C]]
+// CHECK-NEXT: %[[U:.+]] = attn.scale %[[T]] by 5.000000e+01
+// CHECK-NEXT: attn.yield %[[U]] : tensor<1x2x2x7x9xf32>
+attn.graph @attention(%q: tensor<2x3x7x5xbf16>, %k: tensor<2x3x9x5xbf16>, %v: tensor<2x3x9x4xbf16>,
+                      %gq: tensor<1x2x2x7x5xf32>, %gk: tensor<1x2x1x9x5xf32>, %gv: tensor<1x2x1x9x5xf32>) {
+  %o = attn.attention %q, %k, %v scale 0.125 : tensor<2x3x7x5xbf16>, tensor<2x3x9x5xbf16>, tensor<2x3x9x4xbf16> -> tensor<2x3x7x4xbf16>
+  %g = attn.attention %gq, %gk, %gv scale 0.5 causal offset 2 : tensor<1x2x2x7x5xf32>, tensor<1x2x1x9x5xf32>, tensor<1x2x1x9x5xf32> -> tensor<1x2x2x7x5xf32> {
+  ^bb0(%s: tensor<1x2x2x7x9xf32>):
+    %c = attn.scale %s by 0.02 : tensor<1x2x2x7x9xf32>
+    %t = attn.tanh %c : tensor<1x2x2x7x9xf32>
+    %u = attn.scale %t by 50.0 : tensor<1x2x2x7x9xf32>
+    attn.yield %u : tensor<1x2x2x7x9xf32>
+  }
+  attn.return
+}

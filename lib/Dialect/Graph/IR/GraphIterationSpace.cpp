@@ -446,3 +446,55 @@ int64_t AssocScanOp::getSpan() {
       cast<RankedTensorType>(getStates().getType()).getDimSize(getDim());
   return length <= 1 ? 1 : 2 * llvm::Log2_64_Ceil(length);
 }
+
+//===----------------------------------------------------------------------===//
+// AttentionOp
+//===----------------------------------------------------------------------===//
+
+IterationSpace AttentionOp::getIterationSpace() {
+  // Loops: batch..., i (queries) and e (value dim), parallel; j (keys) and
+  // d (head dim), reductions: j by the softmax and the weighted sum, d by
+  // the dot products.
+  MLIRContext *ctx = getContext();
+  ArrayRef<int64_t> out = shapeOf(getResult());
+  ArrayRef<int64_t> q = shapeOf(getQuery()), k = shapeOf(getKey()),
+                    v = shapeOf(getValue());
+  unsigned batch = out.size() - 2;
+  IterationSpace space = parallelSpace(out);
+  space.bounds.append({k[k.size() - 2], q.back()});
+  space.kinds.append({IterKind::Reduction, IterKind::Reduction});
+  unsigned numLoops = space.bounds.size();
+  AffineExpr i = getAffineDimExpr(batch, ctx), e = getAffineDimExpr(batch + 1, ctx),
+             j = getAffineDimExpr(batch + 2, ctx), d = getAffineDimExpr(batch + 3, ctx);
+  auto map = [&](ArrayRef<int64_t> shape, AffineExpr row, AffineExpr col) {
+    AffineMap batchMap =
+        broadcastMap(ctx, numLoops, out.take_front(batch), shape.drop_back(2));
+    SmallVector<AffineExpr> exprs(batchMap.getResults());
+    exprs.append({row, col});
+    return AffineMap::get(numLoops, 0, exprs, ctx);
+  };
+  space.operandMaps.push_back(map(q, i, d));
+  space.operandMaps.push_back(map(k, j, d));
+  space.operandMaps.push_back(map(v, j, e));
+  space.resultMaps.push_back(
+      AffineMap::getMultiDimIdentityMap(numLoops, ctx).getMajorSubMap(out.size()));
+  return space;
+}
+
+/// Two matrix products (2 flops per multiply-add) plus the softmax's five
+/// flops per score.
+int64_t AttentionOp::getFlopCount() {
+  ArrayRef<int64_t> out = shapeOf(getResult());
+  int64_t rows = 1;
+  for (int64_t extent : out.drop_back())
+    rows *= extent;
+  int64_t keys = getScoresType().getShape().back();
+  int64_t headDim = shapeOf(getQuery()).back(), valueDim = out.back();
+  return rows * keys * (2 * headDim + 2 * valueDim + 5);
+}
+
+/// Linear in the values; the softmax makes it nonlinear in queries and
+/// keys.
+OperandLinearity AttentionOp::getOperandLinearity(unsigned index) {
+  return index == 2 ? OperandLinearity::Factor : OperandLinearity::Nonlinear;
+}

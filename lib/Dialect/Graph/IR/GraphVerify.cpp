@@ -386,3 +386,73 @@ LogicalResult AssocScanOp::verify() {
                          << " are " << formatShape(stacked);
   return success();
 }
+
+RankedTensorType AttentionOp::getScoresType() {
+  ArrayRef<int64_t> out = shapeOf(getResult());
+  SmallVector<int64_t> shape(out.drop_back());
+  shape.push_back(shapeOf(getKey())[shapeOf(getKey()).size() - 2]);
+  return RankedTensorType::get(shape, Float32Type::get(getContext()));
+}
+
+LogicalResult AttentionOp::verify() {
+  ArrayRef<int64_t> q = shapeOf(getQuery()), k = shapeOf(getKey()),
+                    v = shapeOf(getValue());
+  if (q.size() < 2 || k.size() < 2 || v.size() < 2)
+    return emitOpError("query, key and value need rank 2 or more");
+  Type element = elementOf(getQuery());
+  if (elementOf(getKey()) != element || elementOf(getValue()) != element ||
+      elementOf(getResult()) != element)
+    return emitOpError("query, key, value and result must share one element "
+                       "type");
+  if (q.back() != k.back())
+    return emitOpError() << "query has head dim " << q.back()
+                         << " but key has " << k.back();
+  if (k[k.size() - 2] != v[v.size() - 2])
+    return emitOpError() << "key has " << k[k.size() - 2]
+                         << " positions but value has " << v[v.size() - 2];
+  FailureOr<SmallVector<int64_t>> batch =
+      broadcastShapes(q.drop_back(2), k.drop_back(2));
+  if (succeeded(batch))
+    batch = broadcastShapes(*batch, v.drop_back(2));
+  if (failed(batch))
+    return emitOpError() << "batch dims of query " << formatShape(q)
+                         << ", key " << formatShape(k) << " and value "
+                         << formatShape(v) << " do not broadcast";
+  SmallVector<int64_t> expected = *batch;
+  expected.append({q[q.size() - 2], v.back()});
+  if (ArrayRef<int64_t>(expected) != shapeOf(getResult()))
+    return emitOpError() << "result has shape "
+                         << formatShape(shapeOf(getResult())) << " but "
+                         << formatShape(expected) << " is expected";
+  if (std::optional<int64_t> offset = getCausalOffset(); offset && *offset < 0)
+    return emitOpError() << "causal offset " << *offset
+                         << " would leave queries with no visible key; it "
+                            "must be 0 or more";
+  return success();
+}
+
+LogicalResult AttentionOp::verifyRegions() {
+  Region &region = getScoreMod();
+  if (region.empty())
+    return success();
+  if (!region.hasOneBlock())
+    return emitOpError("score modification must be a single block");
+  Block &block = region.front();
+  RankedTensorType scores = getScoresType();
+  if (block.getNumArguments() != 1 || block.getArgument(0).getType() != scores)
+    return emitOpError() << "score modification must take one argument of "
+                         << "type " << scores;
+  auto yield = dyn_cast<YieldOp>(block.getTerminator());
+  if (!yield || yield.getNumOperands() != 1 ||
+      yield.getOperand(0).getType() != scores)
+    return emitOpError() << "score modification must yield one " << scores;
+  for (Operation &op : block.without_terminator()) {
+    auto iface = dyn_cast<IterationSpaceOpInterface>(&op);
+    if (!iface || op.getNumRegions() != 0 ||
+        llvm::is_contained(iface.getIterationSpace().kinds,
+                           IterKind::Reduction))
+      return op.emitOpError("is not elementwise; a score modification may "
+                            "only hold elementwise ops");
+  }
+  return success();
+}

@@ -670,11 +670,63 @@ def Graph_AssocScanOp : Graph_Op<"assoc_scan", [
   let hasVerifier = 1;
 }
 
-def Graph_YieldOp : Graph_Op<"yield", [
-    HasParent<"ScanOp">, ReturnLike, Terminator]> {
-  let summary = "Ends a scan step";
+def Graph_AttentionOp : Graph_Op<"attention", [
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface,
+                              ["getFlopCount", "getOperandLinearity"]>]> {
+  let summary = "Scaled dot-product attention, with masks and score mods";
   let description = [{
-    Yields the step's outputs, then the next value of each carried state.
+    `result[..., i, :] = sum_j p[..., i, j] * value[..., j, :]` with
+    `p = softmax_j(mod(scale * query[..., i, :] . key[..., j, :]))`, where
+    the leading (batch) dims of query, key and value broadcast as matmul's
+    do: heads are a batch dim, and grouped-query attention gives key and
+    value an extent-1 group dim, e.g. query `[B, Hkv, G, Sq, D]` against key
+    `[B, Hkv, 1, Sk, D]`.
+
+    - `causal offset k`: key j is visible to query i only if j <= i + k
+      (k >= 0, so no row is empty); hidden scores get weight exactly 0.
+    - The optional region is the score modification: it receives the
+      scaled scores as one f32 tensor `[batch..., Sq, Sk]` and yields the
+      modified scores; only elementwise ops may appear in it (an additive
+      bias, a softcap, ALiBi, a mask by select). The causal mask applies
+      after it.
+
+    Numerics contract: scores, the softmax statistics and the weighted sum
+    are computed in f32 whatever the input type; the result is rounded to
+    the input element type once, at the end.
+
+    Example (causal grouped-query attention, 16 query and 4 kv heads):
+
+    ```mlir
+    %o = attn.attention %q, %k, %v scale 0.088388 causal offset 0
+        : tensor<2x4x4x128x128xbf16>, tensor<2x4x1x128x128xbf16>,
+          tensor<2x4x1x128x128xbf16> -> tensor<2x4x4x128x128xbf16>
+    ```
+  }];
+  let arguments = (ins Graph_FloatTensor:$query, Graph_FloatTensor:$key,
+                       Graph_FloatTensor:$value, F64Attr:$scale,
+                       OptionalAttr<I64Attr>:$causal_offset);
+  let results = (outs Graph_FloatTensor:$result);
+  let regions = (region AnyRegion:$score_mod);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `scale` $scale
+    (`causal` `offset` $causal_offset^)? attr-dict
+    `:` type($query) `,` type($key) `,` type($value) `->` type($result)
+    ($score_mod^)?
+  }];
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The type of the scores the region sees: [batch..., Sq, Sk] in f32.
+    ::mlir::RankedTensorType getScoresType();
+  }];
+}
+
+def Graph_YieldOp : Graph_Op<"yield", [
+    ParentOneOf<["ScanOp", "AttentionOp"]>, ReturnLike, Terminator]> {
+  let summary = "Ends a scan step or a score modification";
+  let description = [{
+    In a scan: yields the step's outputs, then the next value of each
+    carried state. In attn.attention's region: yields the modified scores.
 
     Example: `attn.yield %y, %h : tensor<4x32xf32>, tensor<4x32xf32>`
   }];

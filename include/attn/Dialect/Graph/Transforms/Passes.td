@@ -78,4 +78,42 @@ def LinearScanToAssoc : Pass<"attn-linear-scan-to-assoc", "::mlir::ModuleOp"> {
   let dependentDialects = ["::attn::graph::GraphDialect"];
 }
 
+def FormAttention : Pass<"attn-form-attention", "::mlir::ModuleOp"> {
+  let summary = "Recognise decomposed attention and rewrite it to attn.attention";
+  let description = [{
+    Every softmax is a candidate. One whose input is a matmul Q.K^T
+    (`transpose_rhs`) followed only by elementwise ops, that runs over the
+    last dim (the keys), and whose result is the lhs of one matmul with V,
+    becomes one `attn.attention`:
+
+    - a leading `attn.scale` becomes the op's scale;
+    - a trailing `select(causal_mask offset k, s, splat <= -1e9)` with
+      k >= 0 becomes `causal offset k`;
+    - the other elementwise ops move into the score modification region,
+      computed in f32 (operands of other float types are cast).
+
+    ```mlir
+    %s = attn.matmul %q, %k transpose_rhs ...
+    %ss = attn.scale %s by 0.125 ...
+    %p = attn.softmax %ss dim 3 ...
+    %o = attn.matmul %p, %v ...
+    =>
+    %o = attn.attention %q, %k, %v scale 0.125 ...
+    ```
+
+    With `explain`, each candidate that is not rewritten gets a remark
+    saying why (the softmax is over another dim, an intermediate has other
+    uses, the scores are not Q.K^T, ...).
+
+    The rewrite follows attn.attention's numerics contract: scores and the
+    softmax in f32 even for f16/bf16 inputs, where the decomposed graph
+    rounded them to the input type; results agree exactly in f64.
+  }];
+  let options = [
+    Option<"explain", "explain", "bool", /*default=*/"false",
+           "Emit a remark for every softmax that is not rewritten, saying why">,
+  ];
+  let dependentDialects = ["::attn::graph::GraphDialect"];
+}
+
 #endif // ATTN_DIALECT_GRAPH_TRANSFORMS_PASSES_TD
