@@ -10,6 +10,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Driver/Driver.h"
+#include "attn/Pipelines/Pipelines.h"
+
+#include "mlir/Pass/PassManager.h"
 
 #include "attn/Analysis/ParallelismReport.h"
 #include "attn/InitAll.h"
@@ -196,13 +199,24 @@ int attn::driver::analyzeModel(const AnalyzeOptions &options) {
       loadWithNames(options.modelPath, context, sourceMgr, asmState);
   if (!module)
     return 1;
+  if (options.optimize) {
+    PassManager pm(&context);
+    buildOptimizePipeline(pm);
+    if (failed(pm.run(*module)))
+      return 1;
+  }
   graph::GraphOp graph = findEntry(*module, options.entry, options.modelPath);
   if (!graph)
     return 1;
 
+  // Source names key on the parsed values; after the pipeline some are
+  // gone and their storage may be reused, so optimised reports number
+  // values instead.
   SourceNames names(asmState);
   analysis::ParallelismReport report = analysis::buildReport(
-      graph, *target, [&](Value value) { return names.nameOf(value); });
+      graph, *target, [&](Value value) {
+        return options.optimize ? std::string() : names.nameOf(value);
+      });
   if (report.file.empty())
     report.file = options.modelPath;
 

@@ -7,7 +7,7 @@
 //   attnc run MODEL.ir [--entry NAME] [--input FILE.npy]... [--seed N]
 //             [--out DIR] [--keep-dtype] [--precision f32|f64]
 //             [--device interp]
-//   attnc analyze MODEL.ir [--entry NAME] [--target sm_90]
+//   attnc analyze MODEL.ir [--entry NAME] [--target sm_90] [--optimize]
 //             [--emit=text|json|dot|svg] [--json] [-o FILE]
 //
 // Flag parsing only; the work is in lib/Driver.
@@ -120,6 +120,10 @@ static cl::opt<std::string> analyzeOutput("o", cl::desc("Output file"),
                                           cl::init("-"),
                                           cl::sub(analyzeCommand));
 
+static cl::opt<bool> analyzeOptimized(
+    "optimize", cl::desc("Analyze the graph after the attn-optimize pipeline"),
+    cl::sub(analyzeCommand));
+
 /// `attnc analyze ...`.
 static int analyze() {
   driver::AnalyzeOptions options;
@@ -128,6 +132,7 @@ static int analyze() {
   options.target = analyzeTarget;
   options.format = analyzeEmit;
   options.outputPath = analyzeOutput;
+  options.optimize = analyzeOptimized;
   if (analyzeJSON) {
     // --json is a shorthand; contradicting it is a mistake worth saying.
     if (analyzeEmit.getNumOccurrences() && analyzeEmit != "json") {

@@ -72,6 +72,8 @@ struct AnalyzeOptions {
   std::string format = "text";
   /// Where to write; "-" is stdout. Files are written atomically.
   std::string outputPath = "-";
+  /// Analyze the graph after the attn-optimize pipeline.
+  bool optimize = false;
 };
 
 /// `attnc analyze`: returns the process exit code.
