@@ -95,8 +95,14 @@ BlockCost CostBuilder::analyzeBlock(Block &block) {
       int64_t length = scan.getLength();
       bodySpans[scan] = body.span;
       cost.flops = length * body.flops;
-      cost.span = length * body.span;
-      sync = length * std::max<int64_t>(1, body.syncSteps);
+      if (scan.getInits().empty()) {
+        // Nothing carried: all steps run at once, like one big op.
+        cost.span = body.span;
+        sync = body.syncSteps;
+      } else {
+        cost.span = length * body.span;
+        sync = length * std::max<int64_t>(1, body.syncSteps);
+      }
       total.matmulFlops += length * body.matmulFlops;
     } else {
       auto iface = cast<IterationSpaceOpInterface>(op);

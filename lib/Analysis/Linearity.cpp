@@ -182,7 +182,13 @@ attn::analysis::analyzeLinearity(ScanOp scan) {
       break;
     case Form::Elementwise:
     case Form::Linear:
-      if (form.carries & ~own) {
+      if (i >= 63) {
+        // Carries from the 64th on share one bit: coupling is invisible.
+        verdicts.push_back({Kind::LinearNotElementwise,
+                            "too many carried values to tell whether this "
+                            "update reads others (more than 63)",
+                            nullptr});
+      } else if (form.carries & ~own) {
         verdicts.push_back({Kind::LinearNotElementwise,
                             "the update is linear but also reads other "
                             "carried values, a coupled system",

@@ -133,7 +133,10 @@ ParallelismReport attn::analysis::buildReport(GraphOp graph,
             ? 0.0
             : double(section.hoistableFlops) / double(section.bodyFlops);
     section.bodySpan = cost.getBodySpan(scan);
-    section.chainLength = section.length * section.bodySpan;
+    // A scan without carried values has no chain: its steps run at once.
+    section.chainLength = scan.getInits().empty()
+                              ? section.bodySpan
+                              : section.length * section.bodySpan;
   });
 
   ReportSummary &summary = report.summary;

@@ -181,7 +181,10 @@ bool attn::interp::tryEvaluateElementwise(Operation *op, Operands operands,
       })
       .Case([&](SplatOp splat) {
         Tensor out = emptyResult(op);
-        double value = splat.getValue().convertToDouble();
+        // A literal of the element type: rounded to it in every mode, as
+        // the splat's fold does.
+        double value = storeAs(splat.getValue().convertToDouble(), out.dtype,
+                               Precision::F32);
         generate(out, precision, [&](const auto &) { return value; });
         results.push_back(std::move(out));
         return true;

@@ -34,8 +34,12 @@ static void assocScan(AssocScanOp op, Operands in, Precision precision,
     Tensor aSlice = sliceAlong(a, dim, t), bSlice = sliceAlong(b, dim, t);
     int64_t i = 0;
     forEachIndex(init.shape, strides, [&](const int64_t *at) {
-      T next = static_cast<T>(aSlice.data[at[0]]) * static_cast<T>(h[i]) +
-               static_cast<T>(bSlice.data[at[1]]);
+      // Rounded as the scan it replaces computed a * h + b: the product
+      // is stored in the state's type before the add.
+      T product = static_cast<T>(storeAs(static_cast<T>(aSlice.data[at[0]]) *
+                                             static_cast<T>(h[i]),
+                                         states.dtype, precision));
+      T next = product + static_cast<T>(bSlice.data[at[1]]);
       h[i] = storeAs(next, states.dtype, precision);
       ++i;
     });

@@ -68,3 +68,18 @@ attn.graph @nested(%xs: tensor<4x2x5xf32>, %h0: tensor<2x5xf32>,
   }
   attn.return %hT : tensor<2x5xf32>
 }
+
+// A scan that carries nothing is a map: its steps are independent, its
+// loop is parallel, and its span is one step's.
+// CHECK-LABEL: graph @map_scan
+// CHECK: attn.scan at {{.*}} loops: 6:parallel
+// CHECK: scan at {{.*}}: length 6, body span 2, chain 2
+// CHECK: total: flops {{[0-9]+}}, matmul flops 0, span 2, sync steps 0
+attn.graph @map_scan(%xs: tensor<3x6xf32>) -> tensor<3x6xf32> {
+  %ys = attn.scan dim 1 ins(%x = %xs : tensor<3x6xf32>) -> tensor<3x6xf32> {
+    %t = attn.tanh %x : tensor<3xf32>
+    %e = attn.exp %t : tensor<3xf32>
+    attn.yield %e : tensor<3xf32>
+  }
+  attn.return %ys : tensor<3x6xf32>
+}

@@ -84,7 +84,7 @@ struct TestPrintDependencePass
       printLoc(scan, os);
       os << ": length " << scan.getLength() << ", body span "
          << cost.getBodySpan(scan) << ", chain "
-         << scan.getLength() * cost.getBodySpan(scan) << "\n";
+         << cost.getCost(scan).span << "\n";
       SmallVector<LinearityVerdict> verdicts = analyzeLinearity(scan);
       for (auto [i, verdict] : llvm::enumerate(verdicts))
         os << "    carried " << i << ": "

@@ -293,12 +293,14 @@ IterationSpace IotaOp::getIterationSpace() {
 }
 
 IterationSpace ScanOp::getIterationSpace() {
-  // One carried loop over the steps. A step reads and writes whole slices,
+  // One loop over the steps. A step reads and writes whole slices,
   // so every dim but the walked one is a symbol.
   MLIRContext *ctx = getContext();
   IterationSpace space;
   space.bounds.push_back(getLength());
-  space.kinds.push_back(IterKind::Carried);
+  // Without carried values the steps are independent: a map, not a chain.
+  space.kinds.push_back(getInits().empty() ? IterKind::Parallel
+                                           : IterKind::Carried);
   auto steppedMap = [&](Value value) {
     unsigned rank = shapeOf(value).size();
     SmallVector<AffineExpr> exprs;
@@ -368,9 +370,12 @@ OperandLinearity MatmulOp::getOperandLinearity(unsigned) {
 OperandLinearity ScaleOp::getOperandLinearity(unsigned) {
   return OperandLinearity::Additive;
 }
-/// Rounding aside, a cast keeps values: linear.
+/// A cast that changes the element type rounds (or, to and from i1,
+/// thresholds) every step; only a cast to the same type is linear.
 OperandLinearity CastOp::getOperandLinearity(unsigned) {
-  return OperandLinearity::Additive;
+  return getInput().getType() == getResult().getType()
+             ? OperandLinearity::Additive
+             : OperandLinearity::Nonlinear;
 }
 /// Linear in the two choices; the condition only selects.
 OperandLinearity SelectOp::getOperandLinearity(unsigned index) {

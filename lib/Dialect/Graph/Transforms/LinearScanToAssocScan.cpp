@@ -73,6 +73,9 @@ collectChain(ScanOp scan, unsigned carried,
   };
   auto usesAllowed = [&](Value value) {
     for (OpOperand &use : value.getUses()) {
+      // A nested region reading the state would still need every h_t.
+      if (use.getOwner()->getBlock() != &body)
+        return false;
       if (use.getOwner() != yield)
         continue;
       unsigned position = use.getOperandNumber();
@@ -83,6 +86,9 @@ collectChain(ScanOp scan, unsigned carried,
     }
     return true;
   };
+  // attn.assoc_scan works on floats; a mask carried along stays a scan.
+  if (!isa<FloatType>(cast<RankedTensorType>(arg.getType()).getElementType()))
+    return std::nullopt;
   if (!usesAllowed(arg) || (arg != update && !onChain(update) &&
                             invariance.isStateDependent(update)))
     return std::nullopt;
