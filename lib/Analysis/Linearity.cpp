@@ -146,8 +146,8 @@ attn::analysis::analyzeLinearity(ScanOp scan) {
     if (op.getNumRegions() == 0) {
       form = transfer(&op, operands);
     } else {
-      // A nested scan over the state is treated as nonlinear: composing
-      // its steps is not something this analysis attempts.
+      // A nested scan (or any op with a region) over the state is treated
+      // as nonlinear: looking inside is not something this analysis does.
       bool readsState = llvm::any_of(operands, [](const Form &f) {
         return f.kind != Form::Invariant;
       });
@@ -157,7 +157,11 @@ attn::analysis::analyzeLinearity(ScanOp scan) {
       });
       if (readsState)
         form = Form{Form::Nonlinear, 0,
-                    describe(&op) + " is a nested scan over the state", &op};
+                    describe(&op) + (isa<ScanOp>(op)
+                                         ? " is a nested scan over the state"
+                                         : " has a region that reads the "
+                                           "state (not analysed)"),
+                    &op};
     }
     for (Value result : op.getResults())
       forms[result] = form;

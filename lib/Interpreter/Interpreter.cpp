@@ -49,6 +49,7 @@ private:
   LogicalResult runOp(Operation *op);
   LogicalResult runScan(ScanOp scan);
   LogicalResult runAttention(AttentionOp attention);
+  LogicalResult runFused(FusedOp fused);
   LogicalResult checkResultSizes(Operation *op);
 
   const InterpreterOptions &options;
@@ -123,6 +124,8 @@ LogicalResult GraphRunner::runOp(Operation *op) {
     return runScan(scan);
   if (auto attention = dyn_cast<AttentionOp>(op))
     return runAttention(attention);
+  if (auto fused = dyn_cast<FusedOp>(op))
+    return runFused(fused);
 
   SmallVector<const Tensor *> operands;
   for (Value operand : op->getOperands())
@@ -206,6 +209,20 @@ LogicalResult GraphRunner::runAttention(AttentionOp op) {
                                   values.find(op.getValue())->second,
                                   options.precision);
   bind(op.getResult(), std::move(result));
+  return success();
+}
+
+/// A fused op means exactly its body, run on its inputs.
+LogicalResult GraphRunner::runFused(FusedOp op) {
+  Block &body = op.getBody().front();
+  for (auto [arg, input] : llvm::zip(body.getArguments(), op.getInputs())) {
+    Tensor copy = values.find(input)->second;
+    bind(arg, std::move(copy));
+  }
+  FailureOr<SmallVector<Tensor>> results = runBlock(body);
+  if (failed(results))
+    return failure();
+  bind(op.getResult(), std::move((*results)[0]));
   return success();
 }
 

@@ -22,6 +22,8 @@ void attn::buildOptimizePipeline(mlir::OpPassManager &pm) {
   pm.addPass(graph::createHoistScanInvariants());
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
+  // Last: the passes above look through single ops, not fused bodies.
+  pm.addPass(graph::createFuseElementwise());
 }
 
 void attn::registerPipelines() {

@@ -19,7 +19,8 @@ namespace attn {
 ///   hoist step-invariant work out of scans,
 ///   turn elementwise-linear recurrences into associative scans,
 ///   hoist again (what the conversion left is a map over the steps),
-///   canonicalize and CSE.
+///   canonicalize and CSE,
+///   fuse chains of elementwise ops.
 void buildOptimizePipeline(mlir::OpPassManager &pm);
 
 /// Registers `attn-optimize` as a named pipeline (attnc-opt --attn-optimize).

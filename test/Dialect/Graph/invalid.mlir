@@ -192,7 +192,7 @@ attn.graph @unknown_op_generic(%x: tensor<4xf32>) {
 // -----
 
 attn.graph @yield_outside_scan() {
-  // expected-error @+1 {{'attn.yield' op expects parent op to be one of 'attn.scan, attn.attention'}}
+  // expected-error @+1 {{'attn.yield' op expects parent op to be one of 'attn.scan, attn.attention, attn.fused'}}
   attn.yield
 }
 
@@ -1147,6 +1147,53 @@ attn.graph @attention_region_reduction(%q: tensor<7x5xf32>, %k: tensor<9x5xf32>,
     // expected-error @+1 {{'attn.softmax' op is not elementwise; a score modification may only hold elementwise ops}}
     %p = attn.softmax %s dim 1 : tensor<7x9xf32>
     attn.yield %p : tensor<7x9xf32>
+  }
+  attn.return
+}
+
+// -----
+
+attn.graph @fused_arg_type(%x: tensor<4xf32>) {
+  // expected-error @+1 {{'attn.fused' op body argument 0 has type 'tensor<4xf16>' but input 0 is 'tensor<4xf32>'}}
+  %y = attn.fused %x : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf16>):
+    %c = attn.cast %a : tensor<4xf16> to tensor<4xf32>
+    attn.yield %c : tensor<4xf32>
+  }
+  attn.return
+}
+
+// -----
+
+attn.graph @fused_arg_count(%x: tensor<4xf32>) {
+  // expected-error @+1 {{'attn.fused' op body takes 2 arguments for 1 inputs}}
+  %y = attn.fused %x : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>, %b: tensor<4xf32>):
+    attn.yield %a : tensor<4xf32>
+  }
+  attn.return
+}
+
+// -----
+
+attn.graph @fused_yield(%x: tensor<4xf32>) {
+  // expected-error @+1 {{'attn.fused' op body must yield one 'tensor<4xf32>'}}
+  %y = attn.fused %x : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    %r = attn.reduce_sum %a dims [0] keep_dims : tensor<4xf32> -> tensor<1xf32>
+    attn.yield %r : tensor<1xf32>
+  }
+  attn.return
+}
+
+// -----
+
+attn.graph @fused_reduction(%x: tensor<4xf32>) {
+  %y = attn.fused %x : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    // expected-error @+1 {{'attn.softmax' op is not elementwise; a fused op may only hold elementwise ops}}
+    %p = attn.softmax %a dim 0 : tensor<4xf32>
+    attn.yield %p : tensor<4xf32>
   }
   attn.return
 }

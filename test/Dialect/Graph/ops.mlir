@@ -407,3 +407,20 @@ attn.graph @attention(%q: tensor<2x3x7x5xbf16>, %k: tensor<2x3x9x5xbf16>, %v: te
   }
   attn.return
 }
+
+// attn.fused with a broadcast input.
+// CHECK-LABEL: attn.graph @fused
+// CHECK: attn.fused %{{.+}}, %{{.+}} : (tensor<4x8xbf16>, tensor<8xbf16>) -> tensor<4x8xbf16> {
+// CHECK-NEXT: ^bb0(%[[A:.+]]: tensor<4x8xbf16>, %[[B:.+]]: tensor<8xbf16>):
+// CHECK-NEXT: %[[S:.+]] = attn.add %[[A]], %[[B]]
+// CHECK-NEXT: %[[T:.+]] = attn.silu %[[S]]
+// CHECK-NEXT: attn.yield %[[T]] : tensor<4x8xbf16>
+attn.graph @fused(%x: tensor<4x8xbf16>, %b: tensor<8xbf16>) -> tensor<4x8xbf16> {
+  %y = attn.fused %x, %b : (tensor<4x8xbf16>, tensor<8xbf16>) -> tensor<4x8xbf16> {
+  ^bb0(%xa: tensor<4x8xbf16>, %ba: tensor<8xbf16>):
+    %s = attn.add %xa, %ba : tensor<4x8xbf16>, tensor<8xbf16> -> tensor<4x8xbf16>
+    %t = attn.silu %s : tensor<4x8xbf16>
+    attn.yield %t : tensor<4x8xbf16>
+  }
+  attn.return %y : tensor<4x8xbf16>
+}

@@ -503,3 +503,21 @@ int64_t AttentionOp::getFlopCount() {
 OperandLinearity AttentionOp::getOperandLinearity(unsigned index) {
   return index == 2 ? OperandLinearity::Factor : OperandLinearity::Nonlinear;
 }
+
+//===----------------------------------------------------------------------===//
+// FusedOp
+//===----------------------------------------------------------------------===//
+
+/// Elementwise over the result, inputs read broadcast: like one binary op.
+IterationSpace FusedOp::getIterationSpace() {
+  return broadcastIterationSpace(*this);
+}
+
+/// The work of the ops it fused.
+int64_t FusedOp::getFlopCount() {
+  int64_t flops = 0;
+  for (Operation &op : getBody().front().without_terminator())
+    if (auto iface = dyn_cast<IterationSpaceOpInterface>(&op))
+      flops += iface.getFlopCount();
+  return flops;
+}

@@ -456,3 +456,32 @@ LogicalResult AttentionOp::verifyRegions() {
   }
   return success();
 }
+
+LogicalResult FusedOp::verifyRegions() {
+  Block &body = getBody().front();
+  if (body.getNumArguments() != getInputs().size())
+    return emitOpError() << "body takes " << body.getNumArguments()
+                         << " arguments for " << getInputs().size()
+                         << " inputs";
+  for (auto [i, pair] :
+       llvm::enumerate(llvm::zip(body.getArguments(), getInputs()))) {
+    auto [arg, input] = pair;
+    if (arg.getType() != input.getType())
+      return emitOpError() << "body argument " << i << " has type "
+                           << arg.getType() << " but input " << i << " is "
+                           << input.getType();
+  }
+  auto yield = dyn_cast<YieldOp>(body.getTerminator());
+  if (!yield || yield.getNumOperands() != 1 ||
+      yield.getOperand(0).getType() != getResult().getType())
+    return emitOpError() << "body must yield one " << getResult().getType();
+  for (Operation &op : body.without_terminator()) {
+    auto iface = dyn_cast<IterationSpaceOpInterface>(&op);
+    if (!iface || op.getNumRegions() != 0 ||
+        llvm::is_contained(iface.getIterationSpace().kinds,
+                           IterKind::Reduction))
+      return op.emitOpError("is not elementwise; a fused op may only hold "
+                            "elementwise ops");
+  }
+  return success();
+}

@@ -721,8 +721,40 @@ def Graph_AttentionOp : Graph_Op<"attention", [
   }];
 }
 
+def Graph_FusedOp : Graph_Op<"fused", [IsolatedFromAbove,
+    DeclareOpInterfaceMethods<IterationSpaceOpInterface, ["getFlopCount"]>]> {
+  let summary = "Elementwise ops fused into one";
+  let description = [{
+    A chain of elementwise ops computed as one: the body receives the
+    inputs as block arguments, applies elementwise ops to whole tensors
+    and yields the result, which has the shape the inputs broadcast to.
+    Produced by --attn-fuse-elementwise; every op of the body must be
+    elementwise (no reduction loop, no region). It will become one kernel
+    that reads each input once and writes the result once.
+
+    Example (a GELU-free MLP epilogue: bias, then SiLU):
+
+    ```mlir
+    %y = attn.fused %x, %b : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32> {
+    ^bb0(%xa: tensor<4x8xf32>, %ba: tensor<8xf32>):
+      %s = attn.add %xa, %ba : tensor<4x8xf32>, tensor<8xf32> -> tensor<4x8xf32>
+      %t = attn.silu %s : tensor<4x8xf32>
+      attn.yield %t : tensor<4x8xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Variadic<Graph_Tensor>:$inputs);
+  let results = (outs Graph_Tensor:$result);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    $inputs attr-dict `:` functional-type($inputs, $result) $body
+  }];
+  let hasRegionVerifier = 1;
+}
+
 def Graph_YieldOp : Graph_Op<"yield", [
-    ParentOneOf<["ScanOp", "AttentionOp"]>, ReturnLike, Terminator]> {
+    ParentOneOf<["ScanOp", "AttentionOp", "FusedOp"]>, ReturnLike,
+    Terminator]> {
   let summary = "Ends a scan step or a score modification";
   let description = [{
     In a scan: yields the step's outputs, then the next value of each

@@ -116,4 +116,28 @@ def FormAttention : Pass<"attn-form-attention", "::mlir::ModuleOp"> {
   let dependentDialects = ["::attn::graph::GraphDialect"];
 }
 
+def FuseElementwise : Pass<"attn-fuse-elementwise", "::mlir::ModuleOp"> {
+  let summary = "Fuse chains of elementwise ops into attn.fused";
+  let description = [{
+    Connected elementwise ops (batch-polymorphic, no reduction) become one
+    `attn.fused` whose body holds them, so they will run as one kernel that
+    reads each input once and writes one result. A producer joins its
+    consumers' fused op only when all of its users are in it: fusion never
+    computes anything twice (docs/passes/fusion.md).
+
+    ```mlir
+    %s = attn.add %x, %b ...
+    %t = attn.silu %s ...
+    =>
+    %t = attn.fused %x, %b : (...) -> ... {
+    ^bb0(%xa: ..., %ba: ...):
+      %s = attn.add %xa, %ba ...
+      %t = attn.silu %s ...
+      attn.yield %t ...
+    }
+    ```
+  }];
+  let dependentDialects = ["::attn::graph::GraphDialect"];
+}
+
 #endif // ATTN_DIALECT_GRAPH_TRANSFORMS_PASSES_TD
