@@ -7,6 +7,8 @@
 #   build:  cmake ninja-build ccache clang-22 llvm-22-dev libmlir-22-dev
 #           mlir-22-tools (mlir-tblgen) libfmt-dev libgtest-dev
 #   test:   llvm-22-tools (lit, FileCheck, not), python3 with numpy
+#           (Debian's python3-numpy; pip as well when the python3 on PATH
+#           is another interpreter, a pyenv or venv one)
 #
 # The CUDA Toolkit is optional and not installed here: without it attnc
 # builds and tests everything but the NVRTC steps, which say so.
@@ -14,7 +16,7 @@ set -euo pipefail
 
 packages=(cmake ninja-build ccache clang-22 llvm-22-dev libmlir-22-dev
           mlir-22-tools llvm-22-tools libfmt-dev libgtest-dev python3
-          python3-pip)
+          python3-pip python3-numpy)
 
 missing=()
 for pkg in "${packages[@]}"; do
