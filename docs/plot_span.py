@@ -9,7 +9,10 @@ Writes docs/span_vs_length.svg, the figure of docs/parallelism.md:
 For every sequence length it generates three models from the templates
 below, at equal parameter counts (970,224 parameters each, batch 32,
 bf16), runs `attnc analyze MODEL --json` on each, and plots
-`summary.span` against the length on log-log axes. The SVG is written by
+`summary.span` against the length on log-log axes. The minGRU is plotted
+twice: as written, a sequential scan, and after scan conversion
+(`attnc analyze MODEL --optimize --json`: the attn-optimize pipeline turns
+its elementwise-linear recurrence into an attn.assoc_scan). The SVG is written by
 hand (no plotting library) and is byte-for-byte reproducible:
 test/Docs/plot-span.test regenerates it and fails when the checked-in
 figure is stale.
@@ -19,14 +22,11 @@ figure is stale.
   attention  d = 492, 6 heads of 82, causal:
              Q, K, V, O projections d x d with biases: 4d^2 + 4d = 970,224
 
-`--table` also prints the key numbers of every variant (span, sync steps,
-work, parallelism, lower bound on H200 time) as a Markdown table.
-`--keep DIR` keeps the generated models and reports there.
-
-The minGRU is plotted as it is analysed today, a sequential scan. Its
-update is elementwise-linear, so after scan conversion (issue 4) it can
-run as a parallel associative scan; that series is added when the pass
-exists.
+`--table` also prints the key numbers of every series and length (span,
+sync steps, work, parallelism, lower bound on H200 time) as a Markdown
+table. `--keep DIR` keeps the generated models there, as NAME_T.ir, and
+the reports next to them (NAME_T.json, and mingru_T.optimize.json for the
+converted minGRU).
 """
 
 import argparse
@@ -143,14 +143,25 @@ def attention(S, B=BATCH, D=ATT_D, heads=ATT_HEADS):
     return "\n".join(lines)
 
 
-# name, label, generator, parameter count, colour, marker
-MODELS = [
-    ("lstm", f"LSTM (I = H = {LSTM_I})", lstm,
-     4 * LSTM_H * (LSTM_I + LSTM_H) + 4 * LSTM_H, "#c0392b", "circle"),
-    ("mingru", f"minGRU, sequential scan (I = H = {MINGRU_H})", mingru,
-     2 * MINGRU_I * MINGRU_H + 2 * MINGRU_H, "#2471a3", "square"),
-    ("attention", f"causal attention (d = {ATT_D}, {ATT_HEADS} heads)", attention,
-     4 * ATT_D * ATT_D + 4 * ATT_D, "#1e8449", "diamond"),
+# name: (generator, parameter count)
+MODELS = {
+    "lstm": (lstm, 4 * LSTM_H * (LSTM_I + LSTM_H) + 4 * LSTM_H),
+    "mingru": (mingru, 2 * MINGRU_I * MINGRU_H + 2 * MINGRU_H),
+    "attention": (attention, 4 * ATT_D * ATT_D + 4 * ATT_D),
+}
+
+# The plotted series: name, label, model, whether `attnc analyze` runs the
+# attn-optimize pipeline first (--optimize), colour, marker, dash pattern,
+# and where the growth note sits relative to the series' last point (px).
+SERIES = [
+    ("lstm", f"LSTM (I = H = {LSTM_I})", "lstm", False,
+     "#c0392b", "circle", None, -10),
+    ("mingru", f"minGRU, sequential scan (I = H = {MINGRU_H})", "mingru", False,
+     "#2471a3", "square", None, 34),           # below the line, clear of the LSTM's
+    ("mingru-assoc", f"minGRU after scan conversion (I = H = {MINGRU_H})", "mingru", True,
+     "#7d3c98", "triangle", "6,4", -10),
+    ("attention", f"causal attention (d = {ATT_D}, {ATT_HEADS} heads)", "attention", False,
+     "#1e8449", "diamond", None, 20),          # below the line, clear of the minGRU's
 ]
 
 
@@ -181,14 +192,14 @@ def find_attnc(given):
     sys.exit("plot_span.py: no attnc: build it (scripts/build.sh) or pass --attnc")
 
 
-def analyse(attnc, directory, name, length, text):
-    path = os.path.join(directory, f"{name}_{length}.ir")
-    with open(path, "w") as f:
-        f.write(text)
-    proc = subprocess.run([attnc, "analyze", path, "--json"], capture_output=True, text=True)
+def analyse(attnc, path, optimize):
+    """`attnc analyze PATH --json` (with --optimize: of the graph after
+    attn-optimize); keeps the report next to the model."""
+    args = [attnc, "analyze", path, "--json"] + (["--optimize"] if optimize else [])
+    proc = subprocess.run(args, capture_output=True, text=True)
     if proc.returncode != 0:
-        sys.exit(f"plot_span.py: attnc analyze {path} failed:\n{proc.stderr}")
-    with open(path[:-3] + ".json", "w") as f:
+        sys.exit(f"plot_span.py: {' '.join(args[1:])} failed:\n{proc.stderr}")
+    with open(path[:-3] + (".optimize.json" if optimize else ".json"), "w") as f:
         f.write(proc.stdout)
     return json.loads(proc.stdout)
 
@@ -220,23 +231,32 @@ def marker(shape, x, y, colour, tip):
     if shape == "square":
         return (f'<rect x="{fmt(x - 3.5)}" y="{fmt(y - 3.5)}" width="7" height="7" '
                 f'fill="{colour}">{title}</rect>')
-    pts = [(x, y - 4.5), (x + 4.5, y), (x, y + 4.5), (x - 4.5, y)]
+    if shape == "triangle":
+        pts = [(x, y - 5), (x + 4.5, y + 3.5), (x - 4.5, y + 3.5)]
+    else:                                       # diamond
+        pts = [(x, y - 4.5), (x + 4.5, y), (x, y + 4.5), (x - 4.5, y)]
     return (f'<polygon points="{" ".join(fmt(a) + "," + fmt(b) for a, b in pts)}" '
             f'fill="{colour}">{title}</polygon>')
 
 
 def growth(pts):
-    """'span = 9 T' or 'span = 13 at every T', from the points."""
+    """'span = 9 T', 'span = 4 + 2 log2 T' or 'span = 13 at every T', from
+    the points (lengths are powers of two)."""
     spans = [s for _, s in pts]
     if all(s == spans[0] for s in spans):
         return f"span = {spans[0]} at every T"
     if all(s % n == 0 and s // n == spans[0] // pts[0][0] for n, s in pts):
         return f"span = {spans[0] // pts[0][0]} T"
+    (n0, s0), (n1, s1) = pts[0], pts[1]
+    per = (s1 - s0) // (n1.bit_length() - n0.bit_length())
+    base = s0 - per * (n0.bit_length() - 1)
+    if per > 0 and all(s == base + per * (n.bit_length() - 1) for n, s in pts):
+        return f"span = {base} + {per} log2 T" if base else f"span = {per} log2 T"
     return ""
 
 
 def svg(series, lengths):
-    spans = [s for _, _, _, _, pts in series for _, s in pts]
+    spans = [s for _, _, _, _, _, _, pts in series for _, s in pts]
     ylo = min(0, math.floor(math.log10(min(spans))))
     yhi = math.ceil(math.log10(max(spans)))
     xlo, xhi = math.log2(lengths[0]), math.log2(lengths[-1])
@@ -279,15 +299,15 @@ def svg(series, lengths):
     out.append(f'<text transform="translate(22 {TOP + ph / 2}) rotate(-90)" text-anchor="middle">'
                "span: dependent steps on the critical path</text>")
 
-    for name, label, colour, shape, pts in series:
+    for name, label, colour, shape, dash, dy, pts in series:
         coords = " ".join(f"{fmt(X(n))},{fmt(Y(s))}" for n, s in pts)
+        dashes = f' stroke-dasharray="{dash}"' if dash else ""
         out.append(f'<g id="series-{name}" class="series">')
         out.append(f"<title>{label}</title>")
-        out.append(f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        out.append(f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="2"{dashes}/>')
         for n, s in pts:
             out.append(marker(shape, X(n), Y(s), colour, f"{label}: T = {n}, span {s}"))
         n, s = pts[-1]
-        dy = 34 if name == "mingru" else -10        # below the line, clear of the LSTM's
         out.append(f'<text x="{fmt(X(n) - 8)}" y="{fmt(Y(s) + dy)}" text-anchor="end" '
                    f'fill="{colour}" font-weight="bold">{growth(pts)}</text>')
         out.append("</g>")
@@ -296,16 +316,17 @@ def svg(series, lengths):
     lx, ly = LEFT + 14, TOP + 14
     out.append(f'<g id="legend"><rect x="{lx - 6}" y="{ly - 6}" width="320" '
                f'height="{22 * len(series) + 8}" fill="white" stroke="#999999"/>')
-    for i, (name, label, colour, shape, pts) in enumerate(series):
+    for i, (name, label, colour, shape, dash, dy, pts) in enumerate(series):
         y = ly + 8 + 22 * i
-        out.append(f'<line x1="{lx}" y1="{y}" x2="{lx + 28}" y2="{y}" stroke="{colour}" stroke-width="2"/>')
+        dashes = f' stroke-dasharray="{dash}"' if dash else ""
+        out.append(f'<line x1="{lx}" y1="{y}" x2="{lx + 28}" y2="{y}" stroke="{colour}" stroke-width="2"{dashes}/>')
         out.append(marker(shape, lx + 14, y, colour, label))
         out.append(f'<text x="{lx + 36}" y="{y + 4}">{label}</text>')
     out.append("</g>")
 
-    notes = [f"All three at 970,224 parameters, bf16; spans from attnc analyze --json (docs/plot_span.py).",
+    notes = ["All three models at 970,224 parameters, bf16; spans from attnc analyze --json (docs/plot_span.py).",
              "A scan contributes T x the dependent ops of one step; attention's span is the depth of its graph.",
-             "minGRU after scan conversion (a parallel associative scan) is added when that pass exists (issue 4)."]
+             "minGRU after scan conversion: analyze --optimize; its attn.assoc_scan has span 2 ceil(log2 T)."]
     for i, note in enumerate(notes):
         out.append(f'<text x="{LEFT}" y="{TOP + ph + 62 + 16 * i}" font-size="11" fill="#444444">{note}</text>')
     out.append("</svg>")
@@ -335,7 +356,7 @@ def main():
     parser.add_argument("--table", action="store_true", help="print a Markdown table of the numbers")
     opts = parser.parse_args()
     attnc = find_attnc(opts.attnc)
-    lengths = sorted(int(v) for v in opts.lengths.split(","))
+    lengths = sorted({int(v) for v in opts.lengths.split(",")})
     if len(lengths) < 2 or any(n & (n - 1) for n in lengths):
         sys.exit("plot_span.py: --lengths needs two or more powers of two")
 
@@ -343,18 +364,23 @@ def main():
     os.makedirs(directory, exist_ok=True)
     series, rows = [], []
     try:
-        for name, label, generate, params, colour, shape in MODELS:
-            pts = []
+        paths = {}
+        for model, (generate, params) in MODELS.items():
             for n in lengths:
                 text = generate(n)
                 if parameter_count(text) != params:
-                    sys.exit(f"plot_span.py: {name} has {parameter_count(text)} parameters,"
+                    sys.exit(f"plot_span.py: {model} has {parameter_count(text)} parameters,"
                              f" expected {params}")
-                r = analyse(attnc, directory, name, n, text)
-                s = r["summary"]
+                paths[model, n] = os.path.join(directory, f"{model}_{n}.ir")
+                with open(paths[model, n], "w") as f:
+                    f.write(text)
+        for name, label, model, optimize, colour, shape, dash, dy in SERIES:
+            pts = []
+            for n in lengths:
+                s = analyse(attnc, paths[model, n], optimize)["summary"]
                 pts.append((n, s["span"]))
                 rows.append((name, n, s))
-            series.append((name, label, colour, shape, pts))
+            series.append((name, label, colour, shape, dash, dy, pts))
     finally:
         if not opts.keep:
             shutil.rmtree(directory)
@@ -372,7 +398,7 @@ def main():
                   f" {si(s['parallelism'], 'FLOP')} | {us(b['compute_us'])} | {us(b['memory_us'])} |"
                   f" {us(b['sync_us'])} | {us(b['total_us'])} |")
     else:
-        for name, label, colour, shape, pts in series:
+        for name, label, colour, shape, dash, dy, pts in series:
             print(f"{name}: " + ", ".join(f"T={n} span={s}" for n, s in pts))
         print(f"wrote {opts.output}")
     return 0

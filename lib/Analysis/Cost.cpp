@@ -110,6 +110,11 @@ BlockCost CostBuilder::analyzeBlock(Block &block) {
       cost.span = iface.getSpan();
       if (isContraction(&op))
         total.matmulFlops += cost.flops;
+      // Ops inside a fused op or a score modification get their own rows
+      // in reports; the op's own figures already count their work.
+      for (Region &region : op.getRegions())
+        for (Block &inner : region)
+          (void)analyzeBlock(inner);
     }
     int64_t start = 0, syncStart = 0;
     for (Value input : inputsOf(&op)) {

@@ -17,6 +17,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 
 using namespace mlir;
 using namespace attn;
@@ -67,9 +68,15 @@ ParallelismReport attn::analysis::buildReport(GraphOp graph,
     ReportOp entry;
     entry.id = report.ops.size();
     entry.op = op->getName().getStringRef().str();
-    for (Value result : op->getResults())
-      entry.results += (entry.results.empty() ? "" : ", ") +
-                       valueName(result, entry.id);
+    for (Value result : op->getResults()) {
+      std::string name = nameOf(result);
+      if (name.empty())
+        name = "%" + std::to_string(entry.id) +
+               (op->getNumResults() > 1
+                    ? "#" + std::to_string(cast<OpResult>(result).getResultNumber())
+                    : "");
+      entry.results += (entry.results.empty() ? "" : ", ") + name;
+    }
     entry.location = locationOf(op);
     if (auto iface = dyn_cast<IterationSpaceOpInterface>(op))
       for (auto [i, loop] : llvm::enumerate(dims.getLoops(op)))
@@ -133,6 +140,32 @@ ParallelismReport attn::analysis::buildReport(GraphOp graph,
             ? 0.0
             : double(section.hoistableFlops) / double(section.bodyFlops);
     section.bodySpan = cost.getBodySpan(scan);
+
+    // The loop through each carried value: the yield's operands after the
+    // stacked outputs are the next carries, produced by a body op (or
+    // passed through from a block argument or an outside value: no
+    // producer); the carried block argument's users are its readers.
+    Block &body = scan.getBody().front();
+    Operation *yield = body.getTerminator();
+    size_t numStacked = scan.getStackedOutputs().size();
+    for (auto [i, arg] : llvm::enumerate(scan.getCarriedArgs())) {
+      ReportCarried &carried = section.carried[i];
+      Value next = yield->getOperand(numStacked + i);
+      if (Operation *producer = next.getDefiningOp())
+        if (producer->getBlock() == &body && ids.count(producer))
+          carried.updateProducer = ids.lookup(producer);
+      std::set<unsigned> readers;
+      for (Operation *user : arg.getUsers()) {
+        // A terminator is not in the report: a use by an inner scan's
+        // yield is a read by the inner scan; by this scan's own yield, a
+        // pass-through, not a read.
+        while (user && user != scan.getOperation() && !ids.count(user))
+          user = user->getParentOp();
+        if (user && user != scan.getOperation())
+          readers.insert(ids.lookup(user));
+      }
+      carried.readers.assign(readers.begin(), readers.end());
+    }
     // A scan without carried values has no chain: its steps run at once.
     section.chainLength = scan.getInits().empty()
                               ? section.bodySpan

@@ -4,8 +4,12 @@
 // classes, edges are dataflow, and every scan is a cluster holding its own
 // node and its body, so nesting shows as nested boxes. The chain through
 // carried state is drawn red with bold edges, since that is the part of
-// the graph that must run step after step; hoistable ops are green and
-// dashed; ops on the critical path have a thick border.
+// the graph that must run step after step, and each carried value closes
+// its loop with a dashed red back edge, labelled with its name, from the
+// op that produces its next value to the ops that read it (laid out with
+// constraint=false, so the loop does not turn the body upside down);
+// hoistable ops are green and dashed; ops on the critical path have a
+// thick border.
 //
 //===----------------------------------------------------------------------===//
 
@@ -108,14 +112,15 @@ void attn::analysis::printReportDot(const ParallelismReport &report,
   os << "digraph \"" << escape(report.graph) << "\" {\n";
   std::string title =
       "@" + report.graph + " (" + report.file + ")\n" +
-      "red: depends on carried state (bold edges: the chain); green dashed: "
+      "red: depends on carried state (bold edges: the chain; dashed red "
+      "edges: a carried value into the next step); green dashed: "
       "hoistable; thick border: critical path\n"
       "loops: P parallel, R reduction, C carried; X\u2192Y: op's kind, then "
       "the dimension's class across the graph";
   os << "  graph [label=\"" << escape(title)
      << "\", labelloc=t, fontname=\"Helvetica\", compound=true];\n";
   os << "  node [shape=box, fontname=\"Helvetica\", fontsize=10];\n";
-  os << "  edge [color=gray30];\n\n";
+  os << "  edge [color=gray30, fontname=\"Helvetica\", fontsize=10];\n\n";
 
   // Nodes first, with their attributes; clusters then only name them.
   for (const ReportOp &op : report.ops)
@@ -150,6 +155,23 @@ void attn::analysis::printReportDot(const ParallelismReport &report,
       if (chain)
         os << " [color=red3, penwidth=2.5]";
       os << ";\n";
+    }
+
+  // The loop through each carried value: step t's producer of the next
+  // value feeds step t+1's readers of the block argument.
+  for (const ReportScan &scan : report.scans)
+    for (const ReportCarried &carried : scan.carried) {
+      if (carried.updateProducer < 0 ||
+          size_t(carried.updateProducer) >= report.ops.size())
+        continue;
+      for (unsigned reader : carried.readers) {
+        if (reader >= report.ops.size())
+          continue;
+        os << "  " << nodeName(carried.updateProducer) << " -> "
+           << nodeName(reader) << " [label=\"" << escape(carried.name)
+           << "\", color=red3, fontcolor=red3, style=dashed, penwidth=2, "
+              "constraint=false];\n";
+      }
     }
   os << "}\n";
 }

@@ -70,7 +70,9 @@ static json::Value toJSON(const ReportCarried &carried) {
   return json::Object{{"name", carried.name},
                       {"type", carried.type},
                       {"linearity", stringifyLinearity(carried.linearity)},
-                      {"reason", carried.reason}};
+                      {"reason", carried.reason},
+                      {"update_producer", optionalIndex(carried.updateProducer)},
+                      {"readers", idArray(carried.readers)}};
 }
 
 static json::Value toJSON(const ReportScan &scan, size_t index) {

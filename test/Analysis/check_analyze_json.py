@@ -13,8 +13,9 @@ added) this runs `attnc analyze FILE --json` and checks:
   results (from the types in the file) and the time bound recomputed from
   the target's ceilings;
 - the key fields of the model's family (the graph name without `_small`):
-  carried values and their linearity, what is hoistable and what is
-  state-dependent, the classes of the query, key and hidden dimensions,
+  carried values, their linearity and the loop through each (the op
+  yielding its next value, the ops reading it), what is hoistable and what
+  is state-dependent, the classes of the query, key and hidden dimensions,
   and flops and matmul_flops against hand-written formulas in the model's
   shapes, which are read from the argument types in the file.
 
@@ -94,6 +95,14 @@ def elements(shape):
 
 # --- generic checks ---------------------------------------------------------
 
+def within(ops, scans, op, k):
+    """Whether `op` is in scan k's body, at any depth."""
+    inner = op["scan"]
+    while inner is not None and inner != k:
+        inner = scans[inner]["parent"]
+    return inner == k
+
+
 def check_generic(r, path, graph_name, args, results):
     expect_eq(r["schema"], SCHEMA, "schema")
     expect_eq(r["graph"], graph_name, "graph")
@@ -152,6 +161,21 @@ def check_generic(r, path, graph_name, args, results):
             expect(c["linearity"] in ("elementwise-linear", "linear-not-elementwise",
                                       "nonlinear"), f"scans[{k}] {c['name']} linearity")
             expect(c["reason"], f"scans[{k}] {c['name']} has a reason")
+            # The loop through the state: the next value comes from an op
+            # directly in the body; the readers are body ops (at any depth),
+            # listed once each in ascending order, and those directly in the
+            # body depend on the state (deeper ones may count as invariant
+            # for their own inner scan).
+            producer = c["update_producer"]
+            expect(producer is None or ops[producer]["scan"] == k,
+                   f"scans[{k}] {c['name']}.update_producer is an op of the body")
+            expect_eq(c["readers"], sorted(set(c["readers"])),
+                      f"scans[{k}] {c['name']}.readers ascending, each once")
+            for i in c["readers"]:
+                expect(within(ops, scans, ops[i], k),
+                       f"scans[{k}] {c['name']} reader {i} is in the body")
+                expect(ops[i]["scan"] != k or ops[i]["state_dependent"],
+                       f"scans[{k}] {c['name']} reader {i} depends on the state")
 
     # Totals from the ops. A body op runs once per step of every enclosing scan.
     def multiplicity(op):
@@ -225,8 +249,10 @@ def carried_summary(scan):
 
 
 def check_scan_model(r, args, *, carried, linearity, reason_op, hoisted, state,
-                     hidden_class, matmul_flops, flops, body_span, T, B, H):
-    """The key fields of a single-scan recurrent model."""
+                     hidden_class, matmul_flops, flops, body_span, T, B, H, loops):
+    """The key fields of a single-scan recurrent model. `loops` maps each
+    carried value to the op yielding its next value and the ops reading it
+    (by result name)."""
     expect_eq(len(r["scans"]), 1, "one scan")
     scan = r["scans"][0]
     expect_eq(scan["length"], T, "scan length = T (the sequence's dim 0)")
@@ -239,6 +265,11 @@ def check_scan_model(r, args, *, carried, linearity, reason_op, hoisted, state,
         if reason_op:
             expect(reason_op in c["reason"], f"{c['name']} reason names {reason_op}:"
                    f" {c['reason']!r}")
+        producer, readers = loops[c["name"]]
+        expect_eq(c["update_producer"], op_by_result(r, producer)["id"],
+                  f"{c['name']}.update_producer is {producer}")
+        expect_eq(c["readers"], sorted(op_by_result(r, n)["id"] for n in readers),
+                  f"{c['name']}.readers are {' '.join(readers)}")
     for name in hoisted:
         op = op_by_result(r, name)
         expect(op["hoistable"] and not op["state_dependent"],
@@ -308,7 +339,8 @@ def family_lstm(r, args, results, values):
         hoisted=["%xw"], state=["%hu"], hidden_class="reduction",
         matmul_flops=mm, flops=mm + ew,
         # matmul, add, add, split, sigmoid, mul, add, tanh, mul
-        body_span=9, T=T, B=B, H=H)
+        body_span=9, T=T, B=B, H=H,
+        loops={"%h": ("%hn", ["%hu"]), "%c": ("%cn", ["%fc"])})
     return line + f"; matmul_flops {mm} = 8*T*B*H*(I+H)"
 
 
@@ -322,7 +354,7 @@ def family_gru(r, args, results, values):
         hoisted=["%xw", "%xg"], state=["%hw"], hidden_class="reduction",
         matmul_flops=mm, flops=mm + ew,
         # matmul, add, split, add, sigmoid, mul, add, tanh, mul, add
-        body_span=10, T=T, B=B, H=H)
+        body_span=10, T=T, B=B, H=H, loops={"%h": ("%hnew", ["%hw", "%c"])})
     return line + f"; matmul_flops {mm} = 6*T*B*H*(I+H)"
 
 
@@ -335,7 +367,8 @@ def family_rnn(r, args, results, values):
         r, args, carried=["%h"], linearity="nonlinear", reason_op="attn.tanh",
         hoisted=["%xw"], state=["%hw"], hidden_class="reduction",
         matmul_flops=mm, flops=mm + ew,
-        body_span=4, T=T, B=B, H=H)           # matmul, add, add, tanh
+        body_span=4, T=T, B=B, H=H,           # matmul, add, add, tanh
+        loops={"%h": ("%hn", ["%hw"])})
     return line + f"; matmul_flops {mm} = 2*T*B*H*(I+H)"
 
 
@@ -348,7 +381,8 @@ def family_mingru(r, args, results, values):
         r, args, carried=["%h"], linearity="elementwise-linear", reason_op=None,
         hoisted=["%zx", "%z", "%ht", "%omz", "%zh"], state=["%ah", "%hn"],
         hidden_class="parallel", matmul_flops=mm, flops=mm + ew,
-        body_span=5, T=T, B=B, H=H)           # matmul, sigmoid, sub, mul, add
+        body_span=5, T=T, B=B, H=H,           # matmul, sigmoid, sub, mul, add
+        loops={"%h": ("%hn", ["%ah"])})
     # No matmul touches the state: every matmul of the body is hoistable.
     for op in r["ops"]:
         if op["op"] == "attn.matmul":

@@ -44,6 +44,8 @@ def main():
     parser.add_argument("model")
     parser.add_argument("olds")
     parser.add_argument("factors", nargs="*", type=int, default=[1, 2, 4])
+    parser.add_argument("--optimize", action="store_true",
+                        help="analyse the graph after attn-optimize")
     opts = parser.parse_args()
     olds = {int(v) for v in opts.olds.split(",")}
     name = os.path.splitext(os.path.basename(opts.model))[0]
@@ -55,8 +57,10 @@ def main():
         path = os.path.join(opts.dir, f"{name}_x{factor}.ir")
         with open(path, "w") as f:
             f.write(rewrite(text, olds, factor))
-        proc = subprocess.run([opts.attnc, "analyze", path, "--json"],
-                              capture_output=True, text=True)
+        cmd = [opts.attnc, "analyze", path, "--json"]
+        if opts.optimize:
+            cmd.append("--optimize")
+        proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             sys.stderr.write(proc.stderr)
             return 1
@@ -68,6 +72,9 @@ def main():
     elif all(b == 2 * a for a, b in zip(spans, spans[1:])) and \
             all(f2 == 2 * f1 for f1, f2 in zip(opts.factors, opts.factors[1:])):
         verdict = "doubles"
+    elif len({b - a for a, b in zip(spans, spans[1:])}) == 1 and \
+            all(f2 == 2 * f1 for f1, f2 in zip(opts.factors, opts.factors[1:])):
+        verdict = f"grows by {spans[1] - spans[0]} per doubling"
     else:
         verdict = "other"
     print(f"{name}: " + ", ".join(f"length {l} span {s} flops {w}" for l, s, w in points) +

@@ -49,6 +49,7 @@ ReportOp op(unsigned id, const char *name, const char *results, int scan) {
 
 /// A scan (op 0) whose body holds a hoistable matmul (1), the recurrent
 /// matmul (2) and an add (3) on the state; op 4 uses the scan's result.
+/// The add yields the next %h, which the recurrent matmul reads.
 ParallelismReport makeReport() {
   using K = IterKind;
   ParallelismReport report;
@@ -119,6 +120,8 @@ ParallelismReport makeReport() {
   section.carried = {{"%h", "tensor<3x11xf32>",
                       LinearityVerdict::Kind::Nonlinear,
                       "matmul with the state"}};
+  section.carried[0].updateProducer = 3;
+  section.carried[0].readers = {2};
   section.hoistable = {1};
   section.bodyFlops = 1320 + 2904 + 132;
   section.hoistableFlops = 1320;
@@ -235,6 +238,10 @@ TEST(ReportJSON, ScansAndSummary) {
   EXPECT_EQ(carried.getString("type"), "tensor<3x11xf32>");
   EXPECT_EQ(carried.getString("linearity"), "nonlinear");
   EXPECT_EQ(carried.getString("reason"), "matmul with the state");
+  EXPECT_EQ(carried.getInteger("update_producer"), 3);
+  const json::Array &readers = *carried.getArray("readers");
+  ASSERT_EQ(readers.size(), 1u);
+  EXPECT_EQ(readers[0].getAsInteger(), 2);
 
   const json::Object &summary = *root.getObject("summary");
   EXPECT_EQ(summary.getInteger("flops"), 123456789012345 + 33);
@@ -261,6 +268,18 @@ TEST(ReportJSON, UndefinedRatiosAreNull) {
   const json::Object &scan =
       *(*parsed->getAsObject()->getArray("scans"))[0].getAsObject();
   EXPECT_TRUE(scan.get("hoistable_share")->getAsNull());
+}
+
+TEST(ReportJSON, PassThroughCarryHasNullProducer) {
+  ParallelismReport report = makeReport();
+  report.scans[0].carried[0].updateProducer = -1;
+  report.scans[0].carried[0].readers.clear();
+  json::Value value = reportToJSON(report);
+  const json::Object &scan =
+      *(*value.getAsObject()->getArray("scans"))[0].getAsObject();
+  const json::Object &carried = *(*scan.getArray("carried"))[0].getAsObject();
+  EXPECT_TRUE(carried.get("update_producer")->getAsNull()); // not -1
+  EXPECT_EQ(carried.getArray("readers")->size(), 0u);
 }
 
 //===----------------------------------------------------------------------===//
@@ -315,11 +334,26 @@ TEST(ReportDot, WellFormed) {
       declared.insert(match[1].str());
   }
   EXPECT_EQ(declared.size(), 5u);
-  EXPECT_EQ(visible, 3); // dataflow; the rest only lay the body out
+  EXPECT_EQ(visible, 4); // dataflow and the back edge of %h; the rest
+                         // only lay the body out
   for (auto &[from, to] : edges) {
     EXPECT_TRUE(declared.count(from)) << from;
     EXPECT_TRUE(declared.count(to)) << to;
   }
+}
+
+TEST(ReportDot, NoBackEdgeWithoutProducer) {
+  ParallelismReport report = makeReport();
+  // A carry that passes through (yield %h) or takes an outside value has
+  // no producer in the body: nothing to draw.
+  report.scans[0].carried[0].updateProducer = -1;
+  std::string out = dot(report);
+  EXPECT_EQ(out.find("constraint=false"), std::string::npos) << out;
+  // A carried value's name is escaped in the back edge's label.
+  report.scans[0].carried[0].updateProducer = 3;
+  report.scans[0].carried[0].name = "%h\"x";
+  out = dot(report);
+  EXPECT_NE(out.find("label=\"%h\\\"x\""), std::string::npos) << out;
 }
 
 TEST(ReportDot, ClustersAndHighlights) {
@@ -338,6 +372,16 @@ TEST(ReportDot, ClustersAndHighlights) {
   EXPECT_NE(out.find("op1 -> op3;"), std::string::npos);
   EXPECT_NE(out.find("rounded,dashed"), std::string::npos);
   EXPECT_NE(out.find("penwidth=3"), std::string::npos);
+  // The loop through %h: from its update's producer (the add) back to its
+  // reader (the recurrent matmul), dashed red, labelled, and left out of
+  // the layout's ranking.
+  size_t back = out.find("op3 -> op2 [");
+  ASSERT_NE(back, std::string::npos) << out;
+  std::string attrs = out.substr(back, out.find('\n', back) - back);
+  for (const char *attr : {"label=\"%h\"", "color=red3", "style=dashed",
+                           "constraint=false"})
+    EXPECT_NE(attrs.find(attr), std::string::npos) << attr << ": " << attrs;
+  EXPECT_EQ(StringRef(out).count("constraint=false"), 1u);
   // Quotes and backslashes in names are escaped.
   EXPECT_NE(out.find("%h\\\"u\\\\"), std::string::npos);
   EXPECT_NE(out.find("d2:11 P\u2192R"), std::string::npos);

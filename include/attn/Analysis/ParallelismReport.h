@@ -53,6 +53,14 @@ struct ReportCarried {
   std::string type;        // "tensor<3x11xf32>"
   LinearityVerdict::Kind linearity;
   std::string reason;
+  /// ReportOp id of the body op whose result the scan's yield passes as
+  /// this value's next step, or -1 when the yielded value is a block
+  /// argument or a value from outside the body.
+  int updateProducer = -1;
+  /// ReportOp ids of the body ops (at any depth) that read the carried block
+  /// argument, ascending, each once; an op nested in an inner scan's body
+  /// counts as itself, a use by an inner scan's yield as the inner scan.
+  std::vector<unsigned> readers;
 };
 
 struct ReportScan {
@@ -107,8 +115,9 @@ void printReportText(const ParallelismReport &report, llvm::raw_ostream &os);
 llvm::json::Value reportToJSON(const ParallelismReport &report);
 
 /// A Graphviz digraph: nodes are ops with their loop classes, edges are
-/// dataflow, the chain through carried state is highlighted and hoistable
-/// ops are marked.
+/// dataflow, the chain through carried state is highlighted, each carried
+/// value closes its loop with a dashed back edge from its update's producer
+/// to its readers, and hoistable ops are marked.
 void printReportDot(const ParallelismReport &report, llvm::raw_ostream &os);
 
 } // namespace attn::analysis
