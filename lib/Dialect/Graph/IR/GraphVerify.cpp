@@ -387,6 +387,22 @@ LogicalResult AssocScanOp::verify() {
   return success();
 }
 
+bool attn::graph::hasNoReductionOrRegion(Operation *op) {
+  auto iface = dyn_cast<IterationSpaceOpInterface>(op);
+  return iface && op->getNumRegions() == 0 &&
+         !llvm::is_contained(iface.getIterationSpace().kinds,
+                             IterKind::Reduction);
+}
+
+/// Every op of `block` but its terminator must be elementwise.
+static LogicalResult verifyOnlyElementwise(Block &block, StringRef holder) {
+  for (Operation &op : block.without_terminator())
+    if (!hasNoReductionOrRegion(&op))
+      return op.emitOpError() << "is not elementwise; " << holder
+                              << " may only hold elementwise ops";
+  return success();
+}
+
 RankedTensorType AttentionOp::getScoresType() {
   ArrayRef<int64_t> out = shapeOf(getResult());
   SmallVector<int64_t> shape(out.drop_back());
@@ -446,15 +462,7 @@ LogicalResult AttentionOp::verifyRegions() {
   if (!yield || yield.getNumOperands() != 1 ||
       yield.getOperand(0).getType() != scores)
     return emitOpError() << "score modification must yield one " << scores;
-  for (Operation &op : block.without_terminator()) {
-    auto iface = dyn_cast<IterationSpaceOpInterface>(&op);
-    if (!iface || op.getNumRegions() != 0 ||
-        llvm::is_contained(iface.getIterationSpace().kinds,
-                           IterKind::Reduction))
-      return op.emitOpError("is not elementwise; a score modification may "
-                            "only hold elementwise ops");
-  }
-  return success();
+  return verifyOnlyElementwise(block, "a score modification");
 }
 
 LogicalResult FusedOp::verifyRegions() {
@@ -475,13 +483,5 @@ LogicalResult FusedOp::verifyRegions() {
   if (!yield || yield.getNumOperands() != 1 ||
       yield.getOperand(0).getType() != getResult().getType())
     return emitOpError() << "body must yield one " << getResult().getType();
-  for (Operation &op : body.without_terminator()) {
-    auto iface = dyn_cast<IterationSpaceOpInterface>(&op);
-    if (!iface || op.getNumRegions() != 0 ||
-        llvm::is_contained(iface.getIterationSpace().kinds,
-                           IterKind::Reduction))
-      return op.emitOpError("is not elementwise; a fused op may only hold "
-                            "elementwise ops");
-  }
-  return success();
+  return verifyOnlyElementwise(body, "a fused op");
 }

@@ -71,10 +71,7 @@ static FailureOr<AttentionMatch> match(SoftmaxOp softmax, std::string &why) {
       m.scoresMatmul = matmul;
       break;
     }
-    auto iface = dyn_cast<IterationSpaceOpInterface>(def);
-    if (!iface || def->getNumRegions() != 0 ||
-        llvm::is_contained(iface.getIterationSpace().kinds,
-                           IterKind::Reduction))
+    if (!hasNoReductionOrRegion(def))
       return fail(def->getName().getStringRef() +
                   " between the scores and the softmax is not elementwise");
     // The chain continues through the one operand shaped like the scores.

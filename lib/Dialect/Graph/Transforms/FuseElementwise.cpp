@@ -29,11 +29,8 @@ using namespace attn::graph;
 /// Elementwise: batch-polymorphic (so the op computes position by position
 /// with broadcasting) and without reduction loops (which rules out matmul).
 static bool isElementwise(Operation *op) {
-  auto iface = dyn_cast<IterationSpaceOpInterface>(op);
-  return iface && op->hasTrait<BatchPolymorphic>() &&
-         op->getNumRegions() == 0 && op->getNumResults() == 1 &&
-         !llvm::is_contained(iface.getIterationSpace().kinds,
-                             IterKind::Reduction);
+  return op->hasTrait<BatchPolymorphic>() && op->getNumResults() == 1 &&
+         hasNoReductionOrRegion(op);
 }
 
 /// Replaces `cluster` (in program order, the last op its root) by one

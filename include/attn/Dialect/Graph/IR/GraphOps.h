@@ -47,6 +47,10 @@ std::string formatShape(llvm::ArrayRef<int64_t> shape);
 mlir::OpFoldResult foldBinaryIdentity(mlir::Operation *op,
                                       mlir::Attribute lhs, mlir::Attribute rhs);
 
+/// Whether `op` states an iteration space without reduction loops and has
+/// no region: the ops allowed in fused bodies and score modifications.
+bool hasNoReductionOrRegion(mlir::Operation *op);
+
 /// Iteration spaces shared by op families (GraphIterationSpace.cpp).
 IterationSpace identityIterationSpace(mlir::Operation *op);
 IterationSpace broadcastIterationSpace(mlir::Operation *op);
