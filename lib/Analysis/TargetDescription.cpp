@@ -49,6 +49,42 @@ static bool answersTo(const json::Object &entry, StringRef name) {
   return false;
 }
 
+/// The "kernels" object of `entry`: positive integers, every one required,
+/// so a schedule never silently falls back to a made-up number.
+static Error readKernelDefaults(const json::Object &entry, StringRef name,
+                                KernelDefaults &out) {
+  const json::Object *kernels = entry.getObject("kernels");
+  if (!kernels)
+    return createStringError("target '" + name +
+                             "' in targets/targets.json has no \"kernels\"");
+  std::pair<StringRef, int64_t *> fields[] = {
+      {"sms", &out.sms},
+      {"smem_per_block_bytes", &out.smemPerBlockBytes},
+      {"max_threads_per_block", &out.maxThreadsPerBlock},
+      {"gemm_tile_m", &out.gemmTileM},
+      {"gemm_tile_n", &out.gemmTileN},
+      {"gemm_tile_k", &out.gemmTileK},
+      {"gemm_stages", &out.gemmStages},
+      {"gemm_threads", &out.gemmThreads},
+      {"attention_tile_q", &out.attentionTileQ},
+      {"attention_tile_kv", &out.attentionTileKV},
+      {"attention_threads", &out.attentionThreads},
+      {"pointwise_threads", &out.pointwiseThreads},
+      {"pointwise_elements_per_thread", &out.pointwiseElementsPerThread},
+      {"row_threads", &out.rowThreads},
+      {"scan_chunk", &out.scanChunk},
+      {"scan_threads", &out.scanThreads},
+      {"recurrence_threads", &out.recurrenceThreads}};
+  for (auto [key, slot] : fields) {
+    std::optional<int64_t> value = kernels->getInteger(key);
+    if (!value || *value <= 0)
+      return createStringError("target '" + name + "' in targets/targets.json"
+                               " needs a positive integer \"kernels\"." + key);
+    *slot = *value;
+  }
+  return Error::success();
+}
+
 /// The description in `entry`, named `name` (the alias the user asked
 /// for, when it was one).
 static Expected<TargetDescription> readTarget(const json::Object &entry,
@@ -72,6 +108,8 @@ static Expected<TargetDescription> readTarget(const json::Object &entry,
   if (Error error = field("bandwidth_tbs", target.bandwidthTBs))
     return std::move(error);
   if (Error error = field("sync_us", target.syncMicros))
+    return std::move(error);
+  if (Error error = readKernelDefaults(entry, name, target.kernels))
     return std::move(error);
   target.gpu = entry.getString("gpu").value_or("").str();
   target.syncJustification =

@@ -14,6 +14,8 @@
 
 #include "attn/Interpreter/Kernels.h"
 
+#include "attn/Dialect/Kernel/IR/KernelDialect.h"
+
 #include "llvm/ADT/DenseMap.h"
 
 using namespace mlir;
@@ -49,7 +51,7 @@ private:
   LogicalResult runOp(Operation *op);
   LogicalResult runScan(ScanOp scan);
   LogicalResult runAttention(AttentionOp attention);
-  LogicalResult runFused(FusedOp fused);
+  LogicalResult runIsolatedBody(Operation *op);
   LogicalResult checkResultSizes(Operation *op);
 
   const InterpreterOptions &options;
@@ -124,8 +126,9 @@ LogicalResult GraphRunner::runOp(Operation *op) {
     return runScan(scan);
   if (auto attention = dyn_cast<AttentionOp>(op))
     return runAttention(attention);
-  if (auto fused = dyn_cast<FusedOp>(op))
-    return runFused(fused);
+  // attn.fused and every kernel op mean exactly their body.
+  if (isa<FusedOp>(op) || isa<kernel::KernelDialect>(op->getDialect()))
+    return runIsolatedBody(op);
 
   SmallVector<const Tensor *> operands;
   for (Value operand : op->getOperands())
@@ -212,17 +215,20 @@ LogicalResult GraphRunner::runAttention(AttentionOp op) {
   return success();
 }
 
-/// A fused op means exactly its body, run on its inputs.
-LogicalResult GraphRunner::runFused(FusedOp op) {
-  Block &body = op.getBody().front();
-  for (auto [arg, input] : llvm::zip(body.getArguments(), op.getInputs())) {
+/// An op isolated from above whose body receives its operands as block
+/// arguments and yields its results: attn.fused, and every kernel op (the
+/// schedule says how a GPU runs the body, not what it computes).
+LogicalResult GraphRunner::runIsolatedBody(Operation *op) {
+  Block &body = op->getRegion(0).front();
+  for (auto [arg, input] : llvm::zip(body.getArguments(), op->getOperands())) {
     Tensor copy = values.find(input)->second;
     bind(arg, std::move(copy));
   }
   FailureOr<SmallVector<Tensor>> results = runBlock(body);
   if (failed(results))
     return failure();
-  bind(op.getResult(), std::move((*results)[0]));
+  for (auto [value, tensor] : llvm::zip(op->getResults(), *results))
+    bind(value, std::move(tensor));
   return success();
 }
 

@@ -9,6 +9,7 @@
 
 #include "attn/Pipelines/Pipelines.h"
 
+#include "attn/Conversion/Passes.h"
 #include "attn/Dialect/Graph/Transforms/Passes.h"
 
 #include "mlir/Pass/PassManager.h"
@@ -26,7 +27,30 @@ void attn::buildOptimizePipeline(mlir::OpPassManager &pm) {
   pm.addPass(graph::createFuseElementwise());
 }
 
+void attn::buildKernelPipeline(mlir::OpPassManager &pm,
+                               llvm::StringRef target) {
+  buildOptimizePipeline(pm);
+  FormKernelsOptions options;
+  options.target = target.str();
+  pm.addPass(createFormKernels(options));
+}
+
+namespace {
+struct KernelPipelineOptions
+    : mlir::PassPipelineOptions<KernelPipelineOptions> {
+  Option<std::string> target{*this, "target",
+                             llvm::cl::desc("sm_80, sm_90 or sm_90a"),
+                             llvm::cl::init("sm_90")};
+};
+} // namespace
+
 void attn::registerPipelines() {
+  mlir::PassPipelineRegistration<KernelPipelineOptions>(
+      "attn-to-kernels",
+      "attn-optimize, then kernel formation for a target",
+      [](mlir::OpPassManager &pm, const KernelPipelineOptions &options) {
+        buildKernelPipeline(pm, options.target);
+      });
   mlir::PassPipelineRegistration<>(
       "attn-optimize", "The attn graph optimisation pipeline",
       [](mlir::OpPassManager &pm) { buildOptimizePipeline(pm); });

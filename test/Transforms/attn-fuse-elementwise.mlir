@@ -43,3 +43,26 @@ attn.graph @no_duplication(%x: tensor<3x5xf32>) -> (tensor<3x5xf32>, tensor<3xf3
   %n = attn.neg %r : tensor<3xf32>
   attn.return %e, %n : tensor<3x5xf32>, tensor<3xf32>
 }
+
+// -----
+
+// A score modification stays as written: it already is one elementwise
+// body, and may hold nothing else (regression: fusing here made an
+// attn.fused the attention verifier rejects).
+// CHECK-LABEL: attn.graph @score_mod_untouched
+// CHECK: attn.attention
+// CHECK-NOT: attn.fused
+// CHECK: attn.scale
+// CHECK-NEXT: attn.tanh
+// CHECK-NEXT: attn.scale
+// CHECK-NEXT: attn.yield
+attn.graph @score_mod_untouched(%q: tensor<1x4x8xf32>) -> tensor<1x4x8xf32> {
+  %o = attn.attention %q, %q, %q scale 0.35 : tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32> -> tensor<1x4x8xf32> {
+  ^bb0(%s: tensor<1x4x4xf32>):
+    %a = attn.scale %s by 0.2 : tensor<1x4x4xf32>
+    %t = attn.tanh %a : tensor<1x4x4xf32>
+    %c = attn.scale %t by 5.0 : tensor<1x4x4xf32>
+    attn.yield %c : tensor<1x4x4xf32>
+  }
+  attn.return %o : tensor<1x4x8xf32>
+}

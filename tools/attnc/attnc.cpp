@@ -2,8 +2,9 @@
 //
 // The user-facing tool. Commands:
 //
-//   attnc MODEL.ir --emit=input|graph [-o FILE]
-//             print the verified input or the optimised graph
+//   attnc MODEL.ir --emit=input|graph|kernel [--arch sm_90] [-o FILE]
+//             print the verified input, the optimised graph or the
+//             kernel-level graph
 //   attnc run MODEL.ir [--entry NAME] [--input FILE.npy]... [--seed N]
 //             [--out DIR] [--keep-dtype] [--precision f32|f64]
 //             [--device interp]
@@ -14,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Analysis/TargetDescription.h"
 #include "attn/Driver/Driver.h"
 #include "attn/InitAll.h"
 #include "attn/Pipelines/Pipelines.h"
@@ -45,16 +47,21 @@ static cl::opt<std::string> modelPath(cl::Positional, cl::desc("MODEL.ir"),
 static cl::opt<std::string> outputPath("o", cl::desc("Output file"),
                                        cl::value_desc("FILE"), cl::init("-"),
                                        cl::sub(cl::SubCommand::getTopLevel()));
-enum class EmitKind { Input, Graph, Cubin };
+enum class EmitKind { Input, Graph, Kernel, Cubin };
 static cl::opt<EmitKind> emitKind(
     "emit", cl::desc("What to produce"), cl::init(EmitKind::Cubin),
     cl::values(clEnumValN(EmitKind::Input, "input",
                           "the parsed and verified input"),
                clEnumValN(EmitKind::Graph, "graph",
                           "the graph after the attn-optimize pipeline"),
+               clEnumValN(EmitKind::Kernel, "kernel",
+                          "the kernel-level graph (attn-to-kernels)"),
                clEnumValN(EmitKind::Cubin, "cubin",
                           "a CUDA cubin (not yet implemented)")),
     cl::sub(cl::SubCommand::getTopLevel()));
+static cl::opt<std::string>
+    arch("arch", cl::desc("GPU target: sm_80, sm_90 (default) or sm_90a"),
+         cl::init("sm_90"), cl::sub(cl::SubCommand::getTopLevel()));
 
 //===----------------------------------------------------------------------===//
 // `run` flags
@@ -152,8 +159,15 @@ static int compileModel() {
   }
   if (emitKind == EmitKind::Cubin) {
     driver::reportError("cubin generation is not implemented yet; "
-                        "--emit=graph prints the optimised graph and "
+                        "--emit=graph and --emit=kernel print the optimised "
+                        "and the kernel-level graph, and "
                         "`attnc run` executes it");
+    return 1;
+  }
+  if (Expected<analysis::TargetDescription> target =
+          analysis::lookupTarget(arch);
+      !target) {
+    driver::reportError("--arch: " + toString(target.takeError()));
     return 1;
   }
   mlir::DialectRegistry registry;
@@ -165,9 +179,12 @@ static int compileModel() {
       driver::loadModel(modelPath, context, sourceMgr);
   if (!module)
     return 1;
-  if (emitKind == EmitKind::Graph) {
+  if (emitKind == EmitKind::Graph || emitKind == EmitKind::Kernel) {
     mlir::PassManager pm(&context);
-    buildOptimizePipeline(pm);
+    if (emitKind == EmitKind::Graph)
+      buildOptimizePipeline(pm);
+    else
+      buildKernelPipeline(pm, arch);
     if (mlir::failed(pm.run(*module)))
       return 1;
   }

@@ -455,6 +455,24 @@ TEST(TargetDescription, KnownTargets) {
   EXPECT_LT(a100->matmulTflops, h200->matmulTflops);
 }
 
+// The kernel defaults kernel formation starts from: SM counts from the
+// programming guide, and tiles that fit each target's shared memory.
+TEST(TargetDescription, KernelDefaultsFitTheTarget) {
+  for (const char *name : {"sm_80", "sm_90"}) {
+    Expected<TargetDescription> target = lookupTarget(name);
+    ASSERT_TRUE(bool(target)) << toString(target.takeError());
+    const KernelDefaults &k = target->kernels;
+    EXPECT_EQ(k.sms, std::string(name) == "sm_90" ? 132 : 108);
+    // bf16 operand staging for all pipeline stages.
+    int64_t gemmStaging =
+        k.gemmStages * (k.gemmTileM * k.gemmTileK + k.gemmTileK * k.gemmTileN) * 2;
+    EXPECT_LE(gemmStaging, k.smemPerBlockBytes) << name;
+    EXPECT_LE(k.gemmThreads, k.maxThreadsPerBlock);
+    EXPECT_EQ(k.gemmTileM % 16, 0);
+    EXPECT_EQ(k.attentionTileKV % 16, 0);
+  }
+}
+
 TEST(TargetDescription, UnknownTargetNamesTheKnownOnes) {
   Expected<TargetDescription> target = lookupTarget("sm_75");
   ASSERT_FALSE(bool(target));

@@ -12,12 +12,25 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 namespace attn::analysis {
 
 class CostAnalysis;
+
+/// The starting schedule for each kernel kind on a target: what kernel
+/// formation (--attn-form-kernels) clamps to each problem's shape.
+struct KernelDefaults {
+  int64_t sms, smemPerBlockBytes, maxThreadsPerBlock;
+  int64_t gemmTileM, gemmTileN, gemmTileK, gemmStages, gemmThreads;
+  int64_t attentionTileQ, attentionTileKV, attentionThreads;
+  int64_t pointwiseThreads, pointwiseElementsPerThread;
+  int64_t rowThreads;
+  int64_t scanChunk, scanThreads;
+  int64_t recurrenceThreads;
+};
 
 struct TargetDescription {
   std::string name;    // "sm_90"
@@ -27,6 +40,7 @@ struct TargetDescription {
   double bandwidthTBs; // device memory, measured copy bandwidth
   double syncMicros;   // one grid-wide synchronisation (dependent step)
   std::string syncJustification;
+  KernelDefaults kernels;
 };
 
 /// The target named `name` ("sm_90", "sm_80").

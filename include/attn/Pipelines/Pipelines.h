@@ -8,6 +8,8 @@
 #ifndef ATTN_PIPELINES_PIPELINES_H
 #define ATTN_PIPELINES_PIPELINES_H
 
+#include "llvm/ADT/StringRef.h"
+
 namespace mlir {
 class OpPassManager;
 } // namespace mlir
@@ -23,7 +25,12 @@ namespace attn {
 ///   fuse chains of elementwise ops.
 void buildOptimizePipeline(mlir::OpPassManager &pm);
 
-/// Registers `attn-optimize` as a named pipeline (attnc-opt --attn-optimize).
+/// The optimisations, then kernel formation for `target` (sm_80, sm_90,
+/// sm_90a): a module whose graphs hold kernel ops only.
+void buildKernelPipeline(mlir::OpPassManager &pm, llvm::StringRef target);
+
+/// Registers `attn-optimize` and `attn-to-kernels{target=...}` as named
+/// pipelines (attnc-opt --attn-optimize, --attn-to-kernels).
 void registerPipelines();
 
 } // namespace attn

@@ -87,7 +87,10 @@ LogicalResult GraphOp::verifyRegions() {
       return emitOpError() << "argument " << i << " has type " << input
                            << "; graph values must be " << kTensorRule;
   WalkResult walk = getBody().walk([&](Operation *op) -> WalkResult {
-    if (op->getDialect() != getOperation()->getDialect())
+    Dialect *dialect = op->getDialect();
+    if (dialect != getOperation()->getDialect() &&
+        !(dialect &&
+          dialect->getRegisteredInterface<GraphMemberDialectInterface>()))
       return op->emitOpError()
              << "is not an attn op; graphs hold attn ops only";
     for (Value result : op->getResults())

@@ -100,9 +100,10 @@ struct FuseElementwisePass
     : attn::graph::impl::FuseElementwiseBase<FuseElementwisePass> {
   void runOnOperation() override {
     SmallVector<Block *> blocks;
+    // A score modification is already one elementwise body, inlined per
+    // score by attention kernels, and may only hold elementwise ops.
     getOperation().walk([&](Block *block) {
-      if (!isa<ModuleOp>(block->getParentOp()) &&
-          !isa<FusedOp>(block->getParentOp()))
+      if (!isa<ModuleOp, FusedOp, AttentionOp>(block->getParentOp()))
         blocks.push_back(block);
     });
     for (Block *block : blocks)

@@ -1,0 +1,51 @@
+//===- KernelOps.h - the kernel-level ops -----------------------*- C++ -*-===//
+//
+// Declares the kernel ops generated from KernelOps.td, and the one place
+// that says which graph ops each kernel kind may hold: kernel formation
+// groups ops by it and the verifiers check bodies against it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_DIALECT_KERNEL_IR_KERNELOPS_H
+#define ATTN_DIALECT_KERNEL_IR_KERNELOPS_H
+
+#include "attn/Dialect/Graph/IR/GraphOps.h"
+#include "attn/Dialect/Kernel/IR/KernelDialect.h"
+
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/Interfaces/ControlFlowInterfaces.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace attn::kernel {
+
+/// What a graph op contributes to a kernel.
+enum class GraphOpRole {
+  Gemm,         // attn.matmul: anchors a kernel.gemm
+  Attention,    // attn.attention: anchors a kernel.attention
+  Row,          // softmax, layer_norm, rms_norm, reduce_*: anchors a kernel.row
+  Recurrence,   // attn.scan: anchors a kernel.recurrence
+  Scan,         // attn.assoc_scan: anchors a kernel.scan
+  Elementwise,  // computes each element from the same position (broadcast)
+  DataMovement, // transpose, reshape, slice, concat, split
+  Generator,    // splat, constant, iota, causal_mask: no inputs, free to
+                // recompute, so cloned into every kernel that reads them
+  Fused,        // attn.fused: inlined before grouping
+  Other,
+};
+
+GraphOpRole classifyGraphOp(mlir::Operation *op);
+
+/// Whether a pointwise kernel can compute `op` (elementwise, data movement
+/// or generator).
+bool isPointwiseMember(mlir::Operation *op);
+
+/// Checks shared by every kernel kind: body arguments and yield match the
+/// op's inputs and results, and the body holds attn ops only.
+mlir::LogicalResult verifyKernelCommon(mlir::Operation *op);
+
+} // namespace attn::kernel
+
+#define GET_OP_CLASSES
+#include "attn/Dialect/Kernel/IR/KernelOps.h.inc"
+
+#endif // ATTN_DIALECT_KERNEL_IR_KERNELOPS_H

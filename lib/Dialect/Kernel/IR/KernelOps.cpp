@@ -1,0 +1,198 @@
+//===- KernelOps.cpp - body rules of the kernel kinds ---------------------===//
+//
+// Each kernel kind promises its code generation pattern a body of a known
+// shape; the verifiers here keep that promise for hand-written IR and for
+// every pass that builds or rewrites kernels.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Dialect/Kernel/IR/KernelOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace attn;
+using namespace attn::kernel;
+
+#define GET_OP_CLASSES
+#include "attn/Dialect/Kernel/IR/KernelOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Roles of graph ops
+//===----------------------------------------------------------------------===//
+
+GraphOpRole attn::kernel::classifyGraphOp(Operation *op) {
+  // Qualified names: kernel:: has its own AttentionOp and ScanOp.
+  using namespace attn::graph;
+  if (isa<MatmulOp>(op))
+    return GraphOpRole::Gemm;
+  if (isa<graph::AttentionOp>(op))
+    return GraphOpRole::Attention;
+  if (isa<SoftmaxOp, LayerNormOp, RMSNormOp, ReduceSumOp, ReduceMaxOp,
+          ReduceMeanOp>(op))
+    return GraphOpRole::Row;
+  if (isa<graph::ScanOp>(op))
+    return GraphOpRole::Recurrence;
+  if (isa<AssocScanOp>(op))
+    return GraphOpRole::Scan;
+  if (isa<FusedOp>(op))
+    return GraphOpRole::Fused;
+  if (isa<ConstantOp, SplatOp, IotaOp, CausalMaskOp>(op))
+    return GraphOpRole::Generator;
+  if (isa<TransposeOp, ReshapeOp, SliceOp, ConcatOp, SplitOp>(op))
+    return GraphOpRole::DataMovement;
+  // Batch-polymorphic without reductions: each element from the same
+  // (broadcast) position of each operand.
+  if (op->hasTrait<BatchPolymorphic>() && op->getNumResults() == 1 &&
+      hasNoReductionOrRegion(op))
+    return GraphOpRole::Elementwise;
+  return GraphOpRole::Other;
+}
+
+bool attn::kernel::isPointwiseMember(Operation *op) {
+  GraphOpRole role = classifyGraphOp(op);
+  return role == GraphOpRole::Elementwise ||
+         role == GraphOpRole::DataMovement || role == GraphOpRole::Generator;
+}
+
+//===----------------------------------------------------------------------===//
+// Verifiers
+//===----------------------------------------------------------------------===//
+
+LogicalResult attn::kernel::verifyKernelCommon(Operation *op) {
+  Block &body = op->getRegion(0).front();
+  if (body.getNumArguments() != op->getNumOperands())
+    return op->emitOpError() << "body has " << body.getNumArguments()
+                             << " arguments for " << op->getNumOperands()
+                             << " inputs";
+  for (auto [i, pair] :
+       llvm::enumerate(llvm::zip(body.getArgumentTypes(),
+                                 op->getOperandTypes()))) {
+    auto [argType, inputType] = pair;
+    if (argType != inputType)
+      return op->emitOpError() << "body argument " << i << " has type "
+                               << argType << " but input " << i << " is "
+                               << inputType;
+  }
+  auto yield = dyn_cast<YieldOp>(body.getTerminator());
+  if (!yield)
+    return op->emitOpError("body must end with kernel.yield");
+  if (yield.getOperandTypes() != op->getResultTypes())
+    return op->emitOpError("yields types that differ from its results");
+  for (Operation &nested : body.without_terminator())
+    if (!isa<graph::GraphDialect>(nested.getDialect()))
+      return nested.emitOpError("is not an attn op; kernel bodies hold attn "
+                                "ops only");
+  auto loops = op->getAttrOfType<ArrayAttr>("loops");
+  auto blocks = op->getAttrOfType<DenseI64ArrayAttr>("blocks");
+  if (blocks.size() != 3 || llvm::any_of(blocks.asArrayRef(),
+                                         [](int64_t b) { return b < 1; }))
+    return op->emitOpError("needs three positive block counts (x, y, z)");
+  if (loops.empty())
+    return op->emitOpError("needs at least one loop");
+  return success();
+}
+
+/// The body's ops of role `role`; fails unless there is exactly one.
+static FailureOr<Operation *> theOnly(Operation *kernel, GraphOpRole role,
+                                      StringRef what) {
+  Operation *found = nullptr;
+  for (Operation &op : kernel->getRegion(0).front().without_terminator()) {
+    if (classifyGraphOp(&op) != role)
+      continue;
+    if (found)
+      return kernel->emitOpError() << "body holds more than one " << what;
+    found = &op;
+  }
+  if (!found)
+    return kernel->emitOpError() << "body holds no " << what;
+  return found;
+}
+
+/// Every body op other than `anchor` must have one of `allowed` roles.
+static LogicalResult othersAre(Operation *kernel, Operation *anchor,
+                               ArrayRef<GraphOpRole> allowed,
+                               StringRef what) {
+  for (Operation &op : kernel->getRegion(0).front().without_terminator())
+    if (&op != anchor && !llvm::is_contained(allowed, classifyGraphOp(&op)))
+      return op.emitOpError() << "cannot be part of a " << what;
+  return success();
+}
+
+static constexpr GraphOpRole kElementwise[] = {GraphOpRole::Elementwise,
+                                               GraphOpRole::Generator};
+
+LogicalResult GemmOp::verifyRegions() {
+  if (failed(verifyKernelCommon(*this)))
+    return failure();
+  FailureOr<Operation *> matmul =
+      theOnly(*this, GraphOpRole::Gemm, "attn.matmul");
+  if (failed(matmul))
+    return failure();
+  Block &body = getBody().front();
+  if ((*matmul)->getNumOperands() != 2 || body.getNumArguments() < 2 ||
+      (*matmul)->getOperand(0) != body.getArgument(0) ||
+      (*matmul)->getOperand(1) != body.getArgument(1))
+    return emitOpError("the matmul must multiply the first two inputs");
+  // The epilogue runs on output tiles: every op keeps the product's shape.
+  Type productType = (*matmul)->getResult(0).getType();
+  for (Operation &op : body.without_terminator())
+    if (&op != *matmul && classifyGraphOp(&op) == GraphOpRole::Elementwise &&
+        op.getResult(0).getType() != productType &&
+        cast<ShapedType>(op.getResult(0).getType()).getShape() !=
+            cast<ShapedType>(productType).getShape())
+      return op.emitOpError("epilogue op must keep the product's shape");
+  return othersAre(*this, *matmul, kElementwise, "GEMM epilogue");
+}
+
+LogicalResult AttentionOp::verifyRegions() {
+  if (failed(verifyKernelCommon(*this)))
+    return failure();
+  FailureOr<Operation *> attention =
+      theOnly(*this, GraphOpRole::Attention, "attn.attention");
+  if (failed(attention))
+    return failure();
+  return othersAre(*this, *attention, {}, "attention kernel");
+}
+
+LogicalResult PointwiseOp::verifyRegions() {
+  if (failed(verifyKernelCommon(*this)))
+    return failure();
+  for (Operation &op : getBody().front().without_terminator())
+    if (!isPointwiseMember(&op))
+      return op.emitOpError("cannot be part of a pointwise kernel");
+  return success();
+}
+
+LogicalResult RowOp::verifyRegions() {
+  if (failed(verifyKernelCommon(*this)))
+    return failure();
+  FailureOr<Operation *> row = theOnly(*this, GraphOpRole::Row, "row op");
+  if (failed(row))
+    return failure();
+  return othersAre(*this, *row, kElementwise, "row kernel");
+}
+
+LogicalResult RecurrenceOp::verifyRegions() {
+  if (failed(verifyKernelCommon(*this)))
+    return failure();
+  FailureOr<Operation *> scan =
+      theOnly(*this, GraphOpRole::Recurrence, "attn.scan");
+  if (failed(scan))
+    return failure();
+  if (cast<graph::ScanOp>(*scan).getInits().empty())
+    return emitOpError("the scan carries no state; it is not a recurrence");
+  return othersAre(*this, *scan, {GraphOpRole::Generator},
+                   "recurrence kernel");
+}
+
+LogicalResult ScanOp::verifyRegions() {
+  if (failed(verifyKernelCommon(*this)))
+    return failure();
+  FailureOr<Operation *> scan =
+      theOnly(*this, GraphOpRole::Scan, "attn.assoc_scan");
+  if (failed(scan))
+    return failure();
+  return othersAre(*this, *scan, kElementwise, "scan kernel");
+}
