@@ -48,16 +48,22 @@ attn.graph @loop_invariant(%xs: tensor<5x2x4xf32>, %h0: tensor<2x4xf32>, %k0: te
 
 // -----
 
-// Must not fire: a scan over dim 1 gets no lifting (the step-dependent
-// matmul stays), and a step slice of lower rank than the result would
-// broadcast against the wrong dim if lifted, so it stays too.
-// CHECK-LABEL: attn.graph @no_lift
-// CHECK: attn.scan dim 1
-// CHECK-NEXT: attn.matmul
+// A scan over dim 1 (batch-major [B, T, I]) lifts through transposes: the
+// sequence goes steps-first, one [T, B, I] x [I, H] matmul covers all
+// steps, and its result goes back to [B, T, H] for the scan to walk.
+// CHECK-LABEL: attn.graph @batch_major
+// CHECK: %[[XT:.*]] = attn.transpose %arg0 perm [1, 0, 2] : tensor<3x6x5xf32> -> tensor<6x3x5xf32>
+// CHECK-NEXT: %[[XW:.*]] = attn.matmul %[[XT]], %arg2 : tensor<6x3x5xf32>, tensor<5x4xf32> -> tensor<6x3x4xf32>
+// CHECK-NEXT: %[[BACK:.*]] = attn.transpose %[[XW]] perm [1, 0, 2] : tensor<6x3x4xf32> -> tensor<3x6x4xf32>
+// CHECK-NEXT: attn.scan dim 1 ins(%{{.*}} = %[[BACK]] : tensor<3x6x4xf32>)
+// CHECK-NOT: attn.matmul
+// CHECK: attn.yield
+// Must not fire: a step slice of lower rank than the result would
+// broadcast against the wrong dim if lifted, so it stays.
 // CHECK-LABEL: attn.graph @rank_mismatch
 // CHECK: attn.scan dim 0
 // CHECK-NEXT: attn.add
-attn.graph @no_lift(%xs: tensor<3x6x5xf32>, %h0: tensor<3x4xf32>, %w: tensor<5x4xf32>) -> tensor<3x4xf32> {
+attn.graph @batch_major(%xs: tensor<3x6x5xf32>, %h0: tensor<3x4xf32>, %w: tensor<5x4xf32>) -> tensor<3x4xf32> {
   %h = attn.scan dim 1 ins(%x = %xs : tensor<3x6x5xf32>) carry(%c = %h0 : tensor<3x4xf32>) -> tensor<3x4xf32> {
     %xw = attn.matmul %x, %w : tensor<3x5xf32>, tensor<5x4xf32> -> tensor<3x4xf32>
     %s = attn.add %xw, %c : tensor<3x4xf32>, tensor<3x4xf32> -> tensor<3x4xf32>

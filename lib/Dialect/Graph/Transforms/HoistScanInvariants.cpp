@@ -11,7 +11,8 @@
 //    reads the lifted result through a new sequence operand.
 //
 // Anything else stays, including every state-dependent op, and the chain
-// of lifting stops there. Finally the scan drops what became dead.
+// of lifting stops there. Finally the scan drops what became dead. Scans
+// over a dim other than 0 lift through transposes (see hoistFrom).
 //
 //===----------------------------------------------------------------------===//
 
@@ -47,12 +48,50 @@ static RankedTensorType withLeadingDim(Type type, int64_t extent) {
   return RankedTensorType::get(shape, tensor.getElementType());
 }
 
+/// `value` with dim `from` moved to position `to` (the other dims keep
+/// their order), as an attn.transpose built by `builder`.
+static Value moveDim(OpBuilder &builder, Value value, int64_t from,
+                     int64_t to) {
+  auto type = cast<RankedTensorType>(value.getType());
+  SmallVector<int64_t> perm;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (d != from)
+      perm.push_back(d);
+  perm.insert(perm.begin() + to, from);
+  SmallVector<int64_t> shape;
+  for (int64_t d : perm)
+    shape.push_back(type.getDimSize(d));
+  return TransposeOp::create(builder, value.getLoc(),
+                             RankedTensorType::get(shape, type.getElementType()),
+                             value, builder.getDenseI64ArrayAttr(perm));
+}
+
+/// The stacked (steps-first) version of a step value: a lifted result, or,
+/// for a step slice, its sequence, transposed so the walked dim leads when
+/// the scan walks another dim (created on first use, before the scan).
+static Value stackedVersion(Value inBody, ScanOp scan,
+                            DenseMap<Value, Value> &stacked) {
+  if (Value whole = stacked.lookup(inBody))
+    return whole;
+  for (auto [arg, sequence] :
+       llvm::zip(scan.getSequenceArgs(), scan.getSequences()))
+    if (arg == inBody) {
+      OpBuilder builder(scan);
+      Value whole = scan.getDim() == 0
+                        ? sequence
+                        : moveDim(builder, sequence, scan.getDim(), 0);
+      stacked[inBody] = whole;
+      return whole;
+    }
+  return nullptr;
+}
+
 /// Copies `op` before `scan` over whole sequences: operands that are step
 /// slices (or lifted values) become their stacked versions in `stacked`.
-/// Returns null, creating nothing, when the copy would not mean "every
-/// step at once".
+/// Returns null, creating nothing but possibly a transposed sequence, when
+/// the copy would not mean "every step at once".
 static Operation *liftOverSteps(Operation *op, ScanOp scan,
-                                const DenseMap<Value, Value> &stacked) {
+                                DenseMap<Value, Value> &stacked) {
   if (!op->hasTrait<BatchPolymorphic>() || op->getNumRegions() != 0)
     return nullptr;
   int64_t resultRank =
@@ -63,7 +102,7 @@ static Operation *liftOverSteps(Operation *op, ScanOp scan,
       operands.push_back(operand);
       continue;
     }
-    Value whole = stacked.lookup(operand);
+    Value whole = stackedVersion(operand, scan, stacked);
     // The new leading dim lines up across operands only if every stepped
     // operand has the result's full rank; otherwise broadcasting would pair
     // the steps with some other dim.
@@ -90,13 +129,10 @@ static Operation *liftOverSteps(Operation *op, ScanOp scan,
 
 static void hoistFrom(ScanOp scan) {
   analysis::StepInvariance invariance(scan);
-  // Lifting stacks along a new leading dim, which must be the walked one.
-  bool canLift = scan.getDim() == 0;
+  // Lifting stacks the steps along a new leading dim. A scan over another
+  // dim lifts from its sequences transposed steps-first, and reads lifted
+  // results transposed back, so any cell over any dim is hoisted.
   DenseMap<Value, Value> stacked;
-  if (canLift)
-    for (auto [arg, sequence] :
-         llvm::zip(scan.getSequenceArgs(), scan.getSequences()))
-      stacked[arg] = sequence;
 
   SmallVector<Operation *> liftedOps;
   for (Operation &op :
@@ -108,8 +144,6 @@ static void hoistFrom(ScanOp scan) {
       op.moveBefore(scan);
       continue;
     }
-    if (!canLift)
-      continue;
     if (Operation *lifted = liftOverSteps(&op, scan, stacked)) {
       for (auto [inBody, whole] :
            llvm::zip(op.getResults(), lifted->getResults()))
@@ -132,8 +166,12 @@ static void hoistFrom(ScanOp scan) {
                        [&](Operation *user) { return !lifted.contains(user); }))
         readInBody.push_back(result);
   SmallVector<Value> newSequences;
+  OpBuilder builder(scan);
   for (Value value : readInBody)
-    newSequences.push_back(stacked[value]);
+    newSequences.push_back(
+        scan.getDim() == 0
+            ? stacked[value]
+            : moveDim(builder, stacked[value], 0, scan.getDim()));
   scan = appendSequences(scan, newSequences);
   for (auto [value, arg] : llvm::zip(
            readInBody, scan.getSequenceArgs().take_back(readInBody.size())))

@@ -37,8 +37,10 @@ def HoistScanInvariants : Pass<"attn-hoist-scan-invariants", "::mlir::ModuleOp">
       %z = attn.add %xw, %hu ...
     ```
 
-    Lifting needs the scan to walk dim 0 (time-major sequences); scans over
-    another dim only get the unchanged moves and the clean-ups.
+    A scan over another dim (batch-major sequences) lifts from its
+    sequences transposed steps-first and reads the lifted results
+    transposed back, so the walked dim is always the lifted op's new
+    leading dim.
   }];
   let dependentDialects = ["::attn::graph::GraphDialect"];
 }
