@@ -2,9 +2,11 @@
 //
 // The user-facing tool. Commands:
 //
-//   attnc MODEL.ir --emit=input|graph|kernel [--arch sm_90] [-o FILE]
-//             print the verified input, the optimised graph or the
-//             kernel-level graph
+//   attnc MODEL.ir [--emit=input|graph|kernel|cuda|plan|ptx|cubin]
+//             [--arch sm_80|sm_90|sm_90a] [-o FILE]
+//             compile to model.cubin (default), or print a stage
+//   attnc inspect MODEL.cubin
+//             the kernels, their ptxas resource use and the plan
 //   attnc run MODEL.ir [--entry NAME] [--input FILE.npy]... [--seed N]
 //             [--out DIR] [--keep-dtype] [--precision f32|f64]
 //             [--device interp]
@@ -15,7 +17,6 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "attn/Analysis/TargetDescription.h"
 #include "attn/Driver/Driver.h"
 #include "attn/InitAll.h"
 #include "attn/Pipelines/Pipelines.h"
@@ -34,6 +35,12 @@ using namespace attn;
 
 static cl::SubCommand runCommand("run",
                                  "Run a graph and write its results as .npy");
+static cl::SubCommand inspectCommand(
+    "inspect", "Print a model file's kernels, their ptxas resource use and "
+               "the launch plan (no GPU needed)");
+static cl::opt<std::string> inspectPath(cl::Positional, cl::Required,
+                                        cl::desc("MODEL.cubin"),
+                                        cl::sub(inspectCommand));
 static cl::SubCommand
     analyzeCommand("analyze", "Report what in a graph can run in parallel, "
                               "its dependence chains and a GPU time bound");
@@ -47,7 +54,7 @@ static cl::opt<std::string> modelPath(cl::Positional, cl::desc("MODEL.ir"),
 static cl::opt<std::string> outputPath("o", cl::desc("Output file"),
                                        cl::value_desc("FILE"), cl::init("-"),
                                        cl::sub(cl::SubCommand::getTopLevel()));
-enum class EmitKind { Input, Graph, Kernel, Cubin };
+enum class EmitKind { Input, Graph, Kernel, Cuda, Plan, Ptx, Cubin };
 static cl::opt<EmitKind> emitKind(
     "emit", cl::desc("What to produce"), cl::init(EmitKind::Cubin),
     cl::values(clEnumValN(EmitKind::Input, "input",
@@ -56,8 +63,14 @@ static cl::opt<EmitKind> emitKind(
                           "the graph after the attn-optimize pipeline"),
                clEnumValN(EmitKind::Kernel, "kernel",
                           "the kernel-level graph (attn-to-kernels)"),
+               clEnumValN(EmitKind::Cuda, "cuda",
+                          "the generated CUDA C++ (what NVRTC compiles)"),
+               clEnumValN(EmitKind::Plan, "plan",
+                          "the launch plan embedded in the cubin"),
+               clEnumValN(EmitKind::Ptx, "ptx", "PTX of the kernels"),
                clEnumValN(EmitKind::Cubin, "cubin",
-                          "a CUDA cubin (not yet implemented)")),
+                          "the model file: a cubin with the plan (default; "
+                          "needs -o)")),
     cl::sub(cl::SubCommand::getTopLevel()));
 static cl::opt<std::string>
     arch("arch", cl::desc("GPU target: sm_80, sm_90 (default) or sm_90a"),
@@ -152,53 +165,35 @@ static int analyze() {
 }
 
 /// `attnc MODEL.ir --emit=...`.
-static int compileModel() {
-  if (modelPath.empty()) {
-    driver::reportError("no model file given (try: attnc --help)");
-    return 1;
+static int compile() {
+  driver::CompileOptions options;
+  options.modelPath = modelPath;
+  options.arch = arch;
+  options.outputPath = outputPath;
+  switch (emitKind) {
+  case EmitKind::Input:
+    options.emit = "input";
+    break;
+  case EmitKind::Graph:
+    options.emit = "graph";
+    break;
+  case EmitKind::Kernel:
+    options.emit = "kernel";
+    break;
+  case EmitKind::Cuda:
+    options.emit = "cuda";
+    break;
+  case EmitKind::Plan:
+    options.emit = "plan";
+    break;
+  case EmitKind::Ptx:
+    options.emit = "ptx";
+    break;
+  case EmitKind::Cubin:
+    options.emit = "cubin";
+    break;
   }
-  if (emitKind == EmitKind::Cubin) {
-    driver::reportError("cubin generation is not implemented yet; "
-                        "--emit=graph and --emit=kernel print the optimised "
-                        "and the kernel-level graph, and "
-                        "`attnc run` executes it");
-    return 1;
-  }
-  if (Expected<analysis::TargetDescription> target =
-          analysis::lookupTarget(arch);
-      !target) {
-    driver::reportError("--arch: " + toString(target.takeError()));
-    return 1;
-  }
-  mlir::DialectRegistry registry;
-  registerAllDialects(registry);
-  mlir::MLIRContext context(registry);
-  driver::OneLineDiagnostics diagnostics(context);
-  llvm::SourceMgr sourceMgr;
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      driver::loadModel(modelPath, context, sourceMgr);
-  if (!module)
-    return 1;
-  if (emitKind == EmitKind::Graph || emitKind == EmitKind::Kernel) {
-    mlir::PassManager pm(&context);
-    if (emitKind == EmitKind::Graph)
-      buildOptimizePipeline(pm);
-    else
-      buildKernelPipeline(pm, arch);
-    if (mlir::failed(pm.run(*module)))
-      return 1;
-  }
-  // writeToOutput goes through a temporary file and a rename: a failure
-  // never leaves a truncated output behind.
-  if (Error error = writeToOutput(outputPath, [&](raw_ostream &os) {
-        module->print(os);
-        return Error::success();
-      })) {
-    driver::reportError("cannot write '" + outputPath +
-                        "': " + toString(std::move(error)));
-    return 1;
-  }
-  return 0;
+  return driver::compileModel(options);
 }
 
 int main(int argc, char **argv) {
@@ -229,5 +224,7 @@ int main(int argc, char **argv) {
   }
   if (analyzeCommand)
     return analyze();
-  return compileModel();
+  if (inspectCommand)
+    return driver::inspectModel(inspectPath);
+  return compile();
 }

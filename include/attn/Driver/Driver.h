@@ -63,6 +63,24 @@ struct RunOptions {
 /// `attnc run`: returns the process exit code.
 int runModel(const RunOptions &options);
 
+/// Everything `attnc MODEL.ir` is asked to do.
+struct CompileOptions {
+  std::string modelPath;
+  std::string entry;
+  /// input, graph, kernel, cuda, plan, ptx or cubin.
+  std::string emit = "cubin";
+  std::string arch = "sm_90";
+  /// Where to write; "-" is stdout (not for cubins). Written atomically.
+  std::string outputPath = "-";
+};
+
+/// `attnc MODEL.ir`: returns the process exit code.
+int compileModel(const CompileOptions &options);
+
+/// `attnc inspect MODEL.cubin`: prints the kernels with ptxas's resource
+/// report, and the plan. Needs no GPU. Returns the exit code.
+int inspectModel(const std::string &path);
+
 /// Everything `attnc analyze` is asked to do.
 struct AnalyzeOptions {
   std::string modelPath;

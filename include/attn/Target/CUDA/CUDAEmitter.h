@@ -1,0 +1,70 @@
+//===- CUDAEmitter.h - kernel-level graphs to CUDA C++ and cubins -*- C++ -*-===//
+//
+// The Target library: a kernel-level attn.graph (after --attn-form-kernels)
+// becomes one CUDA C++ translation unit, one `extern "C" __global__`
+// function per kernel op, written against the device library
+// (runtime/device/attnc/device.h), plus the launch plan the runtime needs.
+// compileModel then runs NVRTC and produces the model.cubin artifact.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_TARGET_CUDA_CUDAEMITTER_H
+#define ATTN_TARGET_CUDA_CUDAEMITTER_H
+
+#include "attn/Dialect/Graph/IR/GraphOps.h"
+
+#include "mlir/Support/LLVM.h"
+
+#include <string>
+#include <vector>
+
+namespace attn::cuda {
+
+/// Which kernel op produced which lines of the generated source, so an
+/// NVRTC diagnostic can name the op.
+struct SourceSpan {
+  std::string kernel;
+  unsigned firstLine = 0, lastLine = 0;
+  mlir::Location loc;
+};
+
+struct EmittedModule {
+  /// The kernels, exactly as NVRTC and the CPU emulation compile them.
+  std::string source;
+  /// The launch plan's text form (runtime/src/Plan.h).
+  std::string plan;
+  std::vector<SourceSpan> spans;
+  std::vector<std::string> kernelNames;
+};
+
+/// Emits every kernel op of `graph`, which must be at kernel level.
+/// Errors are diagnostics at the offending op.
+mlir::FailureOr<EmittedModule> emitModule(graph::GraphOp graph,
+                                          llvm::StringRef arch);
+
+/// What NVRTC made of a module.
+struct CompiledModule {
+  std::vector<char> cubin; // the complete model file
+  std::string ptx;         // filled when asked for
+  std::string resources;   // ptxas's per-kernel report, as embedded
+};
+
+struct CompileOptions {
+  std::string arch = "sm_90";
+  bool wantPTX = false;
+};
+
+/// Compiles `module` with NVRTC into a model file: a cubin that also holds
+/// the plan, the kernel source (for the emulation device), ptxas's
+/// resource report and a checksum over the whole file. Errors are
+/// diagnostics at `loc`, or at the kernel op whose lines NVRTC rejected.
+mlir::FailureOr<CompiledModule> compileModule(const EmittedModule &module,
+                                              const CompileOptions &options,
+                                              mlir::Location loc);
+
+/// Whether this attnc was built with NVRTC.
+bool haveNVRTC();
+
+} // namespace attn::cuda
+
+#endif

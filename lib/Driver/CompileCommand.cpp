@@ -1,0 +1,103 @@
+//===- CompileCommand.cpp - attnc MODEL.ir [--emit=...] [-o FILE] ---------===//
+//
+// The compiler proper: parse and verify, run the pipeline up to the
+// requested stage, and write that stage (the input, the optimised graph,
+// the kernel-level graph, the generated CUDA, the launch plan, PTX, or the
+// model.cubin artifact). Every output goes through a temporary file and a
+// rename, so a failure never leaves a truncated file behind.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Driver/Driver.h"
+
+#include "attn/Analysis/TargetDescription.h"
+#include "attn/InitAll.h"
+#include "attn/Pipelines/Pipelines.h"
+#include "attn/Target/CUDA/CUDAEmitter.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace attn;
+using namespace attn::driver;
+
+static int write(const std::string &path, llvm::StringRef bytes) {
+  if (llvm::Error error = llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
+        os << bytes;
+        return llvm::Error::success();
+      })) {
+    reportError("cannot write '" + path + "': " + toString(std::move(error)));
+    return 1;
+  }
+  return 0;
+}
+
+int attn::driver::compileModel(const CompileOptions &options) {
+  if (options.modelPath.empty()) {
+    reportError("no model file given (try: attnc --help)");
+    return 1;
+  }
+  if (llvm::Expected<analysis::TargetDescription> target =
+          analysis::lookupTarget(options.arch);
+      !target) {
+    reportError("--arch: " + toString(target.takeError()));
+    return 1;
+  }
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  MLIRContext context(registry);
+  OneLineDiagnostics diagnostics(context);
+  llvm::SourceMgr sourceMgr;
+  OwningOpRef<ModuleOp> module =
+      loadModel(options.modelPath, context, sourceMgr);
+  if (!module)
+    return 1;
+
+  if (options.emit != "input") {
+    PassManager pm(&context);
+    if (options.emit == "graph")
+      buildOptimizePipeline(pm);
+    else
+      buildKernelPipeline(pm, options.arch);
+    if (failed(pm.run(*module)))
+      return 1;
+  }
+  if (options.emit == "input" || options.emit == "graph" ||
+      options.emit == "kernel") {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    module->print(os);
+    return write(options.outputPath, text);
+  }
+
+  graph::GraphOp graph = findEntry(*module, options.entry, options.modelPath);
+  if (!graph)
+    return 1;
+  FailureOr<cuda::EmittedModule> emitted =
+      cuda::emitModule(graph, options.arch);
+  if (failed(emitted))
+    return 1;
+  if (options.emit == "cuda")
+    return write(options.outputPath, emitted->source);
+  if (options.emit == "plan")
+    return write(options.outputPath, emitted->plan);
+
+  cuda::CompileOptions compile;
+  compile.arch = options.arch;
+  compile.wantPTX = options.emit == "ptx";
+  FailureOr<cuda::CompiledModule> compiled =
+      cuda::compileModule(*emitted, compile, graph.getLoc());
+  if (failed(compiled))
+    return 1;
+  if (options.emit == "ptx")
+    return write(options.outputPath, compiled->ptx);
+  if (options.outputPath == "-") {
+    reportError("a cubin is binary: name an output file with -o");
+    return 1;
+  }
+  return write(options.outputPath,
+               llvm::StringRef(compiled->cubin.data(), compiled->cubin.size()));
+}

@@ -1,0 +1,66 @@
+//===- InspectCommand.cpp - attnc inspect MODEL.cubin ---------------------===//
+//
+// Reads a model file the way the runtime does (format version, checksum,
+// plan) and prints what it holds: per kernel, its launch and ptxas's
+// register, shared memory, stack and spill figures; then the plan itself.
+// No GPU or driver is involved.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Driver/Driver.h"
+
+#include "ModelFile.h"
+#include "Plan.h"
+
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <map>
+#include <sstream>
+
+using namespace attn;
+using namespace attn::driver;
+
+int attn::driver::inspectModel(const std::string &path) {
+  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
+      llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                  /*RequiresNullTerminator=*/false);
+  if (!buffer) {
+    reportError("cannot read model '" + path + "': " +
+                buffer.getError().message());
+    return 1;
+  }
+  std::vector<char> file((*buffer)->getBufferStart(),
+                         (*buffer)->getBufferEnd());
+  attnc::rt::ModelContents contents;
+  std::string error;
+  attnc::rt::Plan plan;
+  if (!attnc::rt::readModelContents(file, &contents, &error) ||
+      !attnc::rt::parsePlan(contents.plan, &plan, &error)) {
+    reportError(path + ": " + error);
+    return 1;
+  }
+  // ptxas's line per kernel, by kernel name.
+  std::map<std::string, std::string> resources;
+  std::istringstream lines(contents.resources);
+  for (std::string line; std::getline(lines, line);)
+    if (size_t space = line.find(' '); space != std::string::npos)
+      resources[line.substr(0, space)] = line.substr(space + 1);
+
+  llvm::raw_ostream &os = llvm::outs();
+  os << path << ": attnc model for " << plan.arch << ", entry @" << plan.entry
+     << ", " << file.size() << " bytes\n";
+  os << "kernels:\n";
+  for (const attnc::rt::PlanStep &step : plan.steps) {
+    if (step.op != attnc::rt::PlanStep::Op::Launch)
+      continue;
+    os << "  " << step.kernel << " (" << step.kind << "): grid "
+       << step.grid[0] << ", block " << step.block[0] << ", dynamic smem "
+       << step.dynamicShared << (step.cooperative ? ", cooperative" : "")
+       << "\n    ptxas: ";
+    auto it = resources.find(step.kernel);
+    os << (it == resources.end() ? "no report" : it->second) << "\n";
+  }
+  os << "plan:\n" << contents.plan;
+  return 0;
+}

@@ -1,0 +1,112 @@
+//===- EmitAttention.cpp - kernel.attention with online softmax -----------===//
+//
+// The correctness-first attention kernel: blocks cover (batch..., query
+// tile); each thread owns one query row and walks the keys once with the
+// online softmax (running maximum m and sum l, accumulator rescaled by
+// exp(m_old - m_new)), so scores are never stored. Causal masking skips
+// keys with j - i > offset; the score modification region is inlined on
+// each score through the scalar emitter. Scores, statistics and the
+// accumulator are f32, the output is rounded once to its type: the
+// attn.attention numerics contract. Issue 6 replaces the per-thread loop
+// with tensor-core tiles; the mapping of blocks and the softmax stay.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelPatterns.h"
+
+#include "attn/Dialect/Graph/IR/GraphOps.h"
+#include "attn/Dialect/Kernel/IR/KernelOps.h"
+
+using namespace mlir;
+using namespace attn;
+using namespace attn::cuda;
+
+LogicalResult attn::cuda::emitAttention(KernelEmission &k) {
+  graph::AttentionOp op;
+  for (Operation &nested : k.block())
+    if (auto a = dyn_cast<graph::AttentionOp>(nested))
+      op = a;
+  ArrayRef<int64_t> out = shapeOf(op.getResult());
+  size_t batchRank = out.size() - 2;
+  int64_t queries = out[batchRank], width = out[batchRank + 1];
+  int64_t keys = shapeOf(op.getKey())[shapeOf(op.getKey()).size() - 2];
+  int64_t depth = shapeOf(op.getQuery()).back();
+  int64_t tileQ = 1;
+  for (Attribute attr : k.kernel->getAttrOfType<ArrayAttr>("loops"))
+    if (cast<kernel::LoopAttr>(attr).getName() == "i")
+      tileQ = cast<kernel::LoopAttr>(attr).getTile();
+  int64_t queryTiles = (queries + tileQ - 1) / tileQ;
+  k.threads = tileQ;
+  k.blocks = queryTiles;
+  for (size_t d = 0; d < batchRank; ++d)
+    k.blocks *= out[d];
+  auto num = [](int64_t v) { return std::to_string(v); };
+
+  CodeWriter &w = k.out;
+  w.line("attnc_index bid = blockIdx.x;");
+  w.line("const attnc_index tileI = bid % " + num(queryTiles) + "; bid /= " +
+         num(queryTiles) + ";");
+  Index batch(batchRank);
+  for (size_t d = batchRank; d-- > 0;) {
+    batch[d] = "b" + num(d);
+    w.line("const attnc_index b" + num(d) + " = bid % " + num(out[d]) +
+           "; bid /= " + num(out[d]) + ";");
+  }
+  w.line("const attnc_index i = tileI * " + num(tileQ) + " + threadIdx.x;");
+  w.line("if (i >= " + num(queries) + ") return;");
+
+  // Operand element (row, col) under batch broadcasting.
+  auto at = [&](Value operand, const std::string &row, const std::string &col) {
+    Index full = batch;
+    full.append({"0", "0"});
+    Index index = broadcastIndex(full, out, shapeOf(operand));
+    index.resize(index.size() - 2);
+    index.append({row, col});
+    return *k.loadInput(operand, index);
+  };
+
+  w.line("float m = __int_as_float(0xff800000), l = 0.0f;");
+  w.line("float acc[" + num(width) + "];");
+  w.line("for (int c = 0; c < " + num(width) + "; ++c) acc[c] = 0.0f;");
+  w.open("for (attnc_index j = 0; j < " + num(keys) + "; ++j)");
+  if (std::optional<int64_t> offset = op.getCausalOffset())
+    w.line("if (j - i > " + num(*offset) + ") continue;");
+  w.line("float dot = 0.0f;");
+  w.line("for (attnc_index c = 0; c < " + num(depth) + "; ++c) dot += " +
+         at(op.getQuery(), "i", "c") + " * " + at(op.getKey(), "j", "c") + ";");
+  w.line("float s = " + floatLiteral(op.getScale().convertToDouble()) +
+         " * dot;");
+  if (!op.getScoreMod().empty()) {
+    Block &mod = op.getScoreMod().front();
+    Value scores = mod.getArgument(0);
+    ScalarEmitter scalar(w, [&](Value v, const Index &index)
+                             -> std::optional<std::string> {
+      if (v == scores)
+        return std::string("s");
+      return k.loadInput(v, index);
+    });
+    Index scoreIndex = batch;
+    scoreIndex.append({"i", "j"});
+    FailureOr<std::string> modified =
+        scalar.emit(mod.getTerminator()->getOperand(0), scoreIndex);
+    if (failed(modified))
+      return failure();
+    w.line("s = " + *modified + ";");
+  }
+  w.line("const float mNew = fmaxf(m, s);");
+  // Equal maxima (both -inf before any finite score) need no rescaling,
+  // and exp(-inf - -inf) would be NaN.
+  w.line("const float correction = m == mNew ? 1.0f : expf(m - mNew);");
+  w.line("const float p = expf(s - mNew);");
+  w.line("l = l * correction + p;");
+  w.line("for (int c = 0; c < " + num(width) + "; ++c) acc[c] = acc[c] * "
+         "correction + p * " + at(op.getValue(), "j", "c") + ";");
+  w.line("m = mNew;");
+  w.close();
+  Index index = batch;
+  index.append({"i", "c"});
+  w.open("for (attnc_index c = 0; c < " + num(width) + "; ++c)");
+  w.line(storeResult(k, 0, index, "acc[c] / l"));
+  w.close();
+  return success();
+}

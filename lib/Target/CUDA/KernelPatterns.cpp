@@ -1,0 +1,93 @@
+//===- KernelPatterns.cpp - shared parts of the kernel patterns -----------===//
+//
+// Parameter naming, loads of kernel inputs and stores of results, and the
+// pointwise pattern, the simplest of them: a grid-stride loop over the
+// flat index of the largest result, each output element computed from its
+// index by the scalar emitter.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelPatterns.h"
+
+#include "mlir/IR/Builders.h"
+
+using namespace mlir;
+using namespace attn;
+using namespace attn::cuda;
+
+std::optional<unsigned> KernelEmission::inputNumber(Value value) {
+  auto arg = dyn_cast<BlockArgument>(value);
+  if (!arg || arg.getOwner() != &block())
+    return std::nullopt;
+  return arg.getArgNumber();
+}
+
+std::optional<std::string> KernelEmission::loadInput(Value value,
+                                                     const Index &index) {
+  std::optional<unsigned> number = inputNumber(value);
+  if (!number)
+    return std::nullopt;
+  return "attnc_load(in" + std::to_string(*number) + ", " +
+         linearize(index, shapeOf(value)) + ")";
+}
+
+std::string KernelEmission::addTemp(std::string type, int64_t elements,
+                                    bool zeroed) {
+  temps.push_back({std::move(type), elements, zeroed});
+  return "tmp" + std::to_string(temps.size() - 1);
+}
+
+int64_t KernelEmission::scheduledThreads() {
+  return kernel->getAttrOfType<IntegerAttr>("threads").getInt();
+}
+
+int64_t KernelEmission::scheduledBlocks() {
+  return kernel->getAttrOfType<DenseI64ArrayAttr>("blocks")[0];
+}
+
+std::string attn::cuda::storeResult(KernelEmission &k, unsigned r,
+                                    const Index &index,
+                                    const std::string &value) {
+  return "attnc_store(out" + std::to_string(r) + ", " +
+         linearize(index, shapeOf(k.kernel->getResult(r))) + ", " + value +
+         ");";
+}
+
+static int64_t numElements(Value value) {
+  int64_t n = 1;
+  for (int64_t d : shapeOf(value))
+    n *= d;
+  return n;
+}
+
+LogicalResult attn::cuda::emitPointwise(KernelEmission &k) {
+  k.threads = k.scheduledThreads();
+  k.blocks = k.scheduledBlocks();
+  int64_t total = 0;
+  for (Value result : k.kernel->getResults())
+    total = std::max(total, numElements(result));
+  ScalarEmitter scalar(k.out, [&](Value v, const Index &i) {
+    return k.loadInput(v, i);
+  });
+  k.out.open("for (attnc_index flat = (attnc_index)blockIdx.x * blockDim.x + "
+             "threadIdx.x; flat < " +
+             std::to_string(total) +
+             "; flat += (attnc_index)gridDim.x * blockDim.x)");
+  for (auto [r, value] : llvm::enumerate(k.results())) {
+    int64_t count = numElements(k.kernel->getResult(r));
+    bool guarded = count < total;
+    if (guarded)
+      k.out.open("if (flat < " + std::to_string(count) + ")");
+    Index index = delinearize("flat", shapeOf(value));
+    FailureOr<std::string> element = scalar.emit(value, index);
+    if (failed(element))
+      return failure();
+    k.out.line(storeResult(k, r, index, *element));
+    if (guarded) {
+      k.out.close();
+      scalar.clearCache();
+    }
+  }
+  k.out.close();
+  return success();
+}

@@ -1,0 +1,72 @@
+//===- KernelPatterns.h - one CUDA emission pattern per kernel kind -*- C++ -*-===//
+//
+// Each kernel op becomes one `extern "C" __global__` function whose
+// parameters are the kernel's results (outN), then its inputs (inN), then
+// any temporaries the pattern asks for (tmpN). A pattern writes the
+// function body and says how to launch it; ModuleEmitter.cpp writes the
+// signature, the emulation thunk and the plan entry.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_LIB_TARGET_CUDA_KERNELPATTERNS_H
+#define ATTN_LIB_TARGET_CUDA_KERNELPATTERNS_H
+
+#include "ScalarEmitter.h"
+
+#include "mlir/IR/Operation.h"
+
+namespace attn::cuda {
+
+/// Scratch memory a kernel needs besides its inputs and outputs.
+struct TempBuffer {
+  std::string type; // C type of one element: "float" or "unsigned int"
+  int64_t elements = 0;
+  bool zeroed = false; // zero-filled before each launch (barrier counters)
+};
+
+class KernelEmission {
+public:
+  KernelEmission(mlir::Operation *kernel, std::string name)
+      : kernel(kernel), name(std::move(name)), out(body) {}
+
+  mlir::Operation *kernel;
+  std::string name;
+  std::string body;
+  CodeWriter out;
+
+  // Launch shape, set by the pattern.
+  int64_t blocks = 1;
+  int64_t threads = 1;
+  int64_t dynamicShared = 0;
+  bool cooperative = false;
+  llvm::SmallVector<TempBuffer> temps;
+
+  mlir::Block &block() { return kernel->getRegion(0).front(); }
+  /// Kernel body value -> parameter: block argument i is "in<i>".
+  std::optional<unsigned> inputNumber(mlir::Value value);
+  /// The leaf that loads block arguments from their input buffers.
+  std::optional<std::string> loadInput(mlir::Value value, const Index &index);
+  /// A new temporary; returns its parameter name.
+  std::string addTemp(std::string type, int64_t elements, bool zeroed = false);
+  /// The yielded values, in result order.
+  mlir::OperandRange results() {
+    return block().getTerminator()->getOperands();
+  }
+  int64_t scheduledThreads();
+  int64_t scheduledBlocks();
+};
+
+mlir::LogicalResult emitPointwise(KernelEmission &k);
+mlir::LogicalResult emitGemm(KernelEmission &k);
+mlir::LogicalResult emitRow(KernelEmission &k);
+mlir::LogicalResult emitAttention(KernelEmission &k);
+mlir::LogicalResult emitRecurrence(KernelEmission &k);
+mlir::LogicalResult emitScan(KernelEmission &k);
+
+/// Stores `value` (a float expression) into result `r` at `index`.
+std::string storeResult(KernelEmission &k, unsigned r, const Index &index,
+                        const std::string &value);
+
+} // namespace attn::cuda
+
+#endif

@@ -1,0 +1,207 @@
+//===- ModuleEmitter.cpp - a kernel-level graph as one CUDA module --------===//
+//
+// Assigns a buffer to every tensor of the graph (its arguments, each
+// kernel's results, each kernel's temporaries), dispatches each kernel op
+// to its pattern (KernelPatterns.h), writes the function around the body
+// with its emulation thunk, and records the plan: launches in program
+// order, zero fills for barrier counters, and copies where a result is an
+// argument or is returned twice.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Target/CUDA/CUDAEmitter.h"
+
+#include "KernelPatterns.h"
+
+#include "attn/Dialect/Kernel/IR/KernelOps.h"
+
+#include "Plan.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace attn;
+using namespace attn::cuda;
+using attnc::rt::BufferDesc;
+using attnc::rt::Plan;
+using attnc::rt::PlanStep;
+
+static attnc::rt::ElementType elementTypeOf(Value value) {
+  Type type = cast<RankedTensorType>(value.getType()).getElementType();
+  if (type.isF16())
+    return attnc::rt::ElementType::F16;
+  if (type.isBF16())
+    return attnc::rt::ElementType::BF16;
+  if (type.isInteger(1))
+    return attnc::rt::ElementType::I1;
+  return attnc::rt::ElementType::F32;
+}
+
+static LogicalResult dispatch(KernelEmission &k) {
+  return llvm::TypeSwitch<Operation *, LogicalResult>(k.kernel)
+      .Case([&](kernel::GemmOp) { return emitGemm(k); })
+      .Case([&](kernel::AttentionOp) { return emitAttention(k); })
+      .Case([&](kernel::PointwiseOp) { return emitPointwise(k); })
+      .Case([&](kernel::RowOp) { return emitRow(k); })
+      .Case([&](kernel::RecurrenceOp) { return emitRecurrence(k); })
+      .Case([&](kernel::ScanOp) { return emitScan(k); })
+      .Default([](Operation *op) {
+        return op->emitOpError("is not a kernel op; run kernel formation "
+                               "(--attn-form-kernels) first");
+      });
+}
+
+static unsigned countLines(const std::string &text) {
+  return unsigned(std::count(text.begin(), text.end(), '\n'));
+}
+
+namespace {
+class ModuleBuilder {
+public:
+  ModuleBuilder(graph::GraphOp graph, StringRef arch) : graph(graph) {
+    plan.arch = arch.str();
+    plan.entry = graph.getSymName().str();
+  }
+  FailureOr<EmittedModule> run();
+
+private:
+  int newBuffer(BufferDesc::Role role, int index, Value value,
+                std::string name = "");
+  LogicalResult emitKernel(Operation *op, unsigned number);
+
+  graph::GraphOp graph;
+  Plan plan;
+  EmittedModule module;
+  llvm::DenseMap<Value, int> bufferOf;
+};
+} // namespace
+
+int ModuleBuilder::newBuffer(BufferDesc::Role role, int index, Value value,
+                             std::string name) {
+  BufferDesc buffer;
+  buffer.id = int(plan.buffers.size());
+  buffer.role = role;
+  buffer.index = index;
+  buffer.type = elementTypeOf(value);
+  auto shape = cast<RankedTensorType>(value.getType()).getShape();
+  buffer.shape.assign(shape.begin(), shape.end());
+  buffer.name = std::move(name);
+  plan.buffers.push_back(buffer);
+  return buffer.id;
+}
+
+LogicalResult ModuleBuilder::emitKernel(Operation *op, unsigned number) {
+  KernelEmission k(op, "attnc_k" + std::to_string(number));
+  if (failed(dispatch(k)))
+    return failure();
+
+  // Signature: results, inputs, temporaries.
+  std::string params, thunkArgs;
+  unsigned argIndex = 0;
+  auto param = [&](const std::string &type, const std::string &name) {
+    if (!params.empty()) {
+      params += ",\n    ";
+      thunkArgs += ", ";
+    }
+    params += type + " *__restrict__ " + name;
+    std::string cast = type;
+    thunkArgs += "(" + cast + " *)args[" + std::to_string(argIndex++) + "]";
+  };
+  PlanStep launch;
+  launch.kernel = k.name;
+  launch.kind = op->getName().stripDialect().str();
+  for (auto [i, result] : llvm::enumerate(op->getResults())) {
+    param(storageType(result), "out" + std::to_string(i));
+    int id = newBuffer(BufferDesc::Role::Temp, -1, result);
+    bufferOf[result] = id;
+    launch.args.push_back(id);
+  }
+  for (auto [i, input] : llvm::enumerate(op->getOperands())) {
+    param("const " + storageType(input), "in" + std::to_string(i));
+    launch.args.push_back(bufferOf.lookup(input));
+  }
+  for (auto [i, temp] : llvm::enumerate(k.temps)) {
+    param(temp.type, "tmp" + std::to_string(i));
+    BufferDesc buffer;
+    buffer.id = int(plan.buffers.size());
+    buffer.role = BufferDesc::Role::Temp;
+    // Temporaries are f32 words (a barrier counter is one 4-byte word).
+    buffer.type = attnc::rt::ElementType::F32;
+    buffer.shape = {temp.elements};
+    plan.buffers.push_back(buffer);
+    launch.args.push_back(buffer.id);
+    if (temp.zeroed) {
+      PlanStep zero;
+      zero.op = PlanStep::Op::Zero;
+      zero.args = {buffer.id};
+      plan.steps.push_back(zero);
+    }
+  }
+  launch.grid[0] = unsigned(k.blocks);
+  launch.block[0] = unsigned(k.threads);
+  launch.dynamicShared = size_t(k.dynamicShared);
+  launch.cooperative = k.cooperative;
+  plan.steps.push_back(launch);
+
+  std::string &src = module.source;
+  SourceSpan span{k.name, countLines(src) + 1, 0, op->getLoc()};
+  std::string where;
+  llvm::raw_string_ostream whereStream(where);
+  op->getLoc().print(whereStream);
+  src += "// " + op->getName().getStringRef().str() + " " + where + "\n";
+  src += "extern \"C\" __global__ void __launch_bounds__(" +
+         std::to_string(k.threads) + ") " + k.name + "(\n    " + params +
+         ") {\n";
+  src += k.body;
+  src += "}\n";
+  src += "#if defined(ATTNC_EMU)\nextern \"C\" void " + k.name +
+         "_emu(void **args) { " + k.name + "(" + thunkArgs + "); }\n#endif\n\n";
+  span.lastLine = countLines(src);
+  module.spans.push_back(span);
+  module.kernelNames.push_back(k.name);
+  return success();
+}
+
+FailureOr<EmittedModule> ModuleBuilder::run() {
+  Block &body = graph.getBody().front();
+  module.source = "// Generated by attnc from @" + plan.entry + " for " +
+                  plan.arch + ". One kernel per kernel op, in launch order.\n"
+                  "#include \"attnc/device.h\"\n\n";
+  ArrayAttr argAttrs = graph.getArgAttrsAttr();
+  for (auto [i, arg] : llvm::enumerate(body.getArguments())) {
+    std::string name = "arg" + std::to_string(i);
+    if (argAttrs)
+      if (auto dict = dyn_cast<DictionaryAttr>(argAttrs[i]))
+        if (auto attr = dict.getAs<StringAttr>("attn.name"))
+          name = attr.str();
+    bufferOf[arg] = newBuffer(BufferDesc::Role::Input, int(i), arg, name);
+  }
+  unsigned number = 0;
+  for (Operation &op : body.without_terminator())
+    if (failed(emitKernel(&op, number++)))
+      return failure();
+  // Results: a kernel's buffer becomes the output; an argument or a value
+  // returned twice is copied into an output buffer of its own.
+  for (auto [i, value] : llvm::enumerate(body.getTerminator()->getOperands())) {
+    std::string name = "out" + std::to_string(i);
+    BufferDesc &buffer = plan.buffers[bufferOf.lookup(value)];
+    if (buffer.role == BufferDesc::Role::Temp) {
+      buffer.role = BufferDesc::Role::Output;
+      buffer.index = int(i);
+      buffer.name = name;
+      continue;
+    }
+    int copy = newBuffer(BufferDesc::Role::Output, int(i), value, name);
+    PlanStep step;
+    step.op = PlanStep::Op::Copy;
+    step.args = {bufferOf.lookup(value), copy};
+    plan.steps.push_back(step);
+  }
+  module.plan = attnc::rt::printPlan(plan);
+  return module;
+}
+
+FailureOr<EmittedModule> attn::cuda::emitModule(graph::GraphOp graph,
+                                                StringRef arch) {
+  return ModuleBuilder(graph, arch).run();
+}

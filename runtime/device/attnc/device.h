@@ -1,0 +1,169 @@
+//===- device.h - the attnc device library -----------------------*- C++ -*-===//
+//
+// What every generated kernel includes: storage types, loads and stores
+// that convert to and from the f32 compute type, the activation functions
+// with the interpreter's formulas, block reductions and a grid-wide
+// barrier. The same text compiles under NVRTC for the GPU and, with
+// ATTNC_EMU defined, with the host C++ compiler against the emulation
+// layer (runtime/emu/attnc/emu.h), so CPU runs execute the exact source the
+// GPU runs. Generated code declares shared memory only through
+// ATTNC_SHARED / ATTNC_DYNAMIC_SHARED, which the emulation maps to one
+// arena per block.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTNC_DEVICE_DEVICE_H
+#define ATTNC_DEVICE_DEVICE_H
+
+#if defined(ATTNC_EMU)
+#include "attnc/emu.h"
+#include <cmath>
+#else
+#define ATTNC_SHARED(type, name, count) __shared__ type name[count]
+#define ATTNC_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
+
+#include "attnc/numerics.h"
+
+typedef long long attnc_index;
+
+/// Storage types. Distinct structs, not typedefs of unsigned short, so
+/// loads and stores overload on them.
+struct attnc_f16 { unsigned short bits; };
+struct attnc_bf16 { unsigned short bits; };
+struct attnc_i1 { unsigned char value; };
+
+//===----------------------------------------------------------------------===//
+// Loads, stores and rounding (compute is f32)
+//===----------------------------------------------------------------------===//
+
+__device__ __forceinline__ float attnc_load(const float *p, attnc_index i) {
+  return p[i];
+}
+__device__ __forceinline__ float attnc_load(const attnc_f16 *p, attnc_index i) {
+  return attnc_numerics::halfBitsToFloat(p[i].bits);
+}
+__device__ __forceinline__ float attnc_load(const attnc_bf16 *p, attnc_index i) {
+  return attnc_numerics::bfloat16BitsToFloat(p[i].bits);
+}
+__device__ __forceinline__ float attnc_load(const attnc_i1 *p, attnc_index i) {
+  return p[i].value ? 1.0f : 0.0f;
+}
+
+__device__ __forceinline__ void attnc_store(float *p, attnc_index i, float v) {
+  p[i] = v;
+}
+__device__ __forceinline__ void attnc_store(attnc_f16 *p, attnc_index i, float v) {
+  p[i].bits = attnc_numerics::floatToHalfBits(v);
+}
+__device__ __forceinline__ void attnc_store(attnc_bf16 *p, attnc_index i, float v) {
+  p[i].bits = attnc_numerics::floatToBFloat16Bits(v);
+}
+__device__ __forceinline__ void attnc_store(attnc_i1 *p, attnc_index i, float v) {
+  p[i].value = v != 0.0f ? 1 : 0;
+}
+
+/// Rounding an f32 value to what a tensor of that type can hold: each op
+/// result is rounded to its type, as the interpreter does.
+__device__ __forceinline__ float attnc_round_f16(float v) {
+  return attnc_numerics::halfBitsToFloat(attnc_numerics::floatToHalfBits(v));
+}
+__device__ __forceinline__ float attnc_round_bf16(float v) {
+  return attnc_numerics::bfloat16BitsToFloat(
+      attnc_numerics::floatToBFloat16Bits(v));
+}
+__device__ __forceinline__ float attnc_round_i1(float v) {
+  return v != 0.0f ? 1.0f : 0.0f;
+}
+
+//===----------------------------------------------------------------------===//
+// Activations (the formulas of the attn ops' descriptions)
+//===----------------------------------------------------------------------===//
+
+__device__ __forceinline__ float attnc_sigmoid(float x) {
+  return 1.0f / (1.0f + expf(-x));
+}
+__device__ __forceinline__ float attnc_gelu(float x) {
+  // Exact GELU: x * (1 + erf(x / sqrt(2))) / 2.
+  return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f));
+}
+__device__ __forceinline__ float attnc_silu(float x) {
+  return x / (1.0f + expf(-x));
+}
+__device__ __forceinline__ float attnc_relu(float x) { return fmaxf(x, 0.0f); }
+__device__ __forceinline__ float attnc_rsqrt(float x) {
+  return 1.0f / sqrtf(x);
+}
+
+//===----------------------------------------------------------------------===//
+// Block reductions: warp shuffles, then one value per warp through shared
+// memory. `scratch` holds at least 32 floats; every thread of the block
+// must call, and all get the result.
+//===----------------------------------------------------------------------===//
+
+__device__ __forceinline__ float attnc_warp_sum(float v) {
+  for (int offset = 16; offset > 0; offset >>= 1)
+    v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+__device__ __forceinline__ float attnc_warp_max(float v) {
+  for (int offset = 16; offset > 0; offset >>= 1)
+    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  return v;
+}
+
+__device__ __forceinline__ float attnc_block_sum(float v, float *scratch) {
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  int warps = (blockDim.x + 31) >> 5;
+  v = attnc_warp_sum(v);
+  __syncthreads(); // scratch may still be read by a previous reduction
+  if (lane == 0)
+    scratch[warp] = v;
+  __syncthreads();
+  v = lane < warps ? scratch[lane] : 0.0f;
+  return attnc_warp_sum(v);
+}
+
+__device__ __forceinline__ float attnc_block_max(float v, float *scratch) {
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  int warps = (blockDim.x + 31) >> 5;
+  v = attnc_warp_max(v);
+  __syncthreads();
+  if (lane == 0)
+    scratch[warp] = v;
+  __syncthreads();
+  v = lane < warps ? scratch[lane] : -__int_as_float(0x7f800000);
+  return attnc_warp_max(v);
+}
+
+//===----------------------------------------------------------------------===//
+// Grid-wide barrier for cooperative launches
+//===----------------------------------------------------------------------===//
+
+/// Every thread of the grid waits until all have arrived. `counter` is a
+/// zeroed device word owned by the launch. Thread 0 of each block adds one
+/// arrival and spins until the count reaches the next multiple of the
+/// block count, so the counter never needs resetting between barriers.
+/// Correct only when all blocks are co-resident, which a cooperative launch
+/// guarantees (or refuses). The emulation has its own primitive, since a
+/// spinning fiber would never yield.
+__device__ __forceinline__ void attnc_grid_sync(unsigned int *counter) {
+#if defined(ATTNC_EMU)
+  (void)counter;
+  attnc_emu_grid_sync();
+#else
+  __syncthreads();
+  if (threadIdx.x == 0 && threadIdx.y == 0 && threadIdx.z == 0) {
+    unsigned int blocks = gridDim.x * gridDim.y * gridDim.z;
+    __threadfence();
+    unsigned int arrived = atomicAdd(counter, 1u) + 1u;
+    unsigned int target = ((arrived + blocks - 1u) / blocks) * blocks;
+    while (*(volatile unsigned int *)counter < target) {
+    }
+    __threadfence();
+  }
+  __syncthreads();
+#endif
+}
+
+#endif // ATTNC_DEVICE_DEVICE_H
