@@ -33,3 +33,38 @@ if shutil.which("dot"):
 
 if config.have_nvrtc:
     config.available_features.add("nvrtc")
+
+# The CUDA driver, probed the way the runtime finds it (dlopen of
+# libcuda.so.1): `cuda-driver` when a real driver loads, `cuda-device` when
+# it also reports a GPU. Tests that need a GPU say REQUIRES: cuda-device and
+# are reported as unsupported (not passed) on machines without one.
+import ctypes
+try:
+    libcuda = ctypes.CDLL("libcuda.so.1")
+    if libcuda.cuInit(0) == 0:
+        config.available_features.add("cuda-driver")
+        count = ctypes.c_int(0)
+        if libcuda.cuDeviceGetCount(ctypes.byref(count)) == 0 and count.value > 0:
+            config.available_features.add("cuda-device")
+except OSError:
+    pass
+
+# The toolkit's stub libcuda, for the runtime's "stub driver" error.
+for stub in ["/usr/local/cuda/lib64/stubs/libcuda.so",
+             "/usr/local/cuda/targets/x86_64-linux/lib/stubs/libcuda.so"]:
+    if os.path.exists(stub):
+        config.available_features.add("cuda-stub")
+        config.substitutions.append(("%cuda_stub", stub))
+        break
+
+# The emu device compiles kernels with a host C++ compiler.
+if shutil.which("c++") or shutil.which("clang++") or shutil.which("g++"):
+    config.available_features.add("host-cxx")
+
+config.substitutions.append(("%attnc_obj", config.attnc_obj_root))
+config.substitutions.append(("%cmake", shutil.which("cmake") or "cmake"))
+# Compiled emu kernels are cached per test run, not in the user's home.
+config.environment["ATTNC_CACHE_DIR"] = os.path.join(config.attnc_obj_root, "test", "attnc-cache")
+for name in ["ATTNC_HOST_CXX", "ATTNC_LIBCUDA", "HOME", "CXX"]:
+    if name in os.environ and name != "ATTNC_LIBCUDA":
+        config.environment[name] = os.environ[name]

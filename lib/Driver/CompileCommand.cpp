@@ -16,8 +16,10 @@
 #include "attn/Target/CUDA/CUDAEmitter.h"
 
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -100,4 +102,67 @@ int attn::driver::compileModel(const CompileOptions &options) {
   }
   return write(options.outputPath,
                llvm::StringRef(compiled->cubin.data(), compiled->cubin.size()));
+}
+
+bool attn::driver::compileToModelFile(llvm::StringRef irText,
+                                      llvm::StringRef bufferName,
+                                      llvm::StringRef arch,
+                                      std::vector<char> &modelFile,
+                                      std::string &error) {
+  if (llvm::Expected<analysis::TargetDescription> target =
+          analysis::lookupTarget(arch);
+      !target) {
+    error = toString(target.takeError());
+    return false;
+  }
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  MLIRContext context(registry);
+  // Keep the first error as one line, like the command line tools print it.
+  ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diag) {
+    if (diag.getSeverity() != DiagnosticSeverity::Error || !error.empty())
+      return success();
+    std::string where;
+    if (auto loc = dyn_cast<FileLineColLoc>(diag.getLocation()))
+      where = (loc.getFilename().str() + ":" + std::to_string(loc.getLine()) +
+               ":" + std::to_string(loc.getColumn()) + ": ");
+    error = where + diag.str();
+    return success();
+  });
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(
+      llvm::MemoryBuffer::getMemBufferCopy(irText, bufferName), llvm::SMLoc());
+  OwningOpRef<ModuleOp> module =
+      parseSourceFile<ModuleOp>(sourceMgr, ParserConfig(&context));
+  auto fail = [&] {
+    if (error.empty())
+      error = "compilation failed";
+    return false;
+  };
+  if (!module)
+    return fail();
+  PassManager pm(&context);
+  buildKernelPipeline(pm, arch);
+  if (failed(pm.run(*module)))
+    return fail();
+  graph::GraphOp graph;
+  for (auto candidate : module->getOps<graph::GraphOp>()) {
+    graph = candidate;
+    break;
+  }
+  if (!graph) {
+    error = bufferName.str() + ": no attn.graph in the module";
+    return false;
+  }
+  FailureOr<cuda::EmittedModule> emitted = cuda::emitModule(graph, arch);
+  if (failed(emitted))
+    return fail();
+  cuda::CompileOptions compile;
+  compile.arch = arch.str();
+  FailureOr<cuda::CompiledModule> compiled =
+      cuda::compileModule(*emitted, compile, graph.getLoc());
+  if (failed(compiled))
+    return fail();
+  modelFile = std::move(compiled->cubin);
+  return true;
 }

@@ -100,9 +100,11 @@ static bool writeResults(llvm::ArrayRef<interp::Tensor> results,
 }
 
 int attn::driver::runModel(const RunOptions &options) {
+  if (options.device == "emu" || options.device == "cuda")
+    return runOnDevice(options);
   if (options.device != "interp") {
-    reportError("device '" + options.device +
-                "' is not available; this build supports --device=interp");
+    reportError("unknown device '" + options.device +
+                "'; use --device=interp, emu or cuda");
     return 1;
   }
   DialectRegistry registry;

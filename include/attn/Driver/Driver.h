@@ -63,6 +63,10 @@ struct RunOptions {
 /// `attnc run`: returns the process exit code.
 int runModel(const RunOptions &options);
 
+/// `attnc run --device=emu|cuda`: through the runtime library (a .ir file
+/// is compiled by the JIT first).
+int runOnDevice(const RunOptions &options);
+
 /// Everything `attnc MODEL.ir` is asked to do.
 struct CompileOptions {
   std::string modelPath;
@@ -76,6 +80,13 @@ struct CompileOptions {
 
 /// `attnc MODEL.ir`: returns the process exit code.
 int compileModel(const CompileOptions &options);
+
+/// Compiles attn IR text to a model file (the bytes of model.cubin) for
+/// `arch`, in process. On failure returns false with the first error, one
+/// line, in `error` (`bufferName` stands for the file in positions).
+bool compileToModelFile(llvm::StringRef irText, llvm::StringRef bufferName,
+                        llvm::StringRef arch, std::vector<char> &modelFile,
+                        std::string &error);
 
 /// `attnc inspect MODEL.cubin`: prints the kernels with ptxas's resource
 /// report, and the plan. Needs no GPU. Returns the exit code.

@@ -44,10 +44,19 @@ private:
   void barrier() { k.out.line("attnc_grid_sync(barrier);"); }
   std::string num(int64_t v) { return std::to_string(v); }
 
+  /// A scan being stepped: its time variable and carry buffers.
+  struct ActiveScan {
+    graph::ScanOp op;
+    std::string time;
+    llvm::SmallVector<std::string> carryNow, carryNext;
+  };
+  LogicalResult emitSteps(graph::ScanOp op, bool outermost);
+
   KernelEmission &k;
   graph::ScanOp scan;
   llvm::DenseMap<Value, std::string> scratch; // body op results
-  llvm::SmallVector<std::string> carryNow, carryNext;
+  llvm::SmallVector<ActiveScan> active;       // outermost first
+  unsigned nesting = 0;
 };
 } // namespace
 
@@ -61,16 +70,19 @@ std::optional<std::string> RecurrenceEmitter::load(Value value,
   auto it = scratch.find(value);
   if (it != scratch.end())
     return it->second + "[" + linearize(index, shapeOf(value)) + "]";
-  for (auto [i, arg] : llvm::enumerate(scan.getCarriedArgs()))
-    if (arg == value)
-      return carryNow[i] + "[" + linearize(index, shapeOf(value)) + "]";
-  for (auto [arg, sequence] :
-       llvm::zip(scan.getSequenceArgs(), scan.getSequences()))
-    if (arg == value) {
-      Index full(index);
-      full.insert(full.begin() + scan.getDim(), "t");
-      return k.loadInput(sequence, full);
-    }
+  for (ActiveScan &level : active) {
+    for (auto [i, arg] : llvm::enumerate(level.op.getCarriedArgs()))
+      if (arg == value)
+        return level.carryNow[i] + "[" + linearize(index, shapeOf(value)) +
+               "]";
+    for (auto [arg, sequence] :
+         llvm::zip(level.op.getSequenceArgs(), level.op.getSequences()))
+      if (arg == value) {
+        Index full(index);
+        full.insert(full.begin() + level.op.getDim(), level.time);
+        return load(sequence, full, nullptr);
+      }
+  }
   return k.loadInput(value, index);
 }
 
@@ -91,9 +103,13 @@ LogicalResult RecurrenceEmitter::phase(Value value, const std::string &target,
     return failure();
   if (stacked) {
     Index full(index);
-    full.insert(full.begin() + scan.getDim(), "t");
-    w.line("attnc_store(" + target + ", " + linearize(full, shapeOf(outer)) +
-           ", " + *element + ");");
+    ActiveScan &level = active.back();
+    full.insert(full.begin() + level.op.getDim(), level.time);
+    std::string offset = linearize(full, shapeOf(outer));
+    if (target.rfind("out", 0) == 0)
+      w.line("attnc_store(" + target + ", " + offset + ", " + *element + ");");
+    else
+      w.line(target + "[" + offset + "] = " + *element + ";");
   } else if (target.rfind("out", 0) == 0) {
     w.line("attnc_store(" + target + ", e, " + *element + ");");
   } else {
@@ -149,74 +165,117 @@ LogicalResult RecurrenceEmitter::emitMatmul(graph::MatmulOp matmul,
 
 LogicalResult RecurrenceEmitter::run() {
   CodeWriter &w = k.out;
-  Block &body = scan.getBody().front();
   std::string barrierName = k.addTemp("unsigned int", 1, /*zeroed=*/true);
   w.line("unsigned int *barrier = " + barrierName + ";");
   w.line("const attnc_index gtid = (attnc_index)blockIdx.x * blockDim.x + "
          "threadIdx.x;");
   w.line("const attnc_index gsize = (attnc_index)gridDim.x * blockDim.x;");
 
-  for (Operation &op : body.without_terminator())
-    for (Value result : op.getResults())
+  // Every op result of every (nested) body gets a scratch buffer.
+  scan.getBody().walk([&](Operation *op) {
+    if (isa<graph::YieldOp>(op) || op->getParentOfType<graph::FusedOp>())
+      return;
+    for (Value result : op->getResults())
       scratch[result] = k.addTemp("float", numElements(result));
-  for (auto [i, init] : llvm::enumerate(scan.getInits())) {
+  });
+  return emitSteps(scan, /*outermost=*/true);
+}
+
+/// Steps `op` to the end: its carries' buffers, their initial values, and
+/// per step each body op as a phase (nested scans recursively), then the
+/// yield. The outermost scan writes kernel results; a nested one writes
+/// its results into their scratch buffers.
+LogicalResult RecurrenceEmitter::emitSteps(graph::ScanOp op, bool outermost) {
+  CodeWriter &w = k.out;
+  Block &body = op.getBody().front();
+  ActiveScan level{op, "t" + num(nesting++), {}, {}};
+  for (auto [i, init] : llvm::enumerate(op.getInits())) {
     std::string a = k.addTemp("float", numElements(init));
     std::string b = k.addTemp("float", numElements(init));
-    carryNow.push_back("carryNow" + num(i));
-    carryNext.push_back("carryNext" + num(i));
-    w.line("float *carryNow" + num(i) + " = " + a + ";");
-    w.line("float *carryNext" + num(i) + " = " + b + ";");
+    std::string now = "carryNow" + level.time + "_" + num(i);
+    std::string next = "carryNext" + level.time + "_" + num(i);
+    w.line("float *" + now + " = " + a + ";");
+    w.line("float *" + next + " = " + b + ";");
+    level.carryNow.push_back(now);
+    level.carryNext.push_back(next);
   }
-
-  // The initial state.
-  for (auto [i, init] : llvm::enumerate(scan.getInits()))
-    if (failed(phase(init, carryNow[i], nullptr)))
+  // The initial state, read in the enclosing scope.
+  for (auto [i, init] : llvm::enumerate(op.getInits()))
+    if (failed(phase(init, level.carryNow[i], nullptr)))
       return failure();
   barrier();
 
-  int64_t length = scan.getLength();
-  w.open("for (attnc_index step = 0; step < " + num(length) + "; ++step)");
-  w.line("const attnc_index t = " +
-         (scan.getReverse() ? num(length - 1) + " - step" : std::string("step")) +
+  int64_t length = op.getLength();
+  w.open("for (attnc_index step" + level.time + " = 0; step" + level.time +
+         " < " + num(length) + "; ++step" + level.time + ")");
+  w.line("const attnc_index " + level.time + " = " +
+         (op.getReverse() ? num(length - 1) + " - step" + level.time
+                          : "step" + level.time) +
          ";");
-  for (Operation &op : body.without_terminator()) {
-    if (auto matmul = dyn_cast<graph::MatmulOp>(op)) {
+  active.push_back(level);
+  for (Operation &nested : body.without_terminator()) {
+    if (auto inner = dyn_cast<graph::ScanOp>(nested)) {
+      if (failed(emitSteps(inner, /*outermost=*/false)))
+        return failure();
+      continue;
+    }
+    if (auto matmul = dyn_cast<graph::MatmulOp>(nested)) {
       if (failed(emitMatmul(matmul, scratch[matmul.getResult()])))
         return failure();
     } else {
-      for (Value result : op.getResults())
-        if (failed(phase(result, scratch[result], &op)))
+      for (Value result : nested.getResults())
+        if (failed(phase(result, scratch[result], &nested)))
           return failure();
     }
     barrier();
   }
   // Yield: this step's outputs, then the next state.
   Operation *yield = body.getTerminator();
-  unsigned numStacked = scan.getStackedOutputs().size();
-  for (auto [r, kernelValue] : llvm::enumerate(k.results()))
-    for (auto [s, stacked] : llvm::enumerate(scan.getStackedOutputs()))
+  unsigned numStacked = op.getStackedOutputs().size();
+  for (auto [s, stacked] : llvm::enumerate(op.getStackedOutputs())) {
+    if (!outermost) {
+      if (failed(phase(yield->getOperand(s), scratch[stacked], nullptr,
+                       /*stacked=*/true, stacked)))
+        return failure();
+      continue;
+    }
+    for (auto [r, kernelValue] : llvm::enumerate(k.results()))
       if (kernelValue == stacked &&
           failed(phase(yield->getOperand(s), "out" + num(r), nullptr,
                        /*stacked=*/true, stacked)))
         return failure();
-  for (auto [i, next] : llvm::enumerate(carryNext))
+  }
+  for (auto [i, next] : llvm::enumerate(level.carryNext))
     if (failed(phase(yield->getOperand(numStacked + i), next, nullptr)))
       return failure();
   barrier();
-  for (size_t i = 0; i < carryNow.size(); ++i)
-    w.line("{ float *swap = " + carryNow[i] + "; " + carryNow[i] + " = " +
-           carryNext[i] + "; " + carryNext[i] + " = swap; }");
+  for (size_t i = 0; i < level.carryNow.size(); ++i)
+    w.line("{ float *swap = " + level.carryNow[i] + "; " + level.carryNow[i] +
+           " = " + level.carryNext[i] + "; " + level.carryNext[i] +
+           " = swap; }");
+  active.pop_back();
   w.close();
 
   // Final state.
-  for (auto [r, kernelValue] : llvm::enumerate(k.results()))
-    for (auto [i, final] : llvm::enumerate(scan.getFinalCarries()))
+  for (auto [i, final] : llvm::enumerate(op.getFinalCarries())) {
+    std::string source = level.carryNow[i];
+    if (!outermost) {
+      w.open("for (attnc_index e = gtid; e < " + num(numElements(final)) +
+             "; e += gsize)");
+      w.line(scratch[final] + "[e] = " + source + "[e];");
+      w.close();
+      continue;
+    }
+    for (auto [r, kernelValue] : llvm::enumerate(k.results()))
       if (kernelValue == final) {
         w.open("for (attnc_index e = gtid; e < " + num(numElements(final)) +
                "; e += gsize)");
-        w.line("attnc_store(out" + num(r) + ", e, " + carryNow[i] + "[e]);");
+        w.line("attnc_store(out" + num(r) + ", e, " + source + "[e]);");
         w.close();
       }
+  }
+  if (!outermost)
+    barrier();
   return success();
 }
 
@@ -225,10 +284,16 @@ LogicalResult attn::cuda::emitRecurrence(KernelEmission &k) {
   for (Operation &op : k.block())
     if (auto s = dyn_cast<graph::ScanOp>(op))
       scan = s;
-  for (Operation &op : scan.getBody().front().without_terminator())
-    if (op.getNumRegions() != 0 && !isa<graph::FusedOp>(op))
-      return op.emitOpError("CUDA emission: nested regions in a recurrence "
-                            "body are not supported yet");
+  WalkResult walk = scan.getBody().walk([&](Operation *op) {
+    if (op->getNumRegions() != 0 && !isa<graph::FusedOp, graph::ScanOp>(op)) {
+      op->emitOpError("CUDA emission: this op cannot run inside a "
+                      "recurrence kernel yet");
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
   k.threads = k.scheduledThreads();
   k.blocks = k.scheduledBlocks();
   k.cooperative = true;

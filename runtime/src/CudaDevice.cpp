@@ -1,0 +1,202 @@
+//===- CudaDevice.cpp - running a model on a GPU ---------------------------===//
+//
+// The CUDA device: the driver comes from CudaDriver (dlopen, no link-time
+// dependency), the model's cubin is loaded as is with cuModuleLoadData,
+// and each plan step becomes a launch (cooperative for recurrences, whose
+// grid-wide barriers need every block resident) or a memory operation.
+// Before loading, the model's architecture is compared with the device's,
+// so a mismatch is explained rather than reported as a driver error code.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CudaDriver.h"
+#include "Device.h"
+
+#include <map>
+
+using namespace attnc::rt;
+
+namespace {
+
+/// "sm_90a" -> (9, 0, true).
+struct Arch {
+  int major = 0, minor = 0;
+  bool archSpecific = false;
+};
+bool parseArch(const std::string &name, Arch *arch) {
+  if (name.rfind("sm_", 0) != 0 || name.size() < 5)
+    return false;
+  std::string digits = name.substr(3);
+  arch->archSpecific = !digits.empty() && digits.back() == 'a';
+  if (arch->archSpecific)
+    digits.pop_back();
+  if (digits.size() < 2)
+    return false;
+  arch->major = std::atoi(digits.substr(0, digits.size() - 1).c_str());
+  arch->minor = digits.back() - '0';
+  return arch->major > 0;
+}
+
+class CudaDevice : public Device {
+public:
+  CudaDevice(const CudaDriver &driver, CUdevice device, CUcontext context,
+             std::string arch)
+      : driver(driver), device(device), context(context),
+        arch(std::move(arch)) {}
+  ~CudaDevice() override {
+    driver.cuCtxSetCurrent(context);
+    if (module)
+      driver.cuModuleUnload(module);
+    driver.cuDevicePrimaryCtxRelease(device);
+  }
+
+  Failure check(CUresult result, const char *what) {
+    if (result == 0)
+      return Failure::ok();
+    return {ATTNC_DEVICE_ERROR,
+            std::string(what) + " failed: " + driver.describe(result)};
+  }
+
+  Failure load(const LoadedModel &model) override {
+    Arch file, here;
+    if (!parseArch(model.plan.arch, &file) || !parseArch(arch, &here))
+      return {ATTNC_INCOMPATIBLE, "unknown architecture '" + model.plan.arch +
+                                      "' in the model file"};
+    // SASS runs on the same major version at the same or a later minor;
+    // "a" variants only on exactly their own architecture.
+    bool runs = file.major == here.major &&
+                (file.archSpecific ? file.minor == here.minor
+                                   : file.minor <= here.minor);
+    if (!runs)
+      return {ATTNC_INCOMPATIBLE,
+              "the model was compiled for " + model.plan.arch +
+                  " but the device is " + arch + "; recompile with --arch " +
+                  arch};
+    driver.cuCtxSetCurrent(context);
+    CUresult result = driver.cuModuleLoadData(&module, model.file.data());
+    if (result != 0)
+      return {ATTNC_INCOMPATIBLE, explainModuleLoadFailure(
+                                      driver, result, model.plan.arch, arch)};
+    for (const PlanStep &step : model.plan.steps) {
+      if (step.op != PlanStep::Op::Launch || functions.count(step.kernel))
+        continue;
+      CUfunction function;
+      if (Failure f = check(driver.cuModuleGetFunction(&function, module,
+                                                       step.kernel.c_str()),
+                            "cuModuleGetFunction"))
+        return f;
+      // Above 48 KiB, dynamic shared memory must be asked for
+      // (CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8).
+      if (step.dynamicShared > 48 * 1024)
+        if (Failure f = check(driver.cuFuncSetAttribute(
+                                  function, 8, int(step.dynamicShared)),
+                              "cuFuncSetAttribute"))
+          return f;
+      functions[step.kernel] = function;
+    }
+    return Failure::ok();
+  }
+
+  Failure allocate(size_t bytes, uint64_t *address) override {
+    CUdeviceptr pointer = 0;
+    Failure f = check(driver.cuMemAlloc(&pointer, bytes ? bytes : 1),
+                      "cuMemAlloc");
+    *address = pointer;
+    return f;
+  }
+  void free(uint64_t address) override { driver.cuMemFree(address); }
+  Failure toDevice(uint64_t to, const void *from, size_t bytes,
+                   void *stream) override {
+    return check(driver.cuMemcpyHtoDAsync(to, from, bytes, CUstream(stream)),
+                 "cuMemcpyHtoDAsync");
+  }
+  Failure toHost(void *to, uint64_t from, size_t bytes, void *stream) override {
+    if (Failure f = check(driver.cuMemcpyDtoHAsync(to, from, bytes,
+                                                   CUstream(stream)),
+                          "cuMemcpyDtoHAsync"))
+      return f;
+    return synchronize(stream);
+  }
+  Failure copy(uint64_t to, uint64_t from, size_t bytes, void *stream) override {
+    // Rare (a result that is an argument): staged through the host.
+    std::vector<char> staging(bytes);
+    if (Failure f = toHost(staging.data(), from, bytes, stream))
+      return f;
+    if (Failure f = toDevice(to, staging.data(), bytes, stream))
+      return f;
+    return synchronize(stream);
+  }
+  Failure zero(uint64_t address, size_t bytes, void *stream) override {
+    (void)stream;
+    return check(driver.cuMemsetD8(address, 0, bytes), "cuMemsetD8");
+  }
+  Failure launch(const PlanStep &step, const std::vector<uint64_t> &args,
+                 void *stream) override {
+    std::vector<CUdeviceptr> values(args.begin(), args.end());
+    std::vector<void *> params;
+    for (CUdeviceptr &value : values)
+      params.push_back(&value);
+    CUfunction function = functions.at(step.kernel);
+    CUresult result =
+        step.cooperative
+            ? driver.cuLaunchCooperativeKernel(
+                  function, step.grid[0], step.grid[1], step.grid[2],
+                  step.block[0], step.block[1], step.block[2],
+                  unsigned(step.dynamicShared), CUstream(stream), params.data())
+            : driver.cuLaunchKernel(function, step.grid[0], step.grid[1],
+                                    step.grid[2], step.block[0], step.block[1],
+                                    step.block[2], unsigned(step.dynamicShared),
+                                    CUstream(stream), params.data(), nullptr);
+    if (result != 0)
+      return {ATTNC_DEVICE_ERROR, "launching " + step.kernel + " (" +
+                                      step.kind + ") failed: " +
+                                      driver.describe(result)};
+    return Failure::ok();
+  }
+  Failure synchronize(void *stream) override {
+    return check(driver.cuStreamSynchronize(CUstream(stream)),
+                 "cuStreamSynchronize");
+  }
+
+private:
+  const CudaDriver &driver;
+  CUdevice device;
+  CUcontext context;
+  std::string arch;
+  CUmodule module = nullptr;
+  std::map<std::string, CUfunction> functions;
+};
+
+} // namespace
+
+std::unique_ptr<Device> attnc::rt::createCudaDevice(int ordinal,
+                                                    Failure *failure) {
+  std::string error;
+  const CudaDriver *driver = CudaDriver::get(&error);
+  if (!driver) {
+    bool noDevice = error.find("no CUDA device") != std::string::npos;
+    *failure = {noDevice ? ATTNC_NO_DEVICE : ATTNC_NO_DRIVER, error};
+    return nullptr;
+  }
+  int count = 0;
+  driver->cuDeviceGetCount(&count);
+  if (ordinal < 0 || ordinal >= count) {
+    *failure = {ATTNC_NO_DEVICE, "no CUDA device " + std::to_string(ordinal) +
+                                     " (" + std::to_string(count) +
+                                     " present)"};
+    return nullptr;
+  }
+  CUdevice device;
+  CUcontext context;
+  std::string arch;
+  if (driver->cuDeviceGet(&device, ordinal) != 0 ||
+      driver->cuDevicePrimaryCtxRetain(&context, device) != 0 ||
+      !deviceArch(*driver, ordinal, &arch, &error)) {
+    *failure = {ATTNC_DEVICE_ERROR, "cannot open CUDA device " +
+                                        std::to_string(ordinal) +
+                                        (error.empty() ? "" : ": " + error)};
+    return nullptr;
+  }
+  driver->cuCtxSetCurrent(context);
+  return std::make_unique<CudaDevice>(*driver, device, context, arch);
+}

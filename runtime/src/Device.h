@@ -1,0 +1,64 @@
+//===- Device.h - where a session's buffers live and kernels run -*- C++ -*-===//
+//
+// The two devices behind attnc_session: CUDA (a GPU through the driver,
+// resolved at run time) and emu (the CPU, running the model's CUDA source
+// compiled against the emulation layer). A device owns a loaded module and
+// moves bytes; Runtime.cpp walks the plan over it. Addresses are 64-bit
+// integers: CUdeviceptr values on the GPU, host pointers on the CPU.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTNC_RUNTIME_DEVICE_H
+#define ATTNC_RUNTIME_DEVICE_H
+
+#include "ModelFile.h"
+#include "Plan.h"
+
+#include "attnc/runtime.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace attnc::rt {
+
+/// A failure as the C API reports it; code ATTNC_OK means success.
+struct Failure {
+  attnc_status_code code = ATTNC_OK;
+  std::string message;
+  explicit operator bool() const { return code != ATTNC_OK; }
+  static Failure ok() { return {}; }
+};
+
+/// What a device needs to know about the model it runs.
+struct LoadedModel {
+  std::vector<char> file; // the cubin
+  ModelContents contents;
+  Plan plan;
+};
+
+class Device {
+public:
+  virtual ~Device() = default;
+  /// Loads the model's kernels (once per session).
+  virtual Failure load(const LoadedModel &model) = 0;
+  virtual Failure allocate(size_t bytes, uint64_t *address) = 0;
+  virtual void free(uint64_t address) = 0;
+  virtual Failure toDevice(uint64_t to, const void *from, size_t bytes,
+                           void *stream) = 0;
+  virtual Failure toHost(void *to, uint64_t from, size_t bytes,
+                         void *stream) = 0;
+  virtual Failure copy(uint64_t to, uint64_t from, size_t bytes,
+                       void *stream) = 0;
+  virtual Failure zero(uint64_t address, size_t bytes, void *stream) = 0;
+  virtual Failure launch(const PlanStep &step,
+                         const std::vector<uint64_t> &args, void *stream) = 0;
+  virtual Failure synchronize(void *stream) = 0;
+};
+
+std::unique_ptr<Device> createCudaDevice(int ordinal, Failure *failure);
+std::unique_ptr<Device> createEmuDevice(Failure *failure);
+
+} // namespace attnc::rt
+
+#endif

@@ -1,0 +1,362 @@
+//===- Runtime.cpp - the C API ---------------------------------------------===//
+//
+// Models are read and checked once (ModelFile: version, checksum; Plan:
+// buffers and steps); sessions put a model on a device, allocate every
+// buffer of the plan up front and then only copy and launch. Every entry
+// point catches what could go wrong and turns it into an attnc_status: the
+// library never aborts its host application.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CudaDriver.h"
+#include "Device.h"
+
+#include "attnc/runtime.h"
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <new>
+
+using namespace attnc::rt;
+
+struct attnc_status_s {
+  attnc_status_code code;
+  std::string message;
+};
+
+struct attnc_model_s {
+  LoadedModel loaded;
+  std::vector<const BufferDesc *> inputs, outputs;
+  std::atomic<int> references{1};
+};
+
+namespace {
+struct Binding {
+  const void *host = nullptr; // copied in at each run
+  uint64_t device = 0;        // used in place
+  bool bound = false;
+};
+} // namespace
+
+struct attnc_session_s {
+  attnc_model model = nullptr;
+  std::unique_ptr<Device> device;
+  std::vector<uint64_t> addresses; // by buffer id
+  std::vector<Binding> inputs;
+};
+
+static attnc_status makeStatus(attnc_status_code code, std::string message) {
+  return new (std::nothrow) attnc_status_s{code, std::move(message)};
+}
+static attnc_status makeStatus(const Failure &failure) {
+  return failure ? makeStatus(failure.code, failure.message) : nullptr;
+}
+
+extern "C" {
+
+attnc_status_code attnc_status_get_code(attnc_status status) {
+  return status ? status->code : ATTNC_OK;
+}
+const char *attnc_status_get_message(attnc_status status) {
+  return status ? status->message.c_str() : "";
+}
+void attnc_status_release(attnc_status status) { delete status; }
+attnc_status attnc_status_create(attnc_status_code code, const char *message) {
+  return code == ATTNC_OK ? nullptr
+                          : makeStatus(code, message ? message : "");
+}
+
+//===----------------------------------------------------------------------===//
+// Models
+//===----------------------------------------------------------------------===//
+
+attnc_status attnc_model_load_memory(const void *data, size_t size,
+                                     attnc_model *model) {
+  if (!data || !model)
+    return makeStatus(ATTNC_INVALID_ARGUMENT, "null model data or handle");
+  *model = nullptr;
+  auto made = std::unique_ptr<attnc_model_s>(new (std::nothrow) attnc_model_s);
+  if (!made)
+    return makeStatus(ATTNC_INTERNAL, "out of memory");
+  const char *bytes = static_cast<const char *>(data);
+  made->loaded.file.assign(bytes, bytes + size);
+  std::string error;
+  if (!readModelContents(made->loaded.file, &made->loaded.contents, &error))
+    return makeStatus(error.find("version") != std::string::npos
+                          ? ATTNC_INCOMPATIBLE
+                          : ATTNC_CORRUPT_MODEL,
+                      error);
+  if (!parsePlan(made->loaded.contents.plan, &made->loaded.plan, &error))
+    return makeStatus(error.find("version") != std::string::npos
+                          ? ATTNC_INCOMPATIBLE
+                          : ATTNC_CORRUPT_MODEL,
+                      error);
+  made->inputs = made->loaded.plan.inputs();
+  made->outputs = made->loaded.plan.outputs();
+  *model = made.release();
+  return nullptr;
+}
+
+attnc_status attnc_model_load(const char *path, attnc_model *model) {
+  if (!path || !model)
+    return makeStatus(ATTNC_INVALID_ARGUMENT, "null path or model handle");
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return makeStatus(ATTNC_IO_ERROR, std::string("cannot read model '") +
+                                          path + "': " + std::strerror(errno));
+  std::vector<char> file((std::istreambuf_iterator<char>(in)),
+                         std::istreambuf_iterator<char>());
+  attnc_status status = attnc_model_load_memory(file.data(), file.size(), model);
+  if (status)
+    status->message = std::string(path) + ": " + status->message;
+  return status;
+}
+
+void attnc_model_release(attnc_model model) {
+  if (model && --model->references == 0)
+    delete model;
+}
+
+size_t attnc_model_num_inputs(attnc_model model) {
+  return model ? model->inputs.size() : 0;
+}
+size_t attnc_model_num_outputs(attnc_model model) {
+  return model ? model->outputs.size() : 0;
+}
+
+static attnc_status describe(const std::vector<const BufferDesc *> &list,
+                             size_t index, const char *what,
+                             attnc_tensor_info *info) {
+  if (!info || index >= list.size())
+    return makeStatus(ATTNC_INVALID_ARGUMENT,
+                      std::string("no ") + what + " " + std::to_string(index) +
+                          " (the model has " + std::to_string(list.size()) +
+                          ")");
+  const BufferDesc &buffer = *list[index];
+  info->name = buffer.name.c_str();
+  info->dtype = attnc_dtype(buffer.type);
+  info->rank = buffer.shape.size();
+  info->shape = buffer.shape.data();
+  info->bytes = buffer.byteSize();
+  return nullptr;
+}
+
+attnc_status attnc_model_input_info(attnc_model model, size_t index,
+                                    attnc_tensor_info *info) {
+  if (!model)
+    return makeStatus(ATTNC_INVALID_ARGUMENT, "null model");
+  return describe(model->inputs, index, "input", info);
+}
+attnc_status attnc_model_output_info(attnc_model model, size_t index,
+                                     attnc_tensor_info *info) {
+  if (!model)
+    return makeStatus(ATTNC_INVALID_ARGUMENT, "null model");
+  return describe(model->outputs, index, "output", info);
+}
+const char *attnc_model_arch(attnc_model model) {
+  return model ? model->loaded.plan.arch.c_str() : "";
+}
+
+//===----------------------------------------------------------------------===//
+// Sessions
+//===----------------------------------------------------------------------===//
+
+void attnc_session_release(attnc_session session) {
+  if (!session)
+    return;
+  if (session->device)
+    for (uint64_t address : session->addresses)
+      if (address)
+        session->device->free(address);
+  attnc_model_release(session->model);
+  delete session;
+}
+
+attnc_status attnc_session_create(attnc_model model, attnc_device_kind kind,
+                                  int ordinal, attnc_session *session) {
+  if (!model || !session)
+    return makeStatus(ATTNC_INVALID_ARGUMENT, "null model or session handle");
+  *session = nullptr;
+  Failure failure;
+  std::unique_ptr<Device> device;
+  if (kind == ATTNC_DEVICE_CUDA)
+    device = createCudaDevice(ordinal, &failure);
+  else if (kind == ATTNC_DEVICE_EMU)
+    device = createEmuDevice(&failure);
+  else
+    return makeStatus(ATTNC_INVALID_ARGUMENT, "unknown device kind");
+  if (!device)
+    return makeStatus(failure);
+  if (Failure f = device->load(model->loaded))
+    return makeStatus(f);
+  auto made = new (std::nothrow) attnc_session_s;
+  if (!made)
+    return makeStatus(ATTNC_INTERNAL, "out of memory");
+  ++model->references;
+  made->model = model;
+  made->device = std::move(device);
+  made->inputs.resize(model->inputs.size());
+  const Plan &plan = model->loaded.plan;
+  made->addresses.assign(plan.buffers.size(), 0);
+  for (const BufferDesc &buffer : plan.buffers)
+    if (Failure f = made->device->allocate(buffer.byteSize(),
+                                           &made->addresses[buffer.id])) {
+      attnc_session_release(made);
+      return makeStatus(f);
+    }
+  *session = made;
+  return nullptr;
+}
+
+static std::string shapeText(size_t rank, const int64_t *shape) {
+  std::string text;
+  for (size_t i = 0; i < rank; ++i)
+    text += (i ? "x" : "") + std::to_string(shape[i]);
+  return text.empty() ? "scalar" : text;
+}
+
+attnc_status attnc_session_bind_input_host(attnc_session session, size_t index,
+                                           const void *data, size_t bytes,
+                                           attnc_dtype dtype, size_t rank,
+                                           const int64_t *shape) {
+  if (!session || !data || (rank && !shape))
+    return makeStatus(ATTNC_INVALID_ARGUMENT, "null session, data or shape");
+  const auto &inputs = session->model->inputs;
+  if (index >= inputs.size())
+    return makeStatus(ATTNC_INVALID_ARGUMENT,
+                      "no input " + std::to_string(index) + " (the model has " +
+                          std::to_string(inputs.size()) + ")");
+  const BufferDesc &want = *inputs[index];
+  bool sameShape = rank == want.shape.size() &&
+                   std::equal(want.shape.begin(), want.shape.end(), shape);
+  if (attnc_dtype(want.type) != dtype || !sameShape)
+    return makeStatus(
+        ATTNC_INVALID_ARGUMENT,
+        "input " + std::to_string(index) + " (" + want.name + ") is " +
+            shapeText(want.shape.size(), want.shape.data()) + " " +
+            elementTypeName(want.type) + ", but " + shapeText(rank, shape) +
+            " " + elementTypeName(ElementType(dtype)) + " was bound");
+  if (bytes != want.byteSize())
+    return makeStatus(ATTNC_INVALID_ARGUMENT,
+                      "input " + std::to_string(index) + " needs " +
+                          std::to_string(want.byteSize()) + " bytes, got " +
+                          std::to_string(bytes));
+  session->inputs[index] = {data, 0, true};
+  return nullptr;
+}
+
+attnc_status attnc_session_bind_input_device(attnc_session session,
+                                             size_t index, uint64_t pointer,
+                                             size_t bytes) {
+  if (!session || !pointer)
+    return makeStatus(ATTNC_INVALID_ARGUMENT, "null session or pointer");
+  const auto &inputs = session->model->inputs;
+  if (index >= inputs.size())
+    return makeStatus(ATTNC_INVALID_ARGUMENT,
+                      "no input " + std::to_string(index));
+  if (bytes != inputs[index]->byteSize())
+    return makeStatus(ATTNC_INVALID_ARGUMENT,
+                      "input " + std::to_string(index) + " needs " +
+                          std::to_string(inputs[index]->byteSize()) +
+                          " bytes, got " + std::to_string(bytes));
+  session->inputs[index] = {nullptr, pointer, true};
+  return nullptr;
+}
+
+attnc_status attnc_session_run(attnc_session session, void *stream) {
+  if (!session)
+    return makeStatus(ATTNC_INVALID_ARGUMENT, "null session");
+  const attnc_model model = session->model;
+  Device &device = *session->device;
+  std::vector<uint64_t> addresses = session->addresses;
+  for (size_t i = 0; i < model->inputs.size(); ++i) {
+    const Binding &binding = session->inputs[i];
+    if (!binding.bound)
+      return makeStatus(ATTNC_INVALID_ARGUMENT,
+                        "input " + std::to_string(i) + " (" +
+                            model->inputs[i]->name + ") is not bound");
+    int id = model->inputs[i]->id;
+    if (binding.host) {
+      if (Failure f = device.toDevice(addresses[id], binding.host,
+                                      model->inputs[i]->byteSize(), stream))
+        return makeStatus(f);
+    } else {
+      addresses[id] = binding.device;
+    }
+  }
+  const Plan &plan = model->loaded.plan;
+  for (const PlanStep &step : plan.steps) {
+    Failure f;
+    switch (step.op) {
+    case PlanStep::Op::Launch: {
+      std::vector<uint64_t> args;
+      for (int id : step.args)
+        args.push_back(addresses[id]);
+      f = device.launch(step, args, stream);
+      break;
+    }
+    case PlanStep::Op::Zero:
+      f = device.zero(addresses[step.args[0]],
+                      plan.buffer(step.args[0])->byteSize(), stream);
+      break;
+    case PlanStep::Op::Copy:
+      f = device.copy(addresses[step.args[1]], addresses[step.args[0]],
+                      plan.buffer(step.args[0])->byteSize(), stream);
+      break;
+    }
+    if (f)
+      return makeStatus(f);
+  }
+  return makeStatus(device.synchronize(stream));
+}
+
+attnc_status attnc_session_read_output(attnc_session session, size_t index,
+                                       void *data, size_t bytes) {
+  if (!session || !data)
+    return makeStatus(ATTNC_INVALID_ARGUMENT, "null session or data");
+  const auto &outputs = session->model->outputs;
+  if (index >= outputs.size())
+    return makeStatus(ATTNC_INVALID_ARGUMENT,
+                      "no output " + std::to_string(index));
+  size_t size = outputs[index]->byteSize();
+  if (bytes < size)
+    return makeStatus(ATTNC_INVALID_ARGUMENT,
+                      "output " + std::to_string(index) + " needs " +
+                          std::to_string(size) + " bytes, got " +
+                          std::to_string(bytes));
+  return makeStatus(session->device->toHost(
+      data, session->addresses[outputs[index]->id], size, nullptr));
+}
+
+attnc_status attnc_session_output_pointer(attnc_session session, size_t index,
+                                          uint64_t *pointer) {
+  if (!session || !pointer)
+    return makeStatus(ATTNC_INVALID_ARGUMENT, "null session or pointer");
+  const auto &outputs = session->model->outputs;
+  if (index >= outputs.size())
+    return makeStatus(ATTNC_INVALID_ARGUMENT,
+                      "no output " + std::to_string(index));
+  *pointer = session->addresses[outputs[index]->id];
+  return nullptr;
+}
+
+attnc_status attnc_cuda_device_arch(int ordinal, char *arch, size_t size) {
+  if (!arch || size < 16)
+    return makeStatus(ATTNC_INVALID_ARGUMENT, "arch buffer under 16 bytes");
+  std::string error, name;
+  const CudaDriver *driver = CudaDriver::get(&error);
+  if (!driver)
+    return makeStatus(error.find("no CUDA device") != std::string::npos
+                          ? ATTNC_NO_DEVICE
+                          : ATTNC_NO_DRIVER,
+                      error);
+  if (!deviceArch(*driver, ordinal, &name, &error))
+    return makeStatus(ATTNC_NO_DEVICE, error);
+  std::snprintf(arch, size, "%s", name.c_str());
+  return nullptr;
+}
+
+} // extern "C"
