@@ -19,8 +19,11 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
 
 using namespace mlir;
 using namespace attn;
@@ -37,7 +40,38 @@ static int write(const std::string &path, llvm::StringRef bytes) {
   return 0;
 }
 
+namespace {
+/// Stage timings for --timing, in milliseconds of wall time.
+class StageClock {
+public:
+  explicit StageClock(bool enabled) : enabled(enabled) {}
+  void lap(const char *stage) {
+    auto now = std::chrono::steady_clock::now();
+    stages.push_back(
+        {stage, std::chrono::duration<double, std::milli>(now - last).count()});
+    last = now;
+  }
+  ~StageClock() {
+    if (!enabled)
+      return;
+    double total = 0;
+    for (auto &[name, ms] : stages)
+      total += ms;
+    llvm::errs() << "attnc: timing:";
+    for (auto &[name, ms] : stages)
+      llvm::errs() << " " << name << " " << llvm::format("%.1f", ms) << " ms,";
+    llvm::errs() << " total " << llvm::format("%.1f", total) << " ms\n";
+  }
+
+private:
+  bool enabled;
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+  std::vector<std::pair<const char *, double>> stages;
+};
+} // namespace
+
 int attn::driver::compileModel(const CompileOptions &options) {
+  StageClock clock(options.timing);
   if (options.modelPath.empty()) {
     reportError("no model file given (try: attnc --help)");
     return 1;
@@ -57,6 +91,7 @@ int attn::driver::compileModel(const CompileOptions &options) {
       loadModel(options.modelPath, context, sourceMgr);
   if (!module)
     return 1;
+  clock.lap("parse");
 
   if (options.emit != "input") {
     PassManager pm(&context);
@@ -66,6 +101,7 @@ int attn::driver::compileModel(const CompileOptions &options) {
       buildKernelPipeline(pm, options.arch);
     if (failed(pm.run(*module)))
       return 1;
+    clock.lap("pipeline");
   }
   if (options.emit == "input" || options.emit == "graph" ||
       options.emit == "kernel") {
@@ -82,6 +118,20 @@ int attn::driver::compileModel(const CompileOptions &options) {
       cuda::emitModule(graph, options.arch);
   if (failed(emitted))
     return 1;
+  clock.lap("emit");
+  if (!options.breakKernel.empty()) {
+    std::string header = " " + options.breakKernel + "(\n";
+    size_t at = emitted->source.find(header);
+    size_t body = at == std::string::npos
+                      ? at
+                      : emitted->source.find(") {\n", at);
+    if (body == std::string::npos) {
+      reportError("--debug-break-kernel: no kernel '" + options.breakKernel +
+                  "'");
+      return 1;
+    }
+    emitted->source.insert(body + 4, "  attnc_not_a_function();\n");
+  }
   if (options.emit == "cuda")
     return write(options.outputPath, emitted->source);
   if (options.emit == "plan")
@@ -94,14 +144,17 @@ int attn::driver::compileModel(const CompileOptions &options) {
       cuda::compileModule(*emitted, compile, graph.getLoc());
   if (failed(compiled))
     return 1;
+  clock.lap("nvrtc");
   if (options.emit == "ptx")
     return write(options.outputPath, compiled->ptx);
   if (options.outputPath == "-") {
     reportError("a cubin is binary: name an output file with -o");
     return 1;
   }
-  return write(options.outputPath,
-               llvm::StringRef(compiled->cubin.data(), compiled->cubin.size()));
+  int status = write(options.outputPath, llvm::StringRef(compiled->cubin.data(),
+                                                       compiled->cubin.size()));
+  clock.lap("write");
+  return status;
 }
 
 bool attn::driver::compileToModelFile(llvm::StringRef irText,

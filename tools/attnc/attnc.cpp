@@ -72,6 +72,13 @@ static cl::opt<EmitKind> emitKind(
                           "the model file: a cubin with the plan (default; "
                           "needs -o)")),
     cl::sub(cl::SubCommand::getTopLevel()));
+static cl::opt<std::string> breakKernel(
+    "debug-break-kernel", cl::Hidden,
+    cl::desc("Testing: add a line NVRTC rejects to this generated kernel"),
+    cl::sub(cl::SubCommand::getTopLevel()));
+static cl::opt<bool> timing(
+    "timing", cl::desc("Print the time of each compilation stage to stderr"),
+    cl::sub(cl::SubCommand::getTopLevel()));
 static cl::opt<std::string>
     arch("arch", cl::desc("GPU target: sm_80, sm_90 (default) or sm_90a"),
          cl::init("sm_90"), cl::sub(cl::SubCommand::getTopLevel()));
@@ -170,6 +177,8 @@ static int compile() {
   options.modelPath = modelPath;
   options.arch = arch;
   options.outputPath = outputPath;
+  options.breakKernel = breakKernel;
+  options.timing = timing;
   switch (emitKind) {
   case EmitKind::Input:
     options.emit = "input";

@@ -76,6 +76,12 @@ struct CompileOptions {
   std::string arch = "sm_90";
   /// Where to write; "-" is stdout (not for cubins). Written atomically.
   std::string outputPath = "-";
+  /// Testing hook: a kernel whose generated body gets a line NVRTC
+  /// rejects, to test how its diagnostics are reported.
+  std::string breakKernel;
+  /// Print the time of each stage (parse, pipeline, emission, NVRTC,
+  /// write) to stderr.
+  bool timing = false;
 };
 
 /// `attnc MODEL.ir`: returns the process exit code.

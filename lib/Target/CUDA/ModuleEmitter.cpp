@@ -197,6 +197,13 @@ FailureOr<EmittedModule> ModuleBuilder::run() {
     step.args = {bufferOf.lookup(value), copy};
     plan.steps.push_back(step);
   }
+  // 32-bit index arithmetic when every buffer fits (device.h).
+  bool small = llvm::all_of(plan.buffers, [](const BufferDesc &buffer) {
+    return buffer.numElements() < (int64_t(1) << 31);
+  });
+  if (small)
+    module.source.insert(module.source.find("#include \"attnc/device.h\""),
+                         "#define ATTNC_INDEX_32 1\n");
   module.plan = attnc::rt::printPlan(plan);
   return module;
 }

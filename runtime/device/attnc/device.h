@@ -25,7 +25,15 @@
 
 #include "attnc/numerics.h"
 
+/// Index arithmetic is 32-bit when the compiler knows every tensor of the
+/// model has fewer than 2^31 elements (it then defines
+/// ATTNC_INDEX_32): GPUs have no 64-bit integer divide, and the division
+/// and modulo of index computations would otherwise be long routines.
+#if defined(ATTNC_INDEX_32)
+typedef int attnc_index;
+#else
 typedef long long attnc_index;
+#endif
 
 /// Storage types. Distinct structs, not typedefs of unsigned short, so
 /// loads and stores overload on them.
@@ -40,8 +48,40 @@ struct attnc_i1 { unsigned char value; };
 __device__ __forceinline__ float attnc_load(const float *p, attnc_index i) {
   return p[i];
 }
+// On the GPU the conversions are single cvt instructions (round to nearest
+// even, like numerics.h, which the CPU emulation and the interpreter use);
+// the software versions would cost code size and compile time in every
+// kernel that touches f16 or bf16.
+__device__ __forceinline__ float attnc_f16_to_float(unsigned short bits) {
+#if defined(ATTNC_EMU)
+  return attnc_numerics::halfBitsToFloat(bits);
+#else
+  float v;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(v) : "h"(bits));
+  return v;
+#endif
+}
+__device__ __forceinline__ unsigned short attnc_float_to_f16(float v) {
+#if defined(ATTNC_EMU)
+  return attnc_numerics::floatToHalfBits(v);
+#else
+  unsigned short bits;
+  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(bits) : "f"(v));
+  return bits;
+#endif
+}
+__device__ __forceinline__ unsigned short attnc_float_to_bf16(float v) {
+#if defined(ATTNC_EMU)
+  return attnc_numerics::floatToBFloat16Bits(v);
+#else
+  unsigned short bits;
+  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(bits) : "f"(v));
+  return bits;
+#endif
+}
+
 __device__ __forceinline__ float attnc_load(const attnc_f16 *p, attnc_index i) {
-  return attnc_numerics::halfBitsToFloat(p[i].bits);
+  return attnc_f16_to_float(p[i].bits);
 }
 __device__ __forceinline__ float attnc_load(const attnc_bf16 *p, attnc_index i) {
   return attnc_numerics::bfloat16BitsToFloat(p[i].bits);
@@ -54,10 +94,10 @@ __device__ __forceinline__ void attnc_store(float *p, attnc_index i, float v) {
   p[i] = v;
 }
 __device__ __forceinline__ void attnc_store(attnc_f16 *p, attnc_index i, float v) {
-  p[i].bits = attnc_numerics::floatToHalfBits(v);
+  p[i].bits = attnc_float_to_f16(v);
 }
 __device__ __forceinline__ void attnc_store(attnc_bf16 *p, attnc_index i, float v) {
-  p[i].bits = attnc_numerics::floatToBFloat16Bits(v);
+  p[i].bits = attnc_float_to_bf16(v);
 }
 __device__ __forceinline__ void attnc_store(attnc_i1 *p, attnc_index i, float v) {
   p[i].value = v != 0.0f ? 1 : 0;
@@ -66,11 +106,10 @@ __device__ __forceinline__ void attnc_store(attnc_i1 *p, attnc_index i, float v)
 /// Rounding an f32 value to what a tensor of that type can hold: each op
 /// result is rounded to its type, as the interpreter does.
 __device__ __forceinline__ float attnc_round_f16(float v) {
-  return attnc_numerics::halfBitsToFloat(attnc_numerics::floatToHalfBits(v));
+  return attnc_f16_to_float(attnc_float_to_f16(v));
 }
 __device__ __forceinline__ float attnc_round_bf16(float v) {
-  return attnc_numerics::bfloat16BitsToFloat(
-      attnc_numerics::floatToBFloat16Bits(v));
+  return attnc_numerics::bfloat16BitsToFloat(attnc_float_to_bf16(v));
 }
 __device__ __forceinline__ float attnc_round_i1(float v) {
   return v != 0.0f ? 1.0f : 0.0f;

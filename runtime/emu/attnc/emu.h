@@ -6,8 +6,9 @@
 // defined) by the device library header that generated kernels include, and
 // supplies the CUDA spellings that source uses: qualifiers, dim3 and the
 // thread-index built-ins, shared memory (ATTNC_SHARED), barriers, warp
-// collectives, atomics, the fast-math intrinsics, and a grid-wide barrier for
-// cooperative launches (attnc_emu_grid_sync).
+// collectives, atomics, the fast-math intrinsics, a grid-wide barrier for
+// cooperative launches (attnc_emu_grid_sync), and the whole-warp exchange
+// that attnc/mma.h builds the warp-level matrix instructions on.
 //
 // Every CUDA thread runs as a fiber (ucontext) on the OS thread that calls
 // attnc_emu_launch. Scheduling is cooperative, round-robin and deterministic:
@@ -158,6 +159,9 @@ constexpr unsigned char kSharedPoison = ATTNC_EMU_SHARED_POISON;
 /// the guard page.
 constexpr size_t kCanaryBytes = 64;
 constexpr unsigned char kCanary = 0xC5;
+/// Bytes each lane may pass to attnc_emu_warp_exchange (the warp-level
+/// matrix instructions of attnc/mma.h need at most 24).
+constexpr size_t kExchangeBytes = 64;
 constexpr size_t kMaxGuardPages = 4096;
 /// Shared arenas kept mapped between launches (more are unmapped after a
 /// cooperative launch).
@@ -237,6 +241,9 @@ struct Warp {
   /// Exchange buffer of the collectives: each lane publishes here, then
   /// reads the lane it wants after a warp barrier.
   uint64_t slots[kWarpSize];
+  /// Wider exchange buffer of attnc_emu_warp_exchange, for instructions
+  /// whose operands exceed a shuffle's 8 bytes per lane.
+  alignas(16) unsigned char wide[kWarpSize][kExchangeBytes];
 };
 
 /// A run of equal slots in one anonymous mapping, kept across launches so
@@ -665,6 +672,57 @@ inline Vote vote(unsigned mask, int predicate, Site site) {
       v.ballot |= 1u << lane;
   warpBarrier(mask, site);
   return v;
+}
+
+//===----------------------------------------------------------------------===//
+// Whole-warp exchange (warp-level matrix instructions)
+//
+// mma.sync and ldmatrix (attnc/mma.h) act for the whole warp at once: each
+// lane's result depends on every lane's operands. Their .sync.aligned forms
+// require all 32 lanes of the warp to execute the same instruction, so the
+// exchange insists on the full warp at one call site and fails the launch
+// otherwise, rather than waiting forever or mixing the operands of two
+// different calls (a warp barrier alone does not compare call sites).
+//===----------------------------------------------------------------------===//
+
+inline void requireFullWarp(const Warp &w, const char *what, Site site) {
+  if (w.liveMask != kFullMask)
+    failInFiber("%s at %s:%u needs all 32 lanes of the warp (.sync.aligned), "
+                "but lanes %#010x have returned or do not exist, in %s",
+                what, baseName(site.file), site.line, ~w.liveMask,
+                where(running()).text);
+}
+
+/// Publishes `bytes` bytes at `mine`, waits for the whole warp at the same
+/// call, and copies the 32 payloads, in lane order, to `all`.
+inline void warpExchange(const void *mine, size_t bytes, void *all,
+                         const char *what, Site site) {
+  Fiber &f = running();
+  Warp &w = *f.warp;
+  if (bytes > kExchangeBytes)
+    failInFiber("%s at %s:%u exchanges %zu bytes per lane; the emulation "
+                "allows %zu",
+                what, baseName(site.file), site.line, bytes, kExchangeBytes);
+  requireFullWarp(w, what, site);
+  std::memcpy(w.wide[f.lane], mine, bytes);
+  warpBarrier(kFullMask, site);
+  // A lane that returned while the others waited released the barrier.
+  requireFullWarp(w, what, site);
+  // Lanes released together but waiting at another call (a divergent branch
+  // with its own collective) would have published something else. The
+  // sites read here are still those of this barrier: no lane can get past
+  // the closing barrier (same site) before every lane has looked.
+  for (unsigned lane = 0; lane < kWarpSize; ++lane) {
+    const Fiber &other = *w.lanes[lane];
+    if (!sameSite(other.site, site))
+      failInFiber("%s at %s:%u in %s: lane %u of the warp is at %s:%u "
+                  "instead (a divergent .sync.aligned instruction)",
+                  what, baseName(site.file), site.line, where(f).text, lane,
+                  baseName(other.site.file), other.site.line);
+  }
+  for (unsigned lane = 0; lane < kWarpSize; ++lane)
+    std::memcpy(static_cast<unsigned char *>(all) + lane * bytes,
+                w.wide[lane], bytes);
 }
 
 //===----------------------------------------------------------------------===//
@@ -1349,6 +1407,62 @@ inline double min(float a, double b) { return fmin(a, b); }
 inline double max(float a, double b) { return fmax(a, b); }
 inline double min(double a, float b) { return fmin(a, b); }
 inline double max(double a, float b) { return fmax(a, b); }
+
+//===----------------------------------------------------------------------===//
+// Hooks for the warp-level matrix instructions (runtime/device/attnc/mma.h)
+//===----------------------------------------------------------------------===//
+
+/// Starts a whole-warp exchange: every lane of the caller's warp passes
+/// `bytes` bytes (at most 64) at `mine`; once all 32 lanes have reached the
+/// same call (`file`:`line`), each receives all 32 payloads, in lane order,
+/// at `all` (32 * `bytes` bytes). Every lane must then call
+/// attnc_emu_warp_exchange_end with the same site; memory reads that belong
+/// to the instruction go in between, so that no lane runs code after the
+/// instruction while another lane still performs its reads. A partial warp
+/// (returned lanes, a block size that is not a multiple of 32) or lanes at
+/// different calls fail the launch; `what` names the instruction there.
+inline void attnc_emu_warp_exchange(const void *mine, size_t bytes, void *all,
+                                    const char *what, const char *file,
+                                    int line) {
+  ::attnc_emu::warpExchange(mine, bytes, all, what,
+                            ::attnc_emu::Site{file,
+                                              static_cast<unsigned>(line)});
+}
+
+/// Ends the exchange begun at the same site: waits for the whole warp, so
+/// that the exchange area may be reused.
+inline void attnc_emu_warp_exchange_end(const char *file, int line) {
+  ::attnc_emu::warpBarrier(
+      ::attnc_emu::kFullMask,
+      ::attnc_emu::Site{file, static_cast<unsigned>(line)});
+}
+
+/// The caller's lane in its warp (linear thread index modulo 32).
+inline unsigned attnc_emu_lane() { return ::attnc_emu::running().lane; }
+
+/// True if [address, address + bytes) lies in the calling block's shared
+/// memory (the arena that ATTNC_SHARED and ATTNC_DYNAMIC_SHARED carve up).
+inline bool attnc_emu_in_shared(const void *address, size_t bytes) {
+  const char *arena = ::attnc_emu::running().block->arena;
+  uintptr_t begin = reinterpret_cast<uintptr_t>(arena);
+  uintptr_t at = reinterpret_cast<uintptr_t>(address);
+  return at >= begin && bytes <= ::attnc_emu::kSharedBytes &&
+         at - begin <= ::attnc_emu::kSharedBytes - bytes;
+}
+
+/// Fails the launch from inside a kernel, as a trapping instruction would:
+/// the message (printf-style) is reported with the site and the thread.
+[[noreturn]] __attribute__((format(printf, 3, 4))) inline void
+attnc_emu_fail(const char *file, int line, const char *format, ...) {
+  char text[320];
+  va_list ap;
+  va_start(ap, format);
+  std::vsnprintf(text, sizeof text, format, ap);
+  va_end(ap);
+  ::attnc_emu::failInFiber(
+      "%s at %s:%d in %s", text, ::attnc_emu::baseName(file), line,
+      ::attnc_emu::where(::attnc_emu::running()).text);
+}
 
 #undef ATTNC_EMU_SITE
 #undef ATTNC_EMU_CALL_SITE
