@@ -88,7 +88,8 @@ public:
                   "); install one or set ATTNC_HOST_CXX"};
     const std::string flags = "-std=c++17 -O1 -fPIC -shared -DATTNC_EMU";
     std::string keyText = model.contents.source + kEmuHeader +
-                          kDeviceHeader + kNumericsHeader + compiler + flags;
+                          kDeviceHeader + kNumericsHeader + kMmaHeader +
+                          compiler + flags;
     std::string key = hex64(fnv1a64(keyText.data(), keyText.size()));
     std::string directory = cacheDirectory() + "/emu";
     std::string library = directory + "/" + key + ".so";
@@ -132,6 +133,7 @@ public:
     bool written = writeFile(work + "/kernels.cpp", model.contents.source) &&
                    writeFile(work + "/attnc/device.h", kDeviceHeader) &&
                    writeFile(work + "/attnc/numerics.h", kNumericsHeader) &&
+                   writeFile(work + "/attnc/mma.h", kMmaHeader) &&
                    writeFile(work + "/attnc/emu.h", kEmuHeader);
     if (!written)
       return {ATTNC_IO_ERROR, "cannot write the kernel source to " + work};
@@ -149,8 +151,8 @@ public:
       result = {ATTNC_IO_ERROR, "cannot publish the compiled kernels to " +
                                     library};
     for (const char *file : {"/kernels.cpp", "/attnc/device.h",
-                             "/attnc/numerics.h", "/attnc/emu.h", "/log",
-                             "/kernels.so"})
+                             "/attnc/numerics.h", "/attnc/mma.h",
+                             "/attnc/emu.h", "/log", "/kernels.so"})
       std::remove((work + file).c_str());
     rmdir((work + "/attnc").c_str());
     rmdir(work.c_str());

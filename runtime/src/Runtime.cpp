@@ -267,6 +267,12 @@ attnc_status attnc_session_bind_input_device(attnc_session session,
 }
 
 attnc_status attnc_session_run(attnc_session session, void *stream) {
+  if (attnc_status status = attnc_session_enqueue(session, stream))
+    return status;
+  return makeStatus(session->device->synchronize(stream));
+}
+
+attnc_status attnc_session_enqueue(attnc_session session, void *stream) {
   if (!session)
     return makeStatus(ATTNC_INVALID_ARGUMENT, "null session");
   const attnc_model model = session->model;
@@ -310,7 +316,7 @@ attnc_status attnc_session_run(attnc_session session, void *stream) {
     if (f)
       return makeStatus(f);
   }
-  return makeStatus(device.synchronize(stream));
+  return nullptr;
 }
 
 attnc_status attnc_session_read_output(attnc_session session, size_t index,

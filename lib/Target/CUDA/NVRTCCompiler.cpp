@@ -157,11 +157,12 @@ attn::cuda::compileModule(const EmittedModule &module,
   unit += byteArray("attnc_source", module.source);
   unit += byteArray("attnc_resources", "", attnc::rt::kResourceReserve);
 
-  const char *headers[] = {kDeviceHeader, kNumericsHeader};
-  const char *names[] = {"attnc/device.h", "attnc/numerics.h"};
+  const char *headers[] = {kDeviceHeader, kNumericsHeader, kMmaHeader};
+  const char *names[] = {"attnc/device.h", "attnc/numerics.h", "attnc/mma.h"};
+  const int numHeaders = sizeof headers / sizeof headers[0];
   nvrtcProgram program;
-  if (!check(nvrtcCreateProgram(&program, unit.c_str(), "model.cu", 2, headers,
-                                names),
+  if (!check(nvrtcCreateProgram(&program, unit.c_str(), "model.cu", numHeaders,
+                                headers, names),
              "nvrtcCreateProgram", loc))
     return failure();
   std::string arch = "--gpu-architecture=" + options.arch;
@@ -194,7 +195,7 @@ attn::cuda::compileModule(const EmittedModule &module,
         "--gpu-architecture=compute_" + options.arch.substr(3);
     nvrtcProgram ptxProgram;
     if (!check(nvrtcCreateProgram(&ptxProgram, module.source.c_str(),
-                                  "model.cu", 2, headers, names),
+                                  "model.cu", numHeaders, headers, names),
                "nvrtcCreateProgram", loc))
       return failure();
     const char *ptxFlags[] = {virtualArch.c_str(), "--std=c++17",

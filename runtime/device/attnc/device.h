@@ -205,4 +205,8 @@ __device__ __forceinline__ void attnc_grid_sync(unsigned int *counter) {
 #endif
 }
 
+// Tensor-core primitives (mma.sync, ldmatrix), on the GPU as inline PTX and
+// under ATTNC_EMU through the emulation's whole-warp exchange.
+#include "attnc/mma.h"
+
 #endif // ATTNC_DEVICE_DEVICE_H

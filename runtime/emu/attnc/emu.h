@@ -721,8 +721,8 @@ inline void warpExchange(const void *mine, size_t bytes, void *all,
                   baseName(other.site.file), other.site.line);
   }
   for (unsigned lane = 0; lane < kWarpSize; ++lane)
-    std::memcpy(static_cast<unsigned char *>(all) + lane * bytes,
-                w.wide[lane], bytes);
+    std::memcpy(static_cast<unsigned char *>(all) + lane * bytes, w.wide[lane],
+                bytes);
 }
 
 //===----------------------------------------------------------------------===//
@@ -1450,17 +1450,19 @@ inline bool attnc_emu_in_shared(const void *address, size_t bytes) {
          at - begin <= ::attnc_emu::kSharedBytes - bytes;
 }
 
-/// Fails the launch from inside a kernel, as a trapping instruction would:
-/// the message (printf-style) is reported with the site and the thread.
-[[noreturn]] __attribute__((format(printf, 3, 4))) inline void
-attnc_emu_fail(const char *file, int line, const char *format, ...) {
+/// Fails the launch from inside a kernel, as a trapping instruction would,
+/// with "`what` at file:line: message, in thread ... of block ...", the
+/// message printf-style.
+[[noreturn]] __attribute__((format(printf, 4, 5))) inline void
+attnc_emu_fail(const char *what, const char *file, int line,
+               const char *format, ...) {
   char text[320];
   va_list ap;
   va_start(ap, format);
   std::vsnprintf(text, sizeof text, format, ap);
   va_end(ap);
   ::attnc_emu::failInFiber(
-      "%s at %s:%d in %s", text, ::attnc_emu::baseName(file), line,
+      "%s at %s:%d: %s, in %s", what, ::attnc_emu::baseName(file), line, text,
       ::attnc_emu::where(::attnc_emu::running()).text);
 }
 

@@ -115,6 +115,10 @@ attnc_status attnc_session_bind_input_device(attnc_session session,
 /* Runs every kernel of the plan in order on `stream` (a CUstream; NULL is
  * the default stream; ignored by the emu device) and waits for it. */
 attnc_status attnc_session_run(attnc_session session, void *stream);
+/* The same without waiting: copies in host-bound inputs and queues every
+ * step on `stream` (for timing with events, or overlapping work). Host
+ * inputs must stay unchanged until the stream reaches the launches. */
+attnc_status attnc_session_enqueue(attnc_session session, void *stream);
 
 /* Copies output `index` to host memory of at least its size in bytes. */
 attnc_status attnc_session_read_output(attnc_session session, size_t index,

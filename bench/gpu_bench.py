@@ -1,0 +1,290 @@
+"""The GPU benchmark: attnc against PyTorch on the same GPU, in one process.
+
+Usage:
+  gpu_bench.py --models DIR [--json FILE]         on a GPU machine
+  gpu_bench.py --models DIR --dry-run [--json F]  anywhere: tiny models on
+                                                  the emulation device
+DIR holds <name>.cubin and <name>.ir for every model of make_models.py
+(bench/prepare.sh makes them). For each model: fresh random inputs, the
+attnc result (the runtime library through ctypes, inputs bound as the
+torch tensors' device memory) checked against the PyTorch reference, then
+attnc and the PyTorch peers timed with CUDA events (warm-up, then the
+median of many runs), and one table: shape, dtype, attnc time, best peer
+and its time, ratio, TFLOP/s or GB/s, and percent of the ceiling measured
+in the same run (bf16 matmul and device copy). Raw numbers go to --json.
+
+The dry run checks the plumbing without a GPU or PyTorch: each tiny model
+runs on the emu device and is compared with `attnc run --device=interp`.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import attnc_runtime as ar  # noqa: E402
+
+DTYPE_CODE = {"f32": 0, "f16": 1, "bf16": 2, "i1": 3}
+
+
+def bf16_bits(values):
+    """float32 -> bf16 bits, round to nearest even (NaN not expected)."""
+    bits = values.astype(np.float32).view(np.uint32)
+    return ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
+
+
+def from_bits(bits):
+    return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
+def relative_error(got, want):
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    return float(np.linalg.norm(got - want) / max(np.linalg.norm(want), 1e-300))
+
+
+#===------------------------------------------------------------------------===#
+# Dry run: emu device against the interpreter
+#===------------------------------------------------------------------------===#
+
+def dry_run(args, runtime):
+    rows = []
+    work = tempfile.mkdtemp(prefix="attnc-bench-")
+    rng = np.random.default_rng(1)
+    for cubin in sorted(f for f in os.listdir(args.models) if f.endswith(".cubin")):
+        name = cubin[:-6]
+        model = runtime.model(os.path.join(args.models, cubin))
+        session = model.session(ar.DEVICE_EMU)
+        files = []
+        for i, info in enumerate(model.inputs):
+            values = rng.uniform(-1, 1, info["shape"]).astype(np.float32)
+            if info["dtype"] == "bf16":
+                array = bf16_bits(values)
+                np.save(os.path.join(work, f"{name}.in{i}.npy"),
+                        array.view(np.dtype("V2")))
+            else:
+                array = values
+                np.save(os.path.join(work, f"{name}.in{i}.npy"), array)
+            files.append(os.path.join(work, f"{name}.in{i}.npy"))
+            session.bind_host(i, np.ascontiguousarray(array), DTYPE_CODE[info["dtype"]])
+        start = time.perf_counter()
+        session.run()
+        seconds = time.perf_counter() - start
+        ref_dir = os.path.join(work, name + ".ref")
+        command = ["attnc", "run", os.path.join(args.models, name + ".ir"),
+                   "--out", ref_dir] + sum((["--input", f] for f in files), [])
+        subprocess.run(command, check=True, capture_output=True)
+        worst = 0.0
+        for i, info in enumerate(model.outputs):
+            if info["dtype"] == "bf16":
+                got = from_bits(session.read(i, np.empty(info["shape"], np.uint16)))
+                tolerance = 2e-2
+            else:
+                got = session.read(i, np.empty(info["shape"], np.float32))
+                tolerance = 1e-5
+            want = np.load(os.path.join(ref_dir, f"out{i}.npy")).astype(np.float64)
+            error = relative_error(got, want)
+            if not error <= tolerance:
+                sys.exit(f"FAIL: {name} output {i}: relative error {error:.3e} > {tolerance}")
+            worst = max(worst, error)
+        rows.append({"model": name, "emu_seconds": seconds, "max_rel_error": worst})
+        print(f"{name:28s} emu {seconds * 1e3:9.1f} ms   agrees with the interpreter "
+              f"(worst relative error {worst:.2e})")
+    return {"mode": "dry-run", "rows": rows}
+
+
+#===------------------------------------------------------------------------===#
+# GPU run
+#===------------------------------------------------------------------------===#
+
+def gpu_run(args, runtime):
+    import torch
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    device = torch.device("cuda")
+    stream = torch.cuda.current_stream()
+    generator = torch.Generator(device="cuda").manual_seed(1)
+
+    def timed(fn, min_runs=10, budget=1.0):
+        for _ in range(3):
+            fn()
+        torch.cuda.synchronize()
+        times, spent = [], 0.0
+        while len(times) < min_runs or (spent < budget and len(times) < 200):
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end) / 1e3)
+            spent += times[-1]
+        return statistics.median(times)
+
+    def rand(shape, dtype, scale=1.0):
+        return (torch.rand(shape, generator=generator, device=device) * 2 - 1).mul_(scale).to(dtype)
+
+    # Ceilings, measured now on this GPU.
+    a = rand((8192, 8192), torch.bfloat16)
+    b = rand((8192, 8192), torch.bfloat16)
+    matmul_tflops = 2 * 8192 ** 3 / timed(lambda: a @ b) / 1e12
+    src = torch.empty(1 << 28, dtype=torch.float32, device=device)
+    dst = torch.empty_like(src)
+    copy_tbs = 2 * src.numel() * 4 / timed(lambda: dst.copy_(src)) / 1e12
+    del a, b, src, dst
+    print(f"ceilings: bf16 matmul {matmul_tflops:.0f} TFLOP/s, device copy {copy_tbs:.2f} TB/s")
+
+    rows = []
+
+    def attnc_session(name, inputs):
+        model = runtime.model(os.path.join(args.models, name + ".cubin"))
+        session = model.session(ar.DEVICE_CUDA)
+        for i, t in enumerate(inputs):
+            session.bind_device(i, t.data_ptr(), t.numel() * t.element_size())
+        return model, session
+
+    def read_outputs(model, session):
+        outs = []
+        for i, info in enumerate(model.outputs):
+            if info["dtype"] == "bf16":
+                outs.append(torch.from_numpy(from_bits(session.read(i, np.empty(info["shape"], np.uint16)))))
+            else:
+                outs.append(torch.from_numpy(session.read(i, np.empty(info["shape"], np.float32))))
+        return outs
+
+    def record(name, shape, dtype, inputs, reference, peers, work, unit,
+               tolerance, extra=None):
+        model, session = attnc_session(name, inputs)
+        session.enqueue(ctypes_stream())
+        torch.cuda.synchronize()
+        got = read_outputs(model, session)
+        want = [w.float().cpu() for w in reference()]
+        error = max(relative_error(g.numpy(), w.numpy()) for g, w in zip(got, want))
+        ok = error <= tolerance
+        attnc_s = timed(lambda: session.enqueue(ctypes_stream()))
+        peer_times = {p: timed(fn) for p, fn in peers.items()}
+        best = min(peer_times, key=peer_times.get)
+        rate = work / attnc_s / 1e12
+        ceiling = matmul_tflops if unit == "TFLOP/s" else copy_tbs
+        row = {"model": name, "shape": shape, "dtype": dtype, "attnc_s": attnc_s,
+               "peer": best, "peer_s": peer_times[best], "peers": peer_times,
+               "ratio": peer_times[best] / attnc_s, "rate": rate, "unit": unit,
+               "percent_of_ceiling": 100 * rate / ceiling,
+               "max_rel_error": error, "tolerance": tolerance, "correct": ok}
+        row.update(extra or {})
+        rows.append(row)
+        print(f"{name:28s} {'ok ' if ok else 'BAD'} err {error:.1e}  attnc {attnc_s * 1e3:9.3f} ms  "
+              f"{best} {peer_times[best] * 1e3:9.3f} ms  x{row['ratio']:.2f}  "
+              f"{rate:8.2f} {unit} ({row['percent_of_ceiling']:.0f}%)", flush=True)
+
+    def ctypes_stream():
+        import ctypes
+        return ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
+
+    names = {f[:-6] for f in os.listdir(args.models) if f.endswith(".cubin")}
+    for n in (4096, 8192):
+        name = f"gemm_bf16_{n}"
+        if name not in names:
+            continue
+        a, b = rand((n, n), torch.bfloat16), rand((n, n), torch.bfloat16)
+        record(name, f"{n}x{n}x{n}", "bf16", [a, b], lambda: [a.float() @ b.float()],
+               {"torch.matmul": lambda: a @ b}, 2 * n ** 3, "TFLOP/s", 1e-2)
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    import torch.nn.functional as F
+    for causal in (False, True):
+        name = f"attention{'_causal' if causal else ''}_bf16_s4096"
+        if name not in names:
+            continue
+        q, k, v = (rand((4, 16, 4096, 128), torch.bfloat16) for _ in range(3))
+
+        def sdpa(backend):
+            def run():
+                with sdpa_kernel([backend]):
+                    return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+            return run
+        flops = 4 * 4 * 16 * 4096 * 4096 * 128 // (2 if causal else 1)
+        record(name, "4x16x4096x128", "bf16", [q, k, v],
+               lambda: [F.scaled_dot_product_attention(q.float(), k.float(), v.float(), is_causal=causal)],
+               {"sdpa-flash": sdpa(SDPBackend.FLASH_ATTENTION),
+                "sdpa-cudnn": sdpa(SDPBackend.CUDNN_ATTENTION)},
+               flops, "TFLOP/s", 1e-2)
+    for batch in (1, 16, 64):
+        name = f"lstm_b{batch}"
+        if name not in names:
+            continue
+        T, H = 512, 1024
+        lstm = torch.nn.LSTM(H, H).to(device)
+        xs = rand((T, batch, H), torch.float32)
+        h0 = rand((1, batch, H), torch.float32, 0.1)
+        c0 = rand((1, batch, H), torch.float32, 0.1)
+        w = lstm.weight_ih_l0.detach().t().contiguous()
+        u = lstm.weight_hh_l0.detach().t().contiguous()
+        bias = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach().contiguous()
+        with torch.no_grad():
+            def ref():
+                hs, (hT, cT) = lstm(xs, (h0, c0))
+                return [hs, hT[0], cT[0]]
+            record(name, f"T{T} B{batch} H{H}", "f32",
+                   [xs, h0[0].contiguous(), c0[0].contiguous(), w, u, bias], ref,
+                   {"nn.LSTM(cuDNN)": lambda: lstm(xs, (h0, c0))},
+                   8 * T * batch * H * (H + H), "TFLOP/s", 1e-3,
+                   {"per_step_us": None})
+            rows[-1]["per_step_us"] = rows[-1]["attnc_s"] / T * 1e6
+            rows[-1]["hbm_bound_per_step_us_bf16"] = 8 * H * H / (copy_tbs * 1e12) * 1e6
+    name = "mingru_t65536"
+    if name in names:
+        T, B, I, H = 65536, 1, 512, 512
+        xs = rand((T, B, I), torch.float32)
+        h0 = rand((B, H), torch.float32, 0.1)
+        wz, wh = rand((I, H), torch.float32, 0.05), rand((I, H), torch.float32, 0.05)
+
+        def reference():
+            z = torch.sigmoid(xs @ wz)
+            ht = xs @ wh
+            a, b = 1 - z, z * ht
+            h, hs = h0.clone(), []
+            for t in range(T):
+                h = a[t] * h + b[t]
+                hs.append(h)
+            return [torch.stack(hs), h]
+
+        def loop_4096():
+            z = torch.sigmoid(xs[:4096] @ wz)
+            ht = xs[:4096] @ wh
+            a, b = 1 - z, z * ht
+            h = h0
+            for t in range(4096):
+                h = a[t] * h + b[t]
+            return h
+        with torch.no_grad():
+            scan_bytes = 3 * T * B * H * 4
+            record(name, f"T{T} B{B} H{H}", "f32", [xs, h0, wz, wh], reference,
+                   {"torch loop (4096 of 65536 steps, x16)": lambda: [loop_4096() for _ in range(16)]},
+                   scan_bytes, "TB/s", 1e-4)
+    return {"mode": "gpu", "gpu": torch.cuda.get_device_name(),
+            "torch": torch.__version__, "ceilings": {"bf16_matmul_tflops": matmul_tflops,
+                                                      "copy_tbs": copy_tbs}, "rows": rows}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", required=True)
+    parser.add_argument("--json")
+    parser.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args()
+    runtime = ar.Runtime(ar.default_library())
+    result = dry_run(args, runtime) if args.dry_run else gpu_run(args, runtime)
+    result["date"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    print(json.dumps({"rows": len(result["rows"])}))
+
+
+if __name__ == "__main__":
+    main()
