@@ -35,6 +35,8 @@ LogicalResult attn::cuda::emitAttention(KernelEmission &k) {
   for (Attribute attr : k.kernel->getAttrOfType<ArrayAttr>("loops"))
     if (cast<kernel::LoopAttr>(attr).getName() == "i")
       tileQ = cast<kernel::LoopAttr>(attr).getTile();
+  if (canUseFlashAttention(op))
+    return emitFlashAttention(k, op, tileQ);
   int64_t queryTiles = (queries + tileQ - 1) / tileQ;
   k.threads = tileQ;
   k.blocks = queryTiles;

@@ -13,6 +13,8 @@
 
 #include "ScalarEmitter.h"
 
+#include "attn/Dialect/Graph/IR/GraphOps.h"
+
 #include "mlir/IR/Operation.h"
 
 namespace attn::cuda {
@@ -62,6 +64,12 @@ mlir::LogicalResult emitRow(KernelEmission &k);
 mlir::LogicalResult emitAttention(KernelEmission &k);
 mlir::LogicalResult emitRecurrence(KernelEmission &k);
 mlir::LogicalResult emitScan(KernelEmission &k);
+
+/// The tensor-core attention kernel (EmitFlashAttention.cpp), for 16-bit
+/// Q, K and V with head dims that are multiples of 16.
+bool canUseFlashAttention(graph::AttentionOp op);
+mlir::LogicalResult emitFlashAttention(KernelEmission &k,
+                                       graph::AttentionOp op, int64_t tileQ);
 
 /// Stores `value` (a float expression) into result `r` at `index`.
 std::string storeResult(KernelEmission &k, unsigned r, const Index &index,

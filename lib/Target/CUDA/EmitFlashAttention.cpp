@@ -1,0 +1,249 @@
+//===- EmitFlashAttention.cpp - attention on tensor cores -----------------===//
+//
+// kernel.attention with f16 or bf16 Q, K and V whose head dims are
+// multiples of 16, in the FlashAttention-2 structure on mma.sync: a block
+// owns 16 query rows per warp, stages its Q tile once and K and V tiles of
+// 64 keys in shared memory, computes S = Q K^T with m16n8k16 MMAs into
+// registers, applies scale, causal mask and score modification per
+// element, updates the running maximum and sum per row (f32, reduced over
+// the four lanes that share a row), converts P to the input type in place
+// (the C fragment layout of S is the A fragment layout of P), and
+// accumulates O += P V with more MMAs. Key tiles entirely after a causal
+// block's last query are skipped. O is divided by the row sums once, at
+// the end. Layouts are the PTX ISA's (docs/emulation.md); EmitAttention.cpp
+// keeps the scalar kernel for everything else.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelPatterns.h"
+
+#include "attn/Dialect/Graph/IR/GraphOps.h"
+#include "attn/Dialect/Kernel/IR/KernelOps.h"
+
+using namespace mlir;
+using namespace attn;
+using namespace attn::cuda;
+
+static Type elementOf(Value value) {
+  return cast<RankedTensorType>(value.getType()).getElementType();
+}
+
+bool attn::cuda::canUseFlashAttention(graph::AttentionOp op) {
+  Type type = elementOf(op.getQuery());
+  if (!(type.isF16() || type.isBF16()) || elementOf(op.getKey()) != type ||
+      elementOf(op.getValue()) != type)
+    return false;
+  int64_t depth = shapeOf(op.getQuery()).back();
+  int64_t width = shapeOf(op.getValue()).back();
+  return depth % 16 == 0 && width % 16 == 0 && depth <= 256 && width <= 256;
+}
+
+LogicalResult attn::cuda::emitFlashAttention(KernelEmission &k,
+                                             graph::AttentionOp op,
+                                             int64_t tileQ) {
+  auto num = [](int64_t v) { return std::to_string(v); };
+  ArrayRef<int64_t> out = shapeOf(op.getResult());
+  size_t batchRank = out.size() - 2;
+  int64_t queries = out[batchRank], width = out[batchRank + 1];
+  int64_t keys = shapeOf(op.getKey())[shapeOf(op.getKey()).size() - 2];
+  int64_t depth = shapeOf(op.getQuery()).back();
+  bool bf16 = elementOf(op.getQuery()).isBF16();
+  std::string mma = bf16 ? "attnc_mma_m16n8k16_bf16" : "attnc_mma_m16n8k16_f16";
+  std::string pack = bf16 ? "attnc_pack_bf16" : "attnc_pack_f16";
+
+  int64_t warps = std::max<int64_t>(1, std::min<int64_t>(tileQ, 128) / 16);
+  int64_t blockQ = 16 * warps, blockKV = 64;
+  int64_t queryTiles = (queries + blockQ - 1) / blockQ;
+  int64_t strideQK = depth + 8, strideV = width + 8;
+  int64_t sTiles = blockKV / 8, oTiles = width / 8;
+  k.threads = 32 * warps;
+  k.blocks = queryTiles;
+  for (size_t d = 0; d < batchRank; ++d)
+    k.blocks *= out[d];
+  k.dynamicShared = (blockQ * strideQK + blockKV * strideQK + blockKV * strideV) * 2;
+
+  CodeWriter &w = k.out;
+  w.line("ATTNC_DYNAMIC_SHARED(attnc_b128, smemTiles);");
+  w.line("unsigned short *tileQ = reinterpret_cast<unsigned short *>(smemTiles);");
+  w.line("unsigned short *tileK = tileQ + " + num(blockQ * strideQK) + ";");
+  w.line("unsigned short *tileV = tileK + " + num(blockKV * strideQK) + ";");
+  w.line("attnc_index bid = blockIdx.x;");
+  w.line("const attnc_index tileI = bid % " + num(queryTiles) + "; bid /= " +
+         num(queryTiles) + ";");
+  Index batch(batchRank);
+  for (size_t d = batchRank; d-- > 0;) {
+    batch[d] = "b" + num(d);
+    w.line("const attnc_index b" + num(d) + " = bid % " + num(out[d]) +
+           "; bid /= " + num(out[d]) + ";");
+  }
+  w.line("const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;");
+  w.line("const int group = lane >> 2, inGroup = lane & 3;");
+  w.line("const attnc_index q0 = tileI * " + num(blockQ) + ";");
+
+  // Operand bits at (row, col) under batch broadcasting.
+  auto bits = [&](Value operand, unsigned input, const std::string &row,
+                  const std::string &col) {
+    Index full = batch;
+    full.append({"0", "0"});
+    Index index = broadcastIndex(full, out, shapeOf(operand));
+    index.resize(index.size() - 2);
+    index.append({row, col});
+    return "in" + num(input) + "[" + linearize(index, shapeOf(operand)) +
+           "].bits";
+  };
+  auto stage = [&](const std::string &tile, int64_t rows, int64_t cols,
+                   int64_t stride, const std::string &rowBase, int64_t limit,
+                   Value operand, unsigned input) {
+    w.open("for (int e = threadIdx.x; e < " + num(rows * cols) +
+           "; e += blockDim.x)");
+    w.line("const int r = e / " + num(cols) + ", c = e % " + num(cols) + ";");
+    w.line("const attnc_index row = " + rowBase + " + r;");
+    w.line(tile + "[r * " + num(stride) + " + c] = row < " + num(limit) +
+           " ? " + bits(operand, input, "row", "c") + " : 0;");
+    w.close();
+  };
+  stage("tileQ", blockQ, depth, strideQK, "q0", queries, op.getQuery(), 0);
+
+  w.line("float rowMax[2] = {__int_as_float(0xff800000), "
+         "__int_as_float(0xff800000)};");
+  w.line("float rowSum[2] = {0.0f, 0.0f};");
+  w.line("float o[" + num(oTiles) + "][4];");
+  w.line("#pragma unroll");
+  w.line("for (int t = 0; t < " + num(oTiles) +
+         "; ++t) o[t][0] = o[t][1] = o[t][2] = o[t][3] = 0.0f;");
+  // Causal: keys after the block's last query (plus offset) are all masked.
+  std::string end = num(keys);
+  if (std::optional<int64_t> offset = op.getCausalOffset())
+    end = "min((attnc_index)" + num(keys) + ", q0 + " + num(blockQ) + " + " +
+          num(*offset) + ")";
+  w.open("for (attnc_index kv0 = 0; kv0 < " + end + "; kv0 += " +
+         num(blockKV) + ")");
+  w.line("__syncthreads(); // the previous tiles are no longer read");
+  stage("tileK", blockKV, depth, strideQK, "kv0", keys, op.getKey(), 1);
+  stage("tileV", blockKV, width, strideV, "kv0", keys, op.getValue(), 2);
+  w.line("__syncthreads();");
+
+  // S = Q K^T for this warp's 16 rows and the tile's keys.
+  w.line("float s[" + num(sTiles) + "][4];");
+  w.line("#pragma unroll");
+  w.line("for (int t = 0; t < " + num(sTiles) +
+         "; ++t) s[t][0] = s[t][1] = s[t][2] = s[t][3] = 0.0f;");
+  w.line("#pragma unroll");
+  w.open("for (int d0 = 0; d0 < " + num(depth) + "; d0 += 16)");
+  w.line("unsigned fragQ[4];");
+  w.line("attnc_ldmatrix_x4(fragQ, tileQ + (warp * 16 + (lane & 15)) * " +
+         num(strideQK) + " + d0 + (lane >> 4) * 8);");
+  // K rows are B's columns (col layout): without .trans, matrices are
+  // (keys +0..7, d lo), (keys +0..7, d hi), (keys +8..15, d lo), (+8, hi).
+  w.line("#pragma unroll");
+  w.open("for (int t = 0; t < " + num(sTiles) + "; t += 2)");
+  w.line("unsigned fragK[4];");
+  w.line("attnc_ldmatrix_x4(fragK, tileK + (t * 8 + (lane & 7) + ((lane >> 4) "
+         "<< 3)) * " +
+         num(strideQK) + " + d0 + ((lane >> 3) & 1) * 8);");
+  w.line(mma + "(s[t], fragQ, fragK, s[t]);");
+  w.line(mma + "(s[t + 1], fragQ, fragK + 2, s[t + 1]);");
+  w.close();
+  w.close();
+
+  // Scale, masks and score modification per element; then the tile's row
+  // maxima (four lanes share a row).
+  w.line("float tileMax[2] = {__int_as_float(0xff800000), "
+         "__int_as_float(0xff800000)};");
+  w.line("#pragma unroll");
+  w.open("for (int t = 0; t < " + num(sTiles) + "; ++t)");
+  w.line("#pragma unroll");
+  w.open("for (int e = 0; e < 4; ++e)");
+  w.line("const attnc_index i = q0 + warp * 16 + group + (e >= 2 ? 8 : 0);");
+  w.line("const attnc_index j = kv0 + t * 8 + 2 * inGroup + (e & 1);");
+  w.line("float sval = " + floatLiteral(op.getScale().convertToDouble()) +
+         " * s[t][e];");
+  if (!op.getScoreMod().empty()) {
+    Block &modBody = op.getScoreMod().front();
+    Value scores = modBody.getArgument(0);
+    ScalarEmitter scalar(w, [&](Value v, const Index &index)
+                             -> std::optional<std::string> {
+      if (v == scores)
+        return std::string("sval");
+      return k.loadInput(v, index);
+    });
+    Index scoreIndex = batch;
+    scoreIndex.append({"i", "j"});
+    FailureOr<std::string> modified =
+        scalar.emit(modBody.getTerminator()->getOperand(0), scoreIndex);
+    if (failed(modified))
+      return failure();
+    w.line("sval = " + *modified + ";");
+  }
+  std::string masked = "j >= " + num(keys);
+  if (std::optional<int64_t> offset = op.getCausalOffset())
+    masked += " || j - i > " + num(*offset);
+  w.line("if (" + masked + ") sval = __int_as_float(0xff800000);");
+  w.line("s[t][e] = sval;");
+  w.line("tileMax[e >> 1] = fmaxf(tileMax[e >> 1], sval);");
+  w.close();
+  w.close();
+
+  w.line("#pragma unroll");
+  w.open("for (int h = 0; h < 2; ++h)");
+  w.line("tileMax[h] = fmaxf(tileMax[h], __shfl_xor_sync(0xffffffffu, "
+         "tileMax[h], 1));");
+  w.line("tileMax[h] = fmaxf(tileMax[h], __shfl_xor_sync(0xffffffffu, "
+         "tileMax[h], 2));");
+  w.line("const float newMax = fmaxf(rowMax[h], tileMax[h]);");
+  // A row with nothing visible yet keeps max -inf: exp(-inf - base) must be
+  // 0 and the rescale 1, never exp(-inf + inf) = NaN.
+  w.line("const float base = newMax == __int_as_float(0xff800000) ? 0.0f : "
+         "newMax;");
+  w.line("const float correction = rowMax[h] == newMax ? 1.0f : "
+         "expf(rowMax[h] - base);");
+  w.line("rowMax[h] = newMax;");
+  w.line("rowSum[h] *= correction;");
+  w.line("#pragma unroll");
+  w.line("for (int t = 0; t < " + num(oTiles) +
+         "; ++t) { o[t][2 * h] *= correction; o[t][2 * h + 1] *= correction; }");
+  w.line("#pragma unroll");
+  w.line("for (int t = 0; t < " + num(sTiles) +
+         "; ++t) for (int c = 0; c < 2; ++c) { const float p = expf(s[t][2 * h + "
+         "c] - base); s[t][2 * h + c] = p; rowSum[h] += p; }");
+  w.close();
+
+  // O += P V: P's registers from S's (C layout = A layout), V k-major.
+  w.line("#pragma unroll");
+  w.open("for (int kk = 0; kk < " + num(blockKV / 16) + "; ++kk)");
+  w.line("unsigned fragP[4];");
+  w.line("fragP[0] = " + pack + "(s[2 * kk][0], s[2 * kk][1]);");
+  w.line("fragP[1] = " + pack + "(s[2 * kk][2], s[2 * kk][3]);");
+  w.line("fragP[2] = " + pack + "(s[2 * kk + 1][0], s[2 * kk + 1][1]);");
+  w.line("fragP[3] = " + pack + "(s[2 * kk + 1][2], s[2 * kk + 1][3]);");
+  w.line("#pragma unroll");
+  w.open("for (int t = 0; t < " + num(oTiles) + "; t += 2)");
+  w.line("unsigned fragV[4];");
+  w.line("attnc_ldmatrix_x4_trans(fragV, tileV + (kk * 16 + (lane & 15)) * " +
+         num(strideV) + " + t * 8 + (lane >> 4) * 8);");
+  w.line(mma + "(o[t], fragP, fragV, o[t]);");
+  w.line(mma + "(o[t + 1], fragP, fragV + 2, o[t + 1]);");
+  w.close();
+  w.close();
+  w.close(); // key tiles
+
+  // Row sums over the four lanes of a row, then one division and store.
+  w.line("#pragma unroll");
+  w.open("for (int h = 0; h < 2; ++h)");
+  w.line("rowSum[h] += __shfl_xor_sync(0xffffffffu, rowSum[h], 1);");
+  w.line("rowSum[h] += __shfl_xor_sync(0xffffffffu, rowSum[h], 2);");
+  w.close();
+  w.line("#pragma unroll");
+  w.open("for (int t = 0; t < " + num(oTiles) + "; ++t)");
+  w.line("#pragma unroll");
+  w.open("for (int e = 0; e < 4; ++e)");
+  w.line("const attnc_index i = q0 + warp * 16 + group + (e >= 2 ? 8 : 0);");
+  w.line("const attnc_index c = t * 8 + 2 * inGroup + (e & 1);");
+  w.line("if (i >= " + num(queries) + ") continue;");
+  Index index = batch;
+  index.append({"i", "c"});
+  w.line(storeResult(k, 0, index, "o[t][e] / rowSum[e >> 1]"));
+  w.close();
+  w.close();
+  return success();
+}
