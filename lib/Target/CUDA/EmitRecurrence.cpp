@@ -2,10 +2,11 @@
 //
 // The correctness-first persistent recurrence: one cooperative launch runs
 // all time steps, the grid stepping in lockstep through grid-wide
-// barriers instead of one launch per step. Within a step every op of the
-// scan body is a phase: all threads of the grid compute its elements
-// (grid-stride), write them to a scratch buffer, and meet at the barrier
-// before the next op reads them. Carried state lives in two buffers that
+// barriers instead of one launch per step. Within a step each matmul (and
+// whatever feeds one) is a phase: all threads of the grid compute its
+// elements (grid-stride), write them to a scratch buffer, and meet at the
+// barrier before the next phase reads them; elementwise work is computed
+// inline by its readers (see materialized()). Carried state lives in two buffers that
 // swap each step. Any body the scalar emitter handles works, plus matmuls
 // (the recurrent h U) as explicit dot products. Issue 6's persistent
 // kernel keeps U on chip and merges phases; the step structure stays.
@@ -27,6 +28,24 @@ static int64_t numElements(Value value) {
   return n;
 }
 
+/// Whether a scan body op gets its own phase (a scratch buffer written by
+/// the whole grid, then a grid barrier). Matmuls and nested scans always
+/// do, and so does whatever a matmul or a nested scan reads: recomputing
+/// those per use would multiply their work by the contraction length.
+/// Everything else (elementwise ops, data movement, fused bodies) is
+/// recomputed by each reader at the index it needs, which saves a barrier
+/// and a round trip through memory per op: the LSTM step becomes one
+/// matmul phase and one phase computing the gates and the new state.
+static bool materialized(Operation *op) {
+  if (isa<graph::MatmulOp, graph::ScanOp>(op))
+    return true;
+  for (Operation *user : op->getUsers())
+    if (isa<graph::MatmulOp, graph::ScanOp>(user) ||
+        user->getBlock() != op->getBlock())
+      return true;
+  return false;
+}
+
 namespace {
 class RecurrenceEmitter {
 public:
@@ -37,9 +56,18 @@ private:
   /// Where a value of the scan body lives while a phase reads it.
   std::optional<std::string> load(Value value, const Index &index,
                                   Operation *computing);
+  /// Writes `value` to `target` (a float buffer or an output; `stacked`
+  /// writes step t of the stacked result `outer`).
+  struct Write {
+    Value value;
+    std::string target;
+    bool stacked = false;
+    Value outer;
+  };
   LogicalResult phase(Value value, const std::string &target,
                       Operation *computing, bool stacked = false,
                       Value outer = {});
+  LogicalResult phase(ArrayRef<Write> writes, Operation *computing);
   LogicalResult emitMatmul(graph::MatmulOp matmul, const std::string &target);
   void barrier() { k.out.line("attnc_grid_sync(barrier);"); }
   std::string num(int64_t v) { return std::to_string(v); }
@@ -91,29 +119,43 @@ std::optional<std::string> RecurrenceEmitter::load(Value value,
 LogicalResult RecurrenceEmitter::phase(Value value, const std::string &target,
                                        Operation *computing, bool stacked,
                                        Value outer) {
+  return phase({Write{value, target, stacked, outer}}, computing);
+}
+
+/// One grid-stride loop over the element count the writes share, each
+/// write storing its value at that element; values read by several
+/// writes (the new hidden state, yielded as output and as carry) are
+/// computed once.
+LogicalResult RecurrenceEmitter::phase(ArrayRef<Write> writes,
+                                       Operation *computing) {
   CodeWriter &w = k.out;
-  w.open("for (attnc_index e = gtid; e < " + num(numElements(value)) +
+  Value first = writes.front().value;
+  w.open("for (attnc_index e = gtid; e < " + num(numElements(first)) +
          "; e += gsize)");
-  Index index = delinearize("e", shapeOf(value));
   ScalarEmitter scalar(w, [&](Value v, const Index &i) {
     return load(v, i, computing);
   });
-  FailureOr<std::string> element = scalar.emit(value, index);
-  if (failed(element))
-    return failure();
-  if (stacked) {
-    Index full(index);
-    ActiveScan &level = active.back();
-    full.insert(full.begin() + level.op.getDim(), level.time);
-    std::string offset = linearize(full, shapeOf(outer));
-    if (target.rfind("out", 0) == 0)
-      w.line("attnc_store(" + target + ", " + offset + ", " + *element + ");");
-    else
-      w.line(target + "[" + offset + "] = " + *element + ";");
-  } else if (target.rfind("out", 0) == 0) {
-    w.line("attnc_store(" + target + ", e, " + *element + ");");
-  } else {
-    w.line(target + "[e] = " + *element + ";");
+  for (const Write &write : writes) {
+    Index index = delinearize("e", shapeOf(write.value));
+    FailureOr<std::string> element = scalar.emit(write.value, index);
+    if (failed(element))
+      return failure();
+    const std::string &target = write.target;
+    if (write.stacked) {
+      Index full(index);
+      ActiveScan &level = active.back();
+      full.insert(full.begin() + level.op.getDim(), level.time);
+      std::string offset = linearize(full, shapeOf(write.outer));
+      if (target.rfind("out", 0) == 0)
+        w.line("attnc_store(" + target + ", " + offset + ", " + *element +
+               ");");
+      else
+        w.line(target + "[" + offset + "] = " + *element + ";");
+    } else if (target.rfind("out", 0) == 0) {
+      w.line("attnc_store(" + target + ", e, " + *element + ");");
+    } else {
+      w.line(target + "[e] = " + *element + ";");
+    }
   }
   w.close();
   return success();
@@ -171,9 +213,11 @@ LogicalResult RecurrenceEmitter::run() {
          "threadIdx.x;");
   w.line("const attnc_index gsize = (attnc_index)gridDim.x * blockDim.x;");
 
-  // Every op result of every (nested) body gets a scratch buffer.
+  // Materialized values get a scratch buffer and a phase; all others are
+  // computed inline where they are read.
   scan.getBody().walk([&](Operation *op) {
-    if (isa<graph::YieldOp>(op) || op->getParentOfType<graph::FusedOp>())
+    if (isa<graph::YieldOp>(op) || op->getParentOfType<graph::FusedOp>() ||
+        !materialized(op))
       return;
     for (Value result : op->getResults())
       scratch[result] = k.addTemp("float", numElements(result));
@@ -219,6 +263,8 @@ LogicalResult RecurrenceEmitter::emitSteps(graph::ScanOp op, bool outermost) {
         return failure();
       continue;
     }
+    if (!materialized(&nested))
+      continue; // computed inline by its readers
     if (auto matmul = dyn_cast<graph::MatmulOp>(nested)) {
       if (failed(emitMatmul(matmul, scratch[matmul.getResult()])))
         return failure();
@@ -232,22 +278,28 @@ LogicalResult RecurrenceEmitter::emitSteps(graph::ScanOp op, bool outermost) {
   // Yield: this step's outputs, then the next state.
   Operation *yield = body.getTerminator();
   unsigned numStacked = op.getStackedOutputs().size();
+  llvm::SmallVector<Write> writes;
   for (auto [s, stacked] : llvm::enumerate(op.getStackedOutputs())) {
     if (!outermost) {
-      if (failed(phase(yield->getOperand(s), scratch[stacked], nullptr,
-                       /*stacked=*/true, stacked)))
-        return failure();
+      writes.push_back({yield->getOperand(s), scratch[stacked], true, stacked});
       continue;
     }
     for (auto [r, kernelValue] : llvm::enumerate(k.results()))
-      if (kernelValue == stacked &&
-          failed(phase(yield->getOperand(s), "out" + num(r), nullptr,
-                       /*stacked=*/true, stacked)))
-        return failure();
+      if (kernelValue == stacked)
+        writes.push_back({yield->getOperand(s), "out" + num(r), true, stacked});
   }
   for (auto [i, next] : llvm::enumerate(level.carryNext))
-    if (failed(phase(yield->getOperand(numStacked + i), next, nullptr)))
+    writes.push_back({yield->getOperand(numStacked + i), next});
+  // One loop per element count, so equal-shaped yields share their work.
+  while (!writes.empty()) {
+    int64_t count = numElements(writes.front().value);
+    llvm::SmallVector<Write> same, rest;
+    for (Write &write : writes)
+      (numElements(write.value) == count ? same : rest).push_back(write);
+    if (failed(phase(same, nullptr)))
       return failure();
+    writes = std::move(rest);
+  }
   barrier();
   for (size_t i = 0; i < level.carryNow.size(); ++i)
     w.line("{ float *swap = " + level.carryNow[i] + "; " + level.carryNow[i] +
