@@ -15,7 +15,10 @@
 
 #include "KernelPatterns.h"
 
+#include "attn/Analysis/TargetDescription.h"
 #include "attn/Dialect/Graph/IR/GraphOps.h"
+
+#include "llvm/ADT/MapVector.h"
 
 using namespace mlir;
 using namespace attn;
@@ -50,6 +53,7 @@ namespace {
 class RecurrenceEmitter {
 public:
   RecurrenceEmitter(KernelEmission &k, graph::ScanOp scan) : k(k), scan(scan) {}
+  void planResidentWeights(int64_t blocks, int64_t budget);
   LogicalResult run();
 
 private:
@@ -80,8 +84,15 @@ private:
   };
   LogicalResult emitSteps(graph::ScanOp op, bool outermost);
 
+  struct ResidentPlan {
+    int64_t offset, perBlock, depth, cols; // offset in floats
+  };
+  void loadResidentWeights();
+
   KernelEmission &k;
   graph::ScanOp scan;
+  // In body order, so the generated text is deterministic.
+  llvm::MapVector<Operation *, ResidentPlan> resident;
   llvm::DenseMap<Value, std::string> scratch; // body op results
   llvm::SmallVector<ActiveScan> active;       // outermost first
   unsigned nesting = 0;
@@ -161,6 +172,57 @@ LogicalResult RecurrenceEmitter::phase(ArrayRef<Write> writes,
   return success();
 }
 
+/// Plans which recurrent matmuls keep their weights on chip: those of the
+/// outermost scan whose right operand is a kernel input (step-invariant,
+/// so the same matrix every step) of rank 2, as many as fit in `budget`
+/// bytes of shared memory. Block b owns columns [b * cols, (b + 1) * cols)
+/// of each such matrix, loads them once before the first step, and
+/// computes exactly those columns of the product every step: the weights
+/// cross HBM once instead of once per step (Persistent RNNs, Diamos et
+/// al. 2016).
+void RecurrenceEmitter::planResidentWeights(int64_t blocks, int64_t budget) {
+  int64_t offset = 0;
+  for (Operation &op : scan.getBody().front().without_terminator()) {
+    auto matmul = dyn_cast<graph::MatmulOp>(op);
+    if (!matmul || !k.inputNumber(matmul.getRhs()) ||
+        shapeOf(matmul.getRhs()).size() != 2 ||
+        shapeOf(matmul.getResult()).size() != 2)
+      continue;
+    ArrayRef<int64_t> rhs = shapeOf(matmul.getRhs());
+    int64_t depth = matmul.getTransposeRhs() ? rhs[1] : rhs[0];
+    int64_t cols = matmul.getTransposeRhs() ? rhs[0] : rhs[1];
+    int64_t perBlock = (cols + blocks - 1) / blocks;
+    int64_t bytes = depth * perBlock * 4;
+    if (offset + bytes > budget)
+      continue;
+    resident[matmul] = {offset / 4, perBlock, depth, cols};
+    offset += bytes;
+  }
+  k.dynamicShared = offset;
+}
+
+/// Loads each resident block's columns into shared memory (as f32).
+void RecurrenceEmitter::loadResidentWeights() {
+  if (resident.empty())
+    return;
+  CodeWriter &w = k.out;
+  w.line("ATTNC_DYNAMIC_SHARED(float, residentWeights);");
+  for (auto &[op, plan] : resident) {
+    auto matmul = cast<graph::MatmulOp>(op);
+    Value rhs = matmul.getRhs();
+    w.open("for (int e = threadIdx.x; e < " + num(plan.depth * plan.perBlock) +
+           "; e += blockDim.x)");
+    w.line("const attnc_index kk = e / " + num(plan.perBlock) +
+           ", col = blockIdx.x * " + num(plan.perBlock) + " + e % " +
+           num(plan.perBlock) + ";");
+    Index at = matmul.getTransposeRhs() ? Index{"col", "kk"} : Index{"kk", "col"};
+    w.line("residentWeights[" + num(plan.offset) + " + e] = col < " +
+           num(plan.cols) + " ? " + *k.loadInput(rhs, at) + " : 0.0f;");
+    w.close();
+  }
+  w.line("__syncthreads();");
+}
+
 LogicalResult RecurrenceEmitter::emitMatmul(graph::MatmulOp matmul,
                                             const std::string &target) {
   CodeWriter &w = k.out;
@@ -169,6 +231,34 @@ LogicalResult RecurrenceEmitter::emitMatmul(graph::MatmulOp matmul,
   size_t batch = out.size() - 2;
   ArrayRef<int64_t> lhs = shapeOf(matmul.getLhs());
   int64_t depth = matmul.getTransposeLhs() ? lhs[lhs.size() - 2] : lhs.back();
+  auto it = resident.find(matmul);
+  if (it != resident.end()) {
+    // This block's columns, every row, from the on-chip copy.
+    const ResidentPlan &plan = it->second;
+    w.open("for (attnc_index e = threadIdx.x; e < " +
+           num(out[0] * plan.perBlock) + "; e += blockDim.x)");
+    w.line("const attnc_index row = e / " + num(plan.perBlock) +
+           ", c = e % " + num(plan.perBlock) + ";");
+    w.line("const attnc_index col = blockIdx.x * " + num(plan.perBlock) +
+           " + c;");
+    w.line("if (col >= " + num(plan.cols) + ") continue;");
+    w.line("float s = 0.0f;");
+    w.open("for (attnc_index kk = 0; kk < " + num(depth) + "; ++kk)");
+    ScalarEmitter scalar(w, [&](Value v, const Index &i) {
+      return load(v, i, nullptr);
+    });
+    Index at = matmul.getTransposeLhs() ? Index{"kk", "row"} : Index{"row", "kk"};
+    FailureOr<std::string> a = scalar.emit(matmul.getLhs(), at);
+    if (failed(a))
+      return failure();
+    w.line("s += " + *a + " * residentWeights[" + num(plan.offset) + " + kk * " +
+           num(plan.perBlock) + " + c];");
+    w.close();
+    w.line(target + "[row * " + num(plan.cols) + " + col] = " +
+           roundTo(result, "s") + ";");
+    w.close();
+    return success();
+  }
   w.open("for (attnc_index e = gtid; e < " + num(numElements(result)) +
          "; e += gsize)");
   Index index = delinearize("e", out);
@@ -222,6 +312,7 @@ LogicalResult RecurrenceEmitter::run() {
     for (Value result : op->getResults())
       scratch[result] = k.addTemp("float", numElements(result));
   });
+  loadResidentWeights();
   return emitSteps(scan, /*outermost=*/true);
 }
 
@@ -349,5 +440,15 @@ LogicalResult attn::cuda::emitRecurrence(KernelEmission &k) {
   k.threads = k.scheduledThreads();
   k.blocks = k.scheduledBlocks();
   k.cooperative = true;
-  return RecurrenceEmitter(k, scan).run();
+  RecurrenceEmitter emitter(k, scan);
+  // Shared memory for resident weights: the target's per-block maximum,
+  // less room for the compiler's own use.
+  int64_t budget = 96 * 1024;
+  if (auto target = analysis::lookupTarget(
+          k.kernel->getAttrOfType<StringAttr>("target").getValue()))
+    budget = target->kernels.smemPerBlockBytes - 8 * 1024;
+  else
+    llvm::consumeError(target.takeError());
+  emitter.planResidentWeights(k.blocks, budget);
+  return emitter.run();
 }
