@@ -1,21 +1,30 @@
-//===- EmitScan.cpp - kernel.scan: a two-pass parallel linear scan --------===//
+//===- EmitScan.cpp - kernel.scan: a chunked parallel linear scan ---------===//
 //
-// h_t = a_t * h_{t-1} + b_t for every channel (state element). Blocks take
-// channels (grid-stride); within a block each thread owns a contiguous
-// segment of the steps. Pass 1 composes its segment into one affine map
-// (A, B) with (a1, b1) o (a2, b2) = (a1 a2, a2 b1 + b2); one thread then
-// runs the short chain of segment maps from the initial state, giving each
-// segment its incoming state; pass 2 replays each segment from there and
-// stores every state. Work is 2T combines per channel, depth T/threads +
-// threads. Each stored state is rounded as the interpreter rounds it
-// (product in the state's type, then the sum), so f32 results differ from
-// the sequential order only by reassociation inside pass 1's maps, which
-// pass 2 does not reuse except for the segment's starting state.
+// h_t = a_t * h_{t-1} + b_t for every channel (state element). Threads own
+// channels, consecutive threads consecutive channels, so every load and
+// store of a step is coalesced; blocks own (channel group, time chunk)
+// pairs, so the walked dim is parallel too. One cooperative launch, three
+// steps:
+//
+//  1. each thread composes its chunk of steps into one affine map (A, B)
+//     with (a1, b1) o (a2, b2) = (a1 a2, a2 b1 + b2) and stores it;
+//  2. a grid-wide barrier;
+//  3. each thread folds the maps of the chunks before its own, starting
+//     from the initial state, and replays its chunk from that incoming
+//     state, storing every state.
+//
+// Traffic is a and b read twice and h written once (5/3 of the minimum);
+// fusing the producers of a and b into the scan is the next step. Each
+// stored state is rounded as the interpreter rounds it (product in the
+// state's type, then the sum), so f32 results differ from the sequential
+// order only through the chunk maps' reassociation. Chunks are capped so
+// that every block is resident (one per SM), which the barrier needs.
 //
 //===----------------------------------------------------------------------===//
 
 #include "KernelPatterns.h"
 
+#include "attn/Analysis/TargetDescription.h"
 #include "attn/Dialect/Graph/IR/GraphOps.h"
 
 using namespace mlir;
@@ -35,9 +44,29 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   int64_t channels = 1;
   for (int64_t d : step)
     channels *= d;
-  k.threads = std::min<int64_t>(k.scheduledThreads(), 1024);
-  k.blocks = std::min<int64_t>(channels, 65535);
   auto num = [](int64_t v) { return std::to_string(v); };
+
+  // Launch shape: channel groups of `threads`, times chunks, at most one
+  // block per SM in all.
+  int64_t sms = 108;
+  if (auto target = analysis::lookupTarget(
+          k.kernel->getAttrOfType<StringAttr>("target").getValue()))
+    sms = target->kernels.sms;
+  else
+    llvm::consumeError(target.takeError());
+  k.threads = std::min<int64_t>(k.scheduledThreads(), 1024);
+  int64_t groups = (channels + k.threads - 1) / k.threads;
+  if (groups > sms)
+    return scan.emitOpError("CUDA emission: ")
+           << channels << " channels need " << groups
+           << " resident blocks, more than the " << sms << " SMs";
+  int64_t chunks = std::max<int64_t>(1, std::min(length, sms / groups));
+  int64_t perChunk = (length + chunks - 1) / chunks;
+  k.blocks = groups * chunks;
+  k.cooperative = true;
+  std::string barrier = k.addTemp("unsigned int", 1, /*zeroed=*/true);
+  std::string mapA = k.addTemp("float", chunks * channels);
+  std::string mapB = k.addTemp("float", chunks * channels);
 
   // Which kernel results are the states and the final state.
   llvm::SmallVector<std::pair<unsigned, bool>> stores; // (result, isStates)
@@ -52,24 +81,21 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   }
 
   CodeWriter &w = k.out;
-  w.line("ATTNC_SHARED(float, segmentA, 1024);");
-  w.line("ATTNC_SHARED(float, segmentB, 1024);");
-  w.line("ATTNC_SHARED(float, incoming, 1024);");
-  w.open("for (attnc_index channel = blockIdx.x; channel < " + num(channels) +
-         "; channel += gridDim.x)");
+  w.line("const attnc_index channel = (blockIdx.x % " + num(groups) +
+         ") * blockDim.x + threadIdx.x;");
+  w.line("const attnc_index chunk = blockIdx.x / " + num(groups) + ";");
+  w.line("const attnc_index lo = chunk * " + num(perChunk) + ";");
+  w.line("const attnc_index hi = lo + " + num(perChunk) + " < " + num(length) +
+         " ? lo + " + num(perChunk) + " : " + num(length) + ";");
+  w.line("const bool active = channel < " + num(channels) + ";");
   Index stepIndex = delinearize("channel", step);
   auto withTime = [&](const Index &index, const std::string &t) {
     Index full(index);
     full.insert(full.begin() + dim, t);
     return full;
   };
-  w.line("const attnc_index per = (" + num(length) +
-         " + blockDim.x - 1) / blockDim.x;");
-  w.line("const attnc_index lo = threadIdx.x * per;");
-  w.line("const attnc_index hi = lo + per < " + num(length) + " ? lo + per : " +
-         num(length) + ";");
   std::string walk = scan.getReverse() ? num(length - 1) + " - w" : "w";
-
+  auto leaf = [&](Value v, const Index &i) { return k.loadInput(v, i); };
   // Coefficient and offset of step t, broadcast to this channel.
   auto coefficients = [&](ScalarEmitter &scalar)
       -> FailureOr<std::pair<std::string, std::string>> {
@@ -86,9 +112,9 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
       return failure();
     return std::make_pair(*av, *bv);
   };
-  auto leaf = [&](Value v, const Index &i) { return k.loadInput(v, i); };
 
-  // Pass 1: each segment as one affine map.
+  // 1. This chunk as one affine map.
+  w.open("if (active)");
   w.line("float A = 1.0f, B = 0.0f;");
   w.open("for (attnc_index w = lo; w < hi; ++w)");
   {
@@ -100,26 +126,23 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
     w.line("B = " + ab->first + " * B + " + ab->second + ";");
   }
   w.close();
-  w.line("segmentA[threadIdx.x] = A;");
-  w.line("segmentB[threadIdx.x] = B;");
-  w.line("__syncthreads();");
-  // The chain of segment maps, from the initial state.
-  w.open("if (threadIdx.x == 0)");
+  w.line(mapA + "[chunk * " + num(channels) + " + channel] = A;");
+  w.line(mapB + "[chunk * " + num(channels) + " + channel] = B;");
+  w.close();
+  // 2. Every chunk's map is known.
+  w.line("attnc_grid_sync(" + barrier + ");");
+  // 3. The incoming state, then the replay.
+  w.open("if (active)");
   {
     ScalarEmitter scalar(w, leaf);
     FailureOr<std::string> init = scalar.emit(scan.getInit(), stepIndex);
     if (failed(init))
       return failure();
     w.line("float h = " + *init + ";");
-    w.open("for (unsigned s = 0; s < blockDim.x; ++s)");
-    w.line("incoming[s] = h;");
-    w.line("h = segmentA[s] * h + segmentB[s];");
-    w.close();
   }
-  w.close();
-  w.line("__syncthreads();");
-  // Pass 2: replay each segment from its incoming state and store.
-  w.line("float h = incoming[threadIdx.x];");
+  w.line("for (attnc_index c = 0; c < chunk; ++c) h = " + mapA + "[c * " +
+         num(channels) + " + channel] * h + " + mapB + "[c * " +
+         num(channels) + " + channel];");
   w.open("for (attnc_index w = lo; w < hi; ++w)");
   {
     ScalarEmitter scalar(w, leaf);
@@ -140,8 +163,6 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
       w.line(storeResult(k, r, stepIndex, "h"));
       w.close();
     }
-  // The shared arrays are reused by the next channel.
-  w.line("__syncthreads();");
   w.close();
   return success();
 }
