@@ -46,6 +46,11 @@ try:
         count = ctypes.c_int(0)
         if libcuda.cuDeviceGetCount(ctypes.byref(count)) == 0 and count.value > 0:
             config.available_features.add("cuda-device")
+            major, minor = ctypes.c_int(0), ctypes.c_int(0)
+            # CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR / _MINOR of device 0.
+            libcuda.cuDeviceGetAttribute(ctypes.byref(major), 75, 0)
+            libcuda.cuDeviceGetAttribute(ctypes.byref(minor), 76, 0)
+            config.substitutions.append(("%cuda_arch", f"sm_{major.value}{minor.value}"))
 except OSError:
     pass
 

@@ -1,6 +1,7 @@
 """The generated CUDA, run on the CPU, agrees with the interpreter.
 
 Usage: emu_differential.py MODEL.ir... [--seeds N] [--arch sm_90]
+                           [--device emu|cuda]
 
 For each model and seed: compiles it to a model.cubin with attnc, runs that
 file with `attnc run --device=emu` (the runtime library compiling the
@@ -46,6 +47,8 @@ def main():
     parser.add_argument("models", nargs="+")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--arch", default="sm_90")
+    # cuda: the same comparison on a GPU (test/Target/cuda-device.test).
+    parser.add_argument("--device", default="emu", choices=["emu", "cuda"])
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="attnc-emu-")
     overall = 0.0
@@ -60,7 +63,7 @@ def main():
         for seed in range(args.seeds):
             emu = os.path.join(work, f"{name}.{seed}.emu")
             ref = os.path.join(work, f"{name}.{seed}.ref")
-            run(["attnc", "run", cubin, "--device=emu", "--seed", str(seed),
+            run(["attnc", "run", cubin, f"--device={args.device}", "--seed", str(seed),
                  "--keep-dtype", "--out", emu])
             run(["attnc", "run", model, "--precision", "f64", "--seed",
                  str(seed), "--out", ref])
@@ -80,7 +83,8 @@ def main():
                 worst = max(worst, error)
         print(f"{name}: worst relative error {worst:.3e}")
         overall = max(overall, worst)
-    print(f"{len(args.models)} models agree under emulation, worst relative "
+    where = "under emulation" if args.device == "emu" else "on the GPU"
+    print(f"{len(args.models)} models agree {where}, worst relative "
           f"error {overall:.3e}")
 
 
