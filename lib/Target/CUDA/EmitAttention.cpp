@@ -78,23 +78,8 @@ LogicalResult attn::cuda::emitAttention(KernelEmission &k) {
          at(op.getQuery(), "i", "c") + " * " + at(op.getKey(), "j", "c") + ";");
   w.line("float s = " + floatLiteral(op.getScale().convertToDouble()) +
          " * dot;");
-  if (!op.getScoreMod().empty()) {
-    Block &mod = op.getScoreMod().front();
-    Value scores = mod.getArgument(0);
-    ScalarEmitter scalar(w, [&](Value v, const Index &index)
-                             -> std::optional<std::string> {
-      if (v == scores)
-        return std::string("s");
-      return k.loadInput(v, index);
-    });
-    Index scoreIndex = batch;
-    scoreIndex.append({"i", "j"});
-    FailureOr<std::string> modified =
-        scalar.emit(mod.getTerminator()->getOperand(0), scoreIndex);
-    if (failed(modified))
-      return failure();
-    w.line("s = " + *modified + ";");
-  }
+  if (failed(applyScoreMod(k, op, batch, "s")))
+    return failure();
   w.line("const float mNew = fmaxf(m, s);");
   // Equal maxima (both -inf before any finite score) need no rescaling,
   // and exp(-inf - -inf) would be NaN.

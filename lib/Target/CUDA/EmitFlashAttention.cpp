@@ -158,23 +158,8 @@ LogicalResult attn::cuda::emitFlashAttention(KernelEmission &k,
   w.line("const attnc_index j = kv0 + t * 8 + 2 * inGroup + (e & 1);");
   w.line("float sval = " + floatLiteral(op.getScale().convertToDouble()) +
          " * s[t][e];");
-  if (!op.getScoreMod().empty()) {
-    Block &modBody = op.getScoreMod().front();
-    Value scores = modBody.getArgument(0);
-    ScalarEmitter scalar(w, [&](Value v, const Index &index)
-                             -> std::optional<std::string> {
-      if (v == scores)
-        return std::string("sval");
-      return k.loadInput(v, index);
-    });
-    Index scoreIndex = batch;
-    scoreIndex.append({"i", "j"});
-    FailureOr<std::string> modified =
-        scalar.emit(modBody.getTerminator()->getOperand(0), scoreIndex);
-    if (failed(modified))
-      return failure();
-    w.line("sval = " + *modified + ";");
-  }
+  if (failed(applyScoreMod(k, op, batch, "sval")))
+    return failure();
   std::string masked = "j >= " + num(keys);
   if (std::optional<int64_t> offset = op.getCausalOffset())
     masked += " || j - i > " + num(*offset);

@@ -154,19 +154,9 @@ static LogicalResult emitTensorCoreLoop(
          " + pieceCol + 8 * j + 2 * inGroup + (i & 1);");
   w.line("if (gm >= " + num(totalRows) + " || gn >= " + num(cols) +
          ") continue;");
-  Index index = outputIndex("gm", "gn");
-  Value product = matmul.getResult();
-  ScalarEmitter scalar(w, [&](Value v, const Index &i) -> std::optional<std::string> {
-    if (v == product)
-      return roundTo(product, "acc[p][j][i]");
-    return k.loadInput(v, i);
-  });
-  for (auto [r, value] : llvm::enumerate(k.results())) {
-    FailureOr<std::string> element = scalar.emit(value, index);
-    if (failed(element))
-      return failure();
-    w.line(storeResult(k, r, index, *element));
-  }
+  if (failed(storeEpilogue(k, matmul.getResult(), "acc[p][j][i]",
+                           outputIndex("gm", "gn"))))
+    return failure();
   w.close();
   w.close();
   w.close();
@@ -315,19 +305,9 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
          ", gn = tileN * " + num(tn) + " + e % " + num(tn) + ";");
   w.line("if (gm >= " + num(totalRows) + " || gn >= " + num(cols) +
          ") continue;");
-  Index index = outputIndex("gm", "gn");
-  Value product = matmul.getResult();
-  ScalarEmitter scalar(w, [&](Value v, const Index &i) -> std::optional<std::string> {
-    if (v == product)
-      return roundTo(product, "acc[j]");
-    return k.loadInput(v, i);
-  });
-  for (auto [r, value] : llvm::enumerate(k.results())) {
-    FailureOr<std::string> element = scalar.emit(value, index);
-    if (failed(element))
-      return failure();
-    w.line(storeResult(k, r, index, *element));
-  }
+  if (failed(storeEpilogue(k, matmul.getResult(), "acc[j]",
+                           outputIndex("gm", "gn"))))
+    return failure();
   w.close();
   return success();
 }

@@ -180,19 +180,8 @@ LogicalResult attn::cuda::emitRow(KernelEmission &k) {
     // One value per row: thread 0 runs the epilogue on it.
     w.open("if (threadIdx.x == 0)");
     llvm::SmallVector<int64_t> rowShape(shapeOf(result));
-    Index index = delinearize("row", rowShape);
-    ScalarEmitter epilogue(w, [&](Value v, const Index &i)
-                               -> std::optional<std::string> {
-      if (v == result)
-        return roundTo(result, stat);
-      return k.loadInput(v, i);
-    });
-    for (auto [r, value] : llvm::enumerate(k.results())) {
-      FailureOr<std::string> element = epilogue.emit(value, index);
-      if (failed(element))
-        return failure();
-      w.line(storeResult(k, r, index, *element));
-    }
+    if (failed(storeEpilogue(k, result, stat, delinearize("row", rowShape))))
+      return failure();
     w.close();
   } else {
     loop("");

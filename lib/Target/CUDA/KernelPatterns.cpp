@@ -53,6 +53,48 @@ std::string attn::cuda::storeResult(KernelEmission &k, unsigned r,
          ");";
 }
 
+LogicalResult attn::cuda::storeEpilogue(KernelEmission &k, Value producer,
+                                        const std::string &value,
+                                        const Index &index) {
+  ScalarEmitter scalar(k.out, [&](Value v, const Index &i)
+                                  -> std::optional<std::string> {
+    if (v == producer)
+      return roundTo(producer, value);
+    return k.loadInput(v, i);
+  });
+  for (auto [r, result] : llvm::enumerate(k.results())) {
+    FailureOr<std::string> element = scalar.emit(result, index);
+    if (failed(element))
+      return failure();
+    k.out.line(storeResult(k, r, index, *element));
+  }
+  return success();
+}
+
+LogicalResult attn::cuda::applyScoreMod(KernelEmission &k,
+                                        graph::AttentionOp op,
+                                        const Index &batch,
+                                        const std::string &score) {
+  if (op.getScoreMod().empty())
+    return success();
+  Block &body = op.getScoreMod().front();
+  Value scores = body.getArgument(0);
+  ScalarEmitter scalar(k.out, [&](Value v, const Index &index)
+                                  -> std::optional<std::string> {
+    if (v == scores)
+      return score;
+    return k.loadInput(v, index);
+  });
+  Index scoreIndex = batch;
+  scoreIndex.append({"i", "j"});
+  FailureOr<std::string> modified =
+      scalar.emit(body.getTerminator()->getOperand(0), scoreIndex);
+  if (failed(modified))
+    return failure();
+  k.out.line(score + " = " + *modified + ";");
+  return success();
+}
+
 static int64_t numElements(Value value) {
   int64_t n = 1;
   for (int64_t d : shapeOf(value))

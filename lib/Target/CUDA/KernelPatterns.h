@@ -71,6 +71,18 @@ bool canUseFlashAttention(graph::AttentionOp op);
 mlir::LogicalResult emitFlashAttention(KernelEmission &k,
                                        graph::AttentionOp op, int64_t tileQ);
 
+/// Emits the epilogue of every result of `k` at `index`, with `producer`
+/// (an anchor's result, such as a matmul's product) read as the float
+/// expression `value` rounded to its type, and stores each result.
+mlir::LogicalResult storeEpilogue(KernelEmission &k, mlir::Value producer,
+                                  const std::string &value,
+                                  const Index &index);
+
+/// Applies `op`'s score modification (if any) to the float variable
+/// `score`, the score at (batch..., i, j), in place.
+mlir::LogicalResult applyScoreMod(KernelEmission &k, graph::AttentionOp op,
+                                  const Index &batch, const std::string &score);
+
 /// Stores `value` (a float expression) into result `r` at `index`.
 std::string storeResult(KernelEmission &k, unsigned r, const Index &index,
                         const std::string &value);
