@@ -138,17 +138,29 @@ attn.graph @recurrence(%xs: tensor<7x3x20xf32>, %h0: tensor<3x20xf32>, %u: tenso
 
 // -----
 
-// An associative scan is a chunked parallel scan kernel; its coefficients'
-// producers stay a pointwise kernel.
+// An associative scan is a chunked parallel scan kernel; an elementwise
+// producer of its coefficients read only by it is computed inside (the
+// scan's prologue), one read by anything else is not.
 // CHECK-LABEL: attn.graph @assoc
-// CHECK: kernel.pointwise %arg0
+// CHECK-NOT: kernel.pointwise
 // CHECK: kernel.scan
 // CHECK-SAME: loops [#kernel.loop<"c", 4, "grid", 32>, #kernel.loop<"t", 9, "grid", 9>]
-// CHECK: attn.assoc_scan
+// CHECK: attn.sigmoid
+// CHECK-NEXT: attn.assoc_scan
 attn.graph @assoc(%a: tensor<9x4xf32>, %b: tensor<9x4xf32>, %h0: tensor<4xf32>) -> tensor<9x4xf32> {
   %s = attn.sigmoid %a : tensor<9x4xf32>
   %st, %fin = attn.assoc_scan dim 0 %s, %b, %h0 : tensor<9x4xf32>, tensor<9x4xf32>, tensor<4xf32> -> tensor<9x4xf32>, tensor<4xf32>
   attn.return %st : tensor<9x4xf32>
+}
+// CHECK-LABEL: attn.graph @assoc_shared_producer
+// CHECK: kernel.pointwise %arg0
+// CHECK: kernel.scan
+// CHECK-NOT: attn.sigmoid
+// CHECK: attn.assoc_scan
+attn.graph @assoc_shared_producer(%a: tensor<9x4xf32>, %b: tensor<9x4xf32>, %h0: tensor<4xf32>) -> (tensor<9x4xf32>, tensor<9x4xf32>) {
+  %s = attn.sigmoid %a : tensor<9x4xf32>
+  %st, %fin = attn.assoc_scan dim 0 %s, %b, %h0 : tensor<9x4xf32>, tensor<9x4xf32>, tensor<4xf32> -> tensor<9x4xf32>, tensor<4xf32>
+  attn.return %st, %s : tensor<9x4xf32>, tensor<9x4xf32>
 }
 
 // -----

@@ -23,7 +23,8 @@ def FormKernels : Pass<"attn-form-kernels", "::mlir::ModuleOp"> {
       an elementwise producer cluster read only by them (prologue) and an
       elementwise consumer cluster of their shape (epilogue);
     - an `attn.scan` becomes a persistent `kernel.recurrence`, an
-      `attn.assoc_scan` a `kernel.scan`;
+      `attn.assoc_scan` a `kernel.scan`, with the elementwise producers of
+      its coefficients and offsets that only it reads;
     - what is left (elementwise ops, data movement, `attn.fused` bodies)
       forms `kernel.pointwise` clusters under the same no-recompute rule as
       --attn-fuse-elementwise; constant generators are cloned into each

@@ -14,8 +14,9 @@
 //     reads one directly and needs it as a buffer.
 //  3. Anchors absorb neighbouring elementwise-only groups: a GEMM or row
 //     op its consumers (the epilogue), a row op the producer of its input
-//     (the prologue), when shapes match so the fused work maps one to one
-//     onto the anchor's output tile or row.
+//     and a scan those of its coefficients and offsets (the prologue), when
+//     shapes match so the fused work maps one to one onto the anchor's
+//     output tile, row or step.
 //  4. Each group is outlined into its kernel op at its last op's place,
 //     with the schedule KernelSchedules.cpp chooses.
 //
@@ -224,9 +225,26 @@ usersGroup(Value value, const DenseMap<Operation *, unsigned> &groupOf) {
 void KernelFormer::absorbNeighbours() {
   for (unsigned i = 0, e = groups.size(); i < e; ++i) {
     GraphOpRole kind = groups[i].kind;
+    Operation *anchor = groups[i].anchor;
+    // A scan computes its coefficients and offsets as it reads them, when
+    // their producers are elementwise groups read only by the scan: one
+    // array less through memory each (minGRU's a = 1 - z).
+    if (kind == GraphOpRole::Scan) {
+      for (unsigned operand : {0u, 1u})
+        if (Operation *producer = anchor->getOperand(operand).getDefiningOp()) {
+          auto it = groupOf.find(producer);
+          if (it != groupOf.end() && it->second != i &&
+              groups[it->second].anchor == producer &&
+              llvm::all_of(producer->getUsers(),
+                           [&](Operation *u) { return u == anchor; }) &&
+              isElementwiseGroupOfShape(it->second,
+                                        shapeOf(anchor->getOperand(operand))))
+            merge(i, it->second);
+        }
+      continue;
+    }
     if (kind != GraphOpRole::Gemm && kind != GraphOpRole::Row)
       continue;
-    Operation *anchor = groups[i].anchor;
     // Prologue: the row op's input comes from a group read only by it.
     if (kind == GraphOpRole::Row)
       if (Operation *producer = anchor->getOperand(0).getDefiningOp()) {
