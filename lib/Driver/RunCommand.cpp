@@ -17,6 +17,7 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -105,6 +106,14 @@ int attn::driver::runModel(const RunOptions &options) {
   if (options.device != "interp") {
     reportError("unknown device '" + options.device +
                 "'; use --device=interp, emu or cuda");
+    return 1;
+  }
+  // A compiled model holds kernels, not the graph the interpreter needs.
+  if (auto head = llvm::MemoryBuffer::getFileSlice(options.modelPath, 4, 0);
+      head && (*head)->getBuffer() == "\x7f" "ELF") {
+    reportError(options.modelPath +
+                " is a compiled model; the interpreter runs .ir files (run "
+                "the compiled model with --device=emu or --device=cuda)");
     return 1;
   }
   DialectRegistry registry;
