@@ -8,13 +8,15 @@
 // activation, residual add and cast never touch memory twice. Batch dims
 // are grid loops, or folded into m when the kernel op says so (no "b"
 // loops). With f16 or bf16 operands the main loop runs on tensor cores
-// (mma.sync through attnc/mma.h, sm_80 and later); the cp.async pipeline
-// and the sm_90a wgmma path are still to come.
+// (mma.sync through attnc/mma.h, sm_80 and later), fed by a cp.async
+// multi-stage pipeline when the operands are plain row-major matrices; the
+// sm_90a wgmma path is still to come.
 //
 //===----------------------------------------------------------------------===//
 
 #include "KernelPatterns.h"
 
+#include "attn/Analysis/TargetDescription.h"
 #include "attn/Dialect/Graph/IR/GraphOps.h"
 #include "attn/Dialect/Kernel/IR/KernelOps.h"
 
@@ -62,86 +64,178 @@ static bool useTensorCores(graph::MatmulOp matmul) {
 /// mma.sync m16n8k16 with f32 accumulators. Each warp owns 16 x 16 pieces
 /// of the block tile, round-robin; its accumulators stay in the C/D
 /// fragment layout of the PTX ISA until the epilogue.
+/// The block tile's split over warps for the tensor-core loops.
+struct WarpTiling {
+  int64_t tm, tn, tk, strideA, strideB, warps, pieces, perWarp;
+  std::string mma;
+};
+
+/// One K tile's MMAs, reading the 16-bit tiles at `tileA` and `tileB`.
+/// Each warp owns 16 x 16 pieces of the block tile, round-robin; A comes
+/// with ldmatrix .x4 (lanes 0-15 address rows 0-15 at k 0, lanes 16-31 at
+/// k 8: the a0a1, a2a3, a4a5, a6a7 quarters), B (k-major) with .x4.trans
+/// (matrices 0-1 are k 0-7 and 8-15 of n 0-7, 2-3 of n 8-15).
+static void emitMmaTile(CodeWriter &w, const WarpTiling &t,
+                        const std::string &tileA, const std::string &tileB) {
+  auto num = [](int64_t v) { return std::to_string(v); };
+  w.open("for (int kk = 0; kk < " + num(t.tk) + "; kk += 16)");
+  // Unrolled so the accumulators stay in registers (indexed by constants).
+  w.line("#pragma unroll");
+  w.open("for (int p = 0; p < " + num(t.perWarp) + "; ++p)");
+  w.line("const int piece = warp + p * " + num(t.warps) + ";");
+  w.line("if (piece >= " + num(t.pieces) + ") break;");
+  w.line("const int pieceRow = (piece / " + num(t.tn / 16) +
+         ") * 16, pieceCol = (piece % " + num(t.tn / 16) + ") * 16;");
+  w.line("unsigned fragA[4], fragB[4];");
+  w.line("attnc_ldmatrix_x4(fragA, " + tileA + " + (pieceRow + (lane & 15)) * " +
+         num(t.strideA) + " + kk + (lane >> 4) * 8);");
+  w.line("attnc_ldmatrix_x4_trans(fragB, " + tileB + " + (kk + (lane & 15)) * " +
+         num(t.strideB) + " + pieceCol + (lane >> 4) * 8);");
+  w.line(t.mma + "(acc[p][0], fragA, fragB, acc[p][0]);");
+  w.line(t.mma + "(acc[p][1], fragA, fragB + 2, acc[p][1]);");
+  w.close();
+  w.close();
+}
+
+/// Whether both operands are plain row-major matrices whose rows split into
+/// 16-byte chunks (8 elements), so cp.async can copy them: A not transposed
+/// (its batch dims, if any, folded into m), B not transposed and 2-D, and K
+/// and N multiples of 8.
+static bool canPipeline(graph::MatmulOp matmul, int64_t depth, int64_t cols,
+                        bool folded, size_t batchRank) {
+  return !matmul.getTransposeLhs() && !matmul.getTransposeRhs() &&
+         shapeOf(matmul.getRhs()).size() == 2 && (folded || batchRank == 0) &&
+         depth % 8 == 0 && cols % 8 == 0;
+}
+
+/// The tensor-core main loop and epilogue (sm_80 and later), with f32
+/// accumulators in the C/D fragment layout of the PTX ISA until the
+/// epilogue. With `stages` > 1 the K tiles stream through a ring of shared
+/// memory stages filled by cp.async, `stages - 1` tiles ahead of the MMAs
+/// (the multi-stage pipeline of sm_80 GEMMs); otherwise each tile is
+/// staged synchronously (any layout, transposes and broadcast batch dims
+/// included). Tile rows are padded by 8 elements so ldmatrix rows stay
+/// 16-byte aligned and spread over banks.
 static LogicalResult emitTensorCoreLoop(
     KernelEmission &k, graph::MatmulOp matmul, int64_t tm, int64_t tn,
     int64_t tk, int64_t depth, int64_t totalRows, int64_t cols,
+    int64_t stages,
     llvm::function_ref<Index(bool, const std::string &, const std::string &)>
         operandAt,
     llvm::function_ref<Index(const std::string &, const std::string &)>
         outputIndex) {
   auto num = [](int64_t v) { return std::to_string(v); };
-  // The K step is a whole number of m16n8k16 steps (a short K, whose
-  // looped tile is K itself, is zero-padded up to one).
-  tk = (tk + 15) / 16 * 16;
   CodeWriter &w = k.out;
   bool bf16 =
       cast<RankedTensorType>(matmul.getLhs().getType()).getElementType().isBF16();
-  int64_t strideA = tk + 8, strideB = tn + 8;
-  int64_t warps = k.threads / 32;
-  int64_t pieces = (tm / 16) * (tn / 16);
-  int64_t perWarp = (pieces + warps - 1) / warps;
-  // The f32 staging of the scalar path is replaced by 16-bit tiles.
-  k.dynamicShared = (tm * strideA + tk * strideB) * 2;
-  std::string mma = bf16 ? "attnc_mma_m16n8k16_bf16" : "attnc_mma_m16n8k16_f16";
-  auto bits = [&](bool lhs, const std::string &row, const std::string &col) {
-    Value v = lhs ? matmul.getLhs() : matmul.getRhs();
-    return "in" + std::to_string(lhs ? 0 : 1) + "[" +
-           linearize(operandAt(lhs, row, col), shapeOf(v)) + "].bits";
-  };
+  WarpTiling t;
+  t.tm = tm;
+  t.tn = tn;
+  // The K step is a whole number of m16n8k16 steps (a short K, whose
+  // looped tile is K itself, is zero-padded up to one).
+  t.tk = (tk + 15) / 16 * 16;
+  t.strideA = t.tk + 8;
+  t.strideB = tn + 8;
+  t.warps = k.threads / 32;
+  t.pieces = (tm / 16) * (tn / 16);
+  t.perWarp = (t.pieces + t.warps - 1) / t.warps;
+  t.mma = bf16 ? "attnc_mma_m16n8k16_bf16" : "attnc_mma_m16n8k16_f16";
+  int64_t numTiles = (depth + t.tk - 1) / t.tk;
+  stages = std::max<int64_t>(1, std::min(stages, numTiles));
+  int64_t stageElements = tm * t.strideA + t.tk * t.strideB;
+  k.dynamicShared = stages * stageElements * 2;
 
-  w.line("unsigned short *tileA = reinterpret_cast<unsigned short *>(smemTiles);");
-  w.line("unsigned short *tileB = tileA + " + num(tm * strideA) + ";");
+  w.line("unsigned short *tiles = reinterpret_cast<unsigned short *>(smemTiles);");
   w.line("const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;");
   w.line("const int group = lane >> 2, inGroup = lane & 3;");
-  w.line("float acc[" + num(perWarp) + "][2][4];");
-  w.line("for (int p = 0; p < " + num(perWarp) +
+  w.line("float acc[" + num(t.perWarp) + "][2][4];");
+  w.line("for (int p = 0; p < " + num(t.perWarp) +
          "; ++p) for (int j = 0; j < 2; ++j) for (int i = 0; i < 4; ++i) "
          "acc[p][j][i] = 0.0f;");
-  w.open("for (attnc_index k0 = 0; k0 < " + num(depth) + "; k0 += " + num(tk) +
-         ")");
-  w.open("for (int e = threadIdx.x; e < " + num(tm * tk) + "; e += blockDim.x)");
-  w.line("const int r = e / " + num(tk) + ", c = e % " + num(tk) + ";");
-  w.line("const attnc_index gm = tileM * " + num(tm) + " + r, gk = k0 + c;");
-  w.line("tileA[r * " + num(strideA) + " + c] = (gm < " + num(totalRows) +
-         " && gk < " + num(depth) + ") ? " + bits(true, "gm", "gk") + " : 0;");
-  w.close();
-  w.open("for (int e = threadIdx.x; e < " + num(tk * tn) + "; e += blockDim.x)");
-  w.line("const int r = e / " + num(tn) + ", c = e % " + num(tn) + ";");
-  w.line("const attnc_index gk = k0 + r, gn = tileN * " + num(tn) + " + c;");
-  w.line("tileB[r * " + num(strideB) + " + c] = (gk < " + num(depth) +
-         " && gn < " + num(cols) + ") ? " + bits(false, "gk", "gn") + " : 0;");
-  w.close();
-  w.line("__syncthreads();");
-  w.open("for (int kk = 0; kk < " + num(tk) + "; kk += 16)");
-  // Unrolled so the accumulators stay in registers (indexed by constants).
-  w.line("#pragma unroll");
-  w.open("for (int p = 0; p < " + num(perWarp) + "; ++p)");
-  w.line("const int piece = warp + p * " + num(warps) + ";");
-  w.line("if (piece >= " + num(pieces) + ") break;");
-  w.line("const int pieceRow = (piece / " + num(tn / 16) +
-         ") * 16, pieceCol = (piece % " + num(tn / 16) + ") * 16;");
-  w.line("unsigned fragA[4], fragB[4];");
-  // A: lanes 0-15 address rows 0-15 at k 0, lanes 16-31 at k 8: the four
-  // 8x8 quarters in a0a1, a2a3, a4a5, a6a7 order.
-  w.line("attnc_ldmatrix_x4(fragA, tileA + (pieceRow + (lane & 15)) * " +
-         num(strideA) + " + kk + (lane >> 4) * 8);");
-  // B (k-major): .trans gives each lane its k pairs of one column; matrices
-  // 0-1 are k 0-7 and 8-15 of n 0-7, matrices 2-3 of n 8-15.
-  w.line("attnc_ldmatrix_x4_trans(fragB, tileB + (kk + (lane & 15)) * " +
-         num(strideB) + " + pieceCol + (lane >> 4) * 8);");
-  w.line(mma + "(acc[p][0], fragA, fragB, acc[p][0]);");
-  w.line(mma + "(acc[p][1], fragA, fragB + 2, acc[p][1]);");
-  w.close();
-  w.close();
-  w.line("__syncthreads();");
-  w.close();
+
+  if (stages > 1) {
+    // K tile `kt` into stage `s`: 16-byte chunks, zero-filled past the
+    // matrices (the padded products add nothing).
+    int64_t chunksA = t.tk / 8, chunksB = tn / 8;
+    w.open("auto issue = [&](attnc_index kt, int s)");
+    w.line("unsigned short *stageA = tiles + s * " + num(stageElements) + ";");
+    w.line("unsigned short *stageB = stageA + " + num(tm * t.strideA) + ";");
+    w.open("for (int c = threadIdx.x; c < " + num(tm * chunksA) +
+           "; c += blockDim.x)");
+    w.line("const int r = c / " + num(chunksA) + ", kc = (c % " +
+           num(chunksA) + ") * 8;");
+    w.line("const attnc_index gm = tileM * " + num(tm) + " + r, gk = kt * " +
+           num(t.tk) + " + kc;");
+    w.line("const bool valid = gm < " + num(totalRows) + " && gk < " +
+           num(depth) + ";");
+    w.line("attnc_cp_async_16(stageA + r * " + num(t.strideA) +
+           " + kc, in0 + (valid ? gm * " + num(depth) + " + gk : 0), valid);");
+    w.close();
+    w.open("for (int c = threadIdx.x; c < " + num(t.tk * chunksB) +
+           "; c += blockDim.x)");
+    w.line("const int r = c / " + num(chunksB) + ", nc = (c % " +
+           num(chunksB) + ") * 8;");
+    w.line("const attnc_index gk = kt * " + num(t.tk) + " + r, gn = tileN * " +
+           num(tn) + " + nc;");
+    w.line("const bool valid = gk < " + num(depth) + " && gn < " + num(cols) +
+           ";");
+    w.line("attnc_cp_async_16(stageB + r * " + num(t.strideB) +
+           " + nc, in1 + (valid ? gk * " + num(cols) + " + gn : 0), valid);");
+    w.close();
+    w.close("};");
+    // Fill the first stages - 1 stages; every iteration commits a group,
+    // empty or not, so "at most stages - 2 pending" always means "tile kt
+    // has landed".
+    w.line("for (int s = 0; s < " + num(stages - 1) + "; ++s) { if (s < " +
+           num(numTiles) + ") issue(s, s); attnc_cp_async_commit(); }");
+    w.open("for (attnc_index kt = 0; kt < " + num(numTiles) + "; ++kt)");
+    w.line("attnc_cp_async_wait<" + num(stages - 2) + ">();");
+    w.line("__syncthreads(); // tile kt is visible; stage (kt - 1) is free");
+    w.line("const int s = kt % " + num(stages) + ";");
+    w.line("unsigned short *tileA = tiles + s * " + num(stageElements) + ";");
+    w.line("unsigned short *tileB = tileA + " + num(tm * t.strideA) + ";");
+    w.line("if (kt + " + num(stages - 1) + " < " + num(numTiles) +
+           ") issue(kt + " + num(stages - 1) + ", (kt + " + num(stages - 1) +
+           ") % " + num(stages) + ");");
+    w.line("attnc_cp_async_commit();");
+    emitMmaTile(w, t, "tileA", "tileB");
+    w.close();
+  } else {
+    auto bits = [&](bool lhs, const std::string &row, const std::string &col) {
+      Value v = lhs ? matmul.getLhs() : matmul.getRhs();
+      return "in" + std::to_string(lhs ? 0 : 1) + "[" +
+             linearize(operandAt(lhs, row, col), shapeOf(v)) + "].bits";
+    };
+    w.line("unsigned short *tileA = tiles;");
+    w.line("unsigned short *tileB = tileA + " + num(tm * t.strideA) + ";");
+    w.open("for (attnc_index k0 = 0; k0 < " + num(depth) + "; k0 += " +
+           num(t.tk) + ")");
+    w.open("for (int e = threadIdx.x; e < " + num(tm * t.tk) +
+           "; e += blockDim.x)");
+    w.line("const int r = e / " + num(t.tk) + ", c = e % " + num(t.tk) + ";");
+    w.line("const attnc_index gm = tileM * " + num(tm) + " + r, gk = k0 + c;");
+    w.line("tileA[r * " + num(t.strideA) + " + c] = (gm < " + num(totalRows) +
+           " && gk < " + num(depth) + ") ? " + bits(true, "gm", "gk") + " : 0;");
+    w.close();
+    w.open("for (int e = threadIdx.x; e < " + num(t.tk * tn) +
+           "; e += blockDim.x)");
+    w.line("const int r = e / " + num(tn) + ", c = e % " + num(tn) + ";");
+    w.line("const attnc_index gk = k0 + r, gn = tileN * " + num(tn) + " + c;");
+    w.line("tileB[r * " + num(t.strideB) + " + c] = (gk < " + num(depth) +
+           " && gn < " + num(cols) + ") ? " + bits(false, "gk", "gn") + " : 0;");
+    w.close();
+    w.line("__syncthreads();");
+    emitMmaTile(w, t, "tileA", "tileB");
+    w.line("__syncthreads();");
+    w.close();
+  }
 
   // Epilogue from the accumulator layout: c_i at row group (+8 for i >= 2),
   // column 2 * inGroup + (i & 1) of n-tile j.
   w.line("#pragma unroll");
-  w.open("for (int p = 0; p < " + num(perWarp) + "; ++p)");
-  w.line("const int piece = warp + p * " + num(warps) + ";");
-  w.line("if (piece >= " + num(pieces) + ") break;");
+  w.open("for (int p = 0; p < " + num(t.perWarp) + "; ++p)");
+  w.line("const int piece = warp + p * " + num(t.warps) + ";");
+  w.line("if (piece >= " + num(t.pieces) + ") break;");
   w.line("const int pieceRow = (piece / " + num(tn / 16) +
          ") * 16, pieceCol = (piece % " + num(tn / 16) + ") * 16;");
   w.line("#pragma unroll");
@@ -246,8 +340,18 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
     return index;
   };
 
-  if (useTensorCores(matmul))
+  if (useTensorCores(matmul)) {
+    // Pipeline depth from the target (targets/targets.json, gemm_stages).
+    int64_t stages = 1;
+    if (canPipeline(matmul, depth, cols, folded, batchRank)) {
+      if (auto target = analysis::lookupTarget(
+              k.kernel->getAttrOfType<StringAttr>("target").getValue()))
+        stages = target->kernels.gemmStages;
+      else
+        llvm::consumeError(target.takeError());
+    }
     return emitTensorCoreLoop(k, matmul, tm, tn, tk, depth, totalRows, cols,
+                              stages,
                               [&](bool lhs, const std::string &row,
                                   const std::string &col) {
                                 Value v = lhs ? matmul.getLhs() : matmul.getRhs();
@@ -257,6 +361,7 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
                                                     lhs ? row : "");
                               },
                               outputIndex);
+  }
 
   w.line("float acc[" + num(perThread) + "];");
   w.line("for (int j = 0; j < " + num(perThread) + "; ++j) acc[j] = 0.0f;");

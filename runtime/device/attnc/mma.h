@@ -369,4 +369,112 @@ __device__ __forceinline__ void attnc_ldmatrix_x2_trans(unsigned r[2],
 
 #endif // ATTNC_EMU
 
+//===----------------------------------------------------------------------===//
+// Asynchronous copies: cp.async (sm_80 and later)
+//===----------------------------------------------------------------------===//
+//
+// attnc_cp_async_16(shared, global, valid) starts a 16-byte copy from global
+// to shared memory, or a zero fill when `valid` is false (cp.async.cg with a
+// source size of 0, which reads nothing). Both addresses are 16-byte
+// aligned. attnc_cp_async_commit() closes the thread's current group of
+// copies; attnc_cp_async_wait<N>() waits until at most N of its groups are
+// still in flight (PTX ISA, "Data Movement and Conversion Instructions:
+// cp.async"). A copy is visible to other threads only after the wait and a
+// barrier.
+
+#if !defined(ATTNC_EMU)
+
+__device__ __forceinline__ void attnc_cp_async_16(void *shared,
+                                                  const void *global,
+                                                  bool valid) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  unsigned address = (unsigned)__cvta_generic_to_shared(shared);
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address),
+               "l"(global), "r"(valid ? 16 : 0)
+               : "memory");
+#else
+  __trap();
+#endif
+}
+
+__device__ __forceinline__ void attnc_cp_async_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+
+template <int N> __device__ __forceinline__ void attnc_cp_async_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
+
+#else // ATTNC_EMU
+
+// Emulation defers every copy to the wait that must complete it, so a
+// kernel that reads a stage before waiting for it reads stale data here
+// too and fails its tests, instead of passing by luck. Groups are kept per
+// emulated thread.
+#include <cstdint>
+#include <map>
+
+namespace attnc_cp_async_emu {
+struct Copy {
+  void *shared;
+  const void *global;
+  bool valid;
+};
+struct Thread {
+  std::vector<Copy> open;
+  std::vector<std::vector<Copy>> committed;
+};
+inline std::map<long long, Thread> &threads() {
+  static std::map<long long, Thread> all;
+  return all;
+}
+inline Thread &current() {
+  long long block = (long long)blockIdx.x +
+                    (long long)gridDim.x *
+                        (blockIdx.y + (long long)gridDim.y * blockIdx.z);
+  long long thread = threadIdx.x +
+                     blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+  return threads()[block * 1024 + thread];
+}
+inline void perform(const std::vector<Copy> &group) {
+  for (const Copy &copy : group) {
+    if (copy.valid)
+      std::memcpy(copy.shared, copy.global, 16);
+    else
+      std::memset(copy.shared, 0, 16);
+  }
+}
+} // namespace attnc_cp_async_emu
+
+__device__ inline void attnc_cp_async_16(void *shared, const void *global,
+                                         bool valid) {
+  if (!attnc_emu_in_shared(shared, 16) ||
+      (reinterpret_cast<uintptr_t>(shared) & 15) ||
+      (valid && (reinterpret_cast<uintptr_t>(global) & 15)))
+    attnc_emu_fail("attnc_cp_async_16", __FILE__, __LINE__,
+                   "needs a 16-byte aligned shared destination and global "
+                   "source");
+  attnc_cp_async_emu::current().open.push_back({shared, global, valid});
+}
+
+__device__ inline void attnc_cp_async_commit() {
+  attnc_cp_async_emu::Thread &thread = attnc_cp_async_emu::current();
+  thread.committed.push_back(std::move(thread.open));
+  thread.open.clear();
+}
+
+template <int N> __device__ inline void attnc_cp_async_wait() {
+  attnc_cp_async_emu::Thread &thread = attnc_cp_async_emu::current();
+  while (thread.committed.size() > size_t(N)) {
+    attnc_cp_async_emu::perform(thread.committed.front());
+    thread.committed.erase(thread.committed.begin());
+  }
+}
+
+#endif // ATTNC_EMU
+
 #endif // ATTNC_DEVICE_MMA_H
