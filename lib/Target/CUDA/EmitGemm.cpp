@@ -230,8 +230,17 @@ static LogicalResult emitTensorCoreLoop(
     w.close();
   }
 
-  // Epilogue from the accumulator layout: c_i at row group (+8 for i >= 2),
-  // column 2 * inGroup + (i & 1) of n-tile j.
+  // Epilogue through shared memory: the accumulators leave the fragment
+  // layout (c_i at row group, +8 for i >= 2, column 2 * inGroup + (i & 1)
+  // of n-tile j) for a row-major f32 tile, then one loop over the tile runs
+  // the fused epilogue once per element, with consecutive threads on
+  // consecutive columns (coalesced stores), as compact code: unrolling it
+  // per fragment register would repeat the epilogue 64 times.
+  k.dynamicShared = std::max<int64_t>(k.dynamicShared, tm * tn * 4);
+  if (stages > 1)
+    w.line("attnc_cp_async_wait<0>();");
+  w.line("__syncthreads(); // the tiles are free");
+  w.line("float *outTile = reinterpret_cast<float *>(smemTiles);");
   w.line("#pragma unroll");
   w.open("for (int p = 0; p < " + num(t.perWarp) + "; ++p)");
   w.line("const int piece = warp + p * " + num(t.warps) + ";");
@@ -239,20 +248,19 @@ static LogicalResult emitTensorCoreLoop(
   w.line("const int pieceRow = (piece / " + num(tn / 16) +
          ") * 16, pieceCol = (piece % " + num(tn / 16) + ") * 16;");
   w.line("#pragma unroll");
-  w.open("for (int j = 0; j < 2; ++j)");
-  w.line("#pragma unroll");
-  w.open("for (int i = 0; i < 4; ++i)");
-  w.line("const attnc_index gm = tileM * " + num(tm) +
-         " + pieceRow + group + (i >= 2 ? 8 : 0);");
-  w.line("const attnc_index gn = tileN * " + num(tn) +
-         " + pieceCol + 8 * j + 2 * inGroup + (i & 1);");
+  w.line("for (int j = 0; j < 2; ++j) for (int i = 0; i < 4; ++i) outTile[(pieceRow "
+         "+ group + (i >= 2 ? 8 : 0)) * " +
+         num(tn) + " + pieceCol + 8 * j + 2 * inGroup + (i & 1)] = acc[p][j][i];");
+  w.close();
+  w.line("__syncthreads();");
+  w.open("for (int e = threadIdx.x; e < " + num(tm * tn) + "; e += blockDim.x)");
+  w.line("const attnc_index gm = tileM * " + num(tm) + " + e / " + num(tn) +
+         ", gn = tileN * " + num(tn) + " + e % " + num(tn) + ";");
   w.line("if (gm >= " + num(totalRows) + " || gn >= " + num(cols) +
          ") continue;");
-  if (failed(storeEpilogue(k, matmul.getResult(), "acc[p][j][i]",
+  if (failed(storeEpilogue(k, matmul.getResult(), "outTile[e]",
                            outputIndex("gm", "gn"))))
     return failure();
-  w.close();
-  w.close();
   w.close();
   return success();
 }

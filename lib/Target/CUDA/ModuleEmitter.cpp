@@ -149,9 +149,14 @@ LogicalResult ModuleBuilder::emitKernel(Operation *op, unsigned number) {
   llvm::raw_string_ostream whereStream(where);
   op->getLoc().print(whereStream);
   src += "// " + op->getName().getStringRef().str() + " " + where + "\n";
+  // Tiled and persistent kernels run one block per SM (their shared memory
+  // or the grid barrier says so): telling ptxas lets it use the registers
+  // it needs instead of spilling to fit blocks that will never be there.
+  bool oneBlockPerSM = isa<kernel::GemmOp, kernel::AttentionOp,
+                           kernel::RecurrenceOp, kernel::ScanOp>(op);
   src += "extern \"C\" __global__ void __launch_bounds__(" +
-         std::to_string(k.threads) + ") " + k.name + "(\n    " + params +
-         ") {\n";
+         std::to_string(k.threads) + (oneBlockPerSM ? ", 1" : "") + ") " +
+         k.name + "(\n    " + params + ") {\n";
   src += k.body;
   src += "}\n";
   src += "#if defined(ATTNC_EMU)\nextern \"C\" void " + k.name +
