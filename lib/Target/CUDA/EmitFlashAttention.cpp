@@ -2,8 +2,9 @@
 //
 // kernel.attention with f16 or bf16 Q, K and V whose head dims are
 // multiples of 16, in the FlashAttention-2 structure on mma.sync: a block
-// owns 16 query rows per warp, stages its Q tile once and K and V tiles of
-// 64 keys in shared memory, computes S = Q K^T with m16n8k16 MMAs into
+// owns 16 query rows per warp, stages its Q tile once and streams K and V
+// tiles of 64 keys through two shared-memory buffers with cp.async (the
+// next tile loads while this one is used), computes S = Q K^T with m16n8k16 MMAs into
 // registers, applies scale, causal mask and score modification per
 // element, updates the running maximum and sum per row (f32, reduced over
 // the four lanes that share a row), converts P to the input type in place
@@ -60,13 +61,15 @@ LogicalResult attn::cuda::emitFlashAttention(KernelEmission &k,
   k.blocks = queryTiles;
   for (size_t d = 0; d < batchRank; ++d)
     k.blocks *= out[d];
-  k.dynamicShared = (blockQ * strideQK + blockKV * strideQK + blockKV * strideV) * 2;
+  // Q once; K and V double-buffered, so the next key tile's cp.async
+  // copies overlap this tile's MMAs.
+  int64_t kvElements = blockKV * strideQK + blockKV * strideV;
+  k.dynamicShared = (blockQ * strideQK + 2 * kvElements) * 2;
 
   CodeWriter &w = k.out;
   w.line("ATTNC_DYNAMIC_SHARED(attnc_b128, smemTiles);");
   w.line("unsigned short *tileQ = reinterpret_cast<unsigned short *>(smemTiles);");
-  w.line("unsigned short *tileK = tileQ + " + num(blockQ * strideQK) + ";");
-  w.line("unsigned short *tileV = tileK + " + num(blockKV * strideQK) + ";");
+  w.line("unsigned short *kvTiles = tileQ + " + num(blockQ * strideQK) + ";");
   w.line("attnc_index bid = blockIdx.x;");
   w.line("const attnc_index tileI = bid % " + num(queryTiles) + "; bid /= " +
          num(queryTiles) + ";");
@@ -104,6 +107,39 @@ LogicalResult attn::cuda::emitFlashAttention(KernelEmission &k,
   };
   stage("tileQ", blockQ, depth, strideQK, "q0", queries, op.getQuery(), 0);
 
+  // The K and V tile starting at key `start` into buffer `buffer`, as
+  // 16-byte cp.async chunks (head dims are multiples of 16, so rows split
+  // evenly), zero-filled past the last key.
+  auto address = [&](Value operand, unsigned input, const std::string &row,
+                     const std::string &col) {
+    Index full = batch;
+    full.append({"0", "0"});
+    Index index = broadcastIndex(full, out, shapeOf(operand));
+    index.resize(index.size() - 2);
+    index.append({row, col});
+    return "in" + num(input) + " + " + linearize(index, shapeOf(operand));
+  };
+  w.open("auto issueKV = [&](attnc_index start, int buffer)");
+  w.line("unsigned short *stageK = kvTiles + buffer * " + num(kvElements) + ";");
+  w.line("unsigned short *stageV = stageK + " + num(blockKV * strideQK) + ";");
+  for (auto [tile, cols, stride, operand, input] :
+       {std::make_tuple("stageK", depth, strideQK, op.getKey(), 1u),
+        std::make_tuple("stageV", width, strideV, op.getValue(), 2u)}) {
+    w.open("for (int e = threadIdx.x; e < " + num(blockKV * cols / 8) +
+           "; e += blockDim.x)");
+    w.line("const int r = e / " + num(cols / 8) + ", c = (e % " +
+           num(cols / 8) + ") * 8;");
+    w.line("const attnc_index key = start + r;");
+    w.line("const bool valid = key < " + num(keys) + ";");
+    w.line(std::string("attnc_cp_async_16(") + tile + " + r * " + num(stride) +
+           " + c, valid ? (const void *)(" + address(operand, input, "key", "c") +
+           ") : (const void *)in" + num(input) + ", valid);");
+    w.close();
+  }
+  w.close("};");
+  w.line("issueKV(0, 0);");
+  w.line("attnc_cp_async_commit();");
+
   w.line("float rowMax[2] = {__int_as_float(0xff800000), "
          "__int_as_float(0xff800000)};");
   w.line("float rowSum[2] = {0.0f, 0.0f};");
@@ -116,12 +152,19 @@ LogicalResult attn::cuda::emitFlashAttention(KernelEmission &k,
   if (std::optional<int64_t> offset = op.getCausalOffset())
     end = "min((attnc_index)" + num(keys) + ", q0 + " + num(blockQ) + " + " +
           num(*offset) + ")";
-  w.open("for (attnc_index kv0 = 0; kv0 < " + end + "; kv0 += " +
-         num(blockKV) + ")");
-  w.line("__syncthreads(); // the previous tiles are no longer read");
-  stage("tileK", blockKV, depth, strideQK, "kv0", keys, op.getKey(), 1);
-  stage("tileV", blockKV, width, strideV, "kv0", keys, op.getValue(), 2);
-  w.line("__syncthreads();");
+  w.line("const attnc_index kvEnd = " + end + ";");
+  w.open("for (attnc_index kv0 = 0, it = 0; kv0 < kvEnd; kv0 += " +
+         num(blockKV) + ", ++it)");
+  // Prefetch the next tile into the other buffer (its previous contents
+  // were last read before the barrier that ended the previous iteration),
+  // then wait for this one: at most the prefetch may stay in flight.
+  w.line("if (kv0 + " + num(blockKV) + " < kvEnd) issueKV(kv0 + " +
+         num(blockKV) + ", (it + 1) & 1);");
+  w.line("attnc_cp_async_commit();");
+  w.line("attnc_cp_async_wait<1>();");
+  w.line("__syncthreads(); // this tile (and Q) visible to every warp");
+  w.line("unsigned short *tileK = kvTiles + (it & 1) * " + num(kvElements) + ";");
+  w.line("unsigned short *tileV = tileK + " + num(blockKV * strideQK) + ";");
 
   // S = Q K^T for this warp's 16 rows and the tile's keys.
   w.line("float s[" + num(sTiles) + "][4];");
@@ -210,7 +253,9 @@ LogicalResult attn::cuda::emitFlashAttention(KernelEmission &k,
   w.line(mma + "(o[t + 1], fragP, fragV + 2, o[t + 1]);");
   w.close();
   w.close();
+  w.line("__syncthreads(); // this buffer is refilled two tiles on");
   w.close(); // key tiles
+  w.line("attnc_cp_async_wait<0>();");
 
   // Row sums over the four lanes of a row, then one division and store.
   w.line("#pragma unroll");
