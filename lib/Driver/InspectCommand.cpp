@@ -1,8 +1,9 @@
 //===- InspectCommand.cpp - attnc inspect MODEL.cubin ---------------------===//
 //
 // Reads a model file the way the runtime does (format version, checksum,
-// plan) and prints what it holds: per kernel, its launch and ptxas's
-// register, shared memory, stack and spill figures; then the plan itself.
+// plan) and prints what it holds: per kernel, its launch, ptxas's
+// register, shared memory, stack and spill figures and the tensor-core,
+// asynchronous-copy and grid-barrier instructions it uses; then the plan.
 // No GPU or driver is involved.
 //
 //===----------------------------------------------------------------------===//
@@ -59,7 +60,15 @@ int attn::driver::inspectModel(const std::string &path) {
        << step.dynamicShared << (step.cooperative ? ", cooperative" : "")
        << "\n    ptxas: ";
     auto it = resources.find(step.kernel);
-    os << (it == resources.end() ? "no report" : it->second) << "\n";
+    std::string report = it == resources.end() ? "no report" : it->second;
+    // The instructions the kernel uses through the device library follow
+    // ptxas's figures (see NVRTCCompiler.cpp).
+    size_t uses = report.find(" uses ");
+    std::string instructions =
+        uses == std::string::npos ? "-" : report.substr(uses + 6);
+    os << report.substr(0, uses) << "\n";
+    if (instructions != "-")
+      os << "    uses: " << instructions << "\n";
   }
   os << "plan:\n" << contents.plan;
   return 0;

@@ -164,6 +164,17 @@ LogicalResult ModuleBuilder::emitKernel(Operation *op, unsigned number) {
   span.lastLine = countLines(src);
   module.spans.push_back(span);
   module.kernelNames.push_back(k.name);
+  // The device library wrappers each compile to one instruction on sm_80
+  // and later; their names in the body say which the kernel uses.
+  std::string instructions;
+  for (auto [wrapper, instruction] :
+       {std::pair{"attnc_mma_m16n8k16", "mma.sync.m16n8k16"},
+        std::pair{"attnc_ldmatrix", "ldmatrix"},
+        std::pair{"attnc_cp_async_16", "cp.async"},
+        std::pair{"attnc_grid_sync", "grid-barrier"}})
+    if (k.body.find(wrapper) != std::string::npos)
+      instructions += (instructions.empty() ? "" : ",") + std::string(instruction);
+  module.instructions.push_back(instructions);
   return success();
 }
 

@@ -67,9 +67,12 @@ static std::string byteArray(const std::string &name, const std::string &text,
   return out;
 }
 
-/// ptxas's report (from -v) as one line per kernel:
+/// ptxas's report (from -v) as one line per kernel, with the special
+/// instructions the kernel's code uses:
 ///   attnc_k0 registers 40 shared 0 stack 0 spill_stores 0 spill_loads 0
-static std::string summarizeResources(const std::string &log) {
+///   uses mma.sync.m16n8k16,ldmatrix,cp.async
+static std::string summarizeResources(const std::string &log,
+                                      const EmittedModule &module) {
   std::string summary;
   llvm::Regex function("Function properties for ([A-Za-z0-9_]+)");
   llvm::Regex frame("([0-9]+) bytes stack frame, ([0-9]+) bytes spill stores, "
@@ -92,9 +95,13 @@ static std::string summarizeResources(const std::string &log) {
       llvm::SmallVector<llvm::StringRef> s;
       if (smem.match(m[2], &s))
         shared = s[1].str();
+      std::string uses = "-";
+      for (size_t i = 0; i < module.kernelNames.size(); ++i)
+        if (module.kernelNames[i] == kernel && !module.instructions[i].empty())
+          uses = module.instructions[i];
       summary += kernel + " registers " + m[1].str() + " shared " + shared +
                  " stack " + stack + " spill_stores " + stores +
-                 " spill_loads " + loads + "\n";
+                 " spill_loads " + loads + " uses " + uses + "\n";
       kernel.clear();
     }
   }
@@ -187,7 +194,7 @@ attn::cuda::compileModule(const EmittedModule &module,
   if (!check(nvrtcGetCUBIN(program, result.cubin.data()), "nvrtcGetCUBIN", loc))
     return failure();
   nvrtcDestroyProgram(&program);
-  result.resources = summarizeResources(log);
+  result.resources = summarizeResources(log, module);
 
   if (options.wantPTX) {
     // PTX needs a virtual architecture: compile again for compute_XX.

@@ -35,6 +35,9 @@ struct EmittedModule {
   std::string plan;
   std::vector<SourceSpan> spans;
   std::vector<std::string> kernelNames;
+  /// Per kernel, the special instructions its code uses through the device
+  /// library ("mma.sync.m16n8k16 ldmatrix cp.async"; empty for none).
+  std::vector<std::string> instructions;
 };
 
 /// Emits every kernel op of `graph`, which must be at kernel level.
