@@ -83,48 +83,36 @@ LogicalResult attn::cuda::emitFlashAttention(KernelEmission &k,
   w.line("const int group = lane >> 2, inGroup = lane & 3;");
   w.line("const attnc_index q0 = tileI * " + num(blockQ) + ";");
 
-  // Operand bits at (row, col) under batch broadcasting.
-  auto bits = [&](Value operand, unsigned input, const std::string &row,
-                  const std::string &col) {
-    Index full = batch;
-    full.append({"0", "0"});
-    Index index = broadcastIndex(full, out, shapeOf(operand));
-    index.resize(index.size() - 2);
-    index.append({row, col});
-    return "in" + num(input) + "[" + linearize(index, shapeOf(operand)) +
-           "].bits";
-  };
-  auto stage = [&](const std::string &tile, int64_t rows, int64_t cols,
-                   int64_t stride, const std::string &rowBase, int64_t limit,
-                   Value operand, unsigned input) {
-    w.open("for (int e = threadIdx.x; e < " + num(rows * cols) +
-           "; e += blockDim.x)");
-    w.line("const int r = e / " + num(cols) + ", c = e % " + num(cols) + ";");
-    w.line("const attnc_index row = " + rowBase + " + r;");
-    w.line(tile + "[r * " + num(stride) + " + c] = row < " + num(limit) +
-           " ? " + bits(operand, input, "row", "c") + " : 0;");
-    w.close();
-  };
-  stage("tileQ", blockQ, depth, strideQK, "q0", queries, op.getQuery(), 0);
-
-  // The K and V tile starting at key `start` into buffer `buffer`, as
-  // 16-byte cp.async chunks (head dims are multiples of 16, so rows split
-  // evenly), zero-filled past the last key.
-  auto address = [&](Value operand, unsigned input, const std::string &row,
+  // The address of an operand's element (row, col) under batch
+  // broadcasting, in its input buffer.
+  auto element = [&](Value operand, const std::string &row,
                      const std::string &col) {
     Index full = batch;
     full.append({"0", "0"});
     Index index = broadcastIndex(full, out, shapeOf(operand));
     index.resize(index.size() - 2);
     index.append({row, col});
-    return "in" + num(input) + " + " + linearize(index, shapeOf(operand));
+    return "in" + num(*k.inputNumber(operand)) + " + " +
+           linearize(index, shapeOf(operand));
   };
+  // Q once, synchronously: rows past the last query are zeros.
+  w.open("for (int e = threadIdx.x; e < " + num(blockQ * depth) +
+         "; e += blockDim.x)");
+  w.line("const int r = e / " + num(depth) + ", c = e % " + num(depth) + ";");
+  w.line("const attnc_index row = q0 + r;");
+  w.line("tileQ[r * " + num(strideQK) + " + c] = row < " + num(queries) +
+         " ? (" + element(op.getQuery(), "row", "c") + ")->bits : 0;");
+  w.close();
+
+  // The K and V tile starting at key `start` into buffer `buffer`, as
+  // 16-byte cp.async chunks (head dims are multiples of 16, so rows split
+  // evenly), zero-filled past the last key.
   w.open("auto issueKV = [&](attnc_index start, int buffer)");
   w.line("unsigned short *stageK = kvTiles + buffer * " + num(kvElements) + ";");
   w.line("unsigned short *stageV = stageK + " + num(blockKV * strideQK) + ";");
-  for (auto [tile, cols, stride, operand, input] :
-       {std::make_tuple("stageK", depth, strideQK, op.getKey(), 1u),
-        std::make_tuple("stageV", width, strideV, op.getValue(), 2u)}) {
+  for (auto [tile, cols, stride, operand] :
+       {std::make_tuple("stageK", depth, strideQK, op.getKey()),
+        std::make_tuple("stageV", width, strideV, op.getValue())}) {
     w.open("for (int e = threadIdx.x; e < " + num(blockKV * cols / 8) +
            "; e += blockDim.x)");
     w.line("const int r = e / " + num(cols / 8) + ", c = (e % " +
@@ -132,8 +120,8 @@ LogicalResult attn::cuda::emitFlashAttention(KernelEmission &k,
     w.line("const attnc_index key = start + r;");
     w.line("const bool valid = key < " + num(keys) + ";");
     w.line(std::string("attnc_cp_async_16(") + tile + " + r * " + num(stride) +
-           " + c, valid ? (const void *)(" + address(operand, input, "key", "c") +
-           ") : (const void *)in" + num(input) + ", valid);");
+           " + c, valid ? (const void *)(" + element(operand, "key", "c") +
+           ") : (const void *)in" + num(*k.inputNumber(operand)) + ", valid);");
     w.close();
   }
   w.close("};");
@@ -197,15 +185,21 @@ LogicalResult attn::cuda::emitFlashAttention(KernelEmission &k,
   w.open("for (int t = 0; t < " + num(sTiles) + "; ++t)");
   w.line("#pragma unroll");
   w.open("for (int e = 0; e < 4; ++e)");
-  w.line("const attnc_index i = q0 + warp * 16 + group + (e >= 2 ? 8 : 0);");
-  w.line("const attnc_index j = kv0 + t * 8 + 2 * inGroup + (e & 1);");
+  // Padded rows and keys are clamped for the score modification (which may
+  // read buffers at i and j) and masked below.
+  w.line("const attnc_index rowI = q0 + warp * 16 + group + (e >= 2 ? 8 : 0);");
+  w.line("const attnc_index keyJ = kv0 + t * 8 + 2 * inGroup + (e & 1);");
+  w.line("const attnc_index i = rowI < " + num(queries) + " ? rowI : " +
+         num(queries - 1) + ";");
+  w.line("const attnc_index j = keyJ < " + num(keys) + " ? keyJ : " +
+         num(keys - 1) + ";");
   w.line("float sval = " + floatLiteral(op.getScale().convertToDouble()) +
          " * s[t][e];");
   if (failed(applyScoreMod(k, op, batch, "sval")))
     return failure();
-  std::string masked = "j >= " + num(keys);
+  std::string masked = "keyJ >= " + num(keys);
   if (std::optional<int64_t> offset = op.getCausalOffset())
-    masked += " || j - i > " + num(*offset);
+    masked += " || keyJ - rowI > " + num(*offset);
   w.line("if (" + masked + ") sval = __int_as_float(0xff800000);");
   w.line("s[t][e] = sval;");
   w.line("tileMax[e >> 1] = fmaxf(tileMax[e >> 1], sval);");

@@ -16,7 +16,6 @@
 
 #include "KernelPatterns.h"
 
-#include "attn/Analysis/TargetDescription.h"
 #include "attn/Dialect/Graph/IR/GraphOps.h"
 #include "attn/Dialect/Kernel/IR/KernelOps.h"
 
@@ -141,6 +140,9 @@ static LogicalResult emitTensorCoreLoop(
   t.perWarp = (t.pieces + t.warps - 1) / t.warps;
   t.mma = bf16 ? "attnc_mma_m16n8k16_bf16" : "attnc_mma_m16n8k16_f16";
   int64_t numTiles = (depth + t.tk - 1) / t.tk;
+  // The operands' parameters (one, when both are the same tensor).
+  std::string lhsBuffer = "in" + num(*k.inputNumber(matmul.getLhs()));
+  std::string rhsBuffer = "in" + num(*k.inputNumber(matmul.getRhs()));
   stages = std::max<int64_t>(1, std::min(stages, numTiles));
   int64_t stageElements = tm * t.strideA + t.tk * t.strideB;
   k.dynamicShared = stages * stageElements * 2;
@@ -169,7 +171,7 @@ static LogicalResult emitTensorCoreLoop(
     w.line("const bool valid = gm < " + num(totalRows) + " && gk < " +
            num(depth) + ";");
     w.line("attnc_cp_async_16(stageA + r * " + num(t.strideA) +
-           " + kc, in0 + (valid ? gm * " + num(depth) + " + gk : 0), valid);");
+           " + kc, " + lhsBuffer + " + (valid ? gm * " + num(depth) + " + gk : 0), valid);");
     w.close();
     w.open("for (int c = threadIdx.x; c < " + num(t.tk * chunksB) +
            "; c += blockDim.x)");
@@ -180,7 +182,7 @@ static LogicalResult emitTensorCoreLoop(
     w.line("const bool valid = gk < " + num(depth) + " && gn < " + num(cols) +
            ";");
     w.line("attnc_cp_async_16(stageB + r * " + num(t.strideB) +
-           " + nc, in1 + (valid ? gk * " + num(cols) + " + gn : 0), valid);");
+           " + nc, " + rhsBuffer + " + (valid ? gk * " + num(cols) + " + gn : 0), valid);");
     w.close();
     w.close("};");
     // Fill the first stages - 1 stages; every iteration commits a group,
@@ -203,7 +205,7 @@ static LogicalResult emitTensorCoreLoop(
   } else {
     auto bits = [&](bool lhs, const std::string &row, const std::string &col) {
       Value v = lhs ? matmul.getLhs() : matmul.getRhs();
-      return "in" + std::to_string(lhs ? 0 : 1) + "[" +
+      return (lhs ? lhsBuffer : rhsBuffer) + "[" +
              linearize(operandAt(lhs, row, col), shapeOf(v)) + "].bits";
     };
     w.line("unsigned short *tileA = tiles;");
@@ -351,13 +353,8 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
   if (useTensorCores(matmul)) {
     // Pipeline depth from the target (targets/targets.json, gemm_stages).
     int64_t stages = 1;
-    if (canPipeline(matmul, depth, cols, folded, batchRank)) {
-      if (auto target = analysis::lookupTarget(
-              k.kernel->getAttrOfType<StringAttr>("target").getValue()))
-        stages = target->kernels.gemmStages;
-      else
-        llvm::consumeError(target.takeError());
-    }
+    if (canPipeline(matmul, depth, cols, folded, batchRank))
+      stages = k.target.kernels.gemmStages;
     return emitTensorCoreLoop(k, matmul, tm, tn, tk, depth, totalRows, cols,
                               stages,
                               [&](bool lhs, const std::string &row,

@@ -15,7 +15,6 @@
 
 #include "KernelPatterns.h"
 
-#include "attn/Analysis/TargetDescription.h"
 #include "attn/Dialect/Graph/IR/GraphOps.h"
 
 #include "llvm/ADT/MapVector.h"
@@ -443,12 +442,7 @@ LogicalResult attn::cuda::emitRecurrence(KernelEmission &k) {
   RecurrenceEmitter emitter(k, scan);
   // Shared memory for resident weights: the target's per-block maximum,
   // less room for the compiler's own use.
-  int64_t budget = 96 * 1024;
-  if (auto target = analysis::lookupTarget(
-          k.kernel->getAttrOfType<StringAttr>("target").getValue()))
-    budget = target->kernels.smemPerBlockBytes - 8 * 1024;
-  else
-    llvm::consumeError(target.takeError());
+  int64_t budget = k.target.kernels.smemPerBlockBytes - 8 * 1024;
   emitter.planResidentWeights(k.blocks, budget);
   return emitter.run();
 }

@@ -186,25 +186,32 @@ LogicalResult attn::cuda::emitRow(KernelEmission &k) {
   } else {
     loop("");
     Index index = layout.inputIndex(inShape, "row", "j");
+    // A failure inside the leaf is reported there; it is remembered so the
+    // pattern fails too (the leaf itself can only return an expression).
+    bool leafFailed = false;
+    auto fail = [&] {
+      leafFailed = true;
+      return std::string("0.0f");
+    };
     ScalarEmitter epilogue(w, [&](Value v, const Index &i)
                                -> std::optional<std::string> {
       if (v != result)
         return k.loadInput(v, i);
       FailureOr<std::string> x = scalar.emit(input, i);
       if (failed(x))
-        return std::string("0.0f");
+        return fail();
       if (isa<SoftmaxOp>(rowOp))
         return roundTo(result, "expf(" + *x + " - rowMax) / rowSum");
       // Norms: the gain (and bias) are 1-D over the last dim.
       Index last{i.back()};
       FailureOr<std::string> g = scalar.emit(rowOp->getOperand(1), last);
       if (failed(g))
-        return std::string("0.0f");
+        return fail();
       if (isa<RMSNormOp>(rowOp))
         return roundTo(result, "(" + *x + " / rowDenominator) * " + *g);
       FailureOr<std::string> b = scalar.emit(rowOp->getOperand(2), last);
       if (failed(b))
-        return std::string("0.0f");
+        return fail();
       return roundTo(result, "(" + *x + " - " + mean + ") * " + scale + " * " +
                                  *g + " + " + *b);
     });
@@ -214,6 +221,8 @@ LogicalResult attn::cuda::emitRow(KernelEmission &k) {
         return failure();
       w.line(storeResult(k, r, index, *element));
     }
+    if (leafFailed)
+      return failure();
     w.close();
   }
   // Reductions reuse `scratch`; the next row's first one must not

@@ -24,7 +24,6 @@
 
 #include "KernelPatterns.h"
 
-#include "attn/Analysis/TargetDescription.h"
 #include "attn/Dialect/Graph/IR/GraphOps.h"
 
 using namespace mlir;
@@ -48,12 +47,7 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
 
   // Launch shape: channel groups of `threads`, times chunks, at most one
   // block per SM in all.
-  int64_t sms = 108;
-  if (auto target = analysis::lookupTarget(
-          k.kernel->getAttrOfType<StringAttr>("target").getValue()))
-    sms = target->kernels.sms;
-  else
-    llvm::consumeError(target.takeError());
+  int64_t sms = k.target.kernels.sms;
   k.threads = std::min<int64_t>(k.scheduledThreads(), 1024);
   int64_t groups = (channels + k.threads - 1) / k.threads;
   if (groups > sms)

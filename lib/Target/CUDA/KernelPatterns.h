@@ -13,6 +13,8 @@
 
 #include "ScalarEmitter.h"
 
+#include "attn/Analysis/TargetDescription.h"
+
 #include "attn/Dialect/Graph/IR/GraphOps.h"
 
 #include "mlir/IR/Operation.h"
@@ -28,13 +30,16 @@ struct TempBuffer {
 
 class KernelEmission {
 public:
-  KernelEmission(mlir::Operation *kernel, std::string name)
-      : kernel(kernel), name(std::move(name)), out(body) {}
+  KernelEmission(mlir::Operation *kernel, std::string name,
+                 const analysis::TargetDescription &target)
+      : kernel(kernel), name(std::move(name)), out(body), target(target) {}
 
   mlir::Operation *kernel;
   std::string name;
   std::string body;
   CodeWriter out;
+  /// The architecture the module is emitted for (its kernel defaults).
+  const analysis::TargetDescription &target;
 
   // Launch shape, set by the pattern.
   int64_t blocks = 1;

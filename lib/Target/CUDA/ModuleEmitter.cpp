@@ -58,8 +58,9 @@ static unsigned countLines(const std::string &text) {
 namespace {
 class ModuleBuilder {
 public:
-  ModuleBuilder(graph::GraphOp graph, StringRef arch) : graph(graph) {
-    plan.arch = arch.str();
+  ModuleBuilder(graph::GraphOp graph, const analysis::TargetDescription &target)
+      : graph(graph), target(target) {
+    plan.arch = target.name;
     plan.entry = graph.getSymName().str();
   }
   FailureOr<EmittedModule> run();
@@ -70,6 +71,7 @@ private:
   LogicalResult emitKernel(Operation *op, unsigned number);
 
   graph::GraphOp graph;
+  const analysis::TargetDescription &target;
   Plan plan;
   EmittedModule module;
   llvm::DenseMap<Value, int> bufferOf;
@@ -91,9 +93,13 @@ int ModuleBuilder::newBuffer(BufferDesc::Role role, int index, Value value,
 }
 
 LogicalResult ModuleBuilder::emitKernel(Operation *op, unsigned number) {
-  KernelEmission k(op, "attnc_k" + std::to_string(number));
+  KernelEmission k(op, "attnc_k" + std::to_string(number), target);
   if (failed(dispatch(k)))
     return failure();
+  if (k.dynamicShared > target.kernels.smemPerBlockBytes)
+    return op->emitOpError("CUDA emission: needs ")
+           << k.dynamicShared << " bytes of shared memory per block, more than "
+           << target.name << "'s " << target.kernels.smemPerBlockBytes;
 
   // Signature: results, inputs, temporaries.
   std::string params, thunkArgs;
@@ -215,7 +221,9 @@ FailureOr<EmittedModule> ModuleBuilder::run() {
   }
   // 32-bit index arithmetic when every buffer fits (device.h).
   bool small = llvm::all_of(plan.buffers, [](const BufferDesc &buffer) {
-    return buffer.numElements() < (int64_t(1) << 31);
+    // 2^30, not 2^31: a grid-stride index may step past its bound by a
+    // whole grid before the loop test stops it.
+    return buffer.numElements() < (int64_t(1) << 30);
   });
   if (small)
     module.source.insert(module.source.find("#include \"attnc/device.h\""),
@@ -226,5 +234,9 @@ FailureOr<EmittedModule> ModuleBuilder::run() {
 
 FailureOr<EmittedModule> attn::cuda::emitModule(graph::GraphOp graph,
                                                 StringRef arch) {
-  return ModuleBuilder(graph, arch).run();
+  llvm::Expected<analysis::TargetDescription> target =
+      analysis::lookupTarget(arch);
+  if (!target)
+    return graph.emitError() << toString(target.takeError());
+  return ModuleBuilder(graph, *target).run();
 }

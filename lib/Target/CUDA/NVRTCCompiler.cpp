@@ -188,12 +188,15 @@ attn::cuda::compileModule(const EmittedModule &module,
   }
   CompiledModule result;
   size_t size = 0;
-  if (!check(nvrtcGetCUBINSize(program, &size), "nvrtcGetCUBINSize", loc))
-    return failure();
-  result.cubin.resize(size);
-  if (!check(nvrtcGetCUBIN(program, result.cubin.data()), "nvrtcGetCUBIN", loc))
-    return failure();
+  bool got = check(nvrtcGetCUBINSize(program, &size), "nvrtcGetCUBINSize", loc);
+  if (got) {
+    result.cubin.resize(size);
+    got = check(nvrtcGetCUBIN(program, result.cubin.data()), "nvrtcGetCUBIN",
+                loc);
+  }
   nvrtcDestroyProgram(&program);
+  if (!got)
+    return failure();
   result.resources = summarizeResources(log, module);
 
   if (options.wantPTX) {

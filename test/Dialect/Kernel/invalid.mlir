@@ -106,7 +106,7 @@ attn.graph @gemm_two_matmuls(%x: tensor<4x4xf32>) -> tensor<4x4xf32> {
 // -----
 
 attn.graph @gemm_operands(%x: tensor<4x4xf32>) -> tensor<4x4xf32> {
-  // expected-error @+1 {{'kernel.gemm' op the matmul must multiply the first two inputs}}
+  // expected-error @+1 {{'kernel.gemm' op the matmul must multiply kernel inputs}}
   %y = kernel.gemm %x, %x target "sm_90" blocks [1, 1, 1] threads 32 smem 0
       loops [#kernel.loop<"m", 4, "grid", 16>] : (tensor<4x4xf32>, tensor<4x4xf32>) -> tensor<4x4xf32> {
   ^bb0(%a: tensor<4x4xf32>, %b: tensor<4x4xf32>):

@@ -130,11 +130,13 @@ LogicalResult GemmOp::verifyRegions() {
       theOnly(*this, GraphOpRole::Gemm, "attn.matmul");
   if (failed(matmul))
     return failure();
+  // The tiles are loaded straight from the operands' buffers (one buffer
+  // when both operands are the same tensor).
   Block &body = getBody().front();
-  if ((*matmul)->getNumOperands() != 2 || body.getNumArguments() < 2 ||
-      (*matmul)->getOperand(0) != body.getArgument(0) ||
-      (*matmul)->getOperand(1) != body.getArgument(1))
-    return emitOpError("the matmul must multiply the first two inputs");
+  for (Value operand : (*matmul)->getOperands())
+    if (auto arg = dyn_cast<BlockArgument>(operand);
+        !arg || arg.getOwner() != &body)
+      return emitOpError("the matmul must multiply kernel inputs");
   // The epilogue runs on output tiles: every op keeps the product's shape.
   Type productType = (*matmul)->getResult(0).getType();
   for (Operation &op : body.without_terminator())

@@ -15,7 +15,8 @@ include "mlir/Interfaces/ControlFlowInterfaces.td"
 def Kernel_GemmOp : Kernel_Op<"gemm"> {
   let summary = "Tiled matrix product with a fused elementwise epilogue";
   let description = [{
-    The body is one `attn.matmul` of the first two inputs, followed by
+    The body is one `attn.matmul` of kernel inputs (the left operand's
+    first by convention; one input when both are the same tensor), followed by
     elementwise ops (bias, activation, residual add, cast) that each
     produce a tensor of the product's shape; the epilogue is applied to
     each output tile while it is still in registers. Loops: the batch dims
