@@ -160,6 +160,7 @@ int attn::driver::compileModel(const CompileOptions &options) {
 bool attn::driver::compileToModelFile(llvm::StringRef irText,
                                       llvm::StringRef bufferName,
                                       llvm::StringRef arch,
+                                      llvm::StringRef entry,
                                       std::vector<char> &modelFile,
                                       std::string &error) {
   if (llvm::Expected<analysis::TargetDescription> target =
@@ -199,12 +200,15 @@ bool attn::driver::compileToModelFile(llvm::StringRef irText,
   if (failed(pm.run(*module)))
     return fail();
   graph::GraphOp graph;
-  for (auto candidate : module->getOps<graph::GraphOp>()) {
-    graph = candidate;
-    break;
-  }
+  for (auto candidate : module->getOps<graph::GraphOp>())
+    if (entry.empty() || candidate.getSymName() == entry) {
+      graph = candidate;
+      break;
+    }
   if (!graph) {
-    error = bufferName.str() + ": no attn.graph in the module";
+    error = bufferName.str() + (entry.empty()
+                                    ? std::string(": no attn.graph in the module")
+                                    : ": no graph named '" + entry.str() + "'");
     return false;
   }
   FailureOr<cuda::EmittedModule> emitted = cuda::emitModule(graph, arch);

@@ -90,7 +90,8 @@ int attn::driver::runOnDevice(const RunOptions &options) {
     }
     std::vector<char> file;
     std::string error;
-    if (!compileToModelFile(bytes, options.modelPath, arch, file, error)) {
+    if (!compileToModelFile(bytes, options.modelPath, arch, options.entry, file,
+                            error)) {
       reportError(error);
       return 1;
     }

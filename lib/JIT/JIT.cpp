@@ -16,7 +16,6 @@
 #include <dlfcn.h>
 #include <fstream>
 #include <iterator>
-#include <mutex>
 
 using namespace attnc::rt;
 
@@ -66,8 +65,8 @@ extern "C" attnc_status attnc_jit_compile(const char *ir, size_t size,
   std::vector<char> file;
   std::string error;
   if (!attn::driver::compileToModelFile(llvm::StringRef(ir, size),
-                                        name ? name : "model.ir", target, file,
-                                        error)) {
+                                        name ? name : "model.ir", target,
+                                        /*entry=*/"", file, error)) {
     return attnc_status_create(ATTNC_INVALID_ARGUMENT, error.c_str());
   }
   std::string publishError;

@@ -50,6 +50,10 @@ public:
     driver.cuDevicePrimaryCtxRelease(device);
   }
 
+  /// Every entry point makes the session's context current first: the
+  /// API promises one thread at a time, not always the same thread.
+  void bind() { driver.cuCtxSetCurrent(context); }
+
   Failure check(CUresult result, const char *what) {
     if (result == 0)
       return Failure::ok();
@@ -98,19 +102,22 @@ public:
   }
 
   Failure allocate(size_t bytes, uint64_t *address) override {
+    bind();
     CUdeviceptr pointer = 0;
     Failure f = check(driver.cuMemAlloc(&pointer, bytes ? bytes : 1),
                       "cuMemAlloc");
     *address = pointer;
     return f;
   }
-  void free(uint64_t address) override { driver.cuMemFree(address); }
+  void free(uint64_t address) override { bind(); driver.cuMemFree(address); }
   Failure toDevice(uint64_t to, const void *from, size_t bytes,
                    void *stream) override {
+    bind();
     return check(driver.cuMemcpyHtoDAsync(to, from, bytes, CUstream(stream)),
                  "cuMemcpyHtoDAsync");
   }
   Failure toHost(void *to, uint64_t from, size_t bytes, void *stream) override {
+    bind();
     if (Failure f = check(driver.cuMemcpyDtoHAsync(to, from, bytes,
                                                    CUstream(stream)),
                           "cuMemcpyDtoHAsync"))
@@ -118,20 +125,20 @@ public:
     return synchronize(stream);
   }
   Failure copy(uint64_t to, uint64_t from, size_t bytes, void *stream) override {
-    // Rare (a result that is an argument): staged through the host.
-    std::vector<char> staging(bytes);
-    if (Failure f = toHost(staging.data(), from, bytes, stream))
-      return f;
-    if (Failure f = toDevice(to, staging.data(), bytes, stream))
-      return f;
-    return synchronize(stream);
+    bind();
+    return check(driver.cuMemcpyDtoDAsync(to, from, bytes, CUstream(stream)),
+                 "cuMemcpyDtoDAsync");
   }
+  // On the session's stream, so a run's barrier counters are not reset
+  // while the previous run's kernels still use them.
   Failure zero(uint64_t address, size_t bytes, void *stream) override {
-    (void)stream;
-    return check(driver.cuMemsetD8(address, 0, bytes), "cuMemsetD8");
+    bind();
+    return check(driver.cuMemsetD8Async(address, 0, bytes, CUstream(stream)),
+                 "cuMemsetD8Async");
   }
   Failure launch(const PlanStep &step, const std::vector<uint64_t> &args,
                  void *stream) override {
+    bind();
     std::vector<CUdeviceptr> values(args.begin(), args.end());
     std::vector<void *> params;
     for (CUdeviceptr &value : values)
@@ -154,6 +161,7 @@ public:
     return Failure::ok();
   }
   Failure synchronize(void *stream) override {
+    bind();
     return check(driver.cuStreamSynchronize(CUstream(stream)),
                  "cuStreamSynchronize");
   }
@@ -189,9 +197,12 @@ std::unique_ptr<Device> attnc::rt::createCudaDevice(int ordinal,
   CUdevice device;
   CUcontext context;
   std::string arch;
+  bool retained = false;
   if (driver->cuDeviceGet(&device, ordinal) != 0 ||
-      driver->cuDevicePrimaryCtxRetain(&context, device) != 0 ||
+      !(retained = driver->cuDevicePrimaryCtxRetain(&context, device) == 0) ||
       !deviceArch(*driver, ordinal, &arch, &error)) {
+    if (retained)
+      driver->cuDevicePrimaryCtxRelease(device);
     *failure = {ATTNC_DEVICE_ERROR, "cannot open CUDA device " +
                                         std::to_string(ordinal) +
                                         (error.empty() ? "" : ": " + error)};

@@ -196,7 +196,8 @@ std::unique_ptr<CudaDriver> CudaDriver::init(const ProcAddress &getProcAddress,
   want("cuMemcpyDtoH", d.cuMemcpyDtoH);
   want("cuMemcpyHtoDAsync", d.cuMemcpyHtoDAsync);
   want("cuMemcpyDtoHAsync", d.cuMemcpyDtoHAsync);
-  want("cuMemsetD8", d.cuMemsetD8);
+  want("cuMemsetD8Async", d.cuMemsetD8Async);
+  want("cuMemcpyDtoDAsync", d.cuMemcpyDtoDAsync);
   want("cuStreamCreate", d.cuStreamCreate);
   want("cuStreamDestroy", d.cuStreamDestroy);
   want("cuStreamSynchronize", d.cuStreamSynchronize);

@@ -137,8 +137,10 @@ public:
                                 size_t byteCount, CUstream hStream) = nullptr;
   CUresult (*cuMemcpyDtoHAsync)(void *dstHost, CUdeviceptr srcDevice,
                                 size_t byteCount, CUstream hStream) = nullptr;
-  CUresult (*cuMemsetD8)(CUdeviceptr dstDevice, unsigned char uc,
-                         size_t n) = nullptr;
+  CUresult (*cuMemsetD8Async)(CUdeviceptr dstDevice, unsigned char uc,
+                              size_t n, CUstream hStream) = nullptr;
+  CUresult (*cuMemcpyDtoDAsync)(CUdeviceptr dstDevice, CUdeviceptr srcDevice,
+                                size_t byteCount, CUstream hStream) = nullptr;
   CUresult (*cuStreamCreate)(CUstream *phStream, unsigned int flags) = nullptr;
   CUresult (*cuStreamDestroy)(CUstream hStream) = nullptr;
   CUresult (*cuStreamSynchronize)(CUstream hStream) = nullptr;

@@ -71,10 +71,7 @@ int64_t BufferDesc::numElements() const {
 }
 
 const BufferDesc *Plan::buffer(int id) const {
-  for (const BufferDesc &b : buffers)
-    if (b.id == id)
-      return &b;
-  return nullptr;
+  return id >= 0 && size_t(id) < buffers.size() ? &buffers[id] : nullptr;
 }
 
 static std::vector<const BufferDesc *> byRole(const Plan &plan,
@@ -222,8 +219,10 @@ static bool parseBuffer(LineReader &in, Plan &plan, std::string *error) {
     return false;
   }
   b.id = int(id);
-  if (plan.buffer(b.id)) {
-    *error = in.fail("buffer " + std::to_string(id) + " defined twice");
+  // Dense ids in order: the runtime indexes its buffer table by id.
+  if (size_t(id) != plan.buffers.size()) {
+    *error = in.fail("buffer " + std::to_string(id) + " out of order (expected " +
+                     std::to_string(plan.buffers.size()) + ")");
     return false;
   }
   if (role == "input" || role == "output") {

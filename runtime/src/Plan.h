@@ -56,7 +56,7 @@ struct Plan {
   static constexpr int kVersion = 1;
   std::string arch;  // sm_80, sm_90, sm_90a
   std::string entry; // graph name
-  std::vector<BufferDesc> buffers;
+  std::vector<BufferDesc> buffers; // buffers[i].id == i
   std::vector<PlanStep> steps;
 
   const BufferDesc *buffer(int id) const;

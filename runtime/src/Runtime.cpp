@@ -46,6 +46,8 @@ struct attnc_session_s {
   std::unique_ptr<Device> device;
   std::vector<uint64_t> addresses; // by buffer id
   std::vector<Binding> inputs;
+  /// The stream of the last run: outputs are read after it.
+  void *stream = nullptr;
 };
 
 static attnc_status makeStatus(attnc_status_code code, std::string message) {
@@ -277,6 +279,7 @@ attnc_status attnc_session_enqueue(attnc_session session, void *stream) {
     return makeStatus(ATTNC_INVALID_ARGUMENT, "null session");
   const attnc_model model = session->model;
   Device &device = *session->device;
+  session->stream = stream;
   std::vector<uint64_t> addresses = session->addresses;
   for (size_t i = 0; i < model->inputs.size(); ++i) {
     const Binding &binding = session->inputs[i];
@@ -334,7 +337,7 @@ attnc_status attnc_session_read_output(attnc_session session, size_t index,
                           std::to_string(size) + " bytes, got " +
                           std::to_string(bytes));
   return makeStatus(session->device->toHost(
-      data, session->addresses[outputs[index]->id], size, nullptr));
+      data, session->addresses[outputs[index]->id], size, session->stream));
 }
 
 attnc_status attnc_session_output_pointer(attnc_session session, size_t index,

@@ -64,7 +64,7 @@ struct RunOptions {
 int runModel(const RunOptions &options);
 
 /// `attnc run --device=emu|cuda`: through the runtime library (a .ir file
-/// is compiled by the JIT first).
+/// is compiled in process first, as the JIT does, without its cache).
 int runOnDevice(const RunOptions &options);
 
 /// Everything `attnc MODEL.ir` is asked to do.
@@ -88,11 +88,12 @@ struct CompileOptions {
 int compileModel(const CompileOptions &options);
 
 /// Compiles attn IR text to a model file (the bytes of model.cubin) for
-/// `arch`, in process. On failure returns false with the first error, one
-/// line, in `error` (`bufferName` stands for the file in positions).
+/// `arch`, in process: graph `entry`, or the first when `entry` is empty.
+/// On failure returns false with the first error, one line, in `error`
+/// (`bufferName` stands for the file in positions).
 bool compileToModelFile(llvm::StringRef irText, llvm::StringRef bufferName,
-                        llvm::StringRef arch, std::vector<char> &modelFile,
-                        std::string &error);
+                        llvm::StringRef arch, llvm::StringRef entry,
+                        std::vector<char> &modelFile, std::string &error);
 
 /// `attnc inspect MODEL.cubin`: prints the kernels with ptxas's resource
 /// report, and the plan. Needs no GPU. Returns the exit code.

@@ -56,16 +56,9 @@ static bool useTensorCores(graph::MatmulOp matmul) {
   return lhs == rhs && (lhs.isF16() || lhs.isBF16());
 }
 
-/// The tensor-core main loop and epilogue (sm_80 and later): A and B tiles
-/// staged in shared memory as 16-bit bits (rows padded by 8 elements so
-/// ldmatrix rows stay 16-byte aligned and spread over banks), fragments
-/// loaded with ldmatrix (.x4 for A, .x4.trans for the k-major B), and
-/// mma.sync m16n8k16 with f32 accumulators. Each warp owns 16 x 16 pieces
-/// of the block tile, round-robin; its accumulators stay in the C/D
-/// fragment layout of the PTX ISA until the epilogue.
 /// The block tile's split over warps for the tensor-core loops.
 struct WarpTiling {
-  int64_t tm, tn, tk, strideA, strideB, warps, pieces, perWarp;
+  int64_t tn, tk, strideA, strideB, warps, pieces, perWarp;
   std::string mma;
 };
 
@@ -128,7 +121,6 @@ static LogicalResult emitTensorCoreLoop(
   bool bf16 =
       cast<RankedTensorType>(matmul.getLhs().getType()).getElementType().isBF16();
   WarpTiling t;
-  t.tm = tm;
   t.tn = tn;
   // The K step is a whole number of m16n8k16 steps (a short K, whose
   // looped tile is K itself, is zero-padded up to one).
