@@ -7,8 +7,10 @@
 
 #include "ModelFile.h"
 
+#include "Cache.h"
 #include "Elf.h"
 
+#include <algorithm>
 #include <cstring>
 
 using namespace attnc::rt;
@@ -69,23 +71,11 @@ bool attnc::rt::locateModelSections(const std::vector<char> &file,
 
 uint64_t attnc::rt::modelChecksum(const std::vector<char> &file,
                                   size_t checksumOffset) {
-  uint64_t hash = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < file.size(); ++i) {
-    unsigned char byte = (unsigned char)file[i];
-    if (i >= checksumOffset && i < checksumOffset + 16)
-      byte = '0';
-    hash ^= byte;
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
-}
-
-static std::string hex16(uint64_t value) {
-  static const char digits[] = "0123456789abcdef";
-  std::string text(16, '0');
-  for (int i = 15; i >= 0; --i, value >>= 4)
-    text[i] = digits[value & 15];
-  return text;
+  static const char zeros[17] = "0000000000000000";
+  size_t end = std::min(checksumOffset + 16, file.size());
+  uint64_t hash = fnv1a64(file.data(), std::min(checksumOffset, file.size()));
+  hash = fnv1a64(zeros, end - std::min(checksumOffset, end), hash);
+  return fnv1a64(file.data() + end, file.size() - end, hash);
 }
 
 bool attnc::rt::sealModelFile(std::vector<char> &file,
@@ -99,7 +89,7 @@ bool attnc::rt::sealModelFile(std::vector<char> &file,
   std::string text = resources.substr(0, room);
   std::memset(file.data() + sections.resourcesOffset, ' ', room);
   std::memcpy(file.data() + sections.resourcesOffset, text.data(), text.size());
-  std::string digits = hex16(modelChecksum(file, sections.checksumOffset));
+  std::string digits = hex64(modelChecksum(file, sections.checksumOffset));
   std::memcpy(file.data() + sections.checksumOffset, digits.data(), 16);
   return true;
 }
@@ -119,7 +109,7 @@ bool attnc::rt::readModelContents(const std::vector<char> &file,
   if (!locateModelSections(file, &sections, error))
     return false;
   std::string stored(file.data() + sections.checksumOffset, 16);
-  std::string actual = hex16(modelChecksum(file, sections.checksumOffset));
+  std::string actual = hex64(modelChecksum(file, sections.checksumOffset));
   if (stored != actual) {
     *error = "model file is corrupted: checksum " + stored +
              " does not match its contents (" + actual +

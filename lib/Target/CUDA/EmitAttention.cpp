@@ -42,7 +42,6 @@ LogicalResult attn::cuda::emitAttention(KernelEmission &k) {
   k.blocks = queryTiles;
   for (size_t d = 0; d < batchRank; ++d)
     k.blocks *= out[d];
-  auto num = [](int64_t v) { return std::to_string(v); };
 
   CodeWriter &w = k.out;
   w.line("attnc_index bid = blockIdx.x;");

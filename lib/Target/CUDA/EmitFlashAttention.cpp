@@ -42,7 +42,6 @@ bool attn::cuda::canUseFlashAttention(graph::AttentionOp op) {
 LogicalResult attn::cuda::emitFlashAttention(KernelEmission &k,
                                              graph::AttentionOp op,
                                              int64_t tileQ) {
-  auto num = [](int64_t v) { return std::to_string(v); };
   ArrayRef<int64_t> out = shapeOf(op.getResult());
   size_t batchRank = out.size() - 2;
   int64_t queries = out[batchRank], width = out[batchRank + 1];

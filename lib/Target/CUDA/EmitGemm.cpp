@@ -69,7 +69,6 @@ struct WarpTiling {
 /// (matrices 0-1 are k 0-7 and 8-15 of n 0-7, 2-3 of n 8-15).
 static void emitMmaTile(CodeWriter &w, const WarpTiling &t,
                         const std::string &tileA, const std::string &tileB) {
-  auto num = [](int64_t v) { return std::to_string(v); };
   w.open("for (int kk = 0; kk < " + num(t.tk) + "; kk += 16)");
   // Unrolled so the accumulators stay in registers (indexed by constants).
   w.line("#pragma unroll");
@@ -116,7 +115,6 @@ static LogicalResult emitTensorCoreLoop(
         operandAt,
     llvm::function_ref<Index(const std::string &, const std::string &)>
         outputIndex) {
-  auto num = [](int64_t v) { return std::to_string(v); };
   CodeWriter &w = k.out;
   bool bf16 =
       cast<RankedTensorType>(matmul.getLhs().getType()).getElementType().isBF16();
@@ -281,7 +279,6 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
   int64_t tm = loops.tm, tn = loops.tn, tk = loops.tk;
   k.dynamicShared = (tm * tk + tk * tn) * 4;
   int64_t perThread = (tm * tn + k.threads - 1) / k.threads;
-  auto num = [](int64_t v) { return std::to_string(v); };
 
   CodeWriter &w = k.out;
   if (useTensorCores(matmul)) {

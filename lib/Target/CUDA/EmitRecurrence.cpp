@@ -23,13 +23,6 @@ using namespace mlir;
 using namespace attn;
 using namespace attn::cuda;
 
-static int64_t numElements(Value value) {
-  int64_t n = 1;
-  for (int64_t d : shapeOf(value))
-    n *= d;
-  return n;
-}
-
 /// Whether a scan body op gets its own phase (a scratch buffer written by
 /// the whole grid, then a grid barrier). Matmuls and nested scans always
 /// do, and so does whatever a matmul or a nested scan reads: recomputing
@@ -73,7 +66,6 @@ private:
   LogicalResult phase(ArrayRef<Write> writes, Operation *computing);
   LogicalResult emitMatmul(graph::MatmulOp matmul, const std::string &target);
   void barrier() { k.out.line("attnc_grid_sync(barrier);"); }
-  std::string num(int64_t v) { return std::to_string(v); }
 
   /// A scan being stepped: its time variable and carry buffers.
   struct ActiveScan {

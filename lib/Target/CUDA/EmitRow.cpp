@@ -88,7 +88,6 @@ LogicalResult attn::cuda::emitRow(KernelEmission &k) {
 
   k.threads = k.scheduledThreads();
   k.blocks = std::min<int64_t>(layout.rows, 65535);
-  auto num = [](int64_t v) { return std::to_string(v); };
   CodeWriter &w = k.out;
   w.line("ATTNC_SHARED(float, scratch, 32);");
   w.open("for (attnc_index row = blockIdx.x; row < " + num(layout.rows) +

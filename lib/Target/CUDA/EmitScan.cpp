@@ -43,7 +43,6 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   int64_t channels = 1;
   for (int64_t d : step)
     channels *= d;
-  auto num = [](int64_t v) { return std::to_string(v); };
 
   // Launch shape: channel groups of `threads`, times chunks, at most one
   // block per SM in all.

@@ -95,13 +95,6 @@ LogicalResult attn::cuda::applyScoreMod(KernelEmission &k,
   return success();
 }
 
-static int64_t numElements(Value value) {
-  int64_t n = 1;
-  for (int64_t d : shapeOf(value))
-    n *= d;
-  return n;
-}
-
 LogicalResult attn::cuda::emitPointwise(KernelEmission &k) {
   k.threads = k.scheduledThreads();
   k.blocks = k.scheduledBlocks();

@@ -51,6 +51,10 @@ ArrayRef<int64_t> attn::cuda::shapeOf(Value value) {
   return cast<RankedTensorType>(value.getType()).getShape();
 }
 
+int64_t attn::cuda::numElements(Value value) {
+  return cast<RankedTensorType>(value.getType()).getNumElements();
+}
+
 std::string attn::cuda::linearize(const Index &index, ArrayRef<int64_t> shape) {
   if (shape.empty())
     return "0";

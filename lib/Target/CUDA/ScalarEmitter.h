@@ -73,8 +73,11 @@ private:
   unsigned counter = 0;
 };
 
-/// Shape of a ranked tensor value.
+/// Shape and element count of a ranked tensor value.
 llvm::ArrayRef<int64_t> shapeOf(mlir::Value value);
+int64_t numElements(mlir::Value value);
+/// `value` as C++ source text.
+inline std::string num(int64_t value) { return std::to_string(value); }
 /// The row-major linear offset of `index` in `shape`, as an expression.
 std::string linearize(const Index &index, llvm::ArrayRef<int64_t> shape);
 /// Index expressions of the flat offset `flat` in `shape`.
