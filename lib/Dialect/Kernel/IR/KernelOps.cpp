@@ -116,7 +116,7 @@ static LogicalResult othersAre(Operation *kernel, Operation *anchor,
                                StringRef what) {
   for (Operation &op : kernel->getRegion(0).front().without_terminator())
     if (&op != anchor && !llvm::is_contained(allowed, classifyGraphOp(&op)))
-      return op.emitOpError() << "cannot be part of a " << what;
+      return op.emitOpError() << "cannot be part of " << what;
   return success();
 }
 
@@ -141,11 +141,10 @@ LogicalResult GemmOp::verifyRegions() {
   Type productType = (*matmul)->getResult(0).getType();
   for (Operation &op : body.without_terminator())
     if (&op != *matmul && classifyGraphOp(&op) == GraphOpRole::Elementwise &&
-        op.getResult(0).getType() != productType &&
         cast<ShapedType>(op.getResult(0).getType()).getShape() !=
             cast<ShapedType>(productType).getShape())
       return op.emitOpError("epilogue op must keep the product's shape");
-  return othersAre(*this, *matmul, kElementwise, "GEMM epilogue");
+  return othersAre(*this, *matmul, kElementwise, "a GEMM epilogue");
 }
 
 LogicalResult AttentionOp::verifyRegions() {
@@ -155,7 +154,7 @@ LogicalResult AttentionOp::verifyRegions() {
       theOnly(*this, GraphOpRole::Attention, "attn.attention");
   if (failed(attention))
     return failure();
-  return othersAre(*this, *attention, {}, "attention kernel");
+  return othersAre(*this, *attention, {}, "an attention kernel");
 }
 
 LogicalResult PointwiseOp::verifyRegions() {
@@ -173,7 +172,7 @@ LogicalResult RowOp::verifyRegions() {
   FailureOr<Operation *> row = theOnly(*this, GraphOpRole::Row, "row op");
   if (failed(row))
     return failure();
-  return othersAre(*this, *row, kElementwise, "row kernel");
+  return othersAre(*this, *row, kElementwise, "a row kernel");
 }
 
 LogicalResult RecurrenceOp::verifyRegions() {
@@ -186,7 +185,7 @@ LogicalResult RecurrenceOp::verifyRegions() {
   if (cast<graph::ScanOp>(*scan).getInits().empty())
     return emitOpError("the scan carries no state; it is not a recurrence");
   return othersAre(*this, *scan, {GraphOpRole::Generator},
-                   "recurrence kernel");
+                   "a recurrence kernel");
 }
 
 LogicalResult ScanOp::verifyRegions() {
@@ -196,5 +195,5 @@ LogicalResult ScanOp::verifyRegions() {
       theOnly(*this, GraphOpRole::Scan, "attn.assoc_scan");
   if (failed(scan))
     return failure();
-  return othersAre(*this, *scan, kElementwise, "scan kernel");
+  return othersAre(*this, *scan, kElementwise, "a scan kernel");
 }
