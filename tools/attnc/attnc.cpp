@@ -7,9 +7,9 @@
 //             compile to model.cubin (default), or print a stage
 //   attnc inspect MODEL.cubin
 //             the kernels, their ptxas resource use and the plan
-//   attnc run MODEL.ir [--entry NAME] [--input FILE.npy]... [--seed N]
+//   attnc run MODEL.ir|model.cubin [--entry NAME] [--input FILE.npy]... [--seed N]
 //             [--out DIR] [--keep-dtype] [--precision f32|f64]
-//             [--device interp]
+//             [--device interp|emu|cuda]
 //   attnc analyze MODEL.ir [--entry NAME] [--target sm_90] [--optimize]
 //             [--emit=text|json|dot|svg] [--json] [-o FILE]
 //
@@ -106,7 +106,7 @@ static cl::opt<bool> keepDType("keep-dtype",
                                         "instead of f32"),
                                cl::sub(runCommand));
 static cl::opt<std::string> device("device",
-                                   cl::desc("Where to run (interp)"),
+                                   cl::desc("Where to run: interp, emu or cuda"),
                                    cl::init("interp"), cl::sub(runCommand));
 static cl::opt<interp::Precision> precision(
     "precision", cl::desc("Interpreter arithmetic"),

@@ -1,7 +1,6 @@
 //===- Passes.h - conversions between attnc levels --------------*- C++ -*-===//
 //
-// Declarations and registration of the conversion passes (Passes.td), and
-// the scheduling entry point kernel formation uses.
+// Declarations and registration of the conversion passes (Passes.td).
 //
 //===----------------------------------------------------------------------===//
 

@@ -7,8 +7,9 @@
 // keys with j - i > offset; the score modification region is inlined on
 // each score through the scalar emitter. Scores, statistics and the
 // accumulator are f32, the output is rounded once to its type: the
-// attn.attention numerics contract. Issue 6 replaces the per-thread loop
-// with tensor-core tiles; the mapping of blocks and the softmax stay.
+// attn.attention numerics contract. 16-bit operands with head dims that
+// are multiples of 16 take the tensor-core kernel instead
+// (EmitFlashAttention.cpp).
 //
 //===----------------------------------------------------------------------===//
 

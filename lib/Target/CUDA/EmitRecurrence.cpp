@@ -8,8 +8,8 @@
 // barrier before the next phase reads them; elementwise work is computed
 // inline by its readers (see materialized()). Carried state lives in two buffers that
 // swap each step. Any body the scalar emitter handles works, plus matmuls
-// (the recurrent h U) as explicit dot products. Issue 6's persistent
-// kernel keeps U on chip and merges phases; the step structure stays.
+// (the recurrent h U) as explicit dot products, whose step-invariant
+// weights stay in shared memory for all steps (planResidentWeights).
 //
 //===----------------------------------------------------------------------===//
 

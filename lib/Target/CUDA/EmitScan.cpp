@@ -13,8 +13,9 @@
 //     from the initial state, and replays its chunk from that incoming
 //     state, storing every state.
 //
-// Traffic is a and b read twice and h written once (5/3 of the minimum);
-// fusing the producers of a and b into the scan is the next step. Each
+// Traffic is a and b read twice and h written once (5/3 of the minimum;
+// elementwise producers of a and b are computed as they are read, so
+// their own inputs are what is read twice). Each
 // stored state is rounded as the interpreter rounds it (product in the
 // state's type, then the sum), so f32 results differ from the sequential
 // order only through the chunk maps' reassociation. Chunks are capped so

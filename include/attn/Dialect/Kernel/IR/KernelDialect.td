@@ -5,7 +5,8 @@
 // (so the interpreter runs it unchanged and passes stay testable), and its
 // attributes are the schedule: which loops go on the grid, which are looped
 // inside the kernel, tile sizes, launch shape and target. Code generation
-// reads both and rediscovers nothing. This file declares the dialect, the
+// reads both; where a pattern launches differently from the schedule (see
+// docs/passes/kernels.md), the launch plan records what actually runs. This file declares the dialect, the
 // loop attribute and the base op class shared by the six kernel kinds.
 //
 //===----------------------------------------------------------------------===//
@@ -48,8 +49,10 @@ class Kernel_Attr<string name, string attrMnemonic>
 def Kernel_LoopAttr : Kernel_Attr<"Loop", "loop"> {
   let summary = "One loop of a kernel's iteration space and where it runs";
   let description = [{
-    `name` names the loop (`m`, `n`, `k` for a GEMM; `b0`, `i`, `j`, `d`
-    for attention; `t` for time; `d0`... for pointwise dims), `extent` is its
+    `name` names the loop (`b0`..., `m`, `n`, `k` for a GEMM; `b0`..., `i`,
+    `e`, `j`, `d` for attention; `i` for the flat pointwise index; `r` and
+    `x` for rows and their reduced elements; `t` for time, `s0`... and `h`
+    for a recurrence's state; `c` for scan channels), `extent` is its
     trip count and `role` says where it runs:
 
     - `grid`: independent iterations, spread over thread blocks; `tile` is
