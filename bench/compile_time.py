@@ -26,9 +26,11 @@ def compile_once(attnc, model, arch, out):
     start = time.perf_counter()
     proc = subprocess.Popen([attnc, model, "--arch", arch, "-o", out, "--timing"],
                             stderr=subprocess.PIPE, text=True)
-    _, rusage = os.wait4(proc.pid, 0)[1:]
-    stderr = proc.stderr.read()
+    stderr = proc.stderr.read()  # before waiting: a full pipe would block it
+    _, status, rusage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"FAIL: {model}: {stderr.strip()}")
     nvrtc = re.search(r"nvrtc ([0-9.]+) ms", stderr)
     if not nvrtc:
         raise SystemExit(f"FAIL: {model}: {stderr.strip()}")

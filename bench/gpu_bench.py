@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import attnc_runtime as ar  # noqa: E402
 
-DTYPE_CODE = {"f32": 0, "f16": 1, "bf16": 2, "i1": 3}
+DTYPE_CODE = {name: code for code, name in ar.DTYPES.items()}
 
 
 def bf16_bits(values):

@@ -67,7 +67,11 @@ def main():
                  "--keep-dtype", "--out", emu])
             run(["attnc", "run", model, "--precision", "f64", "--seed",
                  str(seed), "--out", ref])
-            for i, (got, want) in enumerate(zip(outputs(emu), outputs(ref))):
+            got_all, want_all = outputs(emu), outputs(ref)
+            if len(got_all) != len(want_all):
+                sys.exit(f"FAIL: {name}: {len(got_all)} outputs, expected "
+                         f"{len(want_all)}")
+            for i, (got, want) in enumerate(zip(got_all, want_all)):
                 if got.dtype.kind == "V":  # bf16 is stored as raw 2 bytes
                     got = (got.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
                 got = got.astype(np.float64)
