@@ -13,6 +13,7 @@ cat > build/EmuHeaders.inc <<INC
 static const char *const kDeviceHeader = R"attnc_emu($(cat ../runtime/device/attnc/device.h))attnc_emu";
 static const char *const kNumericsHeader = R"attnc_emu($(cat ../runtime/device/attnc/numerics.h))attnc_emu";
 static const char *const kMmaHeader = R"attnc_emu($(cat ../runtime/device/attnc/mma.h))attnc_emu";
+static const char *const kWarpgroupHeader = R"attnc_emu($(cat ../runtime/device/attnc/warpgroup.h))attnc_emu";
 static const char *const kEmuHeader = R"attnc_emu($(cat ../runtime/emu/attnc/emu.h))attnc_emu";
 INC
 ${CXX:-c++} -std=c++17 -O2 -fPIC -shared -Ibuild -I../runtime/src \

@@ -89,6 +89,7 @@ public:
     const std::string flags = "-std=c++17 -O1 -fPIC -shared -DATTNC_EMU";
     std::string keyText = model.contents.source + kEmuHeader +
                           kDeviceHeader + kNumericsHeader + kMmaHeader +
+                          kWarpgroupHeader +
                           compiler + flags;
     std::string key = hex64(fnv1a64(keyText.data(), keyText.size()));
     std::string directory = cacheDirectory() + "/emu";
@@ -134,6 +135,7 @@ public:
                    writeFile(work + "/attnc/device.h", kDeviceHeader) &&
                    writeFile(work + "/attnc/numerics.h", kNumericsHeader) &&
                    writeFile(work + "/attnc/mma.h", kMmaHeader) &&
+                   writeFile(work + "/attnc/warpgroup.h", kWarpgroupHeader) &&
                    writeFile(work + "/attnc/emu.h", kEmuHeader);
     if (!written)
       return {ATTNC_IO_ERROR, "cannot write the kernel source to " + work};
@@ -152,6 +154,7 @@ public:
                                     library};
     for (const char *file : {"/kernels.cpp", "/attnc/device.h",
                              "/attnc/numerics.h", "/attnc/mma.h",
+                             "/attnc/warpgroup.h",
                              "/attnc/emu.h", "/log", "/kernels.so"})
       std::remove((work + file).c_str());
     rmdir((work + "/attnc").c_str());

@@ -60,6 +60,24 @@ struct ScheduleBuilder {
 };
 } // namespace
 
+/// The sm_90a warpgroup GEMM (docs/passes/kernels.md): one producer
+/// warpgroup and one consumer warpgroup per 64 rows of the block tile, so
+/// the m tile is 64 or 128 and the n tile (one wgmma's N) 64 or 128; K
+/// steps are 64 elements, one 128-byte swizzled row. The shared memory
+/// holds the stage ring, 1 KiB to align it for the swizzle, and two
+/// mbarriers per stage.
+static Schedule scheduleWarpgroupGemm(ScheduleBuilder &b, int64_t m, int64_t n,
+                                      int64_t k, int64_t maxStages) {
+  int64_t tm = m <= 64 ? 64 : 128, tn = n <= 64 ? 64 : 128, tk = 64;
+  b.grid("m", m, tm);
+  b.grid("n", n, tn);
+  b.looped("k", k, tk);
+  b.schedule.threads = 128 + 128 * (tm / 64);
+  int64_t stages = std::min(maxStages, (k + tk - 1) / tk);
+  b.schedule.smem = stages * ((tm + tn) * tk * 2 + 16) + 1024;
+  return b.schedule;
+}
+
 /// GEMM: when the right operand has no batch dims of its own and the left
 /// is not transposed, the left's batch dims fold into m, so x[T, B, I] W
 /// is one [T*B, I] x [I, N] product rather than T small ones.
@@ -78,6 +96,8 @@ static Schedule scheduleGemm(graph::MatmulOp op, const TargetDescription &t) {
       b.grid(("b" + std::to_string(i)), out[i], 1);
   }
   const analysis::KernelDefaults &d = t.kernels;
+  if (t.name == "sm_90a" && kernel::isWarpgroupGemm(op))
+    return scheduleWarpgroupGemm(b, m, n, k, d.gemmStages);
   int64_t tm = clampTile(d.gemmTileM, m, 16), tn = clampTile(d.gemmTileN, n, 16);
   int64_t tk = clampTile(d.gemmTileK, k, 16);
   b.grid("m", m, tm);

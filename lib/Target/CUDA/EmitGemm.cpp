@@ -9,8 +9,9 @@
 // are grid loops, or folded into m when the kernel op says so (no "b"
 // loops). With f16 or bf16 operands the main loop runs on tensor cores
 // (mma.sync through attnc/mma.h, sm_80 and later), fed by a cp.async
-// multi-stage pipeline when the operands are plain row-major matrices; the
-// sm_90a wgmma path is still to come.
+// multi-stage pipeline when the operands are plain row-major matrices. On
+// sm_90a such GEMMs use the warp-specialised wgmma kernel instead
+// (EmitWarpgroupGemm.cpp).
 //
 //===----------------------------------------------------------------------===//
 
@@ -339,6 +340,12 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
     return index;
   };
 
+  if (k.target.name == "sm_90a" && kernel::isWarpgroupGemm(matmul)) {
+    // Kernel formation scheduled it for wgmma (KernelSchedules.cpp).
+    WarpgroupGemmShape shape{tm, tn, depth, totalRows, cols,
+                             k.target.kernels.gemmStages};
+    return emitWarpgroupGemm(k, matmul, shape, outputIndex);
+  }
   if (useTensorCores(matmul)) {
     // Pipeline depth from the target (targets/targets.json, gemm_stages).
     int64_t stages = 1;

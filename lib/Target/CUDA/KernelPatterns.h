@@ -18,6 +18,7 @@
 #include "attn/Dialect/Graph/IR/GraphOps.h"
 
 #include "mlir/IR/Operation.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 
 namespace attn::cuda {
 
@@ -75,6 +76,21 @@ mlir::LogicalResult emitScan(KernelEmission &k);
 bool canUseFlashAttention(graph::AttentionOp op);
 mlir::LogicalResult emitFlashAttention(KernelEmission &k,
                                        graph::AttentionOp op, int64_t tileQ);
+
+/// The shape of a GEMM for the sm_90a warpgroup kernel
+/// (EmitWarpgroupGemm.cpp): block tile tm x tn (64 or 128 each), K depth,
+/// output rows (batch dims folded in) and columns, pipeline stages.
+struct WarpgroupGemmShape {
+  int64_t tm, tn, depth, totalRows, cols, stages;
+};
+/// The output index of row gm (folded batch dims included), column gn.
+using OutputIndexFn =
+    llvm::function_ref<Index(const std::string &, const std::string &)>;
+/// The body of the warpgroup GEMM, after the block's tileM and tileN are
+/// defined and `smemTiles` is declared; sets the launch shape.
+mlir::LogicalResult emitWarpgroupGemm(KernelEmission &k, graph::MatmulOp matmul,
+                                      const WarpgroupGemmShape &shape,
+                                      OutputIndexFn outputIndex);
 
 /// Emits the epilogue of every result of `k` at `index`, with `producer`
 /// (an anchor's result, such as a matmul's product) read as the float

@@ -171,12 +171,15 @@ LogicalResult ModuleBuilder::emitKernel(Operation *op, unsigned number) {
   module.spans.push_back(span);
   module.kernelNames.push_back(k.name);
   // The device library wrappers each compile to one instruction on sm_80
-  // and later; their names in the body say which the kernel uses.
+  // and later (wgmma and its fences on sm_90a); their names in the body
+  // say which the kernel uses.
   std::string instructions;
   for (auto [wrapper, instruction] :
        {std::pair{"attnc_mma_m16n8k16", "mma.sync.m16n8k16"},
+        std::pair{"attnc_wgmma_m64n", "wgmma.mma_async"},
         std::pair{"attnc_ldmatrix", "ldmatrix"},
         std::pair{"attnc_cp_async_16", "cp.async"},
+        std::pair{"attnc_mbarrier_wait", "mbarrier"},
         std::pair{"attnc_grid_sync", "grid-barrier"}})
     if (k.body.find(wrapper) != std::string::npos)
       instructions += (instructions.empty() ? "" : ",") + std::string(instruction);

@@ -164,8 +164,10 @@ attn::cuda::compileModule(const EmittedModule &module,
   unit += byteArray("attnc_source", module.source);
   unit += byteArray("attnc_resources", "", attnc::rt::kResourceReserve);
 
-  const char *headers[] = {kDeviceHeader, kNumericsHeader, kMmaHeader};
-  const char *names[] = {"attnc/device.h", "attnc/numerics.h", "attnc/mma.h"};
+  const char *headers[] = {kDeviceHeader, kNumericsHeader, kMmaHeader,
+                           kWarpgroupHeader};
+  const char *names[] = {"attnc/device.h", "attnc/numerics.h", "attnc/mma.h",
+                         "attnc/warpgroup.h"};
   const int numHeaders = sizeof headers / sizeof headers[0];
   nvrtcProgram program;
   if (!check(nvrtcCreateProgram(&program, unit.c_str(), "model.cu", numHeaders,

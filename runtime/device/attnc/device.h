@@ -209,4 +209,7 @@ __device__ __forceinline__ void attnc_grid_sync(unsigned int *counter) {
 // under ATTNC_EMU through the emulation's whole-warp exchange.
 #include "attnc/mma.h"
 
+// Hopper warpgroup primitives (wgmma, mbarrier), for the sm_90a GEMM.
+#include "attnc/warpgroup.h"
+
 #endif // ATTNC_DEVICE_DEVICE_H

@@ -425,6 +425,7 @@ struct Copy {
   bool valid;
 };
 struct Thread {
+  unsigned long long launch = 0;
   std::vector<Copy> open;
   std::vector<std::vector<Copy>> committed;
 };
@@ -438,7 +439,13 @@ inline Thread &current() {
                         (blockIdx.y + (long long)gridDim.y * blockIdx.z);
   long long thread = threadIdx.x +
                      blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
-  return threads()[block * 1024 + thread];
+  Thread &state = threads()[block * 1024 + thread];
+  if (state.launch != attnc_emu_launch_number()) {
+    // Left by a launch that failed before its waits: never performed.
+    state = Thread();
+    state.launch = attnc_emu_launch_number();
+  }
+  return state;
 }
 inline void perform(const std::vector<Copy> &group) {
   for (const Copy &copy : group) {

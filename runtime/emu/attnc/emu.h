@@ -189,9 +189,10 @@ enum class Wait : unsigned char {
   BlockBarrier, // in __syncthreads
   WarpBarrier,  // in __syncwarp or a warp collective
   GridBarrier,  // in attnc_emu_grid_sync
+  Poll,         // in attnc_emu_wait_until (an mbarrier wait)
   Done,         // returned from the kernel (or killed by an error)
 };
-constexpr int kNumWaits = 5;
+constexpr int kNumWaits = 6;
 
 struct Block;
 struct Warp;
@@ -209,6 +210,9 @@ struct Fiber {
   Wait wait;
   /// Where the fiber waits; barriers only match at the same call.
   Site site;
+  /// For Wait::Poll: the fiber may continue once pollReady(pollArg) holds.
+  bool (*pollReady)(const void *);
+  const void *pollArg;
   /// Next free byte of the block's static shared memory, as this thread sees
   /// it; every thread runs the same ATTNC_SHARED sequence, so every thread of
   /// a block computes the same offsets.
@@ -324,6 +328,9 @@ struct Scheduler {
 
   bool failed = false;
   char message[512] = {};
+  /// Launches so far: per-thread state kept outside the fibers (pending
+  /// asynchronous copies and MMAs) is stale once this changes.
+  unsigned long long launches = 0;
 
   SlotRegion stacks, arenas;
   std::atomic<bool> busy{false};
@@ -837,9 +844,21 @@ inline bool releaseGrid(Scheduler &s) {
   return true;
 }
 
+/// Releases each polling fiber whose condition now holds: the threads that
+/// could make it hold ran in the round that just ended.
+inline bool releasePollers(Scheduler &s) {
+  bool released = false;
+  for (Fiber &f : s.fibers)
+    if (f.wait == Wait::Poll && f.pollReady(f.pollArg)) {
+      f.wait = Wait::Ready;
+      released = true;
+    }
+  return released;
+}
+
 /// Releases every barrier that is complete; false if none was.
 inline bool releaseBarriers(Scheduler &s) {
-  bool released = false;
+  bool released = releasePollers(s);
   for (Warp &w : s.warps)
     if (w.waitMask)
       released |= releaseWarp(w);
@@ -855,7 +874,7 @@ inline void reportDeadlock(Scheduler &s) {
   static const char *const kWhat[kNumWaits] = {
       "are runnable", "wait at __syncthreads",
       "wait at __syncwarp or a warp collective", "wait at attnc_emu_grid_sync",
-      "have returned"};
+      "wait on an mbarrier", "have returned"};
   for (Block &b : s.blocks) {
     unsigned count[kNumWaits] = {};
     const Fiber *first[kNumWaits] = {};
@@ -1106,6 +1125,7 @@ inline int launch(void (*thunk)(void **), void **args, dim3 grid, dim3 block,
            "emulation is neither reentrant nor thread-safe)");
     return 1;
   }
+  ++s.launches;
   s.failed = false;
   s.message[0] = '\0';
   s.live = 0;
@@ -1435,6 +1455,47 @@ inline void attnc_emu_warp_exchange_end(const char *file, int line) {
   ::attnc_emu::warpBarrier(
       ::attnc_emu::kFullMask,
       ::attnc_emu::Site{file, static_cast<unsigned>(line)});
+}
+
+/// Suspends the caller until `ready(arg)` holds, letting the other threads
+/// run meanwhile (the mbarrier waits of attnc/warpgroup.h). The condition
+/// is checked between scheduling rounds; if no thread can make progress
+/// the launch fails as a deadlock naming `file`:`line`.
+inline void attnc_emu_wait_until(bool (*ready)(const void *), const void *arg,
+                                 const char *file, int line) {
+  if (ready(arg))
+    return;
+  ::attnc_emu::Fiber &f = ::attnc_emu::running();
+  f.pollReady = ready;
+  f.pollArg = arg;
+  ::attnc_emu::suspend(f, ::attnc_emu::Wait::Poll,
+                       ::attnc_emu::Site{file, static_cast<unsigned>(line)});
+}
+
+/// Offset of `address` from the start of the calling block's shared memory:
+/// what __cvta_generic_to_shared gives on the GPU (there, the start of the
+/// shared window). Fails the launch for an address outside it.
+inline unsigned attnc_emu_shared_offset(const void *address) {
+  const char *arena = ::attnc_emu::running().block->arena;
+  uintptr_t begin = reinterpret_cast<uintptr_t>(arena);
+  uintptr_t at = reinterpret_cast<uintptr_t>(address);
+  if (at < begin || at - begin >= ::attnc_emu::kSharedBytes)
+    ::attnc_emu::failInFiber("a shared-memory address was taken of memory "
+                             "outside the block's shared memory, in %s",
+                             ::attnc_emu::where(::attnc_emu::running()).text);
+  return static_cast<unsigned>(at - begin);
+}
+
+/// The calling block's shared memory at `offset` (see
+/// attnc_emu_shared_offset).
+inline unsigned char *attnc_emu_shared_at(unsigned offset) {
+  return reinterpret_cast<unsigned char *>(::attnc_emu::running().block->arena) +
+         offset;
+}
+
+/// Number of the running launch (see Scheduler::launches).
+inline unsigned long long attnc_emu_launch_number() {
+  return ::attnc_emu::gScheduler.launches;
 }
 
 /// The caller's lane in its warp (linear thread index modulo 32).

@@ -60,6 +60,17 @@ bool attn::kernel::isPointwiseMember(Operation *op) {
 // Verifiers
 //===----------------------------------------------------------------------===//
 
+bool attn::kernel::isWarpgroupGemm(graph::MatmulOp matmul) {
+  auto lhs = cast<RankedTensorType>(matmul.getLhs().getType());
+  auto rhs = cast<RankedTensorType>(matmul.getRhs().getType());
+  Type element = lhs.getElementType();
+  if (element != rhs.getElementType() || !(element.isF16() || element.isBF16()))
+    return false;
+  if (matmul.getTransposeLhs() || matmul.getTransposeRhs() || rhs.getRank() != 2)
+    return false;
+  return lhs.getShape().back() % 8 == 0 && rhs.getShape().back() % 8 == 0;
+}
+
 LogicalResult attn::kernel::verifyKernelCommon(Operation *op) {
   Block &body = op->getRegion(0).front();
   if (body.getNumArguments() != op->getNumOperands())

@@ -39,6 +39,14 @@ GraphOpRole classifyGraphOp(mlir::Operation *op);
 /// or generator).
 bool isPointwiseMember(mlir::Operation *op);
 
+/// Whether the sm_90a warpgroup GEMM (wgmma fed by a producer warpgroup)
+/// can compute `matmul`: f16 or bf16 operands of one type, both plain
+/// row-major matrices (A's batch dims folded into m, B 2-D), K and N
+/// multiples of 8 so that rows split into 16-byte copies. Kernel
+/// formation schedules such a GEMM for it on sm_90a and the CUDA emitter
+/// then generates it; both ask here.
+bool isWarpgroupGemm(graph::MatmulOp matmul);
+
 /// Checks shared by every kernel kind: body arguments and yield match the
 /// op's inputs and results, and the body holds attn ops only.
 mlir::LogicalResult verifyKernelCommon(mlir::Operation *op);

@@ -1,0 +1,169 @@
+//===- EmitWarpgroupGemm.cpp - kernel.gemm on sm_90a: wgmma, warp-specialised ===//
+//
+// The Hopper GEMM. A block of 128 x (1 + C) threads computes a
+// (64 C) x tn output tile (C = 1 or 2 consumer warpgroups, tn = 64 or 128):
+//
+//  - Warpgroup 0 is the producer. It streams 64-wide K tiles of A and B
+//    into a ring of shared-memory stages with cp.async, each 16-byte chunk
+//    placed by the 128-byte swizzle that wgmma reads, and signals each
+//    stage's "full" mbarrier through cp.async.mbarrier.arrive once its own
+//    copies have landed. It waits on the stage's "empty" mbarrier before
+//    refilling it.
+//  - Each consumer warpgroup owns 64 rows. Per stage it waits for "full",
+//    issues four wgmma.mma_async m64n{tn}k16 (A K-major, B MN-major, both
+//    by descriptor, no register staging), commits them, and once the
+//    previous stage's group has completed (wait_group 1) releases that
+//    stage's "empty" barrier. The tensor cores thus always have the next
+//    stage's operands while the producer fills the one after.
+//  - The epilogue is the tensor-core GEMM's: the f32 accumulators (the
+//    m64nNk16 D fragment) go through a row-major shared tile, then every
+//    thread runs the fused epilogue once per element with coalesced stores.
+//
+// The producer copies with cp.async rather than TMA: TMA needs a tensor
+// map per operand, encoded by the driver on the host for every buffer
+// address, which the runtime's plan does not carry yet (docs/codegen.md).
+// Everything here runs under the CPU emulation (attnc/warpgroup.h) in CI.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelPatterns.h"
+
+using namespace mlir;
+using namespace attn;
+using namespace attn::cuda;
+
+LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
+                                            graph::MatmulOp matmul,
+                                            const WarpgroupGemmShape &shape,
+                                            OutputIndexFn outputIndex) {
+  CodeWriter &w = k.out;
+  const int64_t tm = shape.tm, tn = shape.tn, tk = 64;
+  const int64_t consumers = tm / 64;
+  const int64_t numTiles = (shape.depth + tk - 1) / tk;
+  const int64_t stages = std::max<int64_t>(1, std::min(shape.stages, numTiles));
+  // Bytes of one stage: A is tm rows of 128 bytes; B is tn / 64 column
+  // blocks, each 64 K rows of 128 bytes (8 KiB). Both multiples of 1 KiB,
+  // so every stage keeps the swizzle's alignment.
+  const int64_t bytesA = tm * 128, bytesB = (tn / 64) * 8192;
+  const int64_t stageBytes = bytesA + bytesB;
+  const bool bf16 = cast<RankedTensorType>(matmul.getLhs().getType())
+                        .getElementType()
+                        .isBF16();
+  const std::string mma = "attnc_wgmma_m64n" + num(tn) + "k16_" +
+                          (bf16 ? "bf16" : "f16");
+  const std::string lhs = "in" + num(*k.inputNumber(matmul.getLhs()));
+  const std::string rhs = "in" + num(*k.inputNumber(matmul.getRhs()));
+  const int64_t accumulators = tn / 2;
+
+  k.threads = 128 * (1 + consumers);
+  // The ring and its barriers, or the f32 output tile that replaces them,
+  // plus the 1 KiB the alignment may skip.
+  k.dynamicShared =
+      1024 + std::max(stages * (stageBytes + 16), tm * tn * int64_t(4));
+
+  w.line("unsigned char *tiles = attnc_align_shared_1024(smemTiles);");
+  w.line("unsigned long long *full = reinterpret_cast<unsigned long long *>("
+         "tiles + " + num(stages * stageBytes) + ");");
+  w.line("unsigned long long *empty = full + " + num(stages) + ";");
+  w.line("const int warpgroup = threadIdx.x >> 7, wgThread = threadIdx.x & 127;");
+  // "full" completes when the producer's 128 threads' copies have landed;
+  // "empty" when every consumer warpgroup has finished reading.
+  w.open("if (threadIdx.x == 0)");
+  w.line("for (int s = 0; s < " + num(stages) +
+         "; ++s) { attnc_mbarrier_init(&full[s], 128); "
+         "attnc_mbarrier_init(&empty[s], " + num(consumers) + "); }");
+  w.close();
+  w.line("__syncthreads();");
+  w.line("float acc[" + num(accumulators) + "];");
+
+  // Producer. Stage s is free on the first pass (an empty-barrier wait
+  // with parity 1 returns at once on a fresh barrier), then after each
+  // consumer pass.
+  w.open("if (warpgroup == 0)");
+  w.open("for (attnc_index kt = 0; kt < " + num(numTiles) + "; ++kt)");
+  w.line("const int s = kt % " + num(stages) + ";");
+  w.line("attnc_mbarrier_wait(&empty[s], ((kt / " + num(stages) +
+         ") & 1) ^ 1);");
+  w.line("unsigned char *stageA = tiles + s * " + num(stageBytes) +
+         ", *stageB = stageA + " + num(bytesA) + ";");
+  w.open("for (int c = wgThread; c < " + num(tm * 8) + "; c += 128)");
+  w.line("const int r = c >> 3, chunk = c & 7;");
+  w.line("const attnc_index gm = tileM * " + num(tm) +
+         " + r, gk = kt * 64 + chunk * 8;");
+  w.line("const bool valid = gm < " + num(shape.totalRows) + " && gk < " +
+         num(shape.depth) + ";");
+  w.line("attnc_cp_async_16(stageA + attnc_swizzle128(r, chunk), " + lhs +
+         " + (valid ? gm * " + num(shape.depth) + " + gk : 0), valid);");
+  w.close();
+  w.open("for (int c = wgThread; c < " + num(64 * (tn / 8)) + "; c += 128)");
+  w.line("const int r = c / " + num(tn / 8) + ", chunk = c % " + num(tn / 8) +
+         ";");
+  w.line("const attnc_index gk = kt * 64 + r, gn = tileN * " + num(tn) +
+         " + chunk * 8;");
+  w.line("const bool valid = gk < " + num(shape.depth) + " && gn < " +
+         num(shape.cols) + ";");
+  w.line("attnc_cp_async_16(stageB + (chunk >> 3) * 8192 + "
+         "attnc_swizzle128(r, chunk & 7), " + rhs + " + (valid ? gk * " +
+         num(shape.cols) + " + gn : 0), valid);");
+  w.close();
+  w.line("attnc_cp_async_mbarrier_arrive(&full[s]);");
+  w.close();
+  w.close();
+
+  // Consumers. A's descriptor steps 32 bytes (16 elements) along the
+  // swizzled row per k16 step; B's steps 16 rows (2 KiB). Leading byte
+  // offsets: unused for the swizzled K-major A (16 by convention), 8 KiB
+  // between B's 64-column blocks; stride byte offsets: 1 KiB between
+  // 8-row groups.
+  w.open("else");
+  w.line("const int consumer = warpgroup - 1;");
+  w.line("for (int i = 0; i < " + num(accumulators) + "; ++i) acc[i] = 0.0f;");
+  w.open("for (attnc_index kt = 0; kt < " + num(numTiles) + "; ++kt)");
+  w.line("const int s = kt % " + num(stages) + ";");
+  w.line("attnc_mbarrier_wait(&full[s], (kt / " + num(stages) + ") & 1);");
+  w.line("attnc_fence_proxy_async();");
+  w.line("const unsigned stageA = attnc_shared_address(tiles + s * " +
+         num(stageBytes) + ") + consumer * 8192;");
+  w.line("const unsigned stageB = stageA - consumer * 8192 + " + num(bytesA) +
+         ";");
+  w.line("attnc_wgmma_fence_operands(acc, " + num(accumulators) + ");");
+  w.line("attnc_wgmma_fence();");
+  w.line("#pragma unroll");
+  w.line("for (int kk = 0; kk < 4; ++kk) " + mma +
+         "(acc, attnc_wgmma_descriptor(stageA + kk * 32, 16, 1024), "
+         "attnc_wgmma_descriptor(stageB + kk * 2048, 8192, 1024));");
+  w.line("attnc_wgmma_commit();");
+  w.line("attnc_wgmma_wait<1>();");
+  w.line("attnc_wgmma_fence_operands(acc, " + num(accumulators) + ");");
+  w.line("if (kt > 0 && wgThread == 0) attnc_mbarrier_arrive(&empty[(kt - 1) % " +
+         num(stages) + "]);");
+  w.close();
+  w.line("attnc_wgmma_wait<0>();");
+  w.line("attnc_wgmma_fence_operands(acc, " + num(accumulators) + ");");
+  w.close();
+
+  // Epilogue. D register 4j + i of thread (warp, lane) of a consumer is
+  // row 16 warp + lane / 4 + 8 (i / 2), column 8j + 2 (lane % 4) + i % 2 of
+  // that consumer's 64 rows.
+  w.line("__syncthreads(); // every stage is consumed: the ring becomes the output tile");
+  w.line("float *outTile = reinterpret_cast<float *>(tiles);");
+  w.open("if (warpgroup > 0)");
+  w.line("const int rowBase = (warpgroup - 1) * 64 + ((threadIdx.x >> 5) & 3) * 16 "
+         "+ ((threadIdx.x & 31) >> 2), colBase = 2 * (threadIdx.x & 3);");
+  w.line("#pragma unroll");
+  w.line("for (int j = 0; j < " + num(tn / 8) +
+         "; ++j) for (int i = 0; i < 4; ++i) outTile[(rowBase + 8 * (i >> 1)) * " +
+         num(tn) + " + 8 * j + colBase + (i & 1)] = acc[4 * j + i];");
+  w.close();
+  w.line("__syncthreads();");
+  w.open("for (int e = threadIdx.x; e < " + num(tm * tn) + "; e += blockDim.x)");
+  w.line("const attnc_index gm = tileM * " + num(tm) + " + e / " + num(tn) +
+         ", gn = tileN * " + num(tn) + " + e % " + num(tn) + ";");
+  w.line("if (gm >= " + num(shape.totalRows) + " || gn >= " + num(shape.cols) +
+         ") continue;");
+  if (failed(storeEpilogue(k, matmul.getResult(), "outTile[e]",
+                           outputIndex("gm", "gn"))))
+    return failure();
+  w.close();
+  return success();
+}

@@ -1,0 +1,502 @@
+//===- warpgroup.h - Hopper warpgroup MMA and mbarrier primitives -*- C++ -*-===//
+//
+// What the sm_90a GEMM (lib/Target/CUDA/EmitWarpgroupGemm.cpp) is built
+// from: wgmma.mma_async (a warpgroup of 128 threads multiplies a 64 x N x 16
+// product with both operands read from shared memory through matrix
+// descriptors), its fence / commit_group / wait_group, and the mbarriers
+// (with cp.async.mbarrier.arrive) that hand shared-memory stages between a
+// producer warpgroup and the consumer warpgroups. On the GPU each function
+// is one inline PTX instruction (PTX ISA, "Asynchronous Warpgroup Level
+// Matrix Multiply-Accumulate Instructions" and "mbarrier"); wgmma needs
+// sm_90a. Under ATTNC_EMU the same calls run on the CPU:
+//
+//  - wgmma is deferred to the wait_group that must complete it, and reads
+//    shared memory only then, so a producer that refills a stage before the
+//    consumers have waited makes the emulated product wrong, as it could on
+//    the GPU. Each thread computes its own accumulator registers from the
+//    layouts the PTX ISA documents: the 128-byte swizzle, K-major A, MN-major
+//    (transposed) B and the m64nNk16 D fragment.
+//  - An mbarrier is a phase counter in its 8 bytes of shared memory; a wait
+//    suspends the emulated thread until the phase it waits for completes.
+//
+// Only the 128-byte swizzle is emulated; a descriptor asking for another
+// fails the launch. Plain C++ that NVRTC and a host compiler both accept;
+// included at the end of attnc/device.h, after attnc/mma.h.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTNC_DEVICE_WARPGROUP_H
+#define ATTNC_DEVICE_WARPGROUP_H
+
+#include "attnc/numerics.h"
+
+/// The shared-memory layout every wgmma operand of attnc uses: rows of 128
+/// bytes (64 16-bit elements) in groups of 8 rows (1024 bytes), the
+/// 16-byte chunk c of row r stored at chunk c ^ (r % 8). The hardware
+/// applies the XOR to address bits 4-6 from bits 7-9, so tiles start at
+/// 1024-byte aligned shared addresses.
+#define ATTNC_WGMMA_SWIZZLE_BYTES 1024
+
+/// Byte offset of 16-byte chunk `chunk` of row `row` in a 128-byte-swizzled
+/// tile.
+__device__ __forceinline__ unsigned attnc_swizzle128(unsigned row,
+                                                     unsigned chunk) {
+  return row * 128u + ((chunk ^ (row & 7u)) << 4);
+}
+
+/// A wgmma shared-memory matrix descriptor for the 128-byte swizzle
+/// (PTX ISA, "Matrix Descriptor Format"): start address, leading and stride
+/// byte offsets (each in 16-byte units, 14 bits), swizzle mode 1 in bits
+/// 62-63. `sharedAddress` is the operand's address in the shared window.
+__device__ __forceinline__ unsigned long long
+attnc_wgmma_descriptor(unsigned sharedAddress, unsigned leadingBytes,
+                       unsigned strideBytes) {
+  return (unsigned long long)((sharedAddress >> 4) & 0x3FFFu) |
+         ((unsigned long long)((leadingBytes >> 4) & 0x3FFFu) << 16) |
+         ((unsigned long long)((strideBytes >> 4) & 0x3FFFu) << 32) |
+         (1ull << 62);
+}
+
+#if !defined(ATTNC_EMU)
+//===----------------------------------------------------------------------===//
+// GPU: one PTX instruction each
+//===----------------------------------------------------------------------===//
+
+// mbarrier and cp.async.mbarrier.arrive need sm_80; wgmma needs the
+// architecture-specific sm_90a features (NVRTC defines
+// __CUDA_ARCH_FEAT_SM90_ALL for --gpu-architecture=sm_90a). Elsewhere the
+// bodies trap: attnc emits these calls only for sm_90a.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#define ATTNC_MBARRIER_PTX 1
+#else
+#define ATTNC_MBARRIER_PTX 0
+#endif
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define ATTNC_WGMMA_PTX 1
+#else
+#define ATTNC_WGMMA_PTX 0
+#endif
+
+/// The shared-window address of a pointer into shared memory.
+__device__ __forceinline__ unsigned attnc_shared_address(const void *p) {
+  return (unsigned)__cvta_generic_to_shared(p);
+}
+
+/// `p` (dynamic shared memory) moved up to the next 1024-byte aligned
+/// shared address; the launch asks for 1024 bytes more than the tiles need.
+__device__ __forceinline__ unsigned char *attnc_align_shared_1024(void *p) {
+  unsigned pad = (1024u - (attnc_shared_address(p) & 1023u)) & 1023u;
+  return (unsigned char *)p + pad;
+}
+
+/// Initialises the mbarrier at `bar` to expect `count` arrivals per phase.
+__device__ __forceinline__ void attnc_mbarrier_init(unsigned long long *bar,
+                                                    unsigned count) {
+#if ATTNC_MBARRIER_PTX
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(
+                   attnc_shared_address(bar)),
+               "r"(count)
+               : "memory");
+#else
+  __trap();
+#endif
+}
+
+/// One arrival (release semantics at CTA scope).
+__device__ __forceinline__ void attnc_mbarrier_arrive(unsigned long long *bar) {
+#if ATTNC_MBARRIER_PTX
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(
+                   attnc_shared_address(bar))
+               : "memory");
+#else
+  __trap();
+#endif
+}
+
+/// Waits until the phase of parity `parity` has completed: 0 waits for
+/// the first phase, 1 returns at once on a fresh barrier (the phase before
+/// it counts as complete), then they alternate.
+__device__ __forceinline__ void attnc_mbarrier_wait(unsigned long long *bar,
+                                                    unsigned parity) {
+#if ATTNC_MBARRIER_PTX
+  unsigned address = attnc_shared_address(bar), done = 0;
+  do {
+    asm volatile("{\n.reg .pred p;\n"
+                 "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+                 "selp.u32 %0, 1, 0, p;\n}\n"
+                 : "=r"(done)
+                 : "r"(address), "r"(parity)
+                 : "memory");
+  } while (!done);
+#else
+  __trap();
+#endif
+}
+
+/// Arrives on `bar` once every cp.async this thread has issued so far has
+/// landed. With .noinc the arrival counts against the barrier's expected
+/// count, so a barrier fed by P copying threads is initialised with P.
+__device__ __forceinline__ void
+attnc_cp_async_mbarrier_arrive(unsigned long long *bar) {
+#if ATTNC_MBARRIER_PTX
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(
+                   attnc_shared_address(bar))
+               : "memory");
+#else
+  __trap();
+#endif
+}
+
+/// Orders this thread's view of shared memory written through the generic
+/// proxy (cp.async included) before later async-proxy reads (wgmma).
+__device__ __forceinline__ void attnc_fence_proxy_async() {
+#if ATTNC_WGMMA_PTX
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
+
+/// Makes register and shared-memory accesses before it visible to the
+/// wgmma operations after it (required before the first wgmma that reads
+/// accumulators other instructions wrote).
+__device__ __forceinline__ void attnc_wgmma_fence() {
+#if ATTNC_WGMMA_PTX
+  asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#else
+  __trap();
+#endif
+}
+
+/// Closes the warpgroup's current group of wgmma operations.
+__device__ __forceinline__ void attnc_wgmma_commit() {
+#if ATTNC_WGMMA_PTX
+  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+#endif
+}
+
+/// Waits until at most N groups of this warpgroup's wgmma are pending.
+template <int N> __device__ __forceinline__ void attnc_wgmma_wait() {
+#if ATTNC_WGMMA_PTX
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+#endif
+}
+
+/// Keeps the compiler from moving accesses of the `n` accumulators across
+/// the point where it stands (they are written asynchronously by wgmma).
+__device__ __forceinline__ void attnc_wgmma_fence_operands(float *d, int n) {
+#pragma unroll
+  for (int i = 0; i < n; ++i)
+    asm volatile("" : "+f"(d[i])::"memory");
+}
+
+#define ATTNC_WGMMA_REGS_32 \
+  "%0, %1, %2, %3, %4, %5, %6, %7, " \
+  "%8, %9, %10, %11, %12, %13, %14, %15, " \
+  "%16, %17, %18, %19, %20, %21, %22, %23, " \
+  "%24, %25, %26, %27, %28, %29, %30, %31"
+#define ATTNC_WGMMA_D_32 \
+      "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), \
+      "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), \
+      "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), \
+      "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), \
+      "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), \
+      "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), \
+      "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), \
+      "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+#define ATTNC_WGMMA_REGS_64 \
+  "%0, %1, %2, %3, %4, %5, %6, %7, " \
+  "%8, %9, %10, %11, %12, %13, %14, %15, " \
+  "%16, %17, %18, %19, %20, %21, %22, %23, " \
+  "%24, %25, %26, %27, %28, %29, %30, %31, " \
+  "%32, %33, %34, %35, %36, %37, %38, %39, " \
+  "%40, %41, %42, %43, %44, %45, %46, %47, " \
+  "%48, %49, %50, %51, %52, %53, %54, %55, " \
+  "%56, %57, %58, %59, %60, %61, %62, %63"
+#define ATTNC_WGMMA_D_64 \
+      "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), \
+      "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), \
+      "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), \
+      "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), \
+      "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), \
+      "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), \
+      "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), \
+      "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), \
+      "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), \
+      "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), \
+      "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), \
+      "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), \
+      "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), \
+      "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), \
+      "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), \
+      "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+
+// D (f32, in registers) += A (64 x 16, K-major, descriptor a) times
+// B (16 x N, MN-major: imm-trans-b = 1, descriptor b). The scale-d
+// predicate is true: D accumulates.
+#if ATTNC_WGMMA_PTX
+#define ATTNC_WGMMA_FUNCTION(NAME, SHAPE, TYPE, REGS, D, A, B, P)              \
+  __device__ __forceinline__ void NAME(float *d, unsigned long long a,         \
+                                       unsigned long long b) {                 \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " P ", 0;\n"                 \
+                 "wgmma.mma_async.sync.aligned." SHAPE ".f32." TYPE "." TYPE   \
+                 " {" REGS "}, " A ", " B ", p, 1, 1, 0, 1;\n}\n"              \
+                 : D                                                           \
+                 : "l"(a), "l"(b), "r"(1)                                      \
+                 : "memory");                                                  \
+  }
+#else
+#define ATTNC_WGMMA_FUNCTION(NAME, SHAPE, TYPE, REGS, D, A, B, P)              \
+  __device__ __forceinline__ void NAME(float *, unsigned long long,            \
+                                       unsigned long long) {                   \
+    __trap();                                                                  \
+  }
+#endif
+
+ATTNC_WGMMA_FUNCTION(attnc_wgmma_m64n64k16_f16, "m64n64k16", "f16",
+                     ATTNC_WGMMA_REGS_32, ATTNC_WGMMA_D_32, "%32", "%33", "%34")
+ATTNC_WGMMA_FUNCTION(attnc_wgmma_m64n64k16_bf16, "m64n64k16", "bf16",
+                     ATTNC_WGMMA_REGS_32, ATTNC_WGMMA_D_32, "%32", "%33", "%34")
+ATTNC_WGMMA_FUNCTION(attnc_wgmma_m64n128k16_f16, "m64n128k16", "f16",
+                     ATTNC_WGMMA_REGS_64, ATTNC_WGMMA_D_64, "%64", "%65", "%66")
+ATTNC_WGMMA_FUNCTION(attnc_wgmma_m64n128k16_bf16, "m64n128k16", "bf16",
+                     ATTNC_WGMMA_REGS_64, ATTNC_WGMMA_D_64, "%64", "%65", "%66")
+
+#undef ATTNC_WGMMA_FUNCTION
+#undef ATTNC_WGMMA_REGS_32
+#undef ATTNC_WGMMA_REGS_64
+#undef ATTNC_WGMMA_D_32
+#undef ATTNC_WGMMA_D_64
+#undef ATTNC_MBARRIER_PTX
+#undef ATTNC_WGMMA_PTX
+
+#else // ATTNC_EMU
+//===----------------------------------------------------------------------===//
+// Emulation
+//===----------------------------------------------------------------------===//
+
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <vector>
+
+namespace attnc_warpgroup_emu {
+
+/// The emulation's mbarrier state, in the barrier's 8 bytes of shared
+/// memory (the GPU's encoding is opaque; only the behaviour is modelled).
+struct Barrier {
+  uint32_t pending;  // arrivals still missing in the current phase
+  uint16_t expected; // arrivals per phase
+  uint16_t phase;    // parity of the current, incomplete phase
+};
+static_assert(sizeof(Barrier) == 8, "an mbarrier is 8 bytes");
+
+inline Barrier *barrier(unsigned long long *bar, const char *what) {
+  if (!attnc_emu_in_shared(bar, 8) || (reinterpret_cast<uintptr_t>(bar) & 7))
+    attnc_emu_fail(what, __FILE__, __LINE__,
+                   "the mbarrier must be 8-byte aligned shared memory");
+  return reinterpret_cast<Barrier *>(bar);
+}
+
+struct Wait {
+  const Barrier *barrier;
+  unsigned parity;
+};
+
+inline bool phaseComplete(const void *arg) {
+  const Wait *wait = static_cast<const Wait *>(arg);
+  return (wait->barrier->phase & 1u) != wait->parity;
+}
+
+/// The arrival that completes a phase starts the next one.
+inline void arrive(Barrier *b) {
+  if (--b->pending == 0) {
+    b->phase ^= 1u;
+    b->pending = b->expected;
+  }
+}
+
+/// One wgmma.mma_async, remembered until the wait that completes it.
+struct Mma {
+  float *d;
+  unsigned n;
+  unsigned long long a, b;
+  bool bf16;
+  unsigned warp, lane; // the issuing thread's warp in its warpgroup, lane
+};
+
+struct Thread {
+  unsigned long long launch = 0;
+  std::vector<Mma> open;
+  std::vector<std::vector<Mma>> committed;
+};
+
+inline std::map<long long, Thread> &threads() {
+  static std::map<long long, Thread> all;
+  return all;
+}
+
+inline long long linearThread() {
+  return threadIdx.x + (long long)blockDim.x *
+                           (threadIdx.y + (long long)blockDim.y * threadIdx.z);
+}
+
+inline Thread &current() {
+  long long block = (long long)blockIdx.x +
+                    (long long)gridDim.x *
+                        (blockIdx.y + (long long)gridDim.y * blockIdx.z);
+  Thread &state = threads()[block * 1024 + linearThread()];
+  if (state.launch != attnc_emu_launch_number()) {
+    // Left by a launch that failed before its waits: never performed.
+    state = Thread();
+    state.launch = attnc_emu_launch_number();
+  }
+  return state;
+}
+
+/// The 16-bit element at byte offset `offset` of the block's shared
+/// memory, after the 128-byte swizzle (address bits 4-6 ^= bits 7-9).
+inline float element(unsigned offset, bool bf16) {
+  offset ^= ((offset >> 7) & 7u) << 4;
+  unsigned short bits;
+  std::memcpy(&bits, attnc_emu_shared_at(offset), 2);
+  return bf16 ? attnc_numerics::bfloat16BitsToFloat(bits)
+              : attnc_numerics::halfBitsToFloat(bits);
+}
+
+struct Descriptor {
+  unsigned start, leading, stride;
+};
+
+inline Descriptor decode(unsigned long long desc) {
+  if ((desc >> 62) != 1u || ((desc >> 49) & 7u) != 0)
+    attnc_emu_fail("wgmma", __FILE__, __LINE__,
+                   "descriptor %#llx: only the 128-byte swizzle with base "
+                   "offset 0 is emulated",
+                   desc);
+  return {unsigned(desc & 0x3FFFu) << 4, unsigned((desc >> 16) & 0x3FFFu) << 4,
+          unsigned((desc >> 32) & 0x3FFFu) << 4};
+}
+
+/// Runs one wgmma for the issuing thread's registers. A (64 x 16,
+/// K-major): row m at start + (m / 8) * stride + (m % 8) * 128, element k
+/// 2k bytes on. B (16 x N, MN-major): row k at start + (k / 8) * stride +
+/// (k % 8) * 128, column n at (n / 64) * leading + 2 (n % 64). D register
+/// 4j + i holds row 16 warp + lane / 4 + 8 (i / 2), column
+/// 8j + 2 (lane % 4) + i % 2.
+inline void perform(const Mma &op) {
+  Descriptor a = decode(op.a), b = decode(op.b);
+  for (unsigned j = 0; j < op.n / 8; ++j)
+    for (unsigned i = 0; i < 4; ++i) {
+      unsigned row = 16 * op.warp + op.lane / 4 + 8 * (i / 2);
+      unsigned col = 8 * j + 2 * (op.lane % 4) + i % 2;
+      float sum = op.d[4 * j + i];
+      for (unsigned k = 0; k < 16; ++k) {
+        float x = element(a.start + (row / 8) * a.stride + (row % 8) * 128 +
+                              2 * k,
+                          op.bf16);
+        float y = element(b.start + (k / 8) * b.stride + (k % 8) * 128 +
+                              (col / 64) * b.leading + 2 * (col % 64),
+                          op.bf16);
+        sum += x * y;
+      }
+      op.d[4 * j + i] = sum;
+    }
+}
+
+inline void issue(float *d, unsigned n, unsigned long long a,
+                  unsigned long long b, bool bf16) {
+  long long thread = linearThread();
+  if ((blockDim.x * blockDim.y * blockDim.z) % 128 != 0)
+    attnc_emu_fail("wgmma", __FILE__, __LINE__,
+                   "the block is not a whole number of warpgroups");
+  current().open.push_back({d, n, a, b, bf16, unsigned(thread / 32 % 4),
+                            unsigned(thread % 32)});
+}
+
+} // namespace attnc_warpgroup_emu
+
+__device__ inline unsigned attnc_shared_address(const void *p) {
+  return attnc_emu_shared_offset(p);
+}
+
+__device__ inline unsigned char *attnc_align_shared_1024(void *p) {
+  unsigned pad = (1024u - (attnc_shared_address(p) & 1023u)) & 1023u;
+  return (unsigned char *)p + pad;
+}
+
+__device__ inline void attnc_mbarrier_init(unsigned long long *bar,
+                                           unsigned count) {
+  attnc_warpgroup_emu::Barrier *b =
+      attnc_warpgroup_emu::barrier(bar, "mbarrier.init");
+  b->pending = count;
+  b->expected = (uint16_t)count;
+  b->phase = 0;
+}
+
+__device__ inline void attnc_mbarrier_arrive(unsigned long long *bar) {
+  attnc_warpgroup_emu::arrive(
+      attnc_warpgroup_emu::barrier(bar, "mbarrier.arrive"));
+}
+
+__device__ inline void attnc_mbarrier_wait(unsigned long long *bar,
+                                           unsigned parity,
+                                           const char *file = __builtin_FILE(),
+                                           int line = __builtin_LINE()) {
+  attnc_warpgroup_emu::Wait wait{
+      attnc_warpgroup_emu::barrier(bar, "mbarrier.try_wait"), parity & 1u};
+  attnc_emu_wait_until(attnc_warpgroup_emu::phaseComplete, &wait, file, line);
+}
+
+/// The copies this thread issued land now (the emulation defers them to
+/// the latest point the GPU could), then the arrival.
+__device__ inline void attnc_cp_async_mbarrier_arrive(unsigned long long *bar) {
+  attnc_cp_async_emu::Thread &copies = attnc_cp_async_emu::current();
+  for (const std::vector<attnc_cp_async_emu::Copy> &group : copies.committed)
+    attnc_cp_async_emu::perform(group);
+  attnc_cp_async_emu::perform(copies.open);
+  copies.committed.clear();
+  copies.open.clear();
+  attnc_mbarrier_arrive(bar);
+}
+
+__device__ inline void attnc_fence_proxy_async() {}
+__device__ inline void attnc_wgmma_fence() {}
+__device__ inline void attnc_wgmma_fence_operands(float *, int) {}
+
+__device__ inline void attnc_wgmma_commit() {
+  attnc_warpgroup_emu::Thread &thread = attnc_warpgroup_emu::current();
+  thread.committed.push_back(std::move(thread.open));
+  thread.open.clear();
+}
+
+template <int N> __device__ inline void attnc_wgmma_wait() {
+  attnc_warpgroup_emu::Thread &thread = attnc_warpgroup_emu::current();
+  while (thread.committed.size() > size_t(N)) {
+    for (const attnc_warpgroup_emu::Mma &op : thread.committed.front())
+      attnc_warpgroup_emu::perform(op);
+    thread.committed.erase(thread.committed.begin());
+  }
+}
+
+__device__ inline void attnc_wgmma_m64n64k16_f16(float *d, unsigned long long a,
+                                                 unsigned long long b) {
+  attnc_warpgroup_emu::issue(d, 64, a, b, false);
+}
+__device__ inline void attnc_wgmma_m64n64k16_bf16(float *d,
+                                                  unsigned long long a,
+                                                  unsigned long long b) {
+  attnc_warpgroup_emu::issue(d, 64, a, b, true);
+}
+__device__ inline void attnc_wgmma_m64n128k16_f16(float *d,
+                                                  unsigned long long a,
+                                                  unsigned long long b) {
+  attnc_warpgroup_emu::issue(d, 128, a, b, false);
+}
+__device__ inline void attnc_wgmma_m64n128k16_bf16(float *d,
+                                                   unsigned long long a,
+                                                   unsigned long long b) {
+  attnc_warpgroup_emu::issue(d, 128, a, b, true);
+}
+
+#endif // ATTNC_EMU
+
+#endif // ATTNC_DEVICE_WARPGROUP_H

@@ -1,0 +1,330 @@
+//===- warpgroup_test.cpp - Tests of the Hopper primitives under emulation -===//
+//
+// Kernels in CUDA syntax that use attnc/warpgroup.h, compiled by the host
+// compiler against the emulation layer and launched through
+// attnc_emu_launch. They check:
+//  - wgmma m64nNk16 against a naive reference, with operands stored by
+//    attnc_swizzle128 (the producer's placement) and read back through
+//    descriptors (the emulation's address-bit swizzle), at several k16
+//    offsets inside a 64-wide row and with D accumulating;
+//  - that a wgmma reads its operands only at the wait that completes it,
+//    so overwriting a stage before that wait changes the result (a kernel
+//    with that race fails in CI, as it could on the GPU);
+//  - mbarrier phases and parities through a producer/consumer ring that
+//    wraps several times;
+//  - that misuse is a launch error, not a hang: waiting on a barrier
+//    nobody arrives at, a barrier outside shared memory, a block that is
+//    not whole warpgroups, an unsupported swizzle.
+// Prints PASS/FAIL per test; returns non-zero if any failed.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attnc/device.h"
+
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+int gFailures = 0;
+
+void report(const std::string &name, const std::string &problem) {
+  if (problem.empty()) {
+    std::printf("PASS %s\n", name.c_str());
+  } else {
+    ++gFailures;
+    std::printf("FAIL %s: %s\n", name.c_str(), problem.c_str());
+  }
+  std::fflush(stdout);
+}
+
+std::string launch(void (*thunk)(void **), std::vector<void *> args,
+                   unsigned threads, size_t dynamicShared) {
+  char error[512] = "";
+  int rc = attnc_emu_launch(thunk, args.data(), 1, 1, 1, threads, 1, 1,
+                            dynamicShared, 0, error, sizeof error);
+  return rc == 0 ? std::string() : std::string(error);
+}
+
+bool contains(const std::string &text, const char *part) {
+  return text.find(part) != std::string::npos;
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// wgmma against a reference
+//===----------------------------------------------------------------------===//
+
+/// Stores A (64 x 64, row-major bits) K-major and B (64 x n, row-major)
+/// MN-major in 128-byte swizzled tiles, then accumulates D = sum over the
+/// four k16 steps selected by `steps` (bit s: k 16s..16s+15) of A B.
+template <int N>
+__global__ void wgmmaProduct(float *out, const unsigned short *a,
+                             const unsigned short *b, int steps, int bf16) {
+  ATTNC_DYNAMIC_SHARED(attnc_b128, smem);
+  unsigned char *tiles = attnc_align_shared_1024(smem);
+  unsigned char *tileA = tiles, *tileB = tiles + 64 * 128;
+  for (int c = threadIdx.x; c < 64 * 8; c += blockDim.x) {
+    int r = c / 8, chunk = c % 8;
+    std::memcpy(tileA + attnc_swizzle128(r, chunk), a + r * 64 + chunk * 8, 16);
+  }
+  for (int c = threadIdx.x; c < 64 * (N / 8); c += blockDim.x) {
+    int r = c / (N / 8), chunk = c % (N / 8);
+    std::memcpy(tileB + (chunk / 8) * 8192 + attnc_swizzle128(r, chunk % 8),
+                b + r * N + chunk * 8, 16);
+  }
+  __syncthreads();
+  float acc[N / 2];
+  for (int i = 0; i < N / 2; ++i)
+    acc[i] = 0.0f;
+  unsigned addressA = attnc_shared_address(tileA);
+  unsigned addressB = attnc_shared_address(tileB);
+  attnc_wgmma_fence();
+  for (int kk = 0; kk < 4; ++kk) {
+    if (!(steps >> kk & 1))
+      continue;
+    unsigned long long da = attnc_wgmma_descriptor(addressA + kk * 32, 16, 1024);
+    unsigned long long db =
+        attnc_wgmma_descriptor(addressB + kk * 2048, 8192, 1024);
+    if (N == 64)
+      bf16 ? attnc_wgmma_m64n64k16_bf16(acc, da, db)
+           : attnc_wgmma_m64n64k16_f16(acc, da, db);
+    else
+      bf16 ? attnc_wgmma_m64n128k16_bf16(acc, da, db)
+           : attnc_wgmma_m64n128k16_f16(acc, da, db);
+  }
+  attnc_wgmma_commit();
+  attnc_wgmma_wait<0>();
+  int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  for (int j = 0; j < N / 8; ++j)
+    for (int i = 0; i < 4; ++i) {
+      int row = 16 * warp + lane / 4 + 8 * (i / 2);
+      int col = 8 * j + 2 * (lane % 4) + i % 2;
+      out[row * N + col] = acc[4 * j + i];
+    }
+}
+
+template <int N> void wgmmaProductThunk(void **args) {
+  wgmmaProduct<N>(*static_cast<float **>(args[0]),
+                  *static_cast<const unsigned short **>(args[1]),
+                  *static_cast<const unsigned short **>(args[2]),
+                  *static_cast<int *>(args[3]), *static_cast<int *>(args[4]));
+}
+
+template <int N> static void testWgmma(bool bf16, int steps) {
+  std::mt19937 rng(N * 7 + steps + bf16);
+  std::uniform_int_distribution<int> small(-4, 4);
+  // Small integers: every product and sum is exact in f32, so the
+  // comparison is exact whatever the summation order.
+  std::vector<unsigned short> a(64 * 64), b(64 * N);
+  std::vector<float> av(a.size()), bv(b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    av[i] = float(small(rng));
+    a[i] = bf16 ? attnc_numerics::floatToBFloat16Bits(av[i])
+                : attnc_numerics::floatToHalfBits(av[i]);
+  }
+  for (size_t i = 0; i < b.size(); ++i) {
+    bv[i] = float(small(rng));
+    b[i] = bf16 ? attnc_numerics::floatToBFloat16Bits(bv[i])
+                : attnc_numerics::floatToHalfBits(bv[i]);
+  }
+  std::vector<float> out(64 * N, -1.0f);
+  float *o = out.data();
+  const unsigned short *pa = a.data(), *pb = b.data();
+  int flag = bf16;
+  std::string error = launch(wgmmaProductThunk<N>, {&o, &pa, &pb, &steps, &flag},
+                             128, 1024 + 64 * 128 + (N / 64) * 8192);
+  std::string problem = error;
+  for (int r = 0; r < 64 && problem.empty(); ++r)
+    for (int c = 0; c < N && problem.empty(); ++c) {
+      float want = 0.0f;
+      for (int k = 0; k < 64; ++k)
+        if (steps >> (k / 16) & 1)
+          want += av[r * 64 + k] * bv[k * N + c];
+      if (out[r * N + c] != want)
+        problem = "D[" + std::to_string(r) + "][" + std::to_string(c) +
+                  "] = " + std::to_string(out[r * N + c]) + ", want " +
+                  std::to_string(want);
+    }
+  report("wgmma m64n" + std::to_string(N) + "k16 " + (bf16 ? "bf16" : "f16") +
+             " k16 steps " + std::to_string(steps),
+         problem);
+}
+
+//===----------------------------------------------------------------------===//
+// wgmma reads at the wait
+//===----------------------------------------------------------------------===//
+
+/// A is all ones and B all twos when the wgmma is issued; the kernel then
+/// sets B to threes before waiting. The result shows which B was read.
+__global__ void wgmmaLateRead(float *out) {
+  ATTNC_DYNAMIC_SHARED(attnc_b128, smem);
+  unsigned char *tiles = attnc_align_shared_1024(smem);
+  unsigned short *tileA = reinterpret_cast<unsigned short *>(tiles);
+  unsigned short *tileB = reinterpret_cast<unsigned short *>(tiles + 8192);
+  for (int i = threadIdx.x; i < 64 * 64; i += blockDim.x) {
+    tileA[i] = attnc_numerics::floatToHalfBits(1.0f);
+    tileB[i] = attnc_numerics::floatToHalfBits(2.0f);
+  }
+  __syncthreads();
+  float acc[32] = {};
+  attnc_wgmma_fence();
+  attnc_wgmma_m64n64k16_f16(
+      acc, attnc_wgmma_descriptor(attnc_shared_address(tileA), 16, 1024),
+      attnc_wgmma_descriptor(attnc_shared_address(tileB), 8192, 1024));
+  attnc_wgmma_commit();
+  __syncthreads();
+  for (int i = threadIdx.x; i < 64 * 64; i += blockDim.x)
+    tileB[i] = attnc_numerics::floatToHalfBits(3.0f);
+  __syncthreads();
+  attnc_wgmma_wait<0>();
+  out[threadIdx.x] = acc[0];
+}
+static void wgmmaLateReadThunk(void **args) {
+  wgmmaLateRead(*static_cast<float **>(args[0]));
+}
+
+static void testLateRead() {
+  std::vector<float> out(128, 0.0f);
+  float *o = out.data();
+  std::string problem = launch(wgmmaLateReadThunk, {&o}, 128, 1024 + 16384);
+  // 16 products of 1 x 3 (the B at the wait), not of 1 x 2.
+  for (int t = 0; t < 128 && problem.empty(); ++t)
+    if (out[t] != 48.0f)
+      problem = "thread " + std::to_string(t) + " got " +
+                std::to_string(out[t]) + ", want 48 (B read at the wait)";
+  report("wgmma reads shared memory at its wait_group", problem);
+}
+
+//===----------------------------------------------------------------------===//
+// mbarrier ring
+//===----------------------------------------------------------------------===//
+
+/// Warp 0 produces 40 values through a ring of 3 slots, warps 1-2 each
+/// consume all of them: "full" expects the 32 producer lanes, "empty" the
+/// 2 consumer warps' lane 0.
+__global__ void mbarrierRing(int *out) {
+  ATTNC_SHARED(unsigned long long, full, 3);
+  ATTNC_SHARED(unsigned long long, empty, 3);
+  ATTNC_SHARED(int, slots, 3 * 32);
+  if (threadIdx.x == 0)
+    for (int s = 0; s < 3; ++s) {
+      attnc_mbarrier_init(&full[s], 32);
+      attnc_mbarrier_init(&empty[s], 2);
+    }
+  __syncthreads();
+  int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (warp == 0) {
+    for (int it = 0; it < 40; ++it) {
+      int s = it % 3;
+      attnc_mbarrier_wait(&empty[s], ((it / 3) & 1) ^ 1);
+      slots[s * 32 + lane] = it * 100 + lane;
+      attnc_mbarrier_arrive(&full[s]);
+    }
+  } else {
+    int sum = 0;
+    for (int it = 0; it < 40; ++it) {
+      int s = it % 3;
+      attnc_mbarrier_wait(&full[s], (it / 3) & 1);
+      sum += slots[s * 32 + lane];
+      __syncwarp();
+      if (lane == 0)
+        attnc_mbarrier_arrive(&empty[s]);
+    }
+    out[threadIdx.x - 32] = sum;
+  }
+}
+static void mbarrierRingThunk(void **args) {
+  mbarrierRing(*static_cast<int **>(args[0]));
+}
+
+static void testMbarrierRing() {
+  std::vector<int> out(64, -1);
+  int *o = out.data();
+  std::string problem = launch(mbarrierRingThunk, {&o}, 96, 0);
+  for (int t = 0; t < 64 && problem.empty(); ++t) {
+    int want = 100 * (39 * 40 / 2) + 40 * (t % 32);
+    if (out[t] != want)
+      problem = "consumer thread " + std::to_string(t) + " summed " +
+                std::to_string(out[t]) + ", want " + std::to_string(want);
+  }
+  report("mbarrier producer/consumer ring, 40 items through 3 slots", problem);
+}
+
+//===----------------------------------------------------------------------===//
+// Misuse is a launch error, never a hang
+//===----------------------------------------------------------------------===//
+
+__global__ void waitForever(int *) {
+  ATTNC_SHARED(unsigned long long, bar, 1);
+  if (threadIdx.x == 0)
+    attnc_mbarrier_init(bar, 1);
+  __syncthreads();
+  attnc_mbarrier_wait(bar, 0);
+}
+__global__ void globalBarrier(int *) {
+  static unsigned long long bar;
+  attnc_mbarrier_init(&bar, 1);
+}
+__global__ void partialWarpgroup(int *) {
+  float acc[32] = {};
+  attnc_wgmma_m64n64k16_f16(acc, 1ull << 62, 1ull << 62);
+}
+__global__ void noSwizzle(int *) {
+  ATTNC_SHARED(attnc_b128, tile, 1024);
+  float acc[32] = {};
+  unsigned long long desc = attnc_shared_address(tile) >> 4; // swizzle 0
+  attnc_wgmma_m64n64k16_f16(acc, desc, desc);
+  attnc_wgmma_commit();
+  attnc_wgmma_wait<0>();
+}
+template <void (*K)(int *)> void misuseThunk(void **) { K(nullptr); }
+
+static void testMisuse() {
+  struct Case {
+    const char *name;
+    void (*thunk)(void **);
+    unsigned threads;
+    const char *expected;
+  } cases[] = {
+      {"a wait nobody completes is a deadlock", misuseThunk<waitForever>, 64,
+       "wait on an mbarrier"},
+      {"an mbarrier outside shared memory", misuseThunk<globalBarrier>, 1,
+       "must be 8-byte aligned shared memory"},
+      {"wgmma in a block of 96 threads", misuseThunk<partialWarpgroup>, 96,
+       "not a whole number of warpgroups"},
+      {"wgmma without the 128-byte swizzle", misuseThunk<noSwizzle>, 128,
+       "only the 128-byte swizzle"},
+  };
+  for (const Case &c : cases) {
+    std::string error = launch(c.thunk, {}, c.threads, 0);
+    report(std::string("misuse: ") + c.name,
+           error.empty()               ? "the launch succeeded"
+           : contains(error, c.expected) ? ""
+                                         : "unexpected error: " + error);
+  }
+}
+
+int main() {
+  for (bool bf16 : {false, true}) {
+    testWgmma<64>(bf16, 0xF);
+    testWgmma<128>(bf16, 0xF);
+  }
+  testWgmma<64>(false, 0x4); // one k16 step, 64 bytes into the swizzled rows
+  testWgmma<128>(true, 0xA);
+  testLateRead();
+  testMbarrierRing();
+  testMisuse();
+  // After the failed launches, the emulation still runs kernels correctly.
+  testWgmma<128>(false, 0xF);
+  if (gFailures) {
+    std::printf("%d test(s) FAILED\n", gFailures);
+    return 1;
+  }
+  std::printf("all tests passed\n");
+  return 0;
+}
