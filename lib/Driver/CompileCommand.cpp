@@ -140,6 +140,7 @@ int attn::driver::compileModel(const CompileOptions &options) {
   cuda::CompileOptions compile;
   compile.arch = options.arch;
   compile.wantPTX = options.emit == "ptx";
+  compile.jobs = options.jobs;
   FailureOr<cuda::CompiledModule> compiled =
       cuda::compileModule(*emitted, compile, graph.getLoc());
   if (failed(compiled))

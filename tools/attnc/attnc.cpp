@@ -79,6 +79,11 @@ static cl::opt<std::string> breakKernel(
 static cl::opt<bool> timing(
     "timing", cl::desc("Print the time of each compilation stage to stderr"),
     cl::sub(cl::SubCommand::getTopLevel()));
+static cl::opt<unsigned> jobs(
+    "j",
+    cl::desc("NVRTC programs to compile in parallel, the kernels split over "
+             "them and linked (default 0: one per hardware thread, at most 8)"),
+    cl::value_desc("N"), cl::init(0), cl::sub(cl::SubCommand::getTopLevel()));
 static cl::opt<std::string>
     arch("arch", cl::desc("GPU target: sm_80, sm_90 (default) or sm_90a"),
          cl::init("sm_90"), cl::sub(cl::SubCommand::getTopLevel()));
@@ -179,6 +184,7 @@ static int compile() {
   options.outputPath = outputPath;
   options.breakKernel = breakKernel;
   options.timing = timing;
+  options.jobs = jobs;
   switch (emitKind) {
   case EmitKind::Input:
     options.emit = "input";

@@ -82,6 +82,8 @@ struct CompileOptions {
   /// Print the time of each stage (parse, pipeline, emission, NVRTC,
   /// write) to stderr.
   bool timing = false;
+  /// NVRTC programs compiled in parallel (cuda::CompileOptions::jobs).
+  unsigned jobs = 0;
 };
 
 /// `attnc MODEL.ir`: returns the process exit code.

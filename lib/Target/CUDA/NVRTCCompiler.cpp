@@ -2,8 +2,11 @@
 //
 // Compiles the emitted module with NVRTC for one architecture. The device
 // library headers are handed to NVRTC from memory (embedded at build time),
-// so the compiler needs no include path at run time. The translation unit
-// is the kernels followed by three data arrays (ModelFile.h): the model
+// so the compiler needs no include path at run time. The kernels are split
+// over several NVRTC programs compiled on parallel threads, whose
+// relocatable cubins nvJitLink joins (one program, and no link, with -j 1
+// or without nvJitLink). The first program also holds three data arrays
+// (ModelFile.h): the model
 // header and plan, the kernel source itself, and space for ptxas's
 // resource report, which is filled in, with the checksum, once NVRTC is
 // done. NVRTC's diagnostics are mapped back to the kernel op whose
@@ -26,6 +29,12 @@
 #if ATTNC_HAVE_NVRTC
 #include <nvrtc.h>
 #endif
+#if ATTNC_HAVE_NVJITLINK
+#include <nvJitLink.h>
+#endif
+
+#include <algorithm>
+#include <thread>
 
 using namespace mlir;
 using namespace attn;
@@ -148,6 +157,159 @@ static bool check(nvrtcResult result, const char *what, Location loc) {
 }
 #endif
 
+#if ATTNC_HAVE_NVRTC
+namespace {
+/// One NVRTC program's outcome.
+struct Program {
+  std::string text;
+  bool ok = false;
+  std::vector<char> cubin;
+  std::string log;
+};
+} // namespace
+
+static const char *const kHeaders[] = {kDeviceHeader, kNumericsHeader,
+                                       kMmaHeader, kWarpgroupHeader};
+static const char *const kHeaderNames[] = {"attnc/device.h", "attnc/numerics.h",
+                                           "attnc/mma.h", "attnc/warpgroup.h"};
+static constexpr int kNumHeaders = sizeof kHeaders / sizeof kHeaders[0];
+
+/// Compiles `program.text` to a cubin (relocatable when `relocatable`, for
+/// nvJitLink). Thread-safe: NVRTC programs are independent.
+static void compileProgram(Program &program, const std::string &arch,
+                           bool relocatable) {
+  nvrtcProgram handle;
+  if (nvrtcCreateProgram(&handle, program.text.c_str(), "model.cu",
+                         kNumHeaders, kHeaders, kHeaderNames) !=
+      NVRTC_SUCCESS) {
+    program.log = "nvrtcCreateProgram failed";
+    return;
+  }
+  std::string archFlag = "--gpu-architecture=" + arch;
+  std::vector<const char *> flags = {archFlag.c_str(), "--std=c++17",
+                                     "--ptxas-options=-v",
+                                     "--device-as-default-execution-space"};
+  if (relocatable)
+    flags.push_back("--relocatable-device-code=true");
+  nvrtcResult compiled =
+      nvrtcCompileProgram(handle, int(flags.size()), flags.data());
+  size_t logSize = 0;
+  nvrtcGetProgramLogSize(handle, &logSize);
+  program.log.assign(logSize, '\0');
+  if (logSize)
+    nvrtcGetProgramLog(handle, program.log.data());
+  size_t size = 0;
+  if (compiled == NVRTC_SUCCESS &&
+      nvrtcGetCUBINSize(handle, &size) == NVRTC_SUCCESS) {
+    program.cubin.resize(size);
+    program.ok = nvrtcGetCUBIN(handle, program.cubin.data()) == NVRTC_SUCCESS;
+  }
+  nvrtcDestroyProgram(&handle);
+}
+
+/// How many programs to split `module` into.
+static unsigned programCount(const EmittedModule &module, unsigned jobs) {
+#if !ATTNC_HAVE_NVJITLINK
+  (void)module;
+  (void)jobs;
+  return 1;
+#else
+  if (jobs == 0)
+    jobs = std::min(8u, std::max(1u, std::thread::hardware_concurrency()));
+  return std::max<unsigned>(
+      1, std::min<unsigned>(jobs, unsigned(module.spans.size())));
+#endif
+}
+
+/// The texts of `count` programs that split the kernels of `module`, the
+/// largest first, each to the program with the fewest lines so far. Every
+/// program is the whole module with the other programs' kernels blanked
+/// out, so line numbers in NVRTC's diagnostics are the module's.
+static std::vector<std::string> splitModule(const EmittedModule &module,
+                                            unsigned count) {
+  llvm::SmallVector<llvm::StringRef> lines;
+  llvm::StringRef(module.source).split(lines, '\n');
+  std::vector<unsigned> owner(lines.size() + 2, ~0u); // ~0u: every program
+  std::vector<size_t> order(module.spans.size());
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  auto length = [&](size_t i) {
+    return module.spans[i].lastLine - module.spans[i].firstLine;
+  };
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return length(a) != length(b) ? length(a) > length(b) : a < b;
+  });
+  std::vector<size_t> load(count, 0);
+  for (size_t i : order) {
+    unsigned to = unsigned(std::min_element(load.begin(), load.end()) -
+                           load.begin());
+    load[to] += length(i);
+    const SourceSpan &span = module.spans[i];
+    for (unsigned line = span.firstLine;
+         line <= span.lastLine && line <= lines.size(); ++line)
+      owner[line] = to;
+  }
+  std::vector<std::string> texts(count);
+  for (unsigned p = 0; p < count; ++p) {
+    std::string &text = texts[p];
+    text.reserve(module.source.size());
+    for (size_t i = 0; i < lines.size(); ++i) {
+      unsigned line = unsigned(i) + 1;
+      if (owner[line] == ~0u || owner[line] == p)
+        text += lines[i];
+      if (i + 1 < lines.size())
+        text += '\n';
+    }
+  }
+  return texts;
+}
+
+/// Links the relocatable cubins of `programs` into one; errors at `loc`.
+static FailureOr<std::vector<char>> link(std::vector<Program> &programs,
+                                         const std::string &arch,
+                                         Location loc) {
+#if !ATTNC_HAVE_NVJITLINK
+  (void)programs;
+  (void)arch;
+  return emitError(loc) << "this attnc was built without nvJitLink";
+#else
+  std::string archFlag = "-arch=" + arch;
+  const char *flags[] = {archFlag.c_str()};
+  nvJitLinkHandle handle;
+  if (nvJitLinkCreate(&handle, 1, flags) != NVJITLINK_SUCCESS)
+    return emitError(loc) << "nvJitLinkCreate failed";
+  nvJitLinkResult result = NVJITLINK_SUCCESS;
+  for (size_t i = 0; i < programs.size() && result == NVJITLINK_SUCCESS; ++i)
+    result = nvJitLinkAddData(handle, NVJITLINK_INPUT_CUBIN,
+                              programs[i].cubin.data(),
+                              programs[i].cubin.size(), "kernels");
+  if (result == NVJITLINK_SUCCESS)
+    result = nvJitLinkComplete(handle);
+  std::vector<char> cubin;
+  size_t size = 0;
+  if (result == NVJITLINK_SUCCESS)
+    result = nvJitLinkGetLinkedCubinSize(handle, &size);
+  if (result == NVJITLINK_SUCCESS) {
+    cubin.resize(size);
+    result = nvJitLinkGetLinkedCubin(handle, cubin.data());
+  }
+  std::string log;
+  if (result != NVJITLINK_SUCCESS) {
+    size_t logSize = 0;
+    nvJitLinkGetErrorLogSize(handle, &logSize);
+    log.assign(logSize, '\0');
+    if (logSize)
+      nvJitLinkGetErrorLog(handle, log.data());
+  }
+  nvJitLinkDestroy(&handle);
+  if (result != NVJITLINK_SUCCESS)
+    return emitError(loc) << "nvJitLink could not link the kernels: "
+                          << llvm::StringRef(log).trim().split('\n').first;
+  return cubin;
+#endif
+}
+#endif
+
 FailureOr<CompiledModule>
 attn::cuda::compileModule(const EmittedModule &module,
                           const CompileOptions &options, Location loc) {
@@ -158,47 +320,53 @@ attn::cuda::compileModule(const EmittedModule &module,
                            "toolkit was not found); install it and rebuild "
                            "to produce cubins";
 #else
-  std::string unit = module.source;
-  unit += "\n// Embedded model data (see runtime/src/ModelFile.h).\n";
-  unit += byteArray("attnc_model", attnc::rt::modelHeader() + module.plan);
-  unit += byteArray("attnc_source", module.source);
-  unit += byteArray("attnc_resources", "", attnc::rt::kResourceReserve);
+  std::string data = "\n// Embedded model data (see runtime/src/ModelFile.h).\n";
+  data += byteArray("attnc_model", attnc::rt::modelHeader() + module.plan);
+  data += byteArray("attnc_source", module.source);
+  data += byteArray("attnc_resources", "", attnc::rt::kResourceReserve);
 
-  const char *headers[] = {kDeviceHeader, kNumericsHeader, kMmaHeader,
-                           kWarpgroupHeader};
-  const char *names[] = {"attnc/device.h", "attnc/numerics.h", "attnc/mma.h",
-                         "attnc/warpgroup.h"};
-  const int numHeaders = sizeof headers / sizeof headers[0];
-  nvrtcProgram program;
-  if (!check(nvrtcCreateProgram(&program, unit.c_str(), "model.cu", numHeaders,
-                                headers, names),
-             "nvrtcCreateProgram", loc))
-    return failure();
-  std::string arch = "--gpu-architecture=" + options.arch;
-  const char *flags[] = {arch.c_str(), "--std=c++17", "--ptxas-options=-v",
-                         "--device-as-default-execution-space"};
-  nvrtcResult compiled = nvrtcCompileProgram(program, 4, flags);
-  size_t logSize = 0;
-  nvrtcGetProgramLogSize(program, &logSize);
-  std::string log(logSize, '\0');
-  if (logSize)
-    nvrtcGetProgramLog(program, log.data());
-  if (compiled != NVRTC_SUCCESS) {
+  // NVRTC compiles one program on one thread, and most of its time goes to
+  // optimising each kernel on its own: kernels split over programs compile
+  // in parallel, and nvJitLink joins the relocatable cubins (it takes a
+  // millisecond or two). The first program carries the embedded data.
+  unsigned count = programCount(module, options.jobs);
+  std::vector<Program> programs(count);
+  if (count == 1) {
+    programs[0].text = module.source;
+  } else {
+    std::vector<std::string> texts = splitModule(module, count);
+    for (unsigned p = 0; p < count; ++p)
+      programs[p].text = std::move(texts[p]);
+  }
+  programs[0].text += data;
+  {
+    std::vector<std::thread> workers;
+    for (unsigned p = 1; p < count; ++p)
+      workers.emplace_back(compileProgram, std::ref(programs[p]),
+                           options.arch, true);
+    compileProgram(programs[0], options.arch, count > 1);
+    for (std::thread &worker : workers)
+      worker.join();
+  }
+  std::string log;
+  bool ok = true;
+  for (const Program &program : programs) {
+    log += program.log;
+    ok &= program.ok;
+  }
+  if (!ok) {
     reportLog(module, log, loc);
-    nvrtcDestroyProgram(&program);
     return failure();
   }
   CompiledModule result;
-  size_t size = 0;
-  bool got = check(nvrtcGetCUBINSize(program, &size), "nvrtcGetCUBINSize", loc);
-  if (got) {
-    result.cubin.resize(size);
-    got = check(nvrtcGetCUBIN(program, result.cubin.data()), "nvrtcGetCUBIN",
-                loc);
+  if (count == 1) {
+    result.cubin = std::move(programs[0].cubin);
+  } else {
+    FailureOr<std::vector<char>> linked = link(programs, options.arch, loc);
+    if (failed(linked))
+      return failure();
+    result.cubin = std::move(*linked);
   }
-  nvrtcDestroyProgram(&program);
-  if (!got)
-    return failure();
   result.resources = summarizeResources(log, module);
 
   if (options.wantPTX) {
@@ -207,7 +375,8 @@ attn::cuda::compileModule(const EmittedModule &module,
         "--gpu-architecture=compute_" + options.arch.substr(3);
     nvrtcProgram ptxProgram;
     if (!check(nvrtcCreateProgram(&ptxProgram, module.source.c_str(),
-                                  "model.cu", numHeaders, headers, names),
+                                  "model.cu", kNumHeaders, kHeaders,
+                                  kHeaderNames),
                "nvrtcCreateProgram", loc))
       return failure();
     const char *ptxFlags[] = {virtualArch.c_str(), "--std=c++17",

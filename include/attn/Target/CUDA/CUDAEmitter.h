@@ -55,6 +55,10 @@ struct CompiledModule {
 struct CompileOptions {
   std::string arch = "sm_90";
   bool wantPTX = false;
+  /// NVRTC programs compiled at once: the kernels are split over them and
+  /// the results linked with nvJitLink. 0: one per hardware thread (at
+  /// most 8 and one per kernel); 1: a single program, no link.
+  unsigned jobs = 0;
 };
 
 /// Compiles `module` with NVRTC into a model file: a cubin that also holds
