@@ -76,7 +76,8 @@ def dry_run(args, runtime):
         session.run()
         seconds = time.perf_counter() - start
         ref_dir = os.path.join(work, name + ".ref")
-        command = ["attnc", "run", os.path.join(args.models, name + ".ir"),
+        graph = name[:-len("_sm90")] if name.endswith("_sm90") else name
+        command = ["attnc", "run", os.path.join(args.models, graph + ".ir"),
                    "--out", ref_dir] + sum((["--input", f] for f in files), [])
         subprocess.run(command, check=True, capture_output=True)
         worst = 0.0
@@ -178,6 +179,9 @@ def gpu_run(args, runtime):
                "max_rel_error": error, "tolerance": tolerance, "correct": ok}
         row.update(extra or {})
         rows.append(row)
+        if args.json:  # kept current, so a run cut short still leaves its rows
+            with open(args.json, "w") as f:
+                json.dump({"mode": "gpu", "partial": True, "rows": rows}, f, indent=2)
         print(f"{name:28s} {'ok ' if ok else 'BAD'} err {error:.1e}  attnc {attnc_s * 1e3:9.3f} ms  "
               f"{best} {peer_times[best] * 1e3:9.3f} ms  x{row['ratio']:.2f}  "
               f"{rate:8.2f} {unit} ({row['percent_of_ceiling']:.0f}%)", flush=True)
@@ -187,8 +191,9 @@ def gpu_run(args, runtime):
         return ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
 
     names = {f[:-6] for f in os.listdir(args.models) if f.endswith(".cubin")}
-    for n in (4096, 8192):
-        name = f"gemm_bf16_{n}"
+    # The sm_90 (mma.sync) GEMMs first, the sm_90a (wgmma) ones after them.
+    for name, n in [(f"gemm_bf16_{n}{suffix}", n) for suffix in ("_sm90", "")
+                    for n in (4096, 8192)]:
         if name not in names:
             continue
         a, b = rand((n, n), torch.bfloat16), rand((n, n), torch.bfloat16)

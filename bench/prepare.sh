@@ -1,8 +1,9 @@
 #!/bin/bash
 # Makes the benchmark models and compiles them to model files, here, where
 # attnc is built (the GPU machine has only the toolkit, the driver and
-# PyTorch): bench/build/models/<name>.{ir,cubin}, full size for sm_90, and
-# bench/build/tiny/ for the dry run.
+# PyTorch): bench/build/models/<name>.{ir,cubin}, full size for sm_90a
+# (the H200 with its architecture-specific wgmma), the GEMMs also for sm_90
+# as <name>_sm90.cubin (mma.sync), and bench/build/tiny/ for the dry run.
 set -euo pipefail
 cd "$(dirname "$0")"
 attnc=${ATTNC:-../build/bin/attnc}
@@ -10,7 +11,10 @@ for kind in models tiny; do
   flag=""; [ "$kind" = tiny ] && flag="--tiny"
   python3 make_models.py "build/$kind" $flag > /dev/null
   for ir in build/$kind/*.ir; do
-    "$attnc" "$ir" --arch sm_90 -o "${ir%.ir}.cubin"
+    "$attnc" "$ir" --arch sm_90a -o "${ir%.ir}.cubin"
+    case "$(basename "$ir")" in
+      gemm_*) "$attnc" "$ir" --arch sm_90 -o "${ir%.ir}_sm90.cubin" ;;
+    esac
   done
 done
 echo "bench models in $(pwd)/build/{models,tiny}"
