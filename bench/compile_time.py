@@ -1,7 +1,7 @@
 """CPU-side benchmark: compile time and peak memory of `attnc MODEL.ir -o
 model.cubin` for every example, with NVRTC's share.
 
-Usage: compile_time.py [--attnc PATH] [--arch sm_90] [--runs 3] [--json F]
+Usage: compile_time.py [--attnc PATH] [--arch sm_90a] [--runs 3] [--json F]
 
 Each example is compiled --runs times; the table shows the median wall
 time of the whole pipeline (parse, optimisation, kernel formation, CUDA
@@ -41,7 +41,7 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser()
     parser.add_argument("--attnc", default=os.path.join(here, "..", "build", "bin", "attnc"))
-    parser.add_argument("--arch", default="sm_90")
+    parser.add_argument("--arch", default="sm_90a")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json")
     args = parser.parse_args()

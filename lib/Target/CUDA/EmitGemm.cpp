@@ -1,11 +1,11 @@
 //===- EmitGemm.cpp - kernel.gemm as a shared-memory tiled GEMM ----------===//
 //
-// The correctness-first GEMM: each block computes one tm x tn output tile
-// (the kernel op's tiles), staging tm x tk of A and tk x tn of B per K step
-// in dynamic shared memory as f32, each thread accumulating a strided set
-// of the tile's outputs in registers. The epilogue runs on each
-// accumulator before its single store, through the scalar emitter, so bias,
-// activation, residual add and cast never touch memory twice. Batch dims
+// Each block computes one tm x tn output tile (the kernel op's tiles),
+// staging tm x tk of A and tk x tn of B per K step in dynamic shared
+// memory. f32 operands run a register-tiled SIMT loop (a micro-tile of
+// outputs per thread). The epilogue runs once per output element, from a
+// shared f32 tile, through the scalar emitter, so bias, activation,
+// residual add and cast never touch memory twice. Batch dims
 // are grid loops, or folded into m when the kernel op says so (no "b"
 // loops). With f16 or bf16 operands the main loop runs on tensor cores
 // (mma.sync through attnc/mma.h, sm_80 and later), fed by a cp.async
@@ -278,8 +278,6 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
   k.threads = k.scheduledThreads();
   k.blocks = k.scheduledBlocks();
   int64_t tm = loops.tm, tn = loops.tn, tk = loops.tk;
-  k.dynamicShared = (tm * tk + tk * tn) * 4;
-  int64_t perThread = (tm * tn + k.threads - 1) / k.threads;
 
   CodeWriter &w = k.out;
   if (useTensorCores(matmul)) {
@@ -287,8 +285,6 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
     w.line("ATTNC_DYNAMIC_SHARED(attnc_b128, smemTiles);");
   } else {
     w.line("ATTNC_DYNAMIC_SHARED(float, smem);");
-    w.line("float *As = smem;");
-    w.line("float *Bs = smem + " + num(tm * tk) + ";");
   }
   // Block index: batch loops outermost, then m, then n fastest.
   w.line("attnc_index bid = blockIdx.x;");
@@ -364,54 +360,85 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
                               outputIndex);
   }
 
-  w.line("float acc[" + num(perThread) + "];");
-  w.line("for (int j = 0; j < " + num(perThread) + "; ++j) acc[j] = 0.0f;");
+  // f32 (or mixed) operands: a register-tiled SIMT GEMM. The threads form
+  // a 16-wide grid; each accumulates an rm x rn micro-tile (rows ty + TY i,
+  // columns tx + 16 j) from rank-1 updates read out of shared memory: A
+  // staged transposed (k-major, its stride padded by one so the
+  // transposing stores spread over banks), so a warp's A reads are
+  // broadcasts and its B reads consecutive words. The K loop is unrolled by
+  // 4 only: full unrolling made every f32 GEMM cost NVRTC ~0.4 s.
+  const int64_t tx = 16, ty = std::max<int64_t>(1, k.threads / 16);
+  const int64_t rm = (tm + ty - 1) / ty, rn = (tn + tx - 1) / tx;
+  const int64_t strideA = ty * rm + 1, strideB = tx * rn;
+  k.dynamicShared =
+      std::max((strideA + strideB) * tk * 4, tm * tn * int64_t(4));
+  w.line("float *As = smem;");
+  w.line("float *Bs = smem + " + num(strideA * tk) + ";");
+  w.line("const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;");
+  w.line("float acc[" + num(rm) + "][" + num(rn) + "];");
+  w.line("for (int i = 0; i < " + num(rm) + "; ++i) for (int j = 0; j < " +
+         num(rn) + "; ++j) acc[i][j] = 0.0f;");
   w.open("for (attnc_index k0 = 0; k0 < " + num(depth) + "; k0 += " + num(tk) +
          ")");
-  w.open("for (int i = threadIdx.x; i < " + num(tm * tk) +
+  w.open("for (int i = threadIdx.x; i < " + num(ty * rm * tk) +
          "; i += blockDim.x)");
-  w.line("const attnc_index gm = tileM * " + num(tm) + " + i / " + num(tk) +
-         ", gk = k0 + i % " + num(tk) + ";");
-  w.line("As[i] = (gm < " + num(totalRows) + " && gk < " + num(depth) +
-         ") ? " +
+  w.line("const int r = i / " + num(tk) + ", kk = i % " + num(tk) + ";");
+  w.line("const attnc_index gm = tileM * " + num(tm) + " + r, gk = k0 + kk;");
+  w.line("As[kk * " + num(strideA) + " + r] = (r < " + num(tm) + " && gm < " +
+         num(totalRows) + " && gk < " + num(depth) + ") ? " +
          *k.loadInput(matmul.getLhs(),
                       operandIndex(matmul.getLhs(), matmul.getTransposeLhs(),
                                    "gm", "gk", "gm")) +
          " : 0.0f;");
   w.close();
-  w.open("for (int i = threadIdx.x; i < " + num(tk * tn) +
+  w.open("for (int i = threadIdx.x; i < " + num(tk * strideB) +
          "; i += blockDim.x)");
-  w.line("const attnc_index gk = k0 + i / " + num(tn) + ", gn = tileN * " +
-         num(tn) + " + i % " + num(tn) + ";");
-  w.line("Bs[i] = (gk < " + num(depth) + " && gn < " + num(cols) + ") ? " +
+  w.line("const int kk = i / " + num(strideB) + ", c = i % " + num(strideB) +
+         ";");
+  w.line("const attnc_index gk = k0 + kk, gn = tileN * " + num(tn) + " + c;");
+  w.line("Bs[i] = (c < " + num(tn) + " && gk < " + num(depth) + " && gn < " +
+         num(cols) + ") ? " +
          *k.loadInput(matmul.getRhs(),
                       operandIndex(matmul.getRhs(), matmul.getTransposeRhs(),
                                    "gk", "gn", "")) +
          " : 0.0f;");
   w.close();
   w.line("__syncthreads();");
-  w.open("for (int j = 0; j < " + num(perThread) + "; ++j)");
-  w.line("const int e = threadIdx.x + j * blockDim.x;");
-  w.line("if (e >= " + num(tm * tn) + ") break;");
-  w.line("const int r = e / " + num(tn) + ", c = e % " + num(tn) + ";");
-  w.line("float s = acc[j];");
-  w.line("for (int kk = 0; kk < " + num(tk) + "; ++kk) s += As[r * " + num(tk) +
-         " + kk] * Bs[kk * " + num(tn) + " + c];");
-  w.line("acc[j] = s;");
+  w.line("#pragma unroll 4");
+  w.open("for (int kk = 0; kk < " + num(tk) + "; ++kk)");
+  w.line("float a[" + num(rm) + "], b[" + num(rn) + "];");
+  w.line("#pragma unroll");
+  w.line("for (int i = 0; i < " + num(rm) + "; ++i) a[i] = As[kk * " +
+         num(strideA) + " + ty + " + num(ty) + " * i];");
+  w.line("#pragma unroll");
+  w.line("for (int j = 0; j < " + num(rn) + "; ++j) b[j] = Bs[kk * " +
+         num(strideB) + " + tx + 16 * j];");
+  w.line("#pragma unroll");
+  w.line("for (int i = 0; i < " + num(rm) + "; ++i) for (int j = 0; j < " +
+         num(rn) + "; ++j) acc[i][j] += a[i] * b[j];");
   w.close();
   w.line("__syncthreads();");
   w.close();
 
-  // Epilogue: each accumulator, rounded to the product's type, through the
-  // fused elementwise ops to its store.
-  w.open("for (int j = 0; j < " + num(perThread) + "; ++j)");
-  w.line("const int e = threadIdx.x + j * blockDim.x;");
-  w.line("if (e >= " + num(tm * tn) + ") break;");
+  // Epilogue through a row-major shared tile, as on the tensor-core path:
+  // one compact loop runs the fused epilogue once per element.
+  w.line("float *outTile = smem;");
+  w.line("#pragma unroll");
+  w.open("for (int i = 0; i < " + num(rm) + "; ++i)");
+  w.line("#pragma unroll");
+  w.open("for (int j = 0; j < " + num(rn) + "; ++j)");
+  w.line("const int r = ty + " + num(ty) + " * i, c = tx + 16 * j;");
+  w.line("if (r < " + num(tm) + " && c < " + num(tn) + ") outTile[r * " +
+         num(tn) + " + c] = acc[i][j];");
+  w.close();
+  w.close();
+  w.line("__syncthreads();");
+  w.open("for (int e = threadIdx.x; e < " + num(tm * tn) + "; e += blockDim.x)");
   w.line("const attnc_index gm = tileM * " + num(tm) + " + e / " + num(tn) +
          ", gn = tileN * " + num(tn) + " + e % " + num(tn) + ";");
   w.line("if (gm >= " + num(totalRows) + " || gn >= " + num(cols) +
          ") continue;");
-  if (failed(storeEpilogue(k, matmul.getResult(), "acc[j]",
+  if (failed(storeEpilogue(k, matmul.getResult(), "outTile[e]",
                            outputIndex("gm", "gn"))))
     return failure();
   w.close();
