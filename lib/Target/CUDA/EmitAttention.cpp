@@ -36,6 +36,8 @@ LogicalResult attn::cuda::emitAttention(KernelEmission &k) {
   for (Attribute attr : k.kernel->getAttrOfType<ArrayAttr>("loops"))
     if (cast<kernel::LoopAttr>(attr).getName() == "i")
       tileQ = cast<kernel::LoopAttr>(attr).getTile();
+  if (k.target.name == "sm_90a" && canUseWarpgroupAttention(op))
+    return emitWarpgroupAttention(k, op);
   if (canUseFlashAttention(op))
     return emitFlashAttention(k, op, tileQ);
   int64_t queryTiles = (queries + tileQ - 1) / tileQ;

@@ -77,6 +77,12 @@ bool canUseFlashAttention(graph::AttentionOp op);
 mlir::LogicalResult emitFlashAttention(KernelEmission &k,
                                        graph::AttentionOp op, int64_t tileQ);
 
+/// The sm_90a attention kernel (EmitWarpgroupAttention.cpp): wgmma with a
+/// producer warpgroup, for 16-bit Q, K, V with head dims of 64 or 128.
+bool canUseWarpgroupAttention(graph::AttentionOp op);
+mlir::LogicalResult emitWarpgroupAttention(KernelEmission &k,
+                                           graph::AttentionOp op);
+
 /// The shape of a GEMM for the sm_90a warpgroup kernel
 /// (EmitWarpgroupGemm.cpp): block tile tm x tn (64 or 128 each), K depth,
 /// output rows (batch dims folded in) and columns, pipeline stages.

@@ -230,37 +230,72 @@ __device__ __forceinline__ void attnc_wgmma_fence_operands(float *d, int n) {
       "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
 
 // D (f32, in registers) += A (64 x 16, K-major, descriptor a) times
-// B (16 x N, MN-major: imm-trans-b = 1, descriptor b). The scale-d
-// predicate is true: D accumulates.
+// B (16 x N, descriptor b): MN-major (imm-trans-b = 1) for the plain
+// names, K-major (imm-trans-b = 0) for the _bk ones. The scale-d predicate
+// is true: D accumulates.
 #if ATTNC_WGMMA_PTX
-#define ATTNC_WGMMA_FUNCTION(NAME, SHAPE, TYPE, REGS, D, A, B, P)              \
+#define ATTNC_WGMMA_FUNCTION(NAME, SHAPE, TYPE, TRANSB, REGS, D, A, B, P)      \
   __device__ __forceinline__ void NAME(float *d, unsigned long long a,         \
                                        unsigned long long b) {                 \
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " P ", 0;\n"                 \
                  "wgmma.mma_async.sync.aligned." SHAPE ".f32." TYPE "." TYPE   \
-                 " {" REGS "}, " A ", " B ", p, 1, 1, 0, 1;\n}\n"              \
+                 " {" REGS "}, " A ", " B ", p, 1, 1, 0, " TRANSB ";\n}\n"     \
                  : D                                                           \
                  : "l"(a), "l"(b), "r"(1)                                      \
                  : "memory");                                                  \
   }
+// D += A (64 x 16 from registers: each warp's 16 rows in the A fragment
+// layout of mma.m16n8k16, four 32-bit registers) times B (MN-major).
+#define ATTNC_WGMMA_RS_FUNCTION(NAME, SHAPE, TYPE, REGS, D, A, B, P)           \
+  __device__ __forceinline__ void NAME(float *d, const unsigned *a,            \
+                                       unsigned long long b) {                 \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " P ", 0;\n"                 \
+                 "wgmma.mma_async.sync.aligned." SHAPE ".f32." TYPE "." TYPE   \
+                 " {" REGS "}, " A ", " B ", p, 1, 1, 1;\n}\n"                 \
+                 : D                                                           \
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1)  \
+                 : "memory");                                                  \
+  }
 #else
-#define ATTNC_WGMMA_FUNCTION(NAME, SHAPE, TYPE, REGS, D, A, B, P)              \
+#define ATTNC_WGMMA_FUNCTION(NAME, SHAPE, TYPE, TRANSB, REGS, D, A, B, P)      \
   __device__ __forceinline__ void NAME(float *, unsigned long long,            \
+                                       unsigned long long) {                   \
+    __trap();                                                                  \
+  }
+#define ATTNC_WGMMA_RS_FUNCTION(NAME, SHAPE, TYPE, REGS, D, A, B, P)           \
+  __device__ __forceinline__ void NAME(float *, const unsigned *,              \
                                        unsigned long long) {                   \
     __trap();                                                                  \
   }
 #endif
 
-ATTNC_WGMMA_FUNCTION(attnc_wgmma_m64n64k16_f16, "m64n64k16", "f16",
+ATTNC_WGMMA_FUNCTION(attnc_wgmma_m64n64k16_f16, "m64n64k16", "f16", "1",
                      ATTNC_WGMMA_REGS_32, ATTNC_WGMMA_D_32, "%32", "%33", "%34")
-ATTNC_WGMMA_FUNCTION(attnc_wgmma_m64n64k16_bf16, "m64n64k16", "bf16",
+ATTNC_WGMMA_FUNCTION(attnc_wgmma_m64n64k16_bf16, "m64n64k16", "bf16", "1",
                      ATTNC_WGMMA_REGS_32, ATTNC_WGMMA_D_32, "%32", "%33", "%34")
-ATTNC_WGMMA_FUNCTION(attnc_wgmma_m64n128k16_f16, "m64n128k16", "f16",
+ATTNC_WGMMA_FUNCTION(attnc_wgmma_m64n128k16_f16, "m64n128k16", "f16", "1",
                      ATTNC_WGMMA_REGS_64, ATTNC_WGMMA_D_64, "%64", "%65", "%66")
-ATTNC_WGMMA_FUNCTION(attnc_wgmma_m64n128k16_bf16, "m64n128k16", "bf16",
+ATTNC_WGMMA_FUNCTION(attnc_wgmma_m64n128k16_bf16, "m64n128k16", "bf16", "1",
                      ATTNC_WGMMA_REGS_64, ATTNC_WGMMA_D_64, "%64", "%65", "%66")
+ATTNC_WGMMA_FUNCTION(attnc_wgmma_m64n64k16_f16_bk, "m64n64k16", "f16", "0",
+                     ATTNC_WGMMA_REGS_32, ATTNC_WGMMA_D_32, "%32", "%33", "%34")
+ATTNC_WGMMA_FUNCTION(attnc_wgmma_m64n64k16_bf16_bk, "m64n64k16", "bf16", "0",
+                     ATTNC_WGMMA_REGS_32, ATTNC_WGMMA_D_32, "%32", "%33", "%34")
+ATTNC_WGMMA_RS_FUNCTION(attnc_wgmma_m64n64k16_f16_rs, "m64n64k16", "f16",
+                        ATTNC_WGMMA_REGS_32, ATTNC_WGMMA_D_32,
+                        "{%32, %33, %34, %35}", "%36", "%37")
+ATTNC_WGMMA_RS_FUNCTION(attnc_wgmma_m64n64k16_bf16_rs, "m64n64k16", "bf16",
+                        ATTNC_WGMMA_REGS_32, ATTNC_WGMMA_D_32,
+                        "{%32, %33, %34, %35}", "%36", "%37")
+ATTNC_WGMMA_RS_FUNCTION(attnc_wgmma_m64n128k16_f16_rs, "m64n128k16", "f16",
+                        ATTNC_WGMMA_REGS_64, ATTNC_WGMMA_D_64,
+                        "{%64, %65, %66, %67}", "%68", "%69")
+ATTNC_WGMMA_RS_FUNCTION(attnc_wgmma_m64n128k16_bf16_rs, "m64n128k16", "bf16",
+                        ATTNC_WGMMA_REGS_64, ATTNC_WGMMA_D_64,
+                        "{%64, %65, %66, %67}", "%68", "%69")
 
 #undef ATTNC_WGMMA_FUNCTION
+#undef ATTNC_WGMMA_RS_FUNCTION
 #undef ATTNC_WGMMA_REGS_32
 #undef ATTNC_WGMMA_REGS_64
 #undef ATTNC_WGMMA_D_32
@@ -320,7 +355,12 @@ struct Mma {
   unsigned n;
   unsigned long long a, b;
   bool bf16;
+  bool bKMajor;        // imm-trans-b = 0
+  bool aInRegisters;   // A came from registers: its rows are in `rows`
   unsigned warp, lane; // the issuing thread's warp in its warpgroup, lane
+  /// For register A: the issuing thread's two rows of A (lane / 4 and
+  /// lane / 4 + 8 of its warp's 16), gathered from its quad at issue.
+  float rows[2][16];
 };
 
 struct Thread {
@@ -378,38 +418,79 @@ inline Descriptor decode(unsigned long long desc) {
 
 /// Runs one wgmma for the issuing thread's registers. A (64 x 16,
 /// K-major): row m at start + (m / 8) * stride + (m % 8) * 128, element k
-/// 2k bytes on. B (16 x N, MN-major): row k at start + (k / 8) * stride +
-/// (k % 8) * 128, column n at (n / 64) * leading + 2 (n % 64). D register
-/// 4j + i holds row 16 warp + lane / 4 + 8 (i / 2), column
-/// 8j + 2 (lane % 4) + i % 2.
+/// 2k bytes on. B (16 x N) MN-major: row k at start + (k / 8) * stride +
+/// (k % 8) * 128, column n at (n / 64) * leading + 2 (n % 64); K-major: B's
+/// column n is stored as A's row m is. D register 4j + i holds row
+/// 16 warp + lane / 4 + 8 (i / 2), column 8j + 2 (lane % 4) + i % 2.
 inline void perform(const Mma &op) {
-  Descriptor a = decode(op.a), b = decode(op.b);
+  Descriptor b = decode(op.b);
+  Descriptor a = op.aInRegisters ? Descriptor{} : decode(op.a);
   for (unsigned j = 0; j < op.n / 8; ++j)
     for (unsigned i = 0; i < 4; ++i) {
       unsigned row = 16 * op.warp + op.lane / 4 + 8 * (i / 2);
       unsigned col = 8 * j + 2 * (op.lane % 4) + i % 2;
       float sum = op.d[4 * j + i];
       for (unsigned k = 0; k < 16; ++k) {
-        float x = element(a.start + (row / 8) * a.stride + (row % 8) * 128 +
-                              2 * k,
-                          op.bf16);
-        float y = element(b.start + (k / 8) * b.stride + (k % 8) * 128 +
-                              (col / 64) * b.leading + 2 * (col % 64),
-                          op.bf16);
-        sum += x * y;
+        float x = op.aInRegisters
+                      ? op.rows[i / 2][k]
+                      : element(a.start + (row / 8) * a.stride +
+                                    (row % 8) * 128 + 2 * k,
+                                op.bf16);
+        unsigned offset =
+            op.bKMajor ? b.start + (col / 8) * b.stride + (col % 8) * 128 + 2 * k
+                       : b.start + (k / 8) * b.stride + (k % 8) * 128 +
+                             (col / 64) * b.leading + 2 * (col % 64);
+        sum += x * element(offset, op.bf16);
       }
       op.d[4 * j + i] = sum;
     }
 }
 
-inline void issue(float *d, unsigned n, unsigned long long a,
-                  unsigned long long b, bool bf16) {
+inline Mma &issue(float *d, unsigned n, unsigned long long a,
+                  unsigned long long b, bool bf16, bool bKMajor) {
   long long thread = linearThread();
   if ((blockDim.x * blockDim.y * blockDim.z) % 128 != 0)
     attnc_emu_fail("wgmma", __FILE__, __LINE__,
                    "the block is not a whole number of warpgroups");
-  current().open.push_back({d, n, a, b, bf16, unsigned(thread / 32 % 4),
-                            unsigned(thread % 32)});
+  Mma op{};
+  op.d = d;
+  op.n = n;
+  op.a = a;
+  op.b = b;
+  op.bf16 = bf16;
+  op.bKMajor = bKMajor;
+  op.warp = unsigned(thread / 32 % 4);
+  op.lane = unsigned(thread % 32);
+  current().open.push_back(op);
+  return current().open.back();
+}
+
+/// wgmma with A in registers: the warp exchanges its A fragments (each
+/// lane holds, as mma.m16n8k16's A, elements (lane / 4 [+ 8], 2 (lane % 4)
+/// [+ 1] [+ 8]) of its warp's 16 rows) and each lane keeps its two rows.
+/// The registers are read at issue: the GPU may read them until the wait,
+/// and a kernel must not change them before it (PTX ISA, wgmma.fence).
+inline void issueRegisterA(float *d, unsigned n, const unsigned *a,
+                           unsigned long long b, bool bf16, const char *file,
+                           int line) {
+  unsigned mine[4] = {a[0], a[1], a[2], a[3]}, all[32][4];
+  attnc_emu_warp_exchange(mine, sizeof mine, all, "wgmma (register A)", file,
+                          line);
+  Mma &op = issue(d, n, 0, b, bf16, false);
+  op.aInRegisters = true;
+  unsigned group = op.lane / 4;
+  for (unsigned q = 0; q < 4; ++q)
+    for (unsigned half = 0; half < 2; ++half)
+      for (unsigned r = 0; r < 2; ++r) { // r: row group or group + 8
+        unsigned lo = all[4 * group + q][r + 2 * half];
+        for (unsigned e = 0; e < 2; ++e) {
+          unsigned short bits = (unsigned short)(lo >> (16 * e));
+          op.rows[r][2 * q + e + 8 * half] =
+              bf16 ? attnc_numerics::bfloat16BitsToFloat(bits)
+                   : attnc_numerics::halfBitsToFloat(bits);
+        }
+      }
+  attnc_emu_warp_exchange_end(file, line);
 }
 
 } // namespace attnc_warpgroup_emu
@@ -477,25 +558,31 @@ template <int N> __device__ inline void attnc_wgmma_wait() {
   }
 }
 
-__device__ inline void attnc_wgmma_m64n64k16_f16(float *d, unsigned long long a,
-                                                 unsigned long long b) {
-  attnc_warpgroup_emu::issue(d, 64, a, b, false);
-}
-__device__ inline void attnc_wgmma_m64n64k16_bf16(float *d,
-                                                  unsigned long long a,
-                                                  unsigned long long b) {
-  attnc_warpgroup_emu::issue(d, 64, a, b, true);
-}
-__device__ inline void attnc_wgmma_m64n128k16_f16(float *d,
-                                                  unsigned long long a,
-                                                  unsigned long long b) {
-  attnc_warpgroup_emu::issue(d, 128, a, b, false);
-}
-__device__ inline void attnc_wgmma_m64n128k16_bf16(float *d,
-                                                   unsigned long long a,
-                                                   unsigned long long b) {
-  attnc_warpgroup_emu::issue(d, 128, a, b, true);
-}
+#define ATTNC_WGMMA_EMU(NAME, N, BF16, BKMAJOR)                                 \
+  __device__ inline void NAME(float *d, unsigned long long a,                   \
+                              unsigned long long b) {                          \
+    attnc_warpgroup_emu::issue(d, N, a, b, BF16, BKMAJOR);                     \
+  }
+ATTNC_WGMMA_EMU(attnc_wgmma_m64n64k16_f16, 64, false, false)
+ATTNC_WGMMA_EMU(attnc_wgmma_m64n64k16_bf16, 64, true, false)
+ATTNC_WGMMA_EMU(attnc_wgmma_m64n128k16_f16, 128, false, false)
+ATTNC_WGMMA_EMU(attnc_wgmma_m64n128k16_bf16, 128, true, false)
+ATTNC_WGMMA_EMU(attnc_wgmma_m64n64k16_f16_bk, 64, false, true)
+ATTNC_WGMMA_EMU(attnc_wgmma_m64n64k16_bf16_bk, 64, true, true)
+#undef ATTNC_WGMMA_EMU
+
+#define ATTNC_WGMMA_RS_EMU(NAME, N, BF16)                                      \
+  __device__ inline void NAME(float *d, const unsigned *a,                     \
+                              unsigned long long b,                            \
+                              const char *file = __builtin_FILE(),             \
+                              int line = __builtin_LINE()) {                   \
+    attnc_warpgroup_emu::issueRegisterA(d, N, a, b, BF16, file, line);         \
+  }
+ATTNC_WGMMA_RS_EMU(attnc_wgmma_m64n64k16_f16_rs, 64, false)
+ATTNC_WGMMA_RS_EMU(attnc_wgmma_m64n64k16_bf16_rs, 64, true)
+ATTNC_WGMMA_RS_EMU(attnc_wgmma_m64n128k16_f16_rs, 128, false)
+ATTNC_WGMMA_RS_EMU(attnc_wgmma_m64n128k16_bf16_rs, 128, true)
+#undef ATTNC_WGMMA_RS_EMU
 
 #endif // ATTNC_EMU
 

@@ -6,7 +6,9 @@
 //  - wgmma m64nNk16 against a naive reference, with operands stored by
 //    attnc_swizzle128 (the producer's placement) and read back through
 //    descriptors (the emulation's address-bit swizzle), at several k16
-//    offsets inside a 64-wide row and with D accumulating;
+//    offsets inside a 64-wide row and with D accumulating; B K-major
+//    (imm-trans-b 0) and A from registers (the fragment layout of
+//    mma.m16n8k16's A, exchanged over the warp);
 //  - that a wgmma reads its operands only at the wait that completes it,
 //    so overwriting a stage before that wait changes the result (a kernel
 //    with that race fails in CI, as it could on the GPU);
@@ -152,6 +154,94 @@ template <int N> static void testWgmma(bool bf16, int steps) {
     }
   report("wgmma m64n" + std::to_string(N) + "k16 " + (bf16 ? "bf16" : "f16") +
              " k16 steps " + std::to_string(steps),
+         problem);
+}
+
+//===----------------------------------------------------------------------===//
+// K-major B (imm-trans-b = 0) and A from registers
+//===----------------------------------------------------------------------===//
+
+/// D = A B over 64 k with B stored K-major (as B^T, n rows of k, like A),
+/// and, when `registerA`, A passed in registers in the mma.m16n8k16 A
+/// fragment layout instead of by descriptor (then B is MN-major).
+__global__ void wgmmaVariants(float *out, const unsigned short *a,
+                              const unsigned short *b, int registerA) {
+  ATTNC_DYNAMIC_SHARED(attnc_b128, smem);
+  unsigned char *tiles = attnc_align_shared_1024(smem);
+  unsigned char *tileA = tiles, *tileB = tiles + 64 * 128;
+  for (int c = threadIdx.x; c < 64 * 8; c += blockDim.x) {
+    int r = c / 8, chunk = c % 8;
+    std::memcpy(tileA + attnc_swizzle128(r, chunk), a + r * 64 + chunk * 8, 16);
+    // b is 64 x 64: row-major (k, n) for register A, (n, k) otherwise.
+    std::memcpy(tileB + attnc_swizzle128(r, chunk), b + r * 64 + chunk * 8, 16);
+  }
+  __syncthreads();
+  float acc[32] = {};
+  int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  int group = lane / 4, q = lane % 4;
+  attnc_wgmma_fence();
+  for (int kk = 0; kk < 4; ++kk) {
+    unsigned addressB = attnc_shared_address(tileB);
+    if (registerA) {
+      unsigned frag[4];
+      for (int reg = 0; reg < 4; ++reg) {
+        int row = 16 * warp + group + 8 * (reg & 1);
+        int k = 16 * kk + 2 * q + 8 * (reg >> 1);
+        frag[reg] = a[row * 64 + k] | (unsigned)a[row * 64 + k + 1] << 16;
+      }
+      attnc_wgmma_m64n64k16_f16_rs(
+          acc, frag, attnc_wgmma_descriptor(addressB + kk * 2048, 8192, 1024));
+    } else {
+      attnc_wgmma_m64n64k16_f16_bk(
+          acc,
+          attnc_wgmma_descriptor(attnc_shared_address(tileA) + kk * 32, 16,
+                                 1024),
+          attnc_wgmma_descriptor(addressB + kk * 32, 16, 1024));
+    }
+  }
+  attnc_wgmma_commit();
+  attnc_wgmma_wait<0>();
+  for (int j = 0; j < 8; ++j)
+    for (int i = 0; i < 4; ++i)
+      out[(16 * warp + group + 8 * (i / 2)) * 64 + 8 * j + 2 * q + i % 2] =
+          acc[4 * j + i];
+}
+static void wgmmaVariantsThunk(void **args) {
+  wgmmaVariants(*static_cast<float **>(args[0]),
+                *static_cast<const unsigned short **>(args[1]),
+                *static_cast<const unsigned short **>(args[2]),
+                *static_cast<int *>(args[3]));
+}
+
+static void testWgmmaVariants(bool registerA) {
+  std::mt19937 rng(registerA ? 11 : 12);
+  std::uniform_int_distribution<int> small(-4, 4);
+  std::vector<unsigned short> a(64 * 64), b(64 * 64);
+  std::vector<float> av(a.size()), bv(b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    av[i] = float(small(rng));
+    bv[i] = float(small(rng));
+    a[i] = attnc_numerics::floatToHalfBits(av[i]);
+    b[i] = attnc_numerics::floatToHalfBits(bv[i]);
+  }
+  std::vector<float> out(64 * 64, -1.0f);
+  float *o = out.data();
+  const unsigned short *pa = a.data(), *pb = b.data();
+  int flag = registerA;
+  std::string problem = launch(wgmmaVariantsThunk, {&o, &pa, &pb, &flag}, 128,
+                               1024 + 2 * 64 * 128);
+  for (int r = 0; r < 64 && problem.empty(); ++r)
+    for (int c = 0; c < 64 && problem.empty(); ++c) {
+      float want = 0.0f;
+      for (int k = 0; k < 64; ++k)
+        want += av[r * 64 + k] * (registerA ? bv[k * 64 + c] : bv[c * 64 + k]);
+      if (out[r * 64 + c] != want)
+        problem = "D[" + std::to_string(r) + "][" + std::to_string(c) +
+                  "] = " + std::to_string(out[r * 64 + c]) + ", want " +
+                  std::to_string(want);
+    }
+  report(registerA ? "wgmma m64n64k16 f16, A from registers"
+                   : "wgmma m64n64k16 f16, B K-major (imm-trans-b 0)",
          problem);
 }
 
@@ -316,6 +406,8 @@ int main() {
   }
   testWgmma<64>(false, 0x4); // one k16 step, 64 bytes into the swizzled rows
   testWgmma<128>(true, 0xA);
+  testWgmmaVariants(false);
+  testWgmmaVariants(true);
   testLateRead();
   testMbarrierRing();
   testMisuse();

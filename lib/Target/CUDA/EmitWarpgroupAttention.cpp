@@ -1,0 +1,282 @@
+//===- EmitWarpgroupAttention.cpp - attention on sm_90a: wgmma, warp-specialised ===//
+//
+// kernel.attention for sm_90a with f16 or bf16 Q, K, V and head dims of 64
+// or 128, in the producer/consumer structure of FlashAttention-3. A block
+// of 384 threads owns 128 queries:
+//
+//  - Warpgroup 0 is the producer. It copies the Q tile once, then streams
+//    64-key tiles of K and V through a two-stage ring, all with cp.async
+//    into 128-byte swizzled tiles, signalling an mbarrier per stage when
+//    its copies have landed and waiting for the consumers to release a
+//    stage before refilling it. Key tiles wholly after a causal block's
+//    last query are never loaded.
+//  - Warpgroups 1 and 2 each own 64 queries. Per key tile: S = Q K^T with
+//    wgmma (Q and K by descriptor, K K-major), then scale, masks and score
+//    modification per element of the accumulator fragment, the online
+//    softmax (row maxima and sums over the four lanes sharing a row), and
+//    O += P V with wgmma taking P straight from registers (the m64nNk16
+//    accumulator layout of S is the register-A layout of P) and V by
+//    descriptor (MN-major).
+//
+// The softmax of one tile does not yet overlap the MMAs of the next inside
+// a warpgroup (FlashAttention-3's intra-warpgroup pipelining); the two
+// consumer warpgroups and the producer overlap one another. Emulated in CI
+// (attnc/warpgroup.h); EmitFlashAttention.cpp keeps the mma.sync kernel.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelPatterns.h"
+
+#include "attn/Dialect/Graph/IR/GraphOps.h"
+
+using namespace mlir;
+using namespace attn;
+using namespace attn::cuda;
+
+bool attn::cuda::canUseWarpgroupAttention(graph::AttentionOp op) {
+  if (!canUseFlashAttention(op))
+    return false;
+  int64_t depth = shapeOf(op.getQuery()).back();
+  int64_t width = shapeOf(op.getValue()).back();
+  return (depth == 64 || depth == 128) && (width == 64 || width == 128);
+}
+
+LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
+                                                 graph::AttentionOp op) {
+  ArrayRef<int64_t> out = shapeOf(op.getResult());
+  size_t batchRank = out.size() - 2;
+  const int64_t queries = out[batchRank], width = out[batchRank + 1];
+  const int64_t keys = shapeOf(op.getKey())[shapeOf(op.getKey()).size() - 2];
+  const int64_t depth = shapeOf(op.getQuery()).back();
+  const bool bf16 = cast<RankedTensorType>(op.getQuery().getType())
+                        .getElementType()
+                        .isBF16();
+  const std::string type = bf16 ? "bf16" : "f16";
+  const std::string pack = "attnc_pack_" + type;
+  const int64_t blockQ = 128, blockKV = 64, stages = 2;
+  const int64_t queryTiles = (queries + blockQ - 1) / blockQ;
+  // Swizzled column blocks of 64 elements: Q is blockQ rows of each, K
+  // and V blockKV rows.
+  const int64_t bytesQ = blockQ * 2 * depth;
+  const int64_t bytesK = blockKV * 2 * depth, bytesV = blockKV * 2 * width;
+  const int64_t stageBytes = bytesK + bytesV;
+  const int64_t sTiles = blockKV / 8, oTiles = width / 8;
+
+  k.threads = 384;
+  k.blocks = queryTiles;
+  for (size_t d = 0; d < batchRank; ++d)
+    k.blocks *= out[d];
+  k.dynamicShared = 1024 + bytesQ + stages * stageBytes + 8 * (2 * stages + 1);
+
+  CodeWriter &w = k.out;
+  w.line("ATTNC_DYNAMIC_SHARED(attnc_b128, smemTiles);");
+  w.line("unsigned char *tileQ = attnc_align_shared_1024(smemTiles);");
+  w.line("unsigned char *ring = tileQ + " + num(bytesQ) + ";");
+  w.line("unsigned long long *full = reinterpret_cast<unsigned long long *>("
+         "ring + " + num(stages * stageBytes) + ");");
+  w.line("unsigned long long *empty = full + " + num(stages) +
+         ", *qFull = empty + " + num(stages) + ";");
+  w.line("attnc_index bid = blockIdx.x;");
+  w.line("const attnc_index tileI = bid % " + num(queryTiles) + "; bid /= " +
+         num(queryTiles) + ";");
+  Index batch(batchRank);
+  for (size_t d = batchRank; d-- > 0;) {
+    batch[d] = "b" + num(d);
+    w.line("const attnc_index b" + num(d) + " = bid % " + num(out[d]) +
+           "; bid /= " + num(out[d]) + ";");
+  }
+  w.line("const int warpgroup = threadIdx.x >> 7, wgThread = threadIdx.x & 127;");
+  w.line("const attnc_index q0 = tileI * " + num(blockQ) + ";");
+  std::string end = num(keys);
+  if (std::optional<int64_t> offset = op.getCausalOffset())
+    end = "min((attnc_index)" + num(keys) + ", q0 + " + num(blockQ) + " + " +
+          num(*offset) + ")";
+  w.line("const attnc_index kvEnd = " + end + ";");
+  w.open("if (threadIdx.x == 0)");
+  w.line("for (int stage = 0; stage < " + num(stages) +
+         "; ++stage) { attnc_mbarrier_init(&full[stage], 128); "
+         "attnc_mbarrier_init(&empty[stage], 2); }");
+  w.line("attnc_mbarrier_init(qFull, 128);");
+  w.close();
+  w.line("__syncthreads();");
+
+  // The address of an operand's element (row, col) under batch
+  // broadcasting (grouped-query K and V included), in its input buffer.
+  auto element = [&](Value operand, const std::string &row,
+                     const std::string &col) {
+    Index full = batch;
+    full.append({"0", "0"});
+    Index index = broadcastIndex(full, out, shapeOf(operand));
+    index.resize(index.size() - 2);
+    index.append({row, col});
+    return "in" + num(*k.inputNumber(operand)) + " + " +
+           linearize(index, shapeOf(operand));
+  };
+  // Copies `rows` rows of `operand` from row `first` into the swizzled
+  // tile `tile` (column blocks of `rows` x 128 bytes), zeros past `limit`.
+  auto copyTile = [&](const std::string &tile, Value operand,
+                      const std::string &first, int64_t rows, int64_t cols,
+                      int64_t limit) {
+    w.open("for (int c = wgThread; c < " + num(rows * cols / 8) +
+           "; c += 128)");
+    w.line("const int r = c / " + num(cols / 8) + ", chunk = c % " +
+           num(cols / 8) + ";");
+    w.line("const attnc_index row = " + first + " + r;");
+    w.line("const bool valid = row < " + num(limit) + ";");
+    w.line("attnc_cp_async_16(" + tile + " + (chunk >> 3) * " +
+           num(rows * 128) + " + attnc_swizzle128(r, chunk & 7), valid ? "
+           "(const void *)(" + element(operand, "row", "chunk * 8") +
+           ") : (const void *)in" + num(*k.inputNumber(operand)) + ", valid);");
+    w.close();
+  };
+
+  // Producer.
+  w.open("if (warpgroup == 0)");
+  copyTile("tileQ", op.getQuery(), "q0", blockQ, depth, queries);
+  w.line("attnc_cp_async_mbarrier_arrive(qFull);");
+  w.open("for (attnc_index kv0 = 0, it = 0; kv0 < kvEnd; kv0 += " +
+         num(blockKV) + ", ++it)");
+  w.line("const int stage = it % " + num(stages) + ";");
+  w.line("attnc_mbarrier_wait(&empty[stage], ((it / " + num(stages) +
+         ") & 1) ^ 1);");
+  w.line("unsigned char *stageK = ring + stage * " + num(stageBytes) +
+         ", *stageV = stageK + " + num(bytesK) + ";");
+  copyTile("stageK", op.getKey(), "kv0", blockKV, depth, keys);
+  copyTile("stageV", op.getValue(), "kv0", blockKV, width, keys);
+  w.line("attnc_cp_async_mbarrier_arrive(&full[stage]);");
+  w.close();
+  w.close();
+
+  // Consumers.
+  w.open("else");
+  w.line("const int consumer = warpgroup - 1, warp = (threadIdx.x >> 5) & 3;");
+  w.line("const int lane = threadIdx.x & 31, group = lane >> 2, inGroup = lane & 3;");
+  w.line("const attnc_index rowBase = q0 + consumer * 64 + warp * 16 + group;");
+  w.line("float rowMax[2] = {__int_as_float(0xff800000), "
+         "__int_as_float(0xff800000)};");
+  w.line("float rowSum[2] = {0.0f, 0.0f};");
+  w.line("float o[" + num(oTiles) + "][4];");
+  w.line("#pragma unroll");
+  w.line("for (int t = 0; t < " + num(oTiles) +
+         "; ++t) o[t][0] = o[t][1] = o[t][2] = o[t][3] = 0.0f;");
+  w.line("attnc_mbarrier_wait(qFull, 0);");
+  w.line("const unsigned addressQ = attnc_shared_address(tileQ) + consumer * 8192;");
+  w.open("for (attnc_index kv0 = 0, it = 0; kv0 < kvEnd; kv0 += " +
+         num(blockKV) + ", ++it)");
+  w.line("const int stage = it % " + num(stages) + ";");
+  w.line("attnc_mbarrier_wait(&full[stage], (it / " + num(stages) + ") & 1);");
+  w.line("attnc_fence_proxy_async();");
+  w.line("const unsigned addressK = attnc_shared_address(ring + stage * " +
+         num(stageBytes) + "), addressV = addressK + " + num(bytesK) + ";");
+  // S = Q K^T: K step kk reads Q's and K's column block kk / 4 at byte
+  // 32 (kk % 4) of each swizzled row.
+  w.line("float s[" + num(sTiles) + "][4];");
+  w.line("#pragma unroll");
+  w.line("for (int t = 0; t < " + num(sTiles) +
+         "; ++t) s[t][0] = s[t][1] = s[t][2] = s[t][3] = 0.0f;");
+  w.line("attnc_wgmma_fence();");
+  w.line("#pragma unroll");
+  w.line("for (int kk = 0; kk < " + num(depth / 16) +
+         "; ++kk) attnc_wgmma_m64n64k16_" + type +
+         "_bk(&s[0][0], attnc_wgmma_descriptor(addressQ + (kk >> 2) * " +
+         num(blockQ * 128) + " + (kk & 3) * 32, 16, 1024), "
+         "attnc_wgmma_descriptor(addressK + (kk >> 2) * " +
+         num(blockKV * 128) + " + (kk & 3) * 32, 16, 1024));");
+  w.line("attnc_wgmma_commit();");
+  w.line("attnc_wgmma_wait<0>();");
+  w.line("attnc_wgmma_fence_operands(&s[0][0], " + num(sTiles * 4) + ");");
+
+  // Scale, masks, score modification; row maxima. Padded rows and keys
+  // are clamped for the score modification and masked.
+  w.line("float tileMax[2] = {__int_as_float(0xff800000), "
+         "__int_as_float(0xff800000)};");
+  w.line("#pragma unroll");
+  w.open("for (int t = 0; t < " + num(sTiles) + "; ++t)");
+  w.line("#pragma unroll");
+  w.open("for (int e = 0; e < 4; ++e)");
+  w.line("const attnc_index rowI = rowBase + (e >= 2 ? 8 : 0);");
+  w.line("const attnc_index keyJ = kv0 + t * 8 + 2 * inGroup + (e & 1);");
+  w.line("const attnc_index i = rowI < " + num(queries) + " ? rowI : " +
+         num(queries - 1) + ";");
+  w.line("const attnc_index j = keyJ < " + num(keys) + " ? keyJ : " +
+         num(keys - 1) + ";");
+  w.line("float sval = " + floatLiteral(op.getScale().convertToDouble()) +
+         " * s[t][e];");
+  if (failed(applyScoreMod(k, op, batch, "sval")))
+    return failure();
+  std::string masked = "keyJ >= " + num(keys);
+  if (std::optional<int64_t> offset = op.getCausalOffset())
+    masked += " || keyJ - rowI > " + num(*offset);
+  w.line("if (" + masked + ") sval = __int_as_float(0xff800000);");
+  w.line("s[t][e] = sval;");
+  w.line("tileMax[e >> 1] = fmaxf(tileMax[e >> 1], sval);");
+  w.close();
+  w.close();
+
+  // Online softmax, exponentials in base 2 (exp2f, with log2(e) folded
+  // into the argument) as FlashAttention does.
+  w.line("attnc_wgmma_fence_operands(&o[0][0], " + num(oTiles * 4) + ");");
+  w.line("#pragma unroll");
+  w.open("for (int h = 0; h < 2; ++h)");
+  w.line("tileMax[h] = fmaxf(tileMax[h], __shfl_xor_sync(0xffffffffu, "
+         "tileMax[h], 1));");
+  w.line("tileMax[h] = fmaxf(tileMax[h], __shfl_xor_sync(0xffffffffu, "
+         "tileMax[h], 2));");
+  w.line("const float newMax = fmaxf(rowMax[h], tileMax[h]);");
+  w.line("const float base = newMax == __int_as_float(0xff800000) ? 0.0f : "
+         "newMax;");
+  w.line("const float correction = rowMax[h] == newMax ? 1.0f : "
+         "exp2f((rowMax[h] - base) * 1.442695041f);");
+  w.line("rowMax[h] = newMax;");
+  w.line("rowSum[h] *= correction;");
+  w.line("#pragma unroll");
+  w.line("for (int t = 0; t < " + num(oTiles) +
+         "; ++t) { o[t][2 * h] *= correction; o[t][2 * h + 1] *= correction; }");
+  w.line("#pragma unroll");
+  w.line("for (int t = 0; t < " + num(sTiles) +
+         "; ++t) for (int c = 0; c < 2; ++c) { const float p = exp2f((s[t][2 * h "
+         "+ c] - base) * 1.442695041f); s[t][2 * h + c] = p; rowSum[h] += p; }");
+  w.close();
+
+  // O += P V, P from registers (four k16 steps of 16 keys).
+  w.line("unsigned fragP[" + num(blockKV / 16) + "][4];");
+  w.line("#pragma unroll");
+  w.open("for (int kk = 0; kk < " + num(blockKV / 16) + "; ++kk)");
+  w.line("fragP[kk][0] = " + pack + "(s[2 * kk][0], s[2 * kk][1]);");
+  w.line("fragP[kk][1] = " + pack + "(s[2 * kk][2], s[2 * kk][3]);");
+  w.line("fragP[kk][2] = " + pack + "(s[2 * kk + 1][0], s[2 * kk + 1][1]);");
+  w.line("fragP[kk][3] = " + pack + "(s[2 * kk + 1][2], s[2 * kk + 1][3]);");
+  w.close();
+  w.line("attnc_wgmma_fence();");
+  w.line("#pragma unroll");
+  w.line("for (int kk = 0; kk < " + num(blockKV / 16) +
+         "; ++kk) attnc_wgmma_m64n" + num(width) + "k16_" + type +
+         "_rs(&o[0][0], fragP[kk], attnc_wgmma_descriptor(addressV + kk * "
+         "2048, " + num(blockKV * 128) + ", 1024));");
+  w.line("attnc_wgmma_commit();");
+  w.line("attnc_wgmma_wait<0>();");
+  w.line("attnc_wgmma_fence_operands(&o[0][0], " + num(oTiles * 4) + ");");
+  w.line("if (wgThread == 0) attnc_mbarrier_arrive(&empty[stage]);");
+  w.close(); // key tiles
+
+  // Row sums over the four lanes of a row, then one division and store.
+  w.line("#pragma unroll");
+  w.open("for (int h = 0; h < 2; ++h)");
+  w.line("rowSum[h] += __shfl_xor_sync(0xffffffffu, rowSum[h], 1);");
+  w.line("rowSum[h] += __shfl_xor_sync(0xffffffffu, rowSum[h], 2);");
+  w.close();
+  w.line("#pragma unroll");
+  w.open("for (int t = 0; t < " + num(oTiles) + "; ++t)");
+  w.line("#pragma unroll");
+  w.open("for (int e = 0; e < 4; ++e)");
+  w.line("const attnc_index i = rowBase + (e >= 2 ? 8 : 0);");
+  w.line("const attnc_index c = t * 8 + 2 * inGroup + (e & 1);");
+  w.line("if (i >= " + num(queries) + ") continue;");
+  Index index = batch;
+  index.append({"i", "c"});
+  w.line(storeResult(k, 0, index, "o[t][e] / rowSum[e >> 1]"));
+  w.close();
+  w.close();
+  w.close(); // consumers
+  return success();
+}
