@@ -201,8 +201,8 @@ def gpu_run(args, runtime):
                {"torch.matmul": lambda: a @ b}, 2 * n ** 3, "TFLOP/s", 1e-2)
     from torch.nn.attention import SDPBackend, sdpa_kernel
     import torch.nn.functional as F
-    for causal in (False, True):
-        name = f"attention{'_causal' if causal else ''}_bf16_s4096"
+    for name, causal in [(f"attention{'_causal' if causal else ''}_bf16_s4096{suffix}", causal)
+                         for suffix in ("_sm90", "") for causal in (False, True)]:
         if name not in names:
             continue
         q, k, v = (rand((4, 16, 4096, 128), torch.bfloat16) for _ in range(3))

@@ -88,8 +88,8 @@ def mingru(name, t, b, i, h):
 def models(tiny):
     if tiny:
         return [gemm("gemm_bf16", 37, 72, 200, "bf16"),  # K, N multiples of 8: wgmma on sm_90a
-                attention("attention_bf16", 1, 2, 19, 16, False, "bf16"),
-                attention("attention_causal_bf16", 1, 2, 19, 16, True, "bf16"),
+                attention("attention_bf16", 1, 2, 19, 64, False, "bf16"),  # head dim 64: wgmma on sm_90a
+                attention("attention_causal_bf16", 1, 2, 70, 64, True, "bf16"),
                 lstm("lstm_b3", 5, 3, 7, 11),
                 mingru("mingru", 33, 2, 5, 9)]
     return [gemm("gemm_bf16_4096", 4096, 4096, 4096, "bf16"),

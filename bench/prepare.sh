@@ -2,8 +2,9 @@
 # Makes the benchmark models and compiles them to model files, here, where
 # attnc is built (the GPU machine has only the toolkit, the driver and
 # PyTorch): bench/build/models/<name>.{ir,cubin}, full size for sm_90a
-# (the H200 with its architecture-specific wgmma), the GEMMs also for sm_90
-# as <name>_sm90.cubin (mma.sync), and bench/build/tiny/ for the dry run.
+# (the H200 with its architecture-specific wgmma), the GEMMs and attention
+# also for sm_90 as <name>_sm90.cubin (mma.sync), and bench/build/tiny/ for
+# the dry run.
 set -euo pipefail
 cd "$(dirname "$0")"
 attnc=${ATTNC:-../build/bin/attnc}
@@ -13,7 +14,7 @@ for kind in models tiny; do
   for ir in build/$kind/*.ir; do
     "$attnc" "$ir" --arch sm_90a -o "${ir%.ir}.cubin"
     case "$(basename "$ir")" in
-      gemm_*) "$attnc" "$ir" --arch sm_90 -o "${ir%.ir}_sm90.cubin" ;;
+      gemm_*|attention_*) "$attnc" "$ir" --arch sm_90 -o "${ir%.ir}_sm90.cubin" ;;
     esac
   done
 done
