@@ -11,11 +11,19 @@
 // (the recurrent h U) as explicit dot products, whose step-invariant
 // weights stay in shared memory for all steps (planResidentWeights).
 //
+// When a step is one matmul whose columns reach the new state only
+// through elementwise ops and an even split of its columns (the LSTM's
+// and GRU's gates: h U is [B, 4H], split into four [B, H] gates), the
+// hidden units are split across blocks instead (findUnitSplit): block b
+// computes the matmul columns of its units in every gate, then their new
+// state after a block barrier, so a step costs one grid barrier.
+//
 //===----------------------------------------------------------------------===//
 
 #include "KernelPatterns.h"
 
 #include "attn/Dialect/Graph/IR/GraphOps.h"
+#include "attn/Dialect/Kernel/IR/KernelOps.h"
 
 #include "llvm/ADT/MapVector.h"
 
@@ -41,10 +49,32 @@ static bool materialized(Operation *op) {
   return false;
 }
 
+/// Whether `op` computes each result element from its operands at the same
+/// position (broadcast operands included): an elementwise op, or a fused
+/// body of them.
+static bool isSamePositionOp(Operation *op) {
+  if (auto fused = dyn_cast<graph::FusedOp>(op)) {
+    for (Operation &inner : fused.getBody().front().without_terminator())
+      if (kernel::classifyGraphOp(&inner) != kernel::GraphOpRole::Elementwise)
+        return false;
+    return true;
+  }
+  return kernel::classifyGraphOp(op) == kernel::GraphOpRole::Elementwise;
+}
+
 namespace {
+/// The hidden-unit split of a recurrence step (see the file comment): the
+/// matmul's N columns are `groups` blocks of `units`; each grid block owns
+/// `perBlock` units, i.e. columns g * units + blockIdx.x * perBlock + u.
+struct UnitSplit {
+  Operation *matmul;
+  int64_t rows, groups, units, perBlock;
+};
+
 class RecurrenceEmitter {
 public:
   RecurrenceEmitter(KernelEmission &k, graph::ScanOp scan) : k(k), scan(scan) {}
+  void findUnitSplit(int64_t blocks);
   void planResidentWeights(int64_t blocks, int64_t budget);
   LogicalResult run();
 
@@ -64,6 +94,9 @@ private:
                       Operation *computing, bool stacked = false,
                       Value outer = {});
   LogicalResult phase(ArrayRef<Write> writes, Operation *computing);
+  /// The loop header of a phase over `count` elements: grid-stride, or
+  /// this block's units under a unit split.
+  void openElementLoop(int64_t count);
   LogicalResult emitMatmul(graph::MatmulOp matmul, const std::string &target);
   void barrier() { k.out.line("attnc_grid_sync(barrier);"); }
 
@@ -79,6 +112,11 @@ private:
     int64_t offset, perBlock, depth, cols; // offset in floats
   };
   void loadResidentWeights();
+  /// The matmul column that this block's c-th owned column is, and whether
+  /// it exists (the last block's share may run past the end).
+  std::string ownedColumn(const ResidentPlan &plan, const std::string &c);
+  std::string ownedColumnValid(const ResidentPlan &plan, const std::string &c,
+                               const std::string &col);
 
   KernelEmission &k;
   graph::ScanOp scan;
@@ -87,8 +125,87 @@ private:
   llvm::DenseMap<Value, std::string> scratch; // body op results
   llvm::SmallVector<ActiveScan> active;       // outermost first
   unsigned nesting = 0;
+  std::optional<UnitSplit> units;
 };
 } // namespace
+
+/// Finds the unit split of the scan's step, if it has one: no nested
+/// scans, a single materialized op which is a 2-D matmul [R, N], every
+/// yield [R, N / G], and every path from the product to a yield made of
+/// same-position ops on [R, N], at most one split of dim 1 into G equal
+/// parts, then same-position ops on [R, N / G].
+void RecurrenceEmitter::findUnitSplit(int64_t blocks) {
+  Block &body = scan.getBody().front();
+  Operation *matmul = nullptr;
+  for (Operation &op : body.without_terminator()) {
+    if (isa<graph::ScanOp>(op) || (materialized(&op) && matmul))
+      return;
+    if (materialized(&op))
+      matmul = &op;
+  }
+  if (!matmul || !isa<graph::MatmulOp>(matmul))
+    return;
+  ArrayRef<int64_t> product = shapeOf(matmul->getResult(0));
+  if (product.size() != 2)
+    return;
+  int64_t rows = product[0], cols = product[1], groups = 1;
+  // Walk forward from the product; `wide` values are [R, N].
+  llvm::SmallVector<std::pair<Value, bool>> work = {{matmul->getResult(0), true}};
+  Operation *yield = body.getTerminator();
+  while (!work.empty()) {
+    auto [value, wide] = work.pop_back_val();
+    for (Operation *user : value.getUsers()) {
+      if (user == yield) {
+        if (wide && groups != 1)
+          return;
+        continue;
+      }
+      if (auto split = dyn_cast<graph::SplitOp>(user)) {
+        int64_t parts = split->getNumResults();
+        if (!wide || split.getDim() != 1 || cols % parts != 0 ||
+            (groups != 1 && groups != parts))
+          return;
+        for (Value part : split->getResults())
+          if (shapeOf(part) != ArrayRef<int64_t>{rows, cols / parts})
+            return;
+        groups = parts;
+        for (Value part : split->getResults())
+          work.push_back({part, false});
+        continue;
+      }
+      if (!isSamePositionOp(user) || user->getNumResults() != 1)
+        return;
+      Value result = user->getResult(0);
+      if (wide && shapeOf(result) != product)
+        return;
+      if (!wide && shapeOf(result) != ArrayRef<int64_t>{rows, cols / groups})
+        return;
+      work.push_back({result, wide});
+    }
+  }
+  int64_t unitCount = cols / groups;
+  for (Value yielded : yield->getOperands())
+    if (shapeOf(yielded) != ArrayRef<int64_t>{rows, unitCount})
+      return;
+  units = UnitSplit{matmul, rows, groups, unitCount,
+                    (unitCount + blocks - 1) / blocks};
+}
+
+void RecurrenceEmitter::openElementLoop(int64_t count) {
+  CodeWriter &w = k.out;
+  if (!units) {
+    w.open("for (attnc_index e = gtid; e < " + num(count) + "; e += gsize)");
+    return;
+  }
+  // Element (row, unit) of this block's units, as e = row * units + unit.
+  w.open("for (attnc_index local = threadIdx.x; local < " +
+         num(units->rows * units->perBlock) + "; local += blockDim.x)");
+  w.line("const attnc_index unit = blockIdx.x * " + num(units->perBlock) +
+         " + local % " + num(units->perBlock) + ";");
+  w.line("if (unit >= " + num(units->units) + ") continue;");
+  w.line("const attnc_index e = local / " + num(units->perBlock) + " * " +
+         num(units->units) + " + unit;");
+}
 
 std::optional<std::string> RecurrenceEmitter::load(Value value,
                                                    const Index &index,
@@ -132,8 +249,7 @@ LogicalResult RecurrenceEmitter::phase(ArrayRef<Write> writes,
                                        Operation *computing) {
   CodeWriter &w = k.out;
   Value first = writes.front().value;
-  w.open("for (attnc_index e = gtid; e < " + num(numElements(first)) +
-         "; e += gsize)");
+  openElementLoop(numElements(first));
   ScalarEmitter scalar(w, [&](Value v, const Index &i) {
     return load(v, i, computing);
   });
@@ -182,7 +298,8 @@ void RecurrenceEmitter::planResidentWeights(int64_t blocks, int64_t budget) {
     ArrayRef<int64_t> rhs = shapeOf(matmul.getRhs());
     int64_t depth = matmul.getTransposeRhs() ? rhs[1] : rhs[0];
     int64_t cols = matmul.getTransposeRhs() ? rhs[0] : rhs[1];
-    int64_t perBlock = (cols + blocks - 1) / blocks;
+    int64_t perBlock = units ? units->groups * units->perBlock
+                             : (cols + blocks - 1) / blocks;
     int64_t bytes = depth * perBlock * 4;
     if (offset + bytes > budget)
       continue;
@@ -190,6 +307,24 @@ void RecurrenceEmitter::planResidentWeights(int64_t blocks, int64_t budget) {
     offset += bytes;
   }
   k.dynamicShared = offset;
+}
+
+std::string RecurrenceEmitter::ownedColumn(const ResidentPlan &plan,
+                                           const std::string &c) {
+  if (!units)
+    return "blockIdx.x * " + num(plan.perBlock) + " + " + c;
+  return "(" + c + ") / " + num(units->perBlock) + " * " + num(units->units) +
+         " + blockIdx.x * " + num(units->perBlock) + " + (" + c + ") % " +
+         num(units->perBlock);
+}
+
+std::string RecurrenceEmitter::ownedColumnValid(const ResidentPlan &plan,
+                                                const std::string &c,
+                                                const std::string &col) {
+  if (!units)
+    return col + " < " + num(plan.cols);
+  return "blockIdx.x * " + num(units->perBlock) + " + (" + c + ") % " +
+         num(units->perBlock) + " < " + num(units->units);
 }
 
 /// Loads each resident block's columns into shared memory (as f32).
@@ -203,12 +338,13 @@ void RecurrenceEmitter::loadResidentWeights() {
     Value rhs = matmul.getRhs();
     w.open("for (int e = threadIdx.x; e < " + num(plan.depth * plan.perBlock) +
            "; e += blockDim.x)");
-    w.line("const attnc_index kk = e / " + num(plan.perBlock) +
-           ", col = blockIdx.x * " + num(plan.perBlock) + " + e % " +
-           num(plan.perBlock) + ";");
+    w.line("const attnc_index kk = e / " + num(plan.perBlock) + ";");
+    w.line("const attnc_index col = " + ownedColumn(plan, "(e % " + num(plan.perBlock) + ")") +
+           ";");
     Index at = matmul.getTransposeRhs() ? Index{"col", "kk"} : Index{"kk", "col"};
-    w.line("residentWeights[" + num(plan.offset) + " + e] = col < " +
-           num(plan.cols) + " ? " + *k.loadInput(rhs, at) + " : 0.0f;");
+    w.line("residentWeights[" + num(plan.offset) + " + e] = " +
+           ownedColumnValid(plan, "(e % " + num(plan.perBlock) + ")", "col") +
+           " ? " + *k.loadInput(rhs, at) + " : 0.0f;");
     w.close();
   }
   w.line("__syncthreads();");
@@ -223,18 +359,37 @@ LogicalResult RecurrenceEmitter::emitMatmul(graph::MatmulOp matmul,
   ArrayRef<int64_t> lhs = shapeOf(matmul.getLhs());
   int64_t depth = matmul.getTransposeLhs() ? lhs[lhs.size() - 2] : lhs.back();
   auto it = resident.find(matmul);
-  if (it != resident.end()) {
-    // This block's columns, every row, from the on-chip copy.
-    const ResidentPlan &plan = it->second;
-    w.open("for (attnc_index e = threadIdx.x; e < " +
-           num(out[0] * plan.perBlock) + "; e += blockDim.x)");
+  // Under a unit split the block computes its own columns even when the
+  // weights stay in global memory (offset -1).
+  std::optional<ResidentPlan> owned;
+  if (it != resident.end())
+    owned = it->second;
+  else if (units && units->matmul == matmul.getOperation())
+    owned = ResidentPlan{-1, units->groups * units->perBlock, depth,
+                         out.back()};
+  if (owned && out.size() == 2) {
+    // This block's columns, every row, from the on-chip copy. With few
+    // dot products per block (a small batch), `lanes` adjacent threads
+    // share one, each taking every lanes-th k, and add their partial sums
+    // with shuffles: all threads stay busy, and a step's latency is a
+    // slice of the contraction rather than all of it. The loop's trip count
+    // is the same for every thread, so whole warps reach the shuffles.
+    const ResidentPlan &plan = *owned;
+    int64_t products = out[0] * plan.perBlock;
+    int64_t lanes = 1;
+    while (lanes < 32 && products * lanes * 2 <= k.threads)
+      lanes *= 2;
+    w.open("for (attnc_index base = 0; base < " + num(products) +
+           "; base += blockDim.x / " + num(lanes) + ")");
+    w.line("const attnc_index e = base + threadIdx.x / " + num(lanes) + ";");
     w.line("const attnc_index row = e / " + num(plan.perBlock) +
            ", c = e % " + num(plan.perBlock) + ";");
-    w.line("const attnc_index col = blockIdx.x * " + num(plan.perBlock) +
-           " + c;");
-    w.line("if (col >= " + num(plan.cols) + ") continue;");
+    w.line("const attnc_index col = " + ownedColumn(plan, "c") + ";");
+    w.line("const bool valid = e < " + num(products) + " && " +
+           ownedColumnValid(plan, "c", "col") + ";");
     w.line("float s = 0.0f;");
-    w.open("for (attnc_index kk = 0; kk < " + num(depth) + "; ++kk)");
+    w.open("for (attnc_index kk = threadIdx.x % " + num(lanes) +
+           "; valid && kk < " + num(depth) + "; kk += " + num(lanes) + ")");
     ScalarEmitter scalar(w, [&](Value v, const Index &i) {
       return load(v, i, nullptr);
     });
@@ -242,11 +397,23 @@ LogicalResult RecurrenceEmitter::emitMatmul(graph::MatmulOp matmul,
     FailureOr<std::string> a = scalar.emit(matmul.getLhs(), at);
     if (failed(a))
       return failure();
-    w.line("s += " + *a + " * residentWeights[" + num(plan.offset) + " + kk * " +
-           num(plan.perBlock) + " + c];");
+    if (plan.offset >= 0) {
+      w.line("s += " + *a + " * residentWeights[" + num(plan.offset) +
+             " + kk * " + num(plan.perBlock) + " + c];");
+    } else {
+      Index at = matmul.getTransposeRhs() ? Index{"col", "kk"} : Index{"kk", "col"};
+      FailureOr<std::string> b = scalar.emit(matmul.getRhs(), at);
+      if (failed(b))
+        return failure();
+      w.line("s += " + *a + " * " + *b + ";");
+    }
     w.close();
-    w.line(target + "[row * " + num(plan.cols) + " + col] = " +
-           roundTo(result, "s") + ";");
+    for (int64_t offset = lanes / 2; offset >= 1; offset /= 2)
+      w.line("s += __shfl_xor_sync(0xffffffffu, s, " + num(offset) + ");");
+    std::string leader = lanes > 1 ? " && threadIdx.x % " + num(lanes) + " == 0"
+                                   : "";
+    w.line("if (valid" + leader + ") " + target + "[row * " + num(plan.cols) +
+           " + col] = " + roundTo(result, "s") + ";");
     w.close();
     return success();
   }
@@ -350,6 +517,11 @@ LogicalResult RecurrenceEmitter::emitSteps(graph::ScanOp op, bool outermost) {
     if (auto matmul = dyn_cast<graph::MatmulOp>(nested)) {
       if (failed(emitMatmul(matmul, scratch[matmul.getResult()])))
         return failure();
+      if (units) {
+        // The block's own columns feed only its own units.
+        w.line("__syncthreads();");
+        continue;
+      }
     } else {
       for (Value result : nested.getResults())
         if (failed(phase(result, scratch[result], &nested)))
@@ -432,6 +604,7 @@ LogicalResult attn::cuda::emitRecurrence(KernelEmission &k) {
   k.blocks = k.scheduledBlocks();
   k.cooperative = true;
   RecurrenceEmitter emitter(k, scan);
+  emitter.findUnitSplit(k.blocks);
   // Shared memory for resident weights: the target's per-block maximum,
   // less room for the compiler's own use.
   int64_t budget = k.target.kernels.smemPerBlockBytes - 8 * 1024;
