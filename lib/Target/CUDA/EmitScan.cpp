@@ -1,25 +1,30 @@
-//===- EmitScan.cpp - kernel.scan: a chunked parallel linear scan ---------===//
+//===- EmitScan.cpp - kernel.scan: a single-pass parallel linear scan -----===//
 //
-// h_t = a_t * h_{t-1} + b_t for every channel (state element). Threads own
-// channels, consecutive threads consecutive channels, so every load and
-// store of a step is coalesced; blocks own (channel group, time chunk)
-// pairs, so the walked dim is parallel too. One cooperative launch, three
-// steps:
+// h_t = a_t * h_{t-1} + b_t for every channel (state element), in one pass
+// over a and b (decoupled look-back, after Merrill and Garland's
+// single-pass prefix scan). Threads own channels, consecutive threads
+// consecutive channels, so every load and store of a step is coalesced.
+// Each block takes the next tile (channel group, chunk of kChunk steps)
+// from a launch-wide ticket counter, so tiles start in order and a block
+// only ever waits for tiles that started before it. Per tile:
 //
-//  1. each thread composes its chunk of steps into one affine map (A, B)
-//     with (a1, b1) o (a2, b2) = (a1 a2, a2 b1 + b2) and stores it;
-//  2. a grid-wide barrier;
-//  3. each thread folds the maps of the chunks before its own, starting
-//     from the initial state, and replays its chunk from that incoming
-//     state, storing every state.
+//  1. each thread loads its chunk's coefficients and offsets into
+//     registers (computing their elementwise producers as it goes) and
+//     composes them into one affine map (A, B), with
+//     (a1, b1) o (a2, b2) = (a1 a2, a2 b1 + b2);
+//  2. it publishes that map for its channel, then looks back: walking the
+//     earlier chunks, it composes their published maps until it finds one
+//     that has published its final state (or reaches the initial state),
+//     which gives its incoming state;
+//  3. it replays the chunk from the registers, storing every state, and
+//     publishes its final state for the chunks after it.
 //
-// Traffic is a and b read twice and h written once (5/3 of the minimum;
-// elementwise producers of a and b are computed as they are read, so
-// their own inputs are what is read twice). Each
-// stored state is rounded as the interpreter rounds it (product in the
-// state's type, then the sum), so f32 results differ from the sequential
-// order only through the chunk maps' reassociation. Chunks are capped so
-// that every block is resident (one per SM), which the barrier needs.
+// Traffic is a and b read once and h written once, plus 12 bytes of map,
+// state and flag per channel and chunk. Each stored state is rounded as
+// the interpreter rounds it (product in the state's type, then the sum),
+// so f32 results differ from the sequential order only through the
+// composed maps' reassociation. No block waits for a later one, so the
+// launch needs neither co-residency nor a cooperative launch.
 //
 //===----------------------------------------------------------------------===//
 
@@ -45,22 +50,21 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   for (int64_t d : step)
     channels *= d;
 
-  // Launch shape: channel groups of `threads`, times chunks, at most one
-  // block per SM in all.
-  int64_t sms = k.target.kernels.sms;
+  // Launch shape: a block per (channel group, chunk). Chunks of kChunk
+  // steps keep a chunk's a and b in registers (2 kChunk floats per thread).
+  const int64_t kChunk = 32;
   k.threads = std::min<int64_t>(k.scheduledThreads(), 1024);
   int64_t groups = (channels + k.threads - 1) / k.threads;
-  if (groups > sms)
-    return scan.emitOpError("CUDA emission: ")
-           << channels << " channels need " << groups
-           << " resident blocks, more than the " << sms << " SMs";
-  int64_t chunks = std::max<int64_t>(1, std::min(length, sms / groups));
-  int64_t perChunk = (length + chunks - 1) / chunks;
+  int64_t chunkLength = std::min(kChunk, length);
+  int64_t chunks = (length + chunkLength - 1) / chunkLength;
   k.blocks = groups * chunks;
-  k.cooperative = true;
-  std::string barrier = k.addTemp("unsigned int", 1, /*zeroed=*/true);
+  std::string ticket = k.addTemp("unsigned int", 1, /*zeroed=*/true);
   std::string mapA = k.addTemp("float", chunks * channels);
   std::string mapB = k.addTemp("float", chunks * channels);
+  std::string finals = k.addTemp("float", chunks * channels);
+  // 0: nothing yet; 1: the chunk's map; 2: its final state.
+  std::string status = k.addTemp("unsigned int", chunks * channels,
+                                 /*zeroed=*/true);
 
   // Which kernel results are the states and the final state.
   llvm::SmallVector<std::pair<unsigned, bool>> stores; // (result, isStates)
@@ -75,13 +79,19 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   }
 
   CodeWriter &w = k.out;
-  w.line("const attnc_index channel = (blockIdx.x % " + num(groups) +
+  w.line("ATTNC_SHARED(unsigned int, tileSlot, 1);");
+  w.line("if (threadIdx.x == 0) *tileSlot = atomicAdd(" + ticket + ", 1u);");
+  w.line("__syncthreads();");
+  w.line("const attnc_index tile = *tileSlot;");
+  w.line("const attnc_index channel = (tile % " + num(groups) +
          ") * blockDim.x + threadIdx.x;");
-  w.line("const attnc_index chunk = blockIdx.x / " + num(groups) + ";");
-  w.line("const attnc_index lo = chunk * " + num(perChunk) + ";");
-  w.line("const attnc_index hi = lo + " + num(perChunk) + " < " + num(length) +
-         " ? lo + " + num(perChunk) + " : " + num(length) + ";");
-  w.line("const bool active = channel < " + num(channels) + ";");
+  w.line("const attnc_index chunk = tile / " + num(groups) + ";");
+  w.line("const attnc_index lo = chunk * " + num(chunkLength) + ";");
+  w.line("const attnc_index hi = lo + " + num(chunkLength) + " < " +
+         num(length) + " ? lo + " + num(chunkLength) + " : " + num(length) +
+         ";");
+  w.line("if (channel >= " + num(channels) + ") return;");
+  w.line("const attnc_index slot = chunk * " + num(channels) + " + channel;");
   Index stepIndex = delinearize("channel", step);
   auto withTime = [&](const Index &index, const std::string &t) {
     Index full(index);
@@ -90,9 +100,16 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   };
   std::string walk = scan.getReverse() ? num(length - 1) + " - w" : "w";
   auto leaf = [&](Value v, const Index &i) { return k.loadInput(v, i); };
-  // Coefficient and offset of step t, broadcast to this channel.
-  auto coefficients = [&](ScalarEmitter &scalar)
-      -> FailureOr<std::pair<std::string, std::string>> {
+
+  // 1. The chunk into registers, composed into one map.
+  w.line("float as[" + num(chunkLength) + "], bs[" + num(chunkLength) + "];");
+  w.line("float A = 1.0f, B = 0.0f;");
+  w.line("#pragma unroll");
+  w.open("for (int i = 0; i < " + num(chunkLength) + "; ++i)");
+  w.line("const attnc_index w = lo + i;");
+  w.line("if (w >= hi) break;");
+  {
+    ScalarEmitter scalar(w, leaf);
     w.line("const attnc_index t = " + walk + ";");
     Index full = withTime(stepIndex, "t");
     Value a = scan.getCoefficients(), b = scan.getOffsets();
@@ -104,59 +121,66 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
         scalar.emit(b, broadcastIndex(full, states, shapeOf(b)));
     if (failed(bv))
       return failure();
-    return std::make_pair(*av, *bv);
-  };
-
-  // 1. This chunk as one affine map.
-  w.open("if (active)");
-  w.line("float A = 1.0f, B = 0.0f;");
-  w.open("for (attnc_index w = lo; w < hi; ++w)");
-  {
-    ScalarEmitter scalar(w, leaf);
-    auto ab = coefficients(scalar);
-    if (failed(ab))
-      return failure();
-    w.line("A = " + ab->first + " * A;");
-    w.line("B = " + ab->first + " * B + " + ab->second + ";");
+    w.line("as[i] = " + *av + ";");
+    w.line("bs[i] = " + *bv + ";");
+    w.line("A = as[i] * A;");
+    w.line("B = as[i] * B + bs[i];");
   }
   w.close();
-  w.line(mapA + "[chunk * " + num(channels) + " + channel] = A;");
-  w.line(mapB + "[chunk * " + num(channels) + " + channel] = B;");
-  w.close();
-  // 2. Every chunk's map is known.
-  w.line("attnc_grid_sync(" + barrier + ");");
-  // 3. The incoming state, then the replay.
-  w.open("if (active)");
+
+  // 2. Publish the map, then look back for the incoming state.
+  w.line("float h;");
   {
     ScalarEmitter scalar(w, leaf);
     FailureOr<std::string> init = scalar.emit(scan.getInit(), stepIndex);
     if (failed(init))
       return failure();
-    w.line("float h = " + *init + ";");
+    w.line("const float initial = " + *init + ";");
   }
-  w.line("for (attnc_index c = 0; c < chunk; ++c) h = " + mapA + "[c * " +
-         num(channels) + " + channel] * h + " + mapB + "[c * " +
-         num(channels) + " + channel];");
-  w.open("for (attnc_index w = lo; w < hi; ++w)");
-  {
-    ScalarEmitter scalar(w, leaf);
-    auto ab = coefficients(scalar);
-    if (failed(ab))
-      return failure();
-    w.line("h = " + roundTo(statesValue, roundTo(statesValue, ab->first + " * h") +
-                                             " + " + ab->second) +
-           ";");
-    for (auto [r, isStates] : stores)
-      if (isStates)
-        w.line(storeResult(k, r, withTime(stepIndex, "t"), "h"));
-  }
+  w.open("if (chunk == 0)");
+  w.line("h = initial;");
   w.close();
+  w.open("else");
+  w.line(mapA + "[slot] = A;");
+  w.line(mapB + "[slot] = B;");
+  w.line("attnc_publish_flag(&" + status + "[slot], 1u);");
+  // Composite of the maps walked so far (the latest first).
+  w.line("float walkedA = 1.0f, walkedB = 0.0f;");
+  w.open("for (attnc_index c = chunk - 1;; --c)");
+  w.line("const attnc_index earlier = c * " + num(channels) + " + channel;");
+  w.open("if (attnc_wait_flag(&" + status + "[earlier]) == 2u)");
+  w.line("h = walkedA * " + finals + "[earlier] + walkedB;");
+  w.line("break;");
+  w.close();
+  w.line("walkedB = walkedA * " + mapB + "[earlier] + walkedB;");
+  w.line("walkedA = walkedA * " + mapA + "[earlier];");
+  w.open("if (c == 0)");
+  w.line("h = walkedA * initial + walkedB;");
+  w.line("break;");
+  w.close();
+  w.close();
+  w.close();
+
+  // 3. Replay from the registers; publish the final state.
+  w.line("#pragma unroll");
+  w.open("for (int i = 0; i < " + num(chunkLength) + "; ++i)");
+  w.line("const attnc_index w = lo + i;");
+  w.line("if (w >= hi) break;");
+  w.line("const attnc_index t = " + walk + ";");
+  w.line("h = " + roundTo(statesValue, roundTo(statesValue, "as[i] * h") +
+                                           " + bs[i]") +
+         ";");
+  for (auto [r, isStates] : stores)
+    if (isStates)
+      w.line(storeResult(k, r, withTime(stepIndex, "t"), "h"));
+  w.close();
+  w.line(finals + "[slot] = h;");
+  w.line("attnc_publish_flag(&" + status + "[slot], 2u);");
   for (auto [r, isStates] : stores)
     if (!isStates) {
-      w.open("if (lo < hi && hi == " + num(length) + ")");
+      w.open("if (hi == " + num(length) + ")");
       w.line(storeResult(k, r, stepIndex, "h"));
       w.close();
     }
-  w.close();
   return success();
 }

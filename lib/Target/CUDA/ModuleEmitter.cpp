@@ -158,8 +158,8 @@ LogicalResult ModuleBuilder::emitKernel(Operation *op, unsigned number) {
   // Tiled and persistent kernels run one block per SM (their shared memory
   // or the grid barrier says so): telling ptxas lets it use the registers
   // it needs instead of spilling to fit blocks that will never be there.
-  bool oneBlockPerSM = isa<kernel::GemmOp, kernel::AttentionOp,
-                           kernel::RecurrenceOp, kernel::ScanOp>(op);
+  bool oneBlockPerSM =
+      isa<kernel::GemmOp, kernel::AttentionOp, kernel::RecurrenceOp>(op);
   src += "extern \"C\" __global__ void __launch_bounds__(" +
          std::to_string(k.threads) + (oneBlockPerSM ? ", 1" : "") + ") " +
          k.name + "(\n    " + params + ") {\n";

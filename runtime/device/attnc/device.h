@@ -205,6 +205,50 @@ __device__ __forceinline__ void attnc_grid_sync(unsigned int *counter) {
 #endif
 }
 
+//===----------------------------------------------------------------------===//
+// Flags between blocks (single-pass scans)
+//===----------------------------------------------------------------------===//
+
+/// Publishes `value` (nonzero) at `flag` after every earlier write of the
+/// thread: a reader that sees it with attnc_wait_flag sees those writes.
+__device__ __forceinline__ void attnc_publish_flag(unsigned int *flag,
+                                                   unsigned int value) {
+  __threadfence();
+  *(volatile unsigned int *)flag = value;
+}
+
+#if defined(ATTNC_EMU)
+/// A flag wait under emulation: the value seen when the wait ended.
+struct attnc_flag_wait {
+  unsigned int *flag;
+  unsigned int seen;
+};
+inline bool attnc_flag_set(void *arg) {
+  attnc_flag_wait *wait = static_cast<attnc_flag_wait *>(arg);
+  wait->seen = *wait->flag;
+  return wait->seen != 0;
+}
+#endif
+
+/// Waits until `flag` is nonzero, then returns it; later reads see what
+/// the publisher wrote before it. Only for flags published by blocks that
+/// started earlier (a launch-ordered ticket), so the wait always ends. The
+/// emulation suspends the thread instead of spinning and reports a
+/// deadlock if nothing can publish the flag.
+__device__ __forceinline__ unsigned int attnc_wait_flag(unsigned int *flag) {
+#if defined(ATTNC_EMU)
+  attnc_flag_wait wait{flag, 0};
+  attnc_emu_wait_until(attnc_flag_set, &wait, __FILE__, __LINE__);
+  return wait.seen;
+#else
+  unsigned int value;
+  while ((value = *(volatile unsigned int *)flag) == 0) {
+  }
+  __threadfence();
+  return value;
+#endif
+}
+
 // Tensor-core primitives (mma.sync, ldmatrix), on the GPU as inline PTX and
 // under ATTNC_EMU through the emulation's whole-warp exchange.
 #include "attnc/mma.h"

@@ -336,7 +336,7 @@ struct Wait {
   unsigned parity;
 };
 
-inline bool phaseComplete(const void *arg) {
+inline bool phaseComplete(void *arg) {
   const Wait *wait = static_cast<const Wait *>(arg);
   return (wait->barrier->phase & 1u) != wait->parity;
 }

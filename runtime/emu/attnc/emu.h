@@ -33,6 +33,7 @@
 
 // Every standard header comes first: the CUDA spellings defined below (for
 // example the empty __noinline__) must not leak into library headers.
+#include <algorithm>
 #include <atomic>
 #include <cassert>
 #include <cerrno>
@@ -163,6 +164,8 @@ constexpr unsigned char kCanary = 0xC5;
 /// matrix instructions of attnc/mma.h need at most 24).
 constexpr size_t kExchangeBytes = 64;
 constexpr size_t kMaxGuardPages = 4096;
+/// Blocks of a normal (non-cooperative) launch that run at once.
+constexpr unsigned long long kResidentBlocks = 4;
 /// Shared arenas kept mapped between launches (more are unmapped after a
 /// cooperative launch).
 constexpr size_t kKeptArenas = 16;
@@ -211,8 +214,8 @@ struct Fiber {
   /// Where the fiber waits; barriers only match at the same call.
   Site site;
   /// For Wait::Poll: the fiber may continue once pollReady(pollArg) holds.
-  bool (*pollReady)(const void *);
-  const void *pollArg;
+  bool (*pollReady)(void *);
+  void *pollArg;
   /// Next free byte of the block's static shared memory, as this thread sees
   /// it; every thread runs the same ATTNC_SHARED sequence, so every thread of
   /// a block computes the same offsets.
@@ -1062,7 +1065,9 @@ inline bool configure(Scheduler &s, dim3 grid, dim3 block,
     s.dynamicBytes = kSharedBytes; // kSharedBytes need not be 128-aligned
   s.cooperative = cooperative;
 
-  size_t resident = cooperative ? static_cast<size_t>(numBlocks) : 1;
+  size_t resident = cooperative ? static_cast<size_t>(numBlocks)
+                                : static_cast<size_t>(std::min<unsigned long long>(
+                                      numBlocks, kResidentBlocks));
   size_t residentThreads = resident * s.threadsPerBlock;
   if (!s.stacks.reserve(residentThreads, kStackBytes, /*guarded=*/true)) {
     recordError("cannot allocate %zu fiber stacks of %zu bytes: %s",
@@ -1092,9 +1097,15 @@ inline bool runGrid(Scheduler &s) {
         return false;
     return runResident(s);
   }
-  for (unsigned long long i = 0; i < numBlocks; ++i)
-    if (!startBlock(s, 0, blockAt(s.gridDim, i)) || !runResident(s))
+  // Waves of kResidentBlocks blocks run together, so blocks that talk
+  // through memory (flags, tickets) interleave as on a GPU.
+  for (unsigned long long i = 0; i < numBlocks; i += kResidentBlocks) {
+    for (unsigned long long j = i; j < numBlocks && j < i + kResidentBlocks; ++j)
+      if (!startBlock(s, static_cast<size_t>(j - i), blockAt(s.gridDim, j)))
+        return false;
+    if (!runResident(s))
       return false;
+  }
   return true;
 }
 
@@ -1458,13 +1469,13 @@ inline void attnc_emu_warp_exchange_end(const char *file, int line) {
 }
 
 /// Suspends the caller until `ready(arg)` holds, letting the other threads
-/// run meanwhile (the mbarrier waits of attnc/warpgroup.h). The condition
-/// is checked between scheduling rounds; if no thread can make progress
-/// the launch fails as a deadlock naming `file`:`line`.
-inline void attnc_emu_wait_until(bool (*ready)(const void *), const void *arg,
+/// run meanwhile (mbarrier waits, flags between blocks). The condition is
+/// checked between scheduling rounds, never at the call: a waiting thread
+/// always lets the others run first, as it may on a GPU, and `ready` may
+/// record in `arg` what it saw when it held. If no thread can make
+/// progress the launch fails as a deadlock naming `file`:`line`.
+inline void attnc_emu_wait_until(bool (*ready)(void *), void *arg,
                                  const char *file, int line) {
-  if (ready(arg))
-    return;
   ::attnc_emu::Fiber &f = ::attnc_emu::running();
   f.pollReady = ready;
   f.pollArg = arg;
