@@ -51,6 +51,9 @@ try:
             libcuda.cuDeviceGetAttribute(ctypes.byref(major), 75, 0)
             libcuda.cuDeviceGetAttribute(ctypes.byref(minor), 76, 0)
             config.substitutions.append(("%cuda_arch", f"sm_{major.value}{minor.value}"))
+            # Hopper (compute capability 9.0) also runs sm_90a code (wgmma).
+            if (major.value, minor.value) == (9, 0):
+                config.available_features.add("cuda-sm90a")
 except OSError:
     pass
 
