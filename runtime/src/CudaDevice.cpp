@@ -143,6 +143,38 @@ public:
     std::vector<void *> params;
     for (CUdeviceptr &value : values)
       params.push_back(&value);
+    // Tensor maps follow the buffers, each encoded for its buffer's address
+    // (CUtensorMap: 128 bytes, 64-byte aligned).
+    struct alignas(64) TensorMap {
+      unsigned char bytes[128];
+    };
+    std::vector<TensorMap> maps(step.maps.size());
+    for (size_t i = 0; i < step.maps.size(); ++i) {
+      const TensorMapDesc &m = step.maps[i];
+      if (!driver.cuTensorMapEncodeTiled)
+        return {ATTNC_DEVICE_ERROR,
+                "launching " + step.kernel + " needs cuTensorMapEncodeTiled "
+                "(TMA), which the CUDA driver " + driver.versionString() +
+                " lacks"};
+      // Dims and box innermost first; rows are dense, 2-byte elements.
+      unsigned long long dims[2] = {(unsigned long long)m.cols,
+                                    (unsigned long long)m.rows};
+      unsigned long long strides[1] = {(unsigned long long)m.cols * 2};
+      unsigned int box[2] = {unsigned(m.boxCols), unsigned(m.boxRows)};
+      unsigned int unit[2] = {1, 1};
+      // cuda.h: CU_TENSOR_MAP_DATA_TYPE_FLOAT16 = 6, _BFLOAT16 = 9;
+      // INTERLEAVE_NONE = 0; SWIZZLE_128B = 3; L2_PROMOTION_L2_128B = 2;
+      // FLOAT_OOB_FILL_NONE = 0 (zeros outside the tensor).
+      int type = m.type == ElementType::BF16 ? 9 : 6;
+      CUresult result = driver.cuTensorMapEncodeTiled(
+          maps[i].bytes, type, 2, reinterpret_cast<void *>(values[m.arg]),
+          dims, strides, box, unit, 0, 3, 2, 0);
+      if (result != 0)
+        return {ATTNC_DEVICE_ERROR, "encoding a tensor map for " +
+                                        step.kernel + " failed: " +
+                                        driver.describe(result)};
+      params.push_back(maps[i].bytes);
+    }
     CUfunction function = functions.at(step.kernel);
     CUresult result =
         step.cooperative

@@ -201,6 +201,10 @@ std::unique_ptr<CudaDriver> CudaDriver::init(const ProcAddress &getProcAddress,
   want("cuStreamCreate", d.cuStreamCreate);
   want("cuStreamDestroy", d.cuStreamDestroy);
   want("cuStreamSynchronize", d.cuStreamSynchronize);
+  if (!missing)
+    if (void *pfn = getProcAddress.resolve("cuTensorMapEncodeTiled",
+                                           kCudaVersion, &result, &status))
+      assign(d.cuTensorMapEncodeTiled, pfn);
   if (missing)
     return fail("the CUDA driver " + d.versionString() +
                 " is too old: it has no " + missingName + " for CUDA 12.0 (" +

@@ -144,6 +144,15 @@ public:
   CUresult (*cuStreamCreate)(CUstream *phStream, unsigned int flags) = nullptr;
   CUresult (*cuStreamDestroy)(CUstream hStream) = nullptr;
   CUresult (*cuStreamSynchronize)(CUstream hStream) = nullptr;
+  /// TMA tensor maps (the sm_90a kernels). Optional: resolved when the
+  /// driver has it, and checked by the launches that need it. The enums
+  /// are passed as their values in cuda.h (CUtensorMapDataType and so on).
+  CUresult (*cuTensorMapEncodeTiled)(
+      void *tensorMap, int dataType, unsigned int rank, void *globalAddress,
+      const unsigned long long *globalDim,
+      const unsigned long long *globalStrides, const unsigned int *boxDim,
+      const unsigned int *elementStrides, int interleave, int swizzle,
+      int l2Promotion, int oobFill) = nullptr;
   CUresult (*cuGetErrorName)(CUresult error, const char **pStr) = nullptr;
   CUresult (*cuGetErrorString)(CUresult error, const char **pStr) = nullptr;
 

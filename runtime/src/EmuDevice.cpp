@@ -16,6 +16,7 @@
 
 #include "EmuHeaders.inc"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -200,6 +201,24 @@ public:
     std::vector<void *> pointers;
     for (uint64_t arg : args)
       pointers.push_back(reinterpret_cast<void *>(arg));
+    // The emulation's tensor maps (attnc/warpgroup.h, attnc_tensor_map):
+    // base, rows, columns, row stride in bytes, box rows, box columns.
+    struct alignas(64) TensorMap {
+      unsigned long long words[16];
+    };
+    std::vector<TensorMap> maps(step.maps.size());
+    for (size_t i = 0; i < step.maps.size(); ++i) {
+      const TensorMapDesc &m = step.maps[i];
+      unsigned long long *w = maps[i].words;
+      std::fill(w, w + 16, 0ull);
+      w[0] = args[m.arg];
+      w[1] = (unsigned long long)m.rows;
+      w[2] = (unsigned long long)m.cols;
+      w[3] = (unsigned long long)m.cols * 2;
+      w[4] = (unsigned long long)m.boxRows;
+      w[5] = (unsigned long long)m.boxCols;
+      pointers.push_back(maps[i].words);
+    }
     char error[512] = "";
     int status = launchFn(thunks.at(step.kernel), pointers.data(), step.grid[0],
                           step.grid[1], step.grid[2], step.block[0],

@@ -7,6 +7,7 @@
 //   entry lstm_small
 //   buffer <id> input|output|temp <index|-> f32|f16|bf16|i1 [d0,d1,...] <name|->
 //   launch <kernel> <kind> grid X Y Z block X Y Z smem <bytes> coop 0|1 args <id>...
+//          [maps <arg>:<rows>:<cols>:<box rows>:<box cols>...]
 //   zero <id>
 //   copy <from> <to>
 //   end
@@ -130,6 +131,11 @@ std::string attnc::rt::printPlan(const Plan &plan) {
          << s.dynamicShared << " coop " << (s.cooperative ? 1 : 0) << " args";
       for (int a : s.args)
         os << " " << a;
+      if (!s.maps.empty())
+        os << " maps";
+      for (const TensorMapDesc &m : s.maps)
+        os << " " << m.arg << ":" << m.rows << ":" << m.cols << ":"
+           << m.boxRows << ":" << m.boxCols;
       os << "\n";
       break;
     case PlanStep::Op::Zero:
@@ -278,9 +284,53 @@ static bool parseLaunch(LineReader &in, PlanStep &step, std::string *error) {
   }
   step.dynamicShared = size_t(values[6]);
   step.cooperative = values[7] != 0;
-  int64_t arg;
-  while (in.integer(&arg, 0, 1 << 20))
-    step.args.push_back(int(arg));
+  std::string token;
+  bool maps = false;
+  while (in.word(&token)) {
+    if (!maps && token == "maps") {
+      maps = true;
+      continue;
+    }
+    int64_t fields[5];
+    int count = maps ? 5 : 1;
+    std::istringstream parts(token);
+    std::string part;
+    int n = 0;
+    bool good = true;
+    while (good && std::getline(parts, part, ':')) {
+      char *end = nullptr;
+      errno = 0;
+      long long value = std::strtoll(part.c_str(), &end, 10);
+      good = n < count && !errno && end != part.c_str() && !*end &&
+             value >= 0 && value <= (int64_t(1) << 40);
+      if (good)
+        fields[n++] = value;
+    }
+    if (!good || n != count) {
+      *error = in.fail(maps ? "bad tensor map '" + token +
+                                  "' (expected arg:rows:cols:boxrows:boxcols)"
+                            : "bad buffer id '" + token + "'");
+      return false;
+    }
+    if (!maps) {
+      step.args.push_back(int(fields[0]));
+      continue;
+    }
+    TensorMapDesc m;
+    m.arg = int(fields[0]);
+    m.rows = fields[1];
+    m.cols = fields[2];
+    m.boxRows = fields[3];
+    m.boxCols = fields[4];
+    if (m.arg >= int(step.args.size()) || m.boxRows < 1 || m.boxRows > 256 ||
+        m.boxCols != 64 || m.rows < 1 || m.cols < 1 || m.cols % 8 != 0) {
+      *error = in.fail("tensor map '" + token +
+                       "' names no argument, or a box or row the 128-byte "
+                       "swizzle cannot copy");
+      return false;
+    }
+    step.maps.push_back(m);
+  }
   return true;
 }
 
@@ -375,6 +425,18 @@ bool attnc::rt::parsePlan(const std::string &text, Plan *plan,
                  ", which it does not define";
         return false;
       }
+  for (PlanStep &step : plan->steps)
+    for (TensorMapDesc &m : step.maps) {
+      const BufferDesc *b = plan->buffer(step.args[m.arg]);
+      m.type = b->type;
+      if ((b->type != ElementType::F16 && b->type != ElementType::BF16) ||
+          m.rows * m.cols > b->numElements()) {
+        *error = "launch plan: the tensor map of " + step.kernel +
+                 " over buffer " + std::to_string(b->id) +
+                 " does not fit it or is not f16/bf16";
+        return false;
+      }
+    }
   for (auto role : {BufferDesc::Role::Input, BufferDesc::Role::Output}) {
     std::vector<const BufferDesc *> numbered = byRole(*plan, role);
     for (size_t i = 0; i < numbered.size(); ++i)

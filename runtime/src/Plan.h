@@ -38,6 +38,16 @@ struct BufferDesc {
   size_t byteSize() const { return size_t(numElements()) * elementBytes(type); }
 };
 
+/// A TMA tensor map a launch passes after its buffers (sm_90a): a 2-D
+/// row-major view of the buffer that is argument `arg` of the launch,
+/// `rows` x `cols` elements (f16 or bf16), copied in boxes of
+/// `boxRows` x `boxCols` with the 128-byte swizzle.
+struct TensorMapDesc {
+  int arg = 0;
+  int64_t rows = 0, cols = 0, boxRows = 0, boxCols = 0;
+  ElementType type = ElementType::BF16; // the buffer's, set by parsePlan
+};
+
 struct PlanStep {
   enum class Op { Launch, Zero, Copy };
   Op op = Op::Launch;
@@ -49,6 +59,7 @@ struct PlanStep {
   size_t dynamicShared = 0;
   bool cooperative = false;
   std::vector<int> args; // buffer ids, in parameter order
+  std::vector<TensorMapDesc> maps; // parameters after the buffers
   // Zero: args[0]. Copy: args[0] to args[1].
 };
 

@@ -3,12 +3,14 @@
 // The Hopper GEMM. A block of 128 x (1 + C) threads computes a
 // (64 C) x tn output tile (C = 1 or 2 consumer warpgroups, tn = 64 or 128):
 //
-//  - Warpgroup 0 is the producer. It streams 64-wide K tiles of A and B
-//    into a ring of shared-memory stages with cp.async, each 16-byte chunk
-//    placed by the 128-byte swizzle that wgmma reads, and signals each
-//    stage's "full" mbarrier through cp.async.mbarrier.arrive once its own
-//    copies have landed. It waits on the stage's "empty" mbarrier before
-//    refilling it.
+//  - Warpgroup 0 is the producer: one of its threads streams 64-wide K
+//    tiles of A and B into a ring of shared-memory stages with TMA
+//    (cp.async.bulk.tensor, from tensor maps the runtime encodes for the
+//    operand buffers), which writes the 128-byte swizzle that wgmma reads
+//    and zero-fills past the matrices. Each copy completes its bytes on the
+//    stage's "full" mbarrier, which the thread primed with the stage's byte
+//    count (arrive.expect_tx). It waits on the stage's "empty" mbarrier
+//    before refilling it.
 //  - Each consumer warpgroup owns 64 rows. Per stage it waits for "full",
 //    issues four wgmma.mma_async m64n{tn}k16 (A K-major, B MN-major, both
 //    by descriptor, no register staging), commits them, and once the
@@ -19,10 +21,8 @@
 //    m64nNk16 D fragment) go through a row-major shared tile, then every
 //    thread runs the fused epilogue once per element with coalesced stores.
 //
-// The producer copies with cp.async rather than TMA: TMA needs a tensor
-// map per operand, encoded by the driver on the host for every buffer
-// address, which the runtime's plan does not carry yet (docs/codegen.md).
-// Everything here runs under the CPU emulation (attnc/warpgroup.h) in CI.
+// Everything here runs under the CPU emulation (attnc/warpgroup.h) in CI,
+// TMA included (the emulation's own tensor maps, same box and swizzle).
 //
 //===----------------------------------------------------------------------===//
 
@@ -51,8 +51,6 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
                         .isBF16();
   const std::string mma = "attnc_wgmma_m64n" + num(tn) + "k16_" +
                           (bf16 ? "bf16" : "f16");
-  const std::string lhs = "in" + num(*k.inputNumber(matmul.getLhs()));
-  const std::string rhs = "in" + num(*k.inputNumber(matmul.getRhs()));
   const int64_t accumulators = tn / 2;
 
   k.threads = 128 * (1 + consumers);
@@ -68,45 +66,36 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
   w.line("const int warpgroup = threadIdx.x >> 7, wgThread = threadIdx.x & 127;");
   // "full" completes when the producer's 128 threads' copies have landed;
   // "empty" when every consumer warpgroup has finished reading.
+  std::string mapA = k.addTensorMap(*k.inputNumber(matmul.getLhs()),
+                                    shape.totalRows, shape.depth, tm, 64);
+  std::string mapB = k.addTensorMap(*k.inputNumber(matmul.getRhs()),
+                                    shape.depth, shape.cols, 64, 64);
   w.open("if (threadIdx.x == 0)");
   w.line("for (int s = 0; s < " + num(stages) +
-         "; ++s) { attnc_mbarrier_init(&full[s], 128); "
+         "; ++s) { attnc_mbarrier_init(&full[s], 1); "
          "attnc_mbarrier_init(&empty[s], " + num(consumers) + "); }");
+  w.line("attnc_fence_barrier_init();");
   w.close();
   w.line("__syncthreads();");
   w.line("float acc[" + num(accumulators) + "];");
 
   // Producer. Stage s is free on the first pass (an empty-barrier wait
   // with parity 1 returns at once on a fresh barrier), then after each
-  // consumer pass.
-  w.open("if (warpgroup == 0)");
+  // consumer pass. A's box is tm rows of 64 K; B's boxes are 64 K rows of
+  // 64 columns, one per 64-column block of the stage.
+  w.open("if (warpgroup == 0 && wgThread == 0)");
   w.open("for (attnc_index kt = 0; kt < " + num(numTiles) + "; ++kt)");
   w.line("const int s = kt % " + num(stages) + ";");
   w.line("attnc_mbarrier_wait(&empty[s], ((kt / " + num(stages) +
          ") & 1) ^ 1);");
   w.line("unsigned char *stageA = tiles + s * " + num(stageBytes) +
          ", *stageB = stageA + " + num(bytesA) + ";");
-  w.open("for (int c = wgThread; c < " + num(tm * 8) + "; c += 128)");
-  w.line("const int r = c >> 3, chunk = c & 7;");
-  w.line("const attnc_index gm = tileM * " + num(tm) +
-         " + r, gk = kt * 64 + chunk * 8;");
-  w.line("const bool valid = gm < " + num(shape.totalRows) + " && gk < " +
-         num(shape.depth) + ";");
-  w.line("attnc_cp_async_16(stageA + attnc_swizzle128(r, chunk), " + lhs +
-         " + (valid ? gm * " + num(shape.depth) + " + gk : 0), valid);");
-  w.close();
-  w.open("for (int c = wgThread; c < " + num(64 * (tn / 8)) + "; c += 128)");
-  w.line("const int r = c / " + num(tn / 8) + ", chunk = c % " + num(tn / 8) +
-         ";");
-  w.line("const attnc_index gk = kt * 64 + r, gn = tileN * " + num(tn) +
-         " + chunk * 8;");
-  w.line("const bool valid = gk < " + num(shape.depth) + " && gn < " +
-         num(shape.cols) + ";");
-  w.line("attnc_cp_async_16(stageB + (chunk >> 3) * 8192 + "
-         "attnc_swizzle128(r, chunk & 7), " + rhs + " + (valid ? gk * " +
-         num(shape.cols) + " + gn : 0), valid);");
-  w.close();
-  w.line("attnc_cp_async_mbarrier_arrive(&full[s]);");
+  w.line("attnc_mbarrier_arrive_expect_tx(&full[s], " + num(stageBytes) + ");");
+  w.line("attnc_tma_load_2d(stageA, &" + mapA + ", int(kt * 64), int(tileM * " +
+         num(tm) + "), &full[s]);");
+  w.line("for (int block = 0; block < " + num(tn / 64) +
+         "; ++block) attnc_tma_load_2d(stageB + block * 8192, &" + mapB +
+         ", int(tileN * " + num(tn) + " + block * 64), int(kt * 64), &full[s]);");
   w.close();
   w.close();
 
@@ -115,7 +104,7 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
   // offsets: unused for the swizzled K-major A (16 by convention), 8 KiB
   // between B's 64-column blocks; stride byte offsets: 1 KiB between
   // 8-row groups.
-  w.open("else");
+  w.open("else if (warpgroup > 0)");
   w.line("const int consumer = warpgroup - 1;");
   w.line("for (int i = 0; i < " + num(accumulators) + "; ++i) acc[i] = 0.0f;");
   w.open("for (attnc_index kt = 0; kt < " + num(numTiles) + "; ++kt)");

@@ -48,6 +48,14 @@ public:
   int64_t dynamicShared = 0;
   bool cooperative = false;
   llvm::SmallVector<TempBuffer> temps;
+  /// TMA tensor maps over inputs (sm_90a), passed after the temporaries:
+  /// a rows x cols row-major view of input `input`, in boxes of
+  /// boxRows x boxCols with the 128-byte swizzle.
+  struct TensorMapUse {
+    unsigned input;
+    int64_t rows, cols, boxRows, boxCols;
+  };
+  llvm::SmallVector<TensorMapUse> tensorMaps;
 
   mlir::Block &block() { return kernel->getRegion(0).front(); }
   /// Kernel body value -> parameter: block argument i is "in<i>".
@@ -56,6 +64,9 @@ public:
   std::optional<std::string> loadInput(mlir::Value value, const Index &index);
   /// A new temporary; returns its parameter name.
   std::string addTemp(std::string type, int64_t elements, bool zeroed = false);
+  /// A new tensor map parameter; returns its name.
+  std::string addTensorMap(unsigned input, int64_t rows, int64_t cols,
+                           int64_t boxRows, int64_t boxCols);
   /// The yielded values, in result order.
   mlir::OperandRange results() {
     return block().getTerminator()->getOperands();

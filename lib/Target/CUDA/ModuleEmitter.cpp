@@ -143,6 +143,20 @@ LogicalResult ModuleBuilder::emitKernel(Operation *op, unsigned number) {
       plan.steps.push_back(zero);
     }
   }
+  // Tensor maps last, by value (the runtime encodes each for its buffer).
+  for (auto [i, map] : llvm::enumerate(k.tensorMaps)) {
+    params += ",\n    ATTNC_GRID_CONSTANT const attnc_tensor_map map" +
+              std::to_string(i);
+    thunkArgs += ", *(const attnc_tensor_map *)args[" +
+                 std::to_string(argIndex++) + "]";
+    attnc::rt::TensorMapDesc desc;
+    desc.arg = int(op->getNumResults() + map.input);
+    desc.rows = map.rows;
+    desc.cols = map.cols;
+    desc.boxRows = map.boxRows;
+    desc.boxCols = map.boxCols;
+    launch.maps.push_back(desc);
+  }
   launch.grid[0] = unsigned(k.blocks);
   launch.block[0] = unsigned(k.threads);
   launch.dynamicShared = size_t(k.dynamicShared);
@@ -179,6 +193,7 @@ LogicalResult ModuleBuilder::emitKernel(Operation *op, unsigned number) {
         std::pair{"attnc_wgmma_m64n", "wgmma.mma_async"},
         std::pair{"attnc_ldmatrix", "ldmatrix"},
         std::pair{"attnc_cp_async_16", "cp.async"},
+        std::pair{"attnc_tma_load_2d", "tma"},
         std::pair{"attnc_mbarrier_wait", "mbarrier"},
         std::pair{"attnc_grid_sync", "grid-barrier"}})
     if (k.body.find(wrapper) != std::string::npos)

@@ -37,6 +37,21 @@
 /// 1024-byte aligned shared addresses.
 #define ATTNC_WGMMA_SWIZZLE_BYTES 1024
 
+/// A TMA tensor map, passed to a kernel by value (`ATTNC_GRID_CONSTANT
+/// const attnc_tensor_map`). On the GPU it is the driver's opaque
+/// CUtensorMap (128 bytes, 64-byte aligned), encoded by the runtime with
+/// cuTensorMapEncodeTiled. Under emulation the runtime fills words 0-5
+/// instead: base address, rows, columns, row stride in bytes, box rows,
+/// box columns (2-byte elements, 128-byte swizzle; runtime/src/EmuDevice.cpp).
+struct alignas(64) attnc_tensor_map {
+  unsigned long long words[16];
+};
+#if defined(ATTNC_EMU)
+#define ATTNC_GRID_CONSTANT
+#else
+#define ATTNC_GRID_CONSTANT __grid_constant__
+#endif
+
 /// Byte offset of 16-byte chunk `chunk` of row `row` in a 128-byte-swizzled
 /// tile.
 __device__ __forceinline__ unsigned attnc_swizzle128(unsigned row,
@@ -96,6 +111,47 @@ __device__ __forceinline__ void attnc_mbarrier_init(unsigned long long *bar,
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(
                    attnc_shared_address(bar)),
                "r"(count)
+               : "memory");
+#else
+  __trap();
+#endif
+}
+
+/// Makes the mbarrier initialisations visible to the asynchronous proxy
+/// (TMA), before the barrier that publishes them to the other threads.
+__device__ __forceinline__ void attnc_fence_barrier_init() {
+#if ATTNC_WGMMA_PTX
+  asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+#endif
+}
+
+/// One arrival that also expects `bytes` more bytes of asynchronous
+/// copies (TMA) to complete before the phase can.
+__device__ __forceinline__ void
+attnc_mbarrier_arrive_expect_tx(unsigned long long *bar, unsigned bytes) {
+#if ATTNC_WGMMA_PTX
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(
+                   attnc_shared_address(bar)),
+               "r"(bytes)
+               : "memory");
+#else
+  __trap();
+#endif
+}
+
+/// TMA: copies the box at element coordinates (c0: column, c1: row) of the
+/// tensor `map` describes into shared memory at `dst` (1024-byte aligned,
+/// swizzled as the map says; zeros where the box leaves the tensor), and
+/// completes its bytes on `bar`.
+__device__ __forceinline__ void attnc_tma_load_2d(void *dst,
+                                                  const attnc_tensor_map *map,
+                                                  int c0, int c1,
+                                                  unsigned long long *bar) {
+#if ATTNC_WGMMA_PTX
+  asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile."
+               "mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(
+                   attnc_shared_address(dst)),
+               "l"(map), "r"(c0), "r"(c1), "r"(attnc_shared_address(bar))
                : "memory");
 #else
   __trap();
@@ -318,9 +374,10 @@ namespace attnc_warpgroup_emu {
 /// The emulation's mbarrier state, in the barrier's 8 bytes of shared
 /// memory (the GPU's encoding is opaque; only the behaviour is modelled).
 struct Barrier {
-  uint32_t pending;  // arrivals still missing in the current phase
-  uint16_t expected; // arrivals per phase
-  uint16_t phase;    // parity of the current, incomplete phase
+  uint16_t pending;  // arrivals still missing in the current phase
+  uint16_t expected; // arrivals per phase (at most 1024 threads)
+  int32_t tx : 31;   // bytes expected (expect_tx) less bytes completed
+  uint32_t phase : 1; // parity of the current, incomplete phase
 };
 static_assert(sizeof(Barrier) == 8, "an mbarrier is 8 bytes");
 
@@ -341,12 +398,18 @@ inline bool phaseComplete(void *arg) {
   return (wait->barrier->phase & 1u) != wait->parity;
 }
 
-/// The arrival that completes a phase starts the next one.
-inline void arrive(Barrier *b) {
-  if (--b->pending == 0) {
+/// A phase completes once every arrival and every expected byte is in;
+/// the next one starts at once.
+inline void completeIfDone(Barrier *b) {
+  if (b->pending == 0 && b->tx == 0) {
     b->phase ^= 1u;
     b->pending = b->expected;
   }
+}
+
+inline void arrive(Barrier *b) {
+  --b->pending;
+  completeIfDone(b);
 }
 
 /// One wgmma.mma_async, remembered until the wait that completes it.
@@ -508,14 +571,54 @@ __device__ inline void attnc_mbarrier_init(unsigned long long *bar,
                                            unsigned count) {
   attnc_warpgroup_emu::Barrier *b =
       attnc_warpgroup_emu::barrier(bar, "mbarrier.init");
-  b->pending = count;
+  b->pending = (uint16_t)count;
   b->expected = (uint16_t)count;
+  b->tx = 0;
   b->phase = 0;
 }
 
 __device__ inline void attnc_mbarrier_arrive(unsigned long long *bar) {
   attnc_warpgroup_emu::arrive(
       attnc_warpgroup_emu::barrier(bar, "mbarrier.arrive"));
+}
+
+__device__ inline void attnc_fence_barrier_init() {}
+
+__device__ inline void attnc_mbarrier_arrive_expect_tx(unsigned long long *bar,
+                                                       unsigned bytes) {
+  attnc_warpgroup_emu::Barrier *b =
+      attnc_warpgroup_emu::barrier(bar, "mbarrier.arrive.expect_tx");
+  b->tx = b->tx + int32_t(bytes);
+  attnc_warpgroup_emu::arrive(b);
+}
+
+/// The copy happens at once (the earliest the GPU could make it), then its
+/// bytes complete on the barrier.
+__device__ inline void attnc_tma_load_2d(void *dst, const attnc_tensor_map *map,
+                                         int c0, int c1,
+                                         unsigned long long *bar) {
+  const unsigned long long *w = map->words;
+  const unsigned char *base = reinterpret_cast<const unsigned char *>(w[0]);
+  unsigned long long rows = w[1], cols = w[2], stride = w[3];
+  unsigned boxRows = unsigned(w[4]), boxCols = unsigned(w[5]);
+  if (!base || boxCols * 2 != 128 || (attnc_shared_address(dst) & 1023u))
+    attnc_emu_fail("cp.async.bulk.tensor", __FILE__, __LINE__,
+                   "needs an emulation tensor map with 64-column boxes and a "
+                   "1024-byte aligned destination");
+  unsigned char *out = static_cast<unsigned char *>(dst);
+  for (unsigned r = 0; r < boxRows; ++r)
+    for (unsigned c = 0; c < boxCols; ++c) {
+      long long row = (long long)c1 + r, col = (long long)c0 + c;
+      unsigned short bits = 0;
+      if (row >= 0 && col >= 0 && (unsigned long long)row < rows &&
+          (unsigned long long)col < cols)
+        std::memcpy(&bits, base + row * stride + col * 2, 2);
+      std::memcpy(out + attnc_swizzle128(r, c / 8) + (c % 8) * 2, &bits, 2);
+    }
+  attnc_warpgroup_emu::Barrier *b =
+      attnc_warpgroup_emu::barrier(bar, "cp.async.bulk.tensor");
+  b->tx = b->tx - int32_t(boxRows * boxCols * 2);
+  attnc_warpgroup_emu::completeIfDone(b);
 }
 
 __device__ inline void attnc_mbarrier_wait(unsigned long long *bar,

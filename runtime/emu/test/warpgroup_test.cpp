@@ -12,6 +12,8 @@
 //  - that a wgmma reads its operands only at the wait that completes it,
 //    so overwriting a stage before that wait changes the result (a kernel
 //    with that race fails in CI, as it could on the GPU);
+//  - TMA boxes (cp.async.bulk.tensor) with the 128-byte swizzle and zero
+//    fill past the tensor, completing their bytes on an mbarrier;
 //  - mbarrier phases and parities through a producer/consumer ring that
 //    wraps several times;
 //  - that misuse is a launch error, not a hang: waiting on a barrier
@@ -291,6 +293,69 @@ static void testLateRead() {
 }
 
 //===----------------------------------------------------------------------===//
+// TMA
+//===----------------------------------------------------------------------===//
+
+/// Thread 0 primes the barrier with the box's bytes and copies a 16 x 64
+/// box at column 8, row 5 of a 20 x 70 bf16 tensor (so past its last row
+/// and columns); every thread waits for the phase, then reads the tile
+/// back through the 128-byte swizzle.
+__global__ void tmaBox(unsigned short *out, const attnc_tensor_map *map) {
+  ATTNC_DYNAMIC_SHARED(attnc_b128, smem);
+  unsigned char *tile = attnc_align_shared_1024(smem);
+  ATTNC_SHARED(unsigned long long, bar, 1);
+  if (threadIdx.x == 0) {
+    attnc_mbarrier_init(bar, 1);
+    attnc_fence_barrier_init();
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    attnc_mbarrier_arrive_expect_tx(bar, 16 * 64 * 2);
+    attnc_tma_load_2d(tile, map, 8, 5, bar);
+  }
+  attnc_mbarrier_wait(bar, 0);
+  for (int e = threadIdx.x; e < 16 * 64; e += blockDim.x) {
+    int r = e / 64, c = e % 64;
+    std::memcpy(out + e, tile + attnc_swizzle128(r, c / 8) + (c % 8) * 2, 2);
+  }
+}
+static void tmaBoxThunk(void **args) {
+  tmaBox(*static_cast<unsigned short **>(args[0]),
+         *static_cast<const attnc_tensor_map **>(args[1]));
+}
+
+static void testTma() {
+  std::vector<unsigned short> tensor(20 * 70);
+  for (size_t i = 0; i < tensor.size(); ++i)
+    tensor[i] = (unsigned short)(i + 1); // nonzero everywhere
+  attnc_tensor_map map{};
+  // The emulation's tensor map (attnc/warpgroup.h): base, rows, columns,
+  // row stride in bytes, box rows, box columns.
+  map.words[0] = (unsigned long long)tensor.data();
+  map.words[1] = 20;
+  map.words[2] = 70;
+  map.words[3] = 70 * 2;
+  map.words[4] = 16;
+  map.words[5] = 64;
+  std::vector<unsigned short> out(16 * 64, 0xFFFF);
+  unsigned short *o = out.data();
+  const attnc_tensor_map *m = &map;
+  std::string problem = launch(tmaBoxThunk, {&o, &m}, 128, 1024 + 16 * 128);
+  for (int r = 0; r < 16 && problem.empty(); ++r)
+    for (int c = 0; c < 64 && problem.empty(); ++c) {
+      int row = 5 + r, col = 8 + c;
+      unsigned short want = row < 20 && col < 70 ? tensor[row * 70 + col] : 0;
+      if (out[r * 64 + c] != want)
+        problem = "box (" + std::to_string(r) + ", " + std::to_string(c) +
+                  ") = " + std::to_string(out[r * 64 + c]) + ", want " +
+                  std::to_string(want);
+    }
+  report("TMA box: 128-byte swizzle, zeros past the tensor, bytes complete "
+         "the mbarrier phase",
+         problem);
+}
+
+//===----------------------------------------------------------------------===//
 // mbarrier ring
 //===----------------------------------------------------------------------===//
 
@@ -409,6 +474,7 @@ int main() {
   testWgmmaVariants(false);
   testWgmmaVariants(true);
   testLateRead();
+  testTma();
   testMbarrierRing();
   testMisuse();
   // After the failed launches, the emulation still runs kernels correctly.

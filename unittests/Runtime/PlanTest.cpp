@@ -1,0 +1,89 @@
+//===- PlanTest.cpp - the launch plan's text form -------------------------===//
+//
+// The plan's printer and parser (runtime/src/Plan.cpp): a plan with tensor
+// maps survives a round trip, and malformed launches are rejected with the
+// line they are on.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Plan.h"
+
+#include <gtest/gtest.h>
+
+using namespace attnc::rt;
+
+namespace {
+
+const char *kPlan = "attnc-plan 1\n"
+                    "arch sm_90a\n"
+                    "entry g\n"
+                    "buffer 0 input 0 bf16 [37,200] a\n"
+                    "buffer 1 input 1 bf16 [200,72] b\n"
+                    "buffer 2 output 0 f32 [37,72] c\n"
+                    "launch attnc_k0 gemm grid 1 1 1 block 256 1 1 smem 99392 "
+                    "coop 0 args 2 0 1 maps 1:37:200:64:64 2:200:72:64:64\n"
+                    "end\n";
+
+std::string withLaunch(const std::string &launch) {
+  std::string text = kPlan;
+  size_t at = text.find("launch");
+  size_t end = text.find('\n', at);
+  return text.substr(0, at) + launch + text.substr(end);
+}
+
+TEST(PlanTest, TensorMapsRoundTrip) {
+  Plan plan;
+  std::string error;
+  ASSERT_TRUE(parsePlan(kPlan, &plan, &error)) << error;
+  ASSERT_EQ(plan.steps.size(), 1u);
+  const PlanStep &step = plan.steps[0];
+  ASSERT_EQ(step.args.size(), 3u);
+  ASSERT_EQ(step.maps.size(), 2u);
+  EXPECT_EQ(step.maps[0].arg, 1);
+  EXPECT_EQ(step.maps[0].rows, 37);
+  EXPECT_EQ(step.maps[0].cols, 200);
+  EXPECT_EQ(step.maps[0].boxRows, 64);
+  EXPECT_EQ(step.maps[0].boxCols, 64);
+  EXPECT_EQ(step.maps[0].type, ElementType::BF16);
+  EXPECT_EQ(step.maps[1].rows, 200);
+  EXPECT_EQ(printPlan(plan), kPlan);
+}
+
+TEST(PlanTest, RejectsBadTensorMaps) {
+  struct Case {
+    const char *launch, *message;
+  } cases[] = {
+      // Map over an argument the launch does not have.
+      {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 maps "
+       "3:37:200:64:64",
+       "names no argument"},
+      // A box the 128-byte swizzle cannot copy (32 columns of 2 bytes).
+      {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 maps "
+       "1:37:200:64:32",
+       "names no argument"},
+      // Too few fields.
+      {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 maps "
+       "1:37:200",
+       "bad tensor map"},
+      // Larger than its buffer.
+      {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 maps "
+       "1:38:200:64:64",
+       "does not fit"},
+      // Over an f32 buffer.
+      {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 maps "
+       "0:37:72:64:64",
+       "does not fit it or is not f16/bf16"},
+      // Not a buffer id.
+      {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 x 1",
+       "bad buffer id 'x'"},
+  };
+  for (const Case &c : cases) {
+    Plan plan;
+    std::string error;
+    EXPECT_FALSE(parsePlan(withLaunch(c.launch), &plan, &error)) << c.launch;
+    EXPECT_NE(error.find(c.message), std::string::npos)
+        << c.launch << " gave: " << error;
+  }
+}
+
+} // namespace
