@@ -156,18 +156,21 @@ public:
                 "launching " + step.kernel + " needs cuTensorMapEncodeTiled "
                 "(TMA), which the CUDA driver " + driver.versionString() +
                 " lacks"};
-      // Dims and box innermost first; rows are dense, 2-byte elements.
-      unsigned long long dims[2] = {(unsigned long long)m.cols,
-                                    (unsigned long long)m.rows};
-      unsigned long long strides[1] = {(unsigned long long)m.cols * 2};
-      unsigned int box[2] = {unsigned(m.boxCols), unsigned(m.boxRows)};
-      unsigned int unit[2] = {1, 1};
+      // Rank 3 (columns, rows, slices), innermost first; dense rows of
+      // 2-byte elements; strides in bytes, for all but the innermost dim.
+      unsigned long long dims[3] = {(unsigned long long)m.cols,
+                                    (unsigned long long)m.rows,
+                                    (unsigned long long)m.outer};
+      unsigned long long strides[2] = {(unsigned long long)m.cols * 2,
+                                       (unsigned long long)(m.rows * m.cols) * 2};
+      unsigned int box[3] = {unsigned(m.boxCols), unsigned(m.boxRows), 1};
+      unsigned int unit[3] = {1, 1, 1};
       // cuda.h: CU_TENSOR_MAP_DATA_TYPE_FLOAT16 = 6, _BFLOAT16 = 9;
       // INTERLEAVE_NONE = 0; SWIZZLE_128B = 3; L2_PROMOTION_L2_128B = 2;
       // FLOAT_OOB_FILL_NONE = 0 (zeros outside the tensor).
       int type = m.type == ElementType::BF16 ? 9 : 6;
       CUresult result = driver.cuTensorMapEncodeTiled(
-          maps[i].bytes, type, 2, reinterpret_cast<void *>(values[m.arg]),
+          maps[i].bytes, type, 3, reinterpret_cast<void *>(values[m.arg]),
           dims, strides, box, unit, 0, 3, 2, 0);
       if (result != 0)
         return {ATTNC_DEVICE_ERROR, "encoding a tensor map for " +

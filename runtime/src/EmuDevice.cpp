@@ -202,7 +202,8 @@ public:
     for (uint64_t arg : args)
       pointers.push_back(reinterpret_cast<void *>(arg));
     // The emulation's tensor maps (attnc/warpgroup.h, attnc_tensor_map):
-    // base, rows, columns, row stride in bytes, box rows, box columns.
+    // base, rows, columns, row stride in bytes, box rows, box columns,
+    // slices.
     struct alignas(64) TensorMap {
       unsigned long long words[16];
     };
@@ -217,6 +218,7 @@ public:
       w[3] = (unsigned long long)m.cols * 2;
       w[4] = (unsigned long long)m.boxRows;
       w[5] = (unsigned long long)m.boxCols;
+      w[6] = (unsigned long long)m.outer;
       pointers.push_back(maps[i].words);
     }
     char error[512] = "";

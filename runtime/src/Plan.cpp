@@ -7,7 +7,7 @@
 //   entry lstm_small
 //   buffer <id> input|output|temp <index|-> f32|f16|bf16|i1 [d0,d1,...] <name|->
 //   launch <kernel> <kind> grid X Y Z block X Y Z smem <bytes> coop 0|1 args <id>...
-//          [maps <arg>:<rows>:<cols>:<box rows>:<box cols>...]
+//          [maps <arg>:<slices>:<rows>:<cols>:<box rows>:<box cols>...]
 //   zero <id>
 //   copy <from> <to>
 //   end
@@ -134,8 +134,8 @@ std::string attnc::rt::printPlan(const Plan &plan) {
       if (!s.maps.empty())
         os << " maps";
       for (const TensorMapDesc &m : s.maps)
-        os << " " << m.arg << ":" << m.rows << ":" << m.cols << ":"
-           << m.boxRows << ":" << m.boxCols;
+        os << " " << m.arg << ":" << m.outer << ":" << m.rows << ":" << m.cols
+           << ":" << m.boxRows << ":" << m.boxCols;
       os << "\n";
       break;
     case PlanStep::Op::Zero:
@@ -291,8 +291,8 @@ static bool parseLaunch(LineReader &in, PlanStep &step, std::string *error) {
       maps = true;
       continue;
     }
-    int64_t fields[5];
-    int count = maps ? 5 : 1;
+    int64_t fields[6];
+    int count = maps ? 6 : 1;
     std::istringstream parts(token);
     std::string part;
     int n = 0;
@@ -308,7 +308,8 @@ static bool parseLaunch(LineReader &in, PlanStep &step, std::string *error) {
     }
     if (!good || n != count) {
       *error = in.fail(maps ? "bad tensor map '" + token +
-                                  "' (expected arg:rows:cols:boxrows:boxcols)"
+                                  "' (expected "
+                                  "arg:slices:rows:cols:boxrows:boxcols)"
                             : "bad buffer id '" + token + "'");
       return false;
     }
@@ -318,12 +319,14 @@ static bool parseLaunch(LineReader &in, PlanStep &step, std::string *error) {
     }
     TensorMapDesc m;
     m.arg = int(fields[0]);
-    m.rows = fields[1];
-    m.cols = fields[2];
-    m.boxRows = fields[3];
-    m.boxCols = fields[4];
+    m.outer = fields[1];
+    m.rows = fields[2];
+    m.cols = fields[3];
+    m.boxRows = fields[4];
+    m.boxCols = fields[5];
     if (m.arg >= int(step.args.size()) || m.boxRows < 1 || m.boxRows > 256 ||
-        m.boxCols != 64 || m.rows < 1 || m.cols < 1 || m.cols % 8 != 0) {
+        m.boxCols != 64 || m.outer < 1 || m.rows < 1 || m.cols < 1 ||
+        m.cols % 8 != 0) {
       *error = in.fail("tensor map '" + token +
                        "' names no argument, or a box or row the 128-byte "
                        "swizzle cannot copy");
@@ -430,7 +433,7 @@ bool attnc::rt::parsePlan(const std::string &text, Plan *plan,
       const BufferDesc *b = plan->buffer(step.args[m.arg]);
       m.type = b->type;
       if ((b->type != ElementType::F16 && b->type != ElementType::BF16) ||
-          m.rows * m.cols > b->numElements()) {
+          m.outer * m.rows * m.cols > b->numElements()) {
         *error = "launch plan: the tensor map of " + step.kernel +
                  " over buffer " + std::to_string(b->id) +
                  " does not fit it or is not f16/bf16";

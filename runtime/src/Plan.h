@@ -38,13 +38,14 @@ struct BufferDesc {
   size_t byteSize() const { return size_t(numElements()) * elementBytes(type); }
 };
 
-/// A TMA tensor map a launch passes after its buffers (sm_90a): a 2-D
-/// row-major view of the buffer that is argument `arg` of the launch,
-/// `rows` x `cols` elements (f16 or bf16), copied in boxes of
-/// `boxRows` x `boxCols` with the 128-byte swizzle.
+/// A TMA tensor map a launch passes after its buffers (sm_90a): a
+/// row-major view of the buffer that is argument `arg` of the launch as
+/// `outer` slices of `rows` x `cols` elements (f16 or bf16), copied in
+/// boxes of `boxRows` x `boxCols` of one slice with the 128-byte swizzle
+/// (zeros past a slice's rows, never the next slice's).
 struct TensorMapDesc {
   int arg = 0;
-  int64_t rows = 0, cols = 0, boxRows = 0, boxCols = 0;
+  int64_t outer = 1, rows = 0, cols = 0, boxRows = 0, boxCols = 0;
   ElementType type = ElementType::BF16; // the buffer's, set by parsePlan
 };
 

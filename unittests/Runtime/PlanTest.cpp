@@ -21,7 +21,7 @@ const char *kPlan = "attnc-plan 1\n"
                     "buffer 1 input 1 bf16 [200,72] b\n"
                     "buffer 2 output 0 f32 [37,72] c\n"
                     "launch attnc_k0 gemm grid 1 1 1 block 256 1 1 smem 99392 "
-                    "coop 0 args 2 0 1 maps 1:37:200:64:64 2:200:72:64:64\n"
+                    "coop 0 args 2 0 1 maps 1:1:37:200:64:64 2:1:200:72:64:64\n"
                     "end\n";
 
 std::string withLaunch(const std::string &launch) {
@@ -55,23 +55,23 @@ TEST(PlanTest, RejectsBadTensorMaps) {
   } cases[] = {
       // Map over an argument the launch does not have.
       {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 maps "
-       "3:37:200:64:64",
+       "3:1:37:200:64:64",
        "names no argument"},
       // A box the 128-byte swizzle cannot copy (32 columns of 2 bytes).
       {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 maps "
-       "1:37:200:64:32",
+       "1:1:37:200:64:32",
        "names no argument"},
       // Too few fields.
       {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 maps "
-       "1:37:200",
+       "1:1:37:200",
        "bad tensor map"},
       // Larger than its buffer.
       {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 maps "
-       "1:38:200:64:64",
+       "1:1:38:200:64:64",
        "does not fit"},
       // Over an f32 buffer.
       {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 maps "
-       "0:37:72:64:64",
+       "0:1:37:72:64:64",
        "does not fit it or is not f16/bf16"},
       // Not a buffer id.
       {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 x 1",

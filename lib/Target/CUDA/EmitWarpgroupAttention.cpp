@@ -4,12 +4,14 @@
 // or 128, in the producer/consumer structure of FlashAttention-3. A block
 // of 384 threads owns 128 queries:
 //
-//  - Warpgroup 0 is the producer. It copies the Q tile once, then streams
-//    64-key tiles of K and V through a two-stage ring, all with cp.async
-//    into 128-byte swizzled tiles, signalling an mbarrier per stage when
-//    its copies have landed and waiting for the consumers to release a
-//    stage before refilling it. Key tiles wholly after a causal block's
-//    last query are never loaded.
+//  - Warpgroup 0 is the producer: one thread copies the Q tile once, then
+//    streams 64-key tiles of K and V through a two-stage ring, all with
+//    TMA into 128-byte swizzled tiles. Each operand's tensor map views it
+//    as slices of [sequence, head dim] (one per batch and head, grouped
+//    heads sharing theirs), so a partial tile reads zeros, never the next
+//    head. Each stage's mbarrier is primed with its byte count; the thread
+//    waits for the consumers to release a stage before refilling it. Key
+//    tiles wholly after a causal block's last query are never loaded.
 //  - Warpgroups 1 and 2 each own 64 queries. Per key tile: S = Q K^T with
 //    wgmma (Q and K by descriptor, K K-major), then scale, masks and score
 //    modification per element of the accumulator fragment, the online
@@ -94,46 +96,52 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
   w.line("const attnc_index kvEnd = " + end + ";");
   w.open("if (threadIdx.x == 0)");
   w.line("for (int stage = 0; stage < " + num(stages) +
-         "; ++stage) { attnc_mbarrier_init(&full[stage], 128); "
+         "; ++stage) { attnc_mbarrier_init(&full[stage], 1); "
          "attnc_mbarrier_init(&empty[stage], 2); }");
-  w.line("attnc_mbarrier_init(qFull, 128);");
+  w.line("attnc_mbarrier_init(qFull, 1);");
+  w.line("attnc_fence_barrier_init();");
   w.close();
   w.line("__syncthreads();");
 
-  // The address of an operand's element (row, col) under batch
-  // broadcasting (grouped-query K and V included), in its input buffer.
-  auto element = [&](Value operand, const std::string &row,
-                     const std::string &col) {
+  // Each operand as slices of [rows, head dim]: its tensor map, and the
+  // slice this block reads (batch broadcasting: grouped-query K and V).
+  struct Operand {
+    std::string map, slice;
+  };
+  auto operand = [&](Value value, int64_t boxRows) {
+    ArrayRef<int64_t> shape = shapeOf(value);
+    llvm::SmallVector<int64_t> outerShape(shape.begin(), shape.end() - 2);
+    int64_t outer = 1;
+    for (int64_t d : outerShape)
+      outer *= d;
     Index full = batch;
     full.append({"0", "0"});
-    Index index = broadcastIndex(full, out, shapeOf(operand));
+    Index index = broadcastIndex(full, out, shape);
     index.resize(index.size() - 2);
-    index.append({row, col});
-    return "in" + num(*k.inputNumber(operand)) + " + " +
-           linearize(index, shapeOf(operand));
+    Operand result;
+    result.map = k.addTensorMap(*k.inputNumber(value), outer,
+                                shape[shape.size() - 2], shape.back(), boxRows,
+                                64);
+    result.slice = outerShape.empty() ? "0" : linearize(index, outerShape);
+    return result;
   };
-  // Copies `rows` rows of `operand` from row `first` into the swizzled
-  // tile `tile` (column blocks of `rows` x 128 bytes), zeros past `limit`.
-  auto copyTile = [&](const std::string &tile, Value operand,
-                      const std::string &first, int64_t rows, int64_t cols,
-                      int64_t limit) {
-    w.open("for (int c = wgThread; c < " + num(rows * cols / 8) +
-           "; c += 128)");
-    w.line("const int r = c / " + num(cols / 8) + ", chunk = c % " +
-           num(cols / 8) + ";");
-    w.line("const attnc_index row = " + first + " + r;");
-    w.line("const bool valid = row < " + num(limit) + ";");
-    w.line("attnc_cp_async_16(" + tile + " + (chunk >> 3) * " +
-           num(rows * 128) + " + attnc_swizzle128(r, chunk & 7), valid ? "
-           "(const void *)(" + element(operand, "row", "chunk * 8") +
-           ") : (const void *)in" + num(*k.inputNumber(operand)) + ", valid);");
-    w.close();
+  Operand q = operand(op.getQuery(), blockQ);
+  Operand kOp = operand(op.getKey(), blockKV);
+  Operand v = operand(op.getValue(), blockKV);
+  // One TMA per 64-column block of the tile.
+  auto load = [&](const std::string &tile, const Operand &from, int64_t rows,
+                  int64_t cols, const std::string &row,
+                  const std::string &bar) {
+    w.line("for (int block = 0; block < " + num(cols / 64) +
+           "; ++block) attnc_tma_load(" + tile + " + block * " +
+           num(rows * 128) + ", &" + from.map + ", block * 64, int(" + row +
+           "), int(" + from.slice + "), " + bar + ");");
   };
 
   // Producer.
-  w.open("if (warpgroup == 0)");
-  copyTile("tileQ", op.getQuery(), "q0", blockQ, depth, queries);
-  w.line("attnc_cp_async_mbarrier_arrive(qFull);");
+  w.open("if (warpgroup == 0 && wgThread == 0)");
+  w.line("attnc_mbarrier_arrive_expect_tx(qFull, " + num(bytesQ) + ");");
+  load("tileQ", q, blockQ, depth, "q0", "qFull");
   w.open("for (attnc_index kv0 = 0, it = 0; kv0 < kvEnd; kv0 += " +
          num(blockKV) + ", ++it)");
   w.line("const int stage = it % " + num(stages) + ";");
@@ -141,14 +149,15 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
          ") & 1) ^ 1);");
   w.line("unsigned char *stageK = ring + stage * " + num(stageBytes) +
          ", *stageV = stageK + " + num(bytesK) + ";");
-  copyTile("stageK", op.getKey(), "kv0", blockKV, depth, keys);
-  copyTile("stageV", op.getValue(), "kv0", blockKV, width, keys);
-  w.line("attnc_cp_async_mbarrier_arrive(&full[stage]);");
+  w.line("attnc_mbarrier_arrive_expect_tx(&full[stage], " + num(stageBytes) +
+         ");");
+  load("stageK", kOp, blockKV, depth, "kv0", "&full[stage]");
+  load("stageV", v, blockKV, width, "kv0", "&full[stage]");
   w.close();
   w.close();
 
   // Consumers.
-  w.open("else");
+  w.open("else if (warpgroup > 0)");
   w.line("const int consumer = warpgroup - 1, warp = (threadIdx.x >> 5) & 3;");
   w.line("const int lane = threadIdx.x & 31, group = lane >> 2, inGroup = lane & 3;");
   w.line("const attnc_index rowBase = q0 + consumer * 64 + warp * 16 + group;");

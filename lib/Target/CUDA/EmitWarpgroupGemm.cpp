@@ -66,9 +66,9 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
   w.line("const int warpgroup = threadIdx.x >> 7, wgThread = threadIdx.x & 127;");
   // "full" completes when the producer's 128 threads' copies have landed;
   // "empty" when every consumer warpgroup has finished reading.
-  std::string mapA = k.addTensorMap(*k.inputNumber(matmul.getLhs()),
+  std::string mapA = k.addTensorMap(*k.inputNumber(matmul.getLhs()), 1,
                                     shape.totalRows, shape.depth, tm, 64);
-  std::string mapB = k.addTensorMap(*k.inputNumber(matmul.getRhs()),
+  std::string mapB = k.addTensorMap(*k.inputNumber(matmul.getRhs()), 1,
                                     shape.depth, shape.cols, 64, 64);
   w.open("if (threadIdx.x == 0)");
   w.line("for (int s = 0; s < " + num(stages) +
@@ -91,11 +91,12 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
   w.line("unsigned char *stageA = tiles + s * " + num(stageBytes) +
          ", *stageB = stageA + " + num(bytesA) + ";");
   w.line("attnc_mbarrier_arrive_expect_tx(&full[s], " + num(stageBytes) + ");");
-  w.line("attnc_tma_load_2d(stageA, &" + mapA + ", int(kt * 64), int(tileM * " +
-         num(tm) + "), &full[s]);");
+  w.line("attnc_tma_load(stageA, &" + mapA + ", int(kt * 64), int(tileM * " +
+         num(tm) + "), 0, &full[s]);");
   w.line("for (int block = 0; block < " + num(tn / 64) +
-         "; ++block) attnc_tma_load_2d(stageB + block * 8192, &" + mapB +
-         ", int(tileN * " + num(tn) + " + block * 64), int(kt * 64), &full[s]);");
+         "; ++block) attnc_tma_load(stageB + block * 8192, &" + mapB +
+         ", int(tileN * " + num(tn) + " + block * 64), int(kt * 64), 0, "
+         "&full[s]);");
   w.close();
   w.close();
 

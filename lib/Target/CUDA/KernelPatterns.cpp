@@ -37,10 +37,10 @@ std::string KernelEmission::addTemp(std::string type, int64_t elements,
   return "tmp" + std::to_string(temps.size() - 1);
 }
 
-std::string KernelEmission::addTensorMap(unsigned input, int64_t rows,
-                                         int64_t cols, int64_t boxRows,
-                                         int64_t boxCols) {
-  tensorMaps.push_back({input, rows, cols, boxRows, boxCols});
+std::string KernelEmission::addTensorMap(unsigned input, int64_t outer,
+                                         int64_t rows, int64_t cols,
+                                         int64_t boxRows, int64_t boxCols) {
+  tensorMaps.push_back({input, outer, rows, cols, boxRows, boxCols});
   return "map" + std::to_string(tensorMaps.size() - 1);
 }
 

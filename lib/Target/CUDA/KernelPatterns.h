@@ -49,11 +49,11 @@ public:
   bool cooperative = false;
   llvm::SmallVector<TempBuffer> temps;
   /// TMA tensor maps over inputs (sm_90a), passed after the temporaries:
-  /// a rows x cols row-major view of input `input`, in boxes of
-  /// boxRows x boxCols with the 128-byte swizzle.
+  /// input `input` viewed as `outer` slices of rows x cols (row-major), in
+  /// boxes of boxRows x boxCols of one slice with the 128-byte swizzle.
   struct TensorMapUse {
     unsigned input;
-    int64_t rows, cols, boxRows, boxCols;
+    int64_t outer, rows, cols, boxRows, boxCols;
   };
   llvm::SmallVector<TensorMapUse> tensorMaps;
 
@@ -65,8 +65,8 @@ public:
   /// A new temporary; returns its parameter name.
   std::string addTemp(std::string type, int64_t elements, bool zeroed = false);
   /// A new tensor map parameter; returns its name.
-  std::string addTensorMap(unsigned input, int64_t rows, int64_t cols,
-                           int64_t boxRows, int64_t boxCols);
+  std::string addTensorMap(unsigned input, int64_t outer, int64_t rows,
+                           int64_t cols, int64_t boxRows, int64_t boxCols);
   /// The yielded values, in result order.
   mlir::OperandRange results() {
     return block().getTerminator()->getOperands();

@@ -151,6 +151,7 @@ LogicalResult ModuleBuilder::emitKernel(Operation *op, unsigned number) {
                  std::to_string(argIndex++) + "]";
     attnc::rt::TensorMapDesc desc;
     desc.arg = int(op->getNumResults() + map.input);
+    desc.outer = map.outer;
     desc.rows = map.rows;
     desc.cols = map.cols;
     desc.boxRows = map.boxRows;
@@ -193,7 +194,7 @@ LogicalResult ModuleBuilder::emitKernel(Operation *op, unsigned number) {
         std::pair{"attnc_wgmma_m64n", "wgmma.mma_async"},
         std::pair{"attnc_ldmatrix", "ldmatrix"},
         std::pair{"attnc_cp_async_16", "cp.async"},
-        std::pair{"attnc_tma_load_2d", "tma"},
+        std::pair{"attnc_tma_load", "tma"},
         std::pair{"attnc_mbarrier_wait", "mbarrier"},
         std::pair{"attnc_grid_sync", "grid-barrier"}})
     if (k.body.find(wrapper) != std::string::npos)

@@ -40,9 +40,10 @@
 /// A TMA tensor map, passed to a kernel by value (`ATTNC_GRID_CONSTANT
 /// const attnc_tensor_map`). On the GPU it is the driver's opaque
 /// CUtensorMap (128 bytes, 64-byte aligned), encoded by the runtime with
-/// cuTensorMapEncodeTiled. Under emulation the runtime fills words 0-5
-/// instead: base address, rows, columns, row stride in bytes, box rows,
-/// box columns (2-byte elements, 128-byte swizzle; runtime/src/EmuDevice.cpp).
+/// cuTensorMapEncodeTiled, rank 3 (columns, rows, slices). Under emulation
+/// the runtime fills words 0-6 instead: base address, rows, columns, row
+/// stride in bytes, box rows, box columns, slices (2-byte elements,
+/// 128-byte swizzle; runtime/src/EmuDevice.cpp).
 struct alignas(64) attnc_tensor_map {
   unsigned long long words[16];
 };
@@ -139,19 +140,20 @@ attnc_mbarrier_arrive_expect_tx(unsigned long long *bar, unsigned bytes) {
 #endif
 }
 
-/// TMA: copies the box at element coordinates (c0: column, c1: row) of the
-/// tensor `map` describes into shared memory at `dst` (1024-byte aligned,
-/// swizzled as the map says; zeros where the box leaves the tensor), and
-/// completes its bytes on `bar`.
-__device__ __forceinline__ void attnc_tma_load_2d(void *dst,
-                                                  const attnc_tensor_map *map,
-                                                  int c0, int c1,
-                                                  unsigned long long *bar) {
+/// TMA: copies the box at element coordinates (c0: column, c1: row, c2:
+/// slice) of the tensor `map` describes into shared memory at `dst`
+/// (1024-byte aligned, swizzled as the map says; zeros where the box
+/// leaves the slice), and completes its bytes on `bar`.
+__device__ __forceinline__ void attnc_tma_load(void *dst,
+                                               const attnc_tensor_map *map,
+                                               int c0, int c1, int c2,
+                                               unsigned long long *bar) {
 #if ATTNC_WGMMA_PTX
-  asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile."
-               "mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(
-                   attnc_shared_address(dst)),
-               "l"(map), "r"(c0), "r"(c1), "r"(attnc_shared_address(bar))
+  asm volatile("cp.async.bulk.tensor.3d.shared::cluster.global.tile."
+               "mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], [%5];\n" ::
+                   "r"(attnc_shared_address(dst)),
+               "l"(map), "r"(c0), "r"(c1), "r"(c2),
+               "r"(attnc_shared_address(bar))
                : "memory");
 #else
   __trap();
@@ -594,14 +596,17 @@ __device__ inline void attnc_mbarrier_arrive_expect_tx(unsigned long long *bar,
 
 /// The copy happens at once (the earliest the GPU could make it), then its
 /// bytes complete on the barrier.
-__device__ inline void attnc_tma_load_2d(void *dst, const attnc_tensor_map *map,
-                                         int c0, int c1,
-                                         unsigned long long *bar) {
+__device__ inline void attnc_tma_load(void *dst, const attnc_tensor_map *map,
+                                      int c0, int c1, int c2,
+                                      unsigned long long *bar) {
   const unsigned long long *w = map->words;
-  const unsigned char *base = reinterpret_cast<const unsigned char *>(w[0]);
-  unsigned long long rows = w[1], cols = w[2], stride = w[3];
+  unsigned long long rows = w[1], cols = w[2], stride = w[3], slices = w[6];
   unsigned boxRows = unsigned(w[4]), boxCols = unsigned(w[5]);
-  if (!base || boxCols * 2 != 128 || (attnc_shared_address(dst) & 1023u))
+  bool inside = c2 >= 0 && (unsigned long long)c2 < slices;
+  const unsigned char *base =
+      reinterpret_cast<const unsigned char *>(w[0]) +
+      (inside ? (unsigned long long)c2 * rows * stride : 0);
+  if (!w[0] || boxCols * 2 != 128 || (attnc_shared_address(dst) & 1023u))
     attnc_emu_fail("cp.async.bulk.tensor", __FILE__, __LINE__,
                    "needs an emulation tensor map with 64-column boxes and a "
                    "1024-byte aligned destination");
@@ -610,7 +615,7 @@ __device__ inline void attnc_tma_load_2d(void *dst, const attnc_tensor_map *map,
     for (unsigned c = 0; c < boxCols; ++c) {
       long long row = (long long)c1 + r, col = (long long)c0 + c;
       unsigned short bits = 0;
-      if (row >= 0 && col >= 0 && (unsigned long long)row < rows &&
+      if (inside && row >= 0 && col >= 0 && (unsigned long long)row < rows &&
           (unsigned long long)col < cols)
         std::memcpy(&bits, base + row * stride + col * 2, 2);
       std::memcpy(out + attnc_swizzle128(r, c / 8) + (c % 8) * 2, &bits, 2);

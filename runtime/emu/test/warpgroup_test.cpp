@@ -311,7 +311,7 @@ __global__ void tmaBox(unsigned short *out, const attnc_tensor_map *map) {
   __syncthreads();
   if (threadIdx.x == 0) {
     attnc_mbarrier_arrive_expect_tx(bar, 16 * 64 * 2);
-    attnc_tma_load_2d(tile, map, 8, 5, bar);
+    attnc_tma_load(tile, map, 8, 5, 0, bar);
   }
   attnc_mbarrier_wait(bar, 0);
   for (int e = threadIdx.x; e < 16 * 64; e += blockDim.x) {
@@ -337,6 +337,7 @@ static void testTma() {
   map.words[3] = 70 * 2;
   map.words[4] = 16;
   map.words[5] = 64;
+  map.words[6] = 1; // one slice
   std::vector<unsigned short> out(16 * 64, 0xFFFF);
   unsigned short *o = out.data();
   const attnc_tensor_map *m = &map;
