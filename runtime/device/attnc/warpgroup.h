@@ -1,14 +1,15 @@
 //===- warpgroup.h - Hopper warpgroup MMA and mbarrier primitives -*- C++ -*-===//
 //
-// What the sm_90a GEMM (lib/Target/CUDA/EmitWarpgroupGemm.cpp) is built
-// from: wgmma.mma_async (a warpgroup of 128 threads multiplies a 64 x N x 16
-// product with both operands read from shared memory through matrix
-// descriptors), its fence / commit_group / wait_group, and the mbarriers
-// (with cp.async.mbarrier.arrive) that hand shared-memory stages between a
-// producer warpgroup and the consumer warpgroups. On the GPU each function
+// What the sm_90a GEMM and attention (lib/Target/CUDA/EmitWarpgroup*.cpp)
+// are built from: wgmma.mma_async (a warpgroup of 128 threads multiplies a
+// 64 x N x 16 product, B and possibly A read from shared memory through
+// matrix descriptors), its fence / commit_group / wait_group, TMA copies
+// (cp.async.bulk.tensor) and the mbarriers that hand shared-memory stages
+// between a producer and the consumer warpgroups. On the GPU each function
 // is one inline PTX instruction (PTX ISA, "Asynchronous Warpgroup Level
-// Matrix Multiply-Accumulate Instructions" and "mbarrier"); wgmma needs
-// sm_90a. Under ATTNC_EMU the same calls run on the CPU:
+// Matrix Multiply-Accumulate Instructions", "cp.async.bulk.tensor" and
+// "mbarrier"); attnc uses wgmma and TMA for sm_90a. Under ATTNC_EMU the same
+// calls run on the CPU:
 //
 //  - wgmma is deferred to the wait_group that must complete it, and reads
 //    shared memory only then, so a producer that refills a stage before the
@@ -16,8 +17,10 @@
 //    the GPU. Each thread computes its own accumulator registers from the
 //    layouts the PTX ISA documents: the 128-byte swizzle, K-major A, MN-major
 //    (transposed) B and the m64nNk16 D fragment.
-//  - An mbarrier is a phase counter in its 8 bytes of shared memory; a wait
-//    suspends the emulated thread until the phase it waits for completes.
+//  - An mbarrier is a phase counter (with the bytes still expected) in its
+//    8 bytes of shared memory; a wait suspends the emulated thread until the
+//    phase it waits for completes.
+//  - TMA copies its box at once, from the emulation's own tensor map.
 //
 // Only the 128-byte swizzle is emulated; a descriptor asking for another
 // fails the launch. Plain C++ that NVRTC and a host compiler both accept;
@@ -78,10 +81,10 @@ attnc_wgmma_descriptor(unsigned sharedAddress, unsigned leadingBytes,
 // GPU: one PTX instruction each
 //===----------------------------------------------------------------------===//
 
-// mbarrier and cp.async.mbarrier.arrive need sm_80; wgmma needs the
-// architecture-specific sm_90a features (NVRTC defines
-// __CUDA_ARCH_FEAT_SM90_ALL for --gpu-architecture=sm_90a). Elsewhere the
-// bodies trap: attnc emits these calls only for sm_90a.
+// mbarrier needs sm_80, TMA sm_90, and wgmma the architecture-specific
+// sm_90a features (NVRTC defines __CUDA_ARCH_FEAT_SM90_ALL for
+// --gpu-architecture=sm_90a). attnc emits wgmma and TMA only for sm_90a, so
+// both are compiled under that one condition; elsewhere the bodies trap.
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
 #define ATTNC_MBARRIER_PTX 1
 #else
@@ -186,20 +189,6 @@ __device__ __forceinline__ void attnc_mbarrier_wait(unsigned long long *bar,
                  : "r"(address), "r"(parity)
                  : "memory");
   } while (!done);
-#else
-  __trap();
-#endif
-}
-
-/// Arrives on `bar` once every cp.async this thread has issued so far has
-/// landed. With .noinc the arrival counts against the barrier's expected
-/// count, so a barrier fed by P copying threads is initialised with P.
-__device__ __forceinline__ void
-attnc_cp_async_mbarrier_arrive(unsigned long long *bar) {
-#if ATTNC_MBARRIER_PTX
-  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(
-                   attnc_shared_address(bar))
-               : "memory");
 #else
   __trap();
 #endif
@@ -633,18 +622,6 @@ __device__ inline void attnc_mbarrier_wait(unsigned long long *bar,
   attnc_warpgroup_emu::Wait wait{
       attnc_warpgroup_emu::barrier(bar, "mbarrier.try_wait"), parity & 1u};
   attnc_emu_wait_until(attnc_warpgroup_emu::phaseComplete, &wait, file, line);
-}
-
-/// The copies this thread issued land now (the emulation defers them to
-/// the latest point the GPU could), then the arrival.
-__device__ inline void attnc_cp_async_mbarrier_arrive(unsigned long long *bar) {
-  attnc_cp_async_emu::Thread &copies = attnc_cp_async_emu::current();
-  for (const std::vector<attnc_cp_async_emu::Copy> &group : copies.committed)
-    attnc_cp_async_emu::perform(group);
-  attnc_cp_async_emu::perform(copies.open);
-  copies.committed.clear();
-  copies.open.clear();
-  attnc_mbarrier_arrive(bar);
 }
 
 __device__ inline void attnc_fence_proxy_async() {}
