@@ -64,8 +64,9 @@ struct ScheduleBuilder {
 /// warpgroup and one consumer warpgroup per 64 rows of the block tile, so
 /// the m tile is 64 or 128 and the n tile (one wgmma's N) 64 or 128; K
 /// steps are 64 elements, one 128-byte swizzled row. The shared memory
-/// holds the stage ring, 1 KiB to align it for the swizzle, and two
-/// mbarriers per stage.
+/// holds the stage ring (or the padded f32 output tile that replaces it,
+/// when larger), two mbarriers per stage and 1 KiB to align the ring for
+/// the swizzle.
 static Schedule scheduleWarpgroupGemm(ScheduleBuilder &b, int64_t m, int64_t n,
                                       int64_t k, int64_t maxStages) {
   int64_t tm = m <= 64 ? 64 : 128, tn = n <= 64 ? 64 : 128, tk = 64;
@@ -73,8 +74,8 @@ static Schedule scheduleWarpgroupGemm(ScheduleBuilder &b, int64_t m, int64_t n,
   b.grid("n", n, tn);
   b.looped("k", k, tk);
   b.schedule.threads = 128 + 128 * (tm / 64);
-  int64_t stages = std::min(maxStages, (k + tk - 1) / tk);
-  b.schedule.smem = stages * ((tm + tn) * tk * 2 + 16) + 1024;
+  b.schedule.smem = kernel::warpgroupGemmSharedBytes(
+      tm, tn, kernel::warpgroupGemmStages(k, maxStages));
   return b.schedule;
 }
 
@@ -120,6 +121,17 @@ static Schedule scheduleAttention(graph::AttentionOp op,
     b.grid("b" + std::to_string(i), out[i], 1);
   const analysis::KernelDefaults &d = t.kernels;
   int64_t sq = out[batch], e = out[batch + 1], sk = k[k.size() - 2];
+  if (t.name == "sm_90a" && kernel::isWarpgroupAttention(op)) {
+    // The warpgroup kernel: 128 queries per block (two consumer
+    // warpgroups and a producer), keys in tiles of 64.
+    b.grid("i", sq, 128);
+    b.grid("e", e, e);
+    b.looped("j", sk, 64);
+    b.looped("d", q.back(), q.back());
+    b.schedule.threads = 384;
+    b.schedule.smem = kernel::warpgroupAttentionSharedBytes(q.back(), e);
+    return b.schedule;
+  }
   int64_t tq = clampTile(d.attentionTileQ, sq, 16);
   int64_t tkv = clampTile(d.attentionTileKV, sk, 16);
   b.grid("i", sq, tq);

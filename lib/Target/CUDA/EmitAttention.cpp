@@ -36,7 +36,7 @@ LogicalResult attn::cuda::emitAttention(KernelEmission &k) {
   for (Attribute attr : k.kernel->getAttrOfType<ArrayAttr>("loops"))
     if (cast<kernel::LoopAttr>(attr).getName() == "i")
       tileQ = cast<kernel::LoopAttr>(attr).getTile();
-  if (k.target.name == "sm_90a" && canUseWarpgroupAttention(op))
+  if (k.target.name == "sm_90a" && kernel::isWarpgroupAttention(op))
     return emitWarpgroupAttention(k, op);
   if (canUseFlashAttention(op))
     return emitFlashAttention(k, op, tileQ);

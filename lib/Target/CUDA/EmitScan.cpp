@@ -4,7 +4,7 @@
 // over a and b (decoupled look-back, after Merrill and Garland's
 // single-pass prefix scan). Threads own channels, consecutive threads
 // consecutive channels, so every load and store of a step is coalesced.
-// Each block takes the next tile (channel group, chunk of kChunk steps)
+// Each block takes the next tile (channel group, chunk of scan_chunk steps)
 // from a launch-wide ticket counter, so tiles start in order and a block
 // only ever waits for tiles that started before it. Per tile:
 //
@@ -31,6 +31,7 @@
 #include "KernelPatterns.h"
 
 #include "attn/Dialect/Graph/IR/GraphOps.h"
+#include "attn/Dialect/Kernel/IR/KernelOps.h"
 
 using namespace mlir;
 using namespace attn;
@@ -50,12 +51,17 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   for (int64_t d : step)
     channels *= d;
 
-  // Launch shape: a block per (channel group, chunk). Chunks of kChunk
-  // steps keep a chunk's a and b in registers (2 kChunk floats per thread).
-  const int64_t kChunk = 32;
+  // Launch shape: a block per (channel group, chunk), the chunk length
+  // the schedule's time tile (scan_chunk in targets.json). A chunk's a and
+  // b stay in registers, two floats per step and thread, so chunks are
+  // capped at 64 steps.
+  int64_t chunkLength = length;
+  for (Attribute attr : k.kernel->getAttrOfType<ArrayAttr>("loops"))
+    if (cast<kernel::LoopAttr>(attr).getName() == "t")
+      chunkLength = cast<kernel::LoopAttr>(attr).getTile();
+  chunkLength = std::max<int64_t>(1, std::min<int64_t>({chunkLength, length, 64}));
   k.threads = std::min<int64_t>(k.scheduledThreads(), 1024);
   int64_t groups = (channels + k.threads - 1) / k.threads;
-  int64_t chunkLength = std::min(kChunk, length);
   int64_t chunks = (length + chunkLength - 1) / chunkLength;
   k.blocks = groups * chunks;
   std::string ticket = k.addTemp("unsigned int", 1, /*zeroed=*/true);

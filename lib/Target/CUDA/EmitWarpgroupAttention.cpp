@@ -30,18 +30,12 @@
 #include "KernelPatterns.h"
 
 #include "attn/Dialect/Graph/IR/GraphOps.h"
+#include "attn/Dialect/Kernel/IR/KernelOps.h"
 
 using namespace mlir;
 using namespace attn;
 using namespace attn::cuda;
 
-bool attn::cuda::canUseWarpgroupAttention(graph::AttentionOp op) {
-  if (!canUseFlashAttention(op))
-    return false;
-  int64_t depth = shapeOf(op.getQuery()).back();
-  int64_t width = shapeOf(op.getValue()).back();
-  return (depth == 64 || depth == 128) && (width == 64 || width == 128);
-}
 
 LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
                                                  graph::AttentionOp op) {
@@ -68,7 +62,7 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
   k.blocks = queryTiles;
   for (size_t d = 0; d < batchRank; ++d)
     k.blocks *= out[d];
-  k.dynamicShared = 1024 + bytesQ + stages * stageBytes + 8 * (2 * stages + 1);
+  k.dynamicShared = kernel::warpgroupAttentionSharedBytes(depth, width);
 
   CodeWriter &w = k.out;
   w.line("ATTNC_DYNAMIC_SHARED(attnc_b128, smemTiles);");
@@ -97,7 +91,7 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
   w.open("if (threadIdx.x == 0)");
   w.line("for (int stage = 0; stage < " + num(stages) +
          "; ++stage) { attnc_mbarrier_init(&full[stage], 1); "
-         "attnc_mbarrier_init(&empty[stage], 2); }");
+         "attnc_mbarrier_init(&empty[stage], 256); }");
   w.line("attnc_mbarrier_init(qFull, 1);");
   w.line("attnc_fence_barrier_init();");
   w.close();
@@ -174,7 +168,6 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
          num(blockKV) + ", ++it)");
   w.line("const int stage = it % " + num(stages) + ";");
   w.line("attnc_mbarrier_wait(&full[stage], (it / " + num(stages) + ") & 1);");
-  w.line("attnc_fence_proxy_async();");
   w.line("const unsigned addressK = attnc_shared_address(ring + stage * " +
          num(stageBytes) + "), addressV = addressK + " + num(bytesK) + ";");
   // S = Q K^T: K step kk reads Q's and K's column block kk / 4 at byte
@@ -265,7 +258,9 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
   w.line("attnc_wgmma_commit();");
   w.line("attnc_wgmma_wait<0>();");
   w.line("attnc_wgmma_fence_operands(&o[0][0], " + num(oTiles * 4) + ");");
-  w.line("if (wgThread == 0) attnc_mbarrier_arrive(&empty[stage]);");
+  // Every consumer thread releases the stage after its own wait, as the
+  // ring expects 256 arrivals.
+  w.line("attnc_mbarrier_arrive(&empty[stage]);");
   w.close(); // key tiles
 
   // Row sums over the four lanes of a row, then one division and store.

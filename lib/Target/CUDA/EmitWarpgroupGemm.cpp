@@ -28,6 +28,8 @@
 
 #include "KernelPatterns.h"
 
+#include "attn/Dialect/Kernel/IR/KernelOps.h"
+
 using namespace mlir;
 using namespace attn;
 using namespace attn::cuda;
@@ -40,7 +42,9 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
   const int64_t tm = shape.tm, tn = shape.tn, tk = 64;
   const int64_t consumers = tm / 64;
   const int64_t numTiles = (shape.depth + tk - 1) / tk;
-  const int64_t stages = std::max<int64_t>(1, std::min(shape.stages, numTiles));
+  // A consumer releases a stage only once the next one is full, so a ring
+  // of one stage would deadlock with several K tiles: at least two then.
+  const int64_t stages = kernel::warpgroupGemmStages(shape.depth, shape.stages);
   // Bytes of one stage: A is tm rows of 128 bytes; B is tn / 64 column
   // blocks, each 64 K rows of 128 bytes (8 KiB). Both multiples of 1 KiB,
   // so every stage keeps the swizzle's alignment.
@@ -54,18 +58,23 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
   const int64_t accumulators = tn / 2;
 
   k.threads = 128 * (1 + consumers);
-  // The ring and its barriers, or the f32 output tile that replaces them,
-  // plus the 1 KiB the alignment may skip.
-  k.dynamicShared =
-      1024 + std::max(stages * (stageBytes + 16), tm * tn * int64_t(4));
+  // The ring, or the f32 output tile that replaces it (rows padded by 4
+  // floats against bank conflicts), then the barriers, which the output
+  // tile must not overwrite while they are live; plus the 1 KiB the
+  // alignment may skip.
+  const int64_t outStride = tn + 4;
+  const int64_t barriers =
+      std::max(stages * stageBytes, tm * outStride * int64_t(4));
+  k.dynamicShared = kernel::warpgroupGemmSharedBytes(tm, tn, stages);
 
   w.line("unsigned char *tiles = attnc_align_shared_1024(smemTiles);");
   w.line("unsigned long long *full = reinterpret_cast<unsigned long long *>("
-         "tiles + " + num(stages * stageBytes) + ");");
+         "tiles + " + num(barriers) + ");");
   w.line("unsigned long long *empty = full + " + num(stages) + ";");
   w.line("const int warpgroup = threadIdx.x >> 7, wgThread = threadIdx.x & 127;");
-  // "full" completes when the producer's 128 threads' copies have landed;
-  // "empty" when every consumer warpgroup has finished reading.
+  // "full" completes when the producer thread has arrived and its copies'
+  // bytes have landed; "empty" when every consumer thread has seen its
+  // warpgroup's MMAs on the stage complete.
   std::string mapA = k.addTensorMap(*k.inputNumber(matmul.getLhs()), 1,
                                     shape.totalRows, shape.depth, tm, 64);
   std::string mapB = k.addTensorMap(*k.inputNumber(matmul.getRhs()), 1,
@@ -73,7 +82,7 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
   w.open("if (threadIdx.x == 0)");
   w.line("for (int s = 0; s < " + num(stages) +
          "; ++s) { attnc_mbarrier_init(&full[s], 1); "
-         "attnc_mbarrier_init(&empty[s], " + num(consumers) + "); }");
+         "attnc_mbarrier_init(&empty[s], " + num(consumers * 128) + "); }");
   w.line("attnc_fence_barrier_init();");
   w.close();
   w.line("__syncthreads();");
@@ -111,7 +120,6 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
   w.open("for (attnc_index kt = 0; kt < " + num(numTiles) + "; ++kt)");
   w.line("const int s = kt % " + num(stages) + ";");
   w.line("attnc_mbarrier_wait(&full[s], (kt / " + num(stages) + ") & 1);");
-  w.line("attnc_fence_proxy_async();");
   w.line("const unsigned stageA = attnc_shared_address(tiles + s * " +
          num(stageBytes) + ") + consumer * 8192;");
   w.line("const unsigned stageB = stageA - consumer * 8192 + " + num(bytesA) +
@@ -125,7 +133,7 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
   w.line("attnc_wgmma_commit();");
   w.line("attnc_wgmma_wait<1>();");
   w.line("attnc_wgmma_fence_operands(acc, " + num(accumulators) + ");");
-  w.line("if (kt > 0 && wgThread == 0) attnc_mbarrier_arrive(&empty[(kt - 1) % " +
+  w.line("if (kt > 0) attnc_mbarrier_arrive(&empty[(kt - 1) % " +
          num(stages) + "]);");
   w.close();
   w.line("attnc_wgmma_wait<0>();");
@@ -143,7 +151,7 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
   w.line("#pragma unroll");
   w.line("for (int j = 0; j < " + num(tn / 8) +
          "; ++j) for (int i = 0; i < 4; ++i) outTile[(rowBase + 8 * (i >> 1)) * " +
-         num(tn) + " + 8 * j + colBase + (i & 1)] = acc[4 * j + i];");
+         num(outStride) + " + 8 * j + colBase + (i & 1)] = acc[4 * j + i];");
   w.close();
   w.line("__syncthreads();");
   w.open("for (int e = threadIdx.x; e < " + num(tm * tn) + "; e += blockDim.x)");
@@ -151,7 +159,9 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
          ", gn = tileN * " + num(tn) + " + e % " + num(tn) + ";");
   w.line("if (gm >= " + num(shape.totalRows) + " || gn >= " + num(shape.cols) +
          ") continue;");
-  if (failed(storeEpilogue(k, matmul.getResult(), "outTile[e]",
+  if (failed(storeEpilogue(k, matmul.getResult(),
+                           "outTile[e / " + num(tn) + " * " + num(outStride) +
+                               " + e % " + num(tn) + "]",
                            outputIndex("gm", "gn"))))
     return failure();
   w.close();

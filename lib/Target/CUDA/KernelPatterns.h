@@ -89,8 +89,7 @@ mlir::LogicalResult emitFlashAttention(KernelEmission &k,
                                        graph::AttentionOp op, int64_t tileQ);
 
 /// The sm_90a attention kernel (EmitWarpgroupAttention.cpp): wgmma with a
-/// producer warpgroup, for 16-bit Q, K, V with head dims of 64 or 128.
-bool canUseWarpgroupAttention(graph::AttentionOp op);
+/// TMA producer, for what kernel::isWarpgroupAttention accepts.
 mlir::LogicalResult emitWarpgroupAttention(KernelEmission &k,
                                            graph::AttentionOp op);
 

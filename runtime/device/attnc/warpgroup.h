@@ -81,11 +81,11 @@ attnc_wgmma_descriptor(unsigned sharedAddress, unsigned leadingBytes,
 // GPU: one PTX instruction each
 //===----------------------------------------------------------------------===//
 
-// mbarrier needs sm_80, TMA sm_90, and wgmma the architecture-specific
+// mbarrier.try_wait needs sm_90, TMA too, and wgmma the architecture-specific
 // sm_90a features (NVRTC defines __CUDA_ARCH_FEAT_SM90_ALL for
 // --gpu-architecture=sm_90a). attnc emits wgmma and TMA only for sm_90a, so
 // both are compiled under that one condition; elsewhere the bodies trap.
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 #define ATTNC_MBARRIER_PTX 1
 #else
 #define ATTNC_MBARRIER_PTX 0
@@ -191,14 +191,6 @@ __device__ __forceinline__ void attnc_mbarrier_wait(unsigned long long *bar,
   } while (!done);
 #else
   __trap();
-#endif
-}
-
-/// Orders this thread's view of shared memory written through the generic
-/// proxy (cp.async included) before later async-proxy reads (wgmma).
-__device__ __forceinline__ void attnc_fence_proxy_async() {
-#if ATTNC_WGMMA_PTX
-  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 #endif
 }
 
@@ -624,7 +616,6 @@ __device__ inline void attnc_mbarrier_wait(unsigned long long *bar,
   attnc_emu_wait_until(attnc_warpgroup_emu::phaseComplete, &wait, file, line);
 }
 
-__device__ inline void attnc_fence_proxy_async() {}
 __device__ inline void attnc_wgmma_fence() {}
 __device__ inline void attnc_wgmma_fence_operands(float *, int) {}
 

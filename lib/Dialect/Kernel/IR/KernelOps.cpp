@@ -71,6 +71,41 @@ bool attn::kernel::isWarpgroupGemm(graph::MatmulOp matmul) {
   return lhs.getShape().back() % 8 == 0 && rhs.getShape().back() % 8 == 0;
 }
 
+int64_t attn::kernel::warpgroupGemmStages(int64_t k, int64_t maxStages) {
+  int64_t tiles = (k + 63) / 64;
+  return tiles == 1 ? 1 : std::max<int64_t>(2, std::min(maxStages, tiles));
+}
+
+int64_t attn::kernel::warpgroupGemmSharedBytes(int64_t tm, int64_t tn,
+                                               int64_t stages) {
+  int64_t stageBytes = (tm + tn) * 128; // 64 K of 2 bytes per row
+  int64_t outTile = tm * (tn + 4) * 4;
+  return 1024 + std::max(stages * stageBytes, outTile) + stages * 16;
+}
+
+bool attn::kernel::isWarpgroupAttention(graph::AttentionOp attention) {
+  auto type = [](Value v) {
+    return cast<RankedTensorType>(v.getType()).getElementType();
+  };
+  Type element = type(attention.getQuery());
+  if (!(element.isF16() || element.isBF16()) ||
+      type(attention.getKey()) != element || type(attention.getValue()) != element)
+    return false;
+  int64_t depth = cast<RankedTensorType>(attention.getQuery().getType())
+                      .getShape()
+                      .back();
+  int64_t width = cast<RankedTensorType>(attention.getValue().getType())
+                      .getShape()
+                      .back();
+  return (depth == 64 || depth == 128) && (width == 64 || width == 128);
+}
+
+int64_t attn::kernel::warpgroupAttentionSharedBytes(int64_t depth,
+                                                    int64_t width) {
+  // 128 queries and two stages of 64 keys, 2-byte elements; five mbarriers.
+  return 1024 + 128 * 2 * depth + 2 * 64 * 2 * (depth + width) + 8 * 5;
+}
+
 LogicalResult attn::kernel::verifyKernelCommon(Operation *op) {
   Block &body = op->getRegion(0).front();
   if (body.getNumArguments() != op->getNumOperands())

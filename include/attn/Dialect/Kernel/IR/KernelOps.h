@@ -47,6 +47,19 @@ bool isPointwiseMember(mlir::Operation *op);
 /// then generates it; both ask here.
 bool isWarpgroupGemm(graph::MatmulOp matmul);
 
+/// Stages of the warpgroup GEMM's ring for K (at most `maxStages`, at least
+/// two when there are several K tiles) and the dynamic shared memory it
+/// launches with for a tm x tn tile: the ring or the padded f32 output
+/// tile, its mbarriers, and 1 KiB of alignment.
+int64_t warpgroupGemmStages(int64_t k, int64_t maxStages);
+int64_t warpgroupGemmSharedBytes(int64_t tm, int64_t tn, int64_t stages);
+
+/// Whether the sm_90a attention kernel (wgmma, a TMA producer) can compute
+/// `attention`: f16 or bf16 Q, K and V of one type with head dims of 64 or
+/// 128; and the dynamic shared memory it launches with.
+bool isWarpgroupAttention(graph::AttentionOp attention);
+int64_t warpgroupAttentionSharedBytes(int64_t depth, int64_t width);
+
 /// Checks shared by every kernel kind: body arguments and yield match the
 /// op's inputs and results, and the body holds attn ops only.
 mlir::LogicalResult verifyKernelCommon(mlir::Operation *op);
