@@ -191,33 +191,43 @@ def gpu_run(args, runtime):
         return ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
 
     names = {f[:-6] for f in os.listdir(args.models) if f.endswith(".cubin")}
-    # The sm_90 (mma.sync) GEMMs first, the sm_90a (wgmma) ones after them.
-    for name, n in [(f"gemm_bf16_{n}{suffix}", n) for suffix in ("_sm90", "")
-                    for n in (4096, 8192)]:
-        if name not in names:
-            continue
-        a, b = rand((n, n), torch.bfloat16), rand((n, n), torch.bfloat16)
-        record(name, f"{n}x{n}x{n}", "bf16", [a, b], lambda: [a.float() @ b.float()],
-               {"torch.matmul": lambda: a @ b}, 2 * n ** 3, "TFLOP/s", 1e-2)
     from torch.nn.attention import SDPBackend, sdpa_kernel
     import torch.nn.functional as F
-    for name, causal in [(f"attention{'_causal' if causal else ''}_bf16_s4096{suffix}", causal)
-                         for suffix in ("_sm90", "") for causal in (False, True)]:
-        if name not in names:
-            continue
-        q, k, v = (rand((4, 16, 4096, 128), torch.bfloat16) for _ in range(3))
 
-        def sdpa(backend):
-            def run():
-                with sdpa_kernel([backend]):
-                    return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
-            return run
-        flops = 4 * 4 * 16 * 4096 * 4096 * 128 // (2 if causal else 1)
-        record(name, "4x16x4096x128", "bf16", [q, k, v],
-               lambda: [F.scaled_dot_product_attention(q.float(), k.float(), v.float(), is_causal=causal)],
-               {"sdpa-flash": sdpa(SDPBackend.FLASH_ATTENTION),
-                "sdpa-cudnn": sdpa(SDPBackend.CUDNN_ATTENTION)},
-               flops, "TFLOP/s", 1e-2)
+    def gemms(suffix):
+        for n in (4096, 8192):
+            name = f"gemm_bf16_{n}{suffix}"
+            if name not in names:
+                continue
+            a, b = rand((n, n), torch.bfloat16), rand((n, n), torch.bfloat16)
+            record(name, f"{n}x{n}x{n}", "bf16", [a, b], lambda: [a.float() @ b.float()],
+                   {"torch.matmul": lambda: a @ b}, 2 * n ** 3, "TFLOP/s", 1e-2)
+
+    def attentions(suffix):
+        for causal in (False, True):
+            name = f"attention{'_causal' if causal else ''}_bf16_s4096{suffix}"
+            if name not in names:
+                continue
+            q, k, v = (rand((4, 16, 4096, 128), torch.bfloat16) for _ in range(3))
+
+            def sdpa(backend):
+                def run():
+                    with sdpa_kernel([backend]):
+                        return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+                return run
+            flops = 4 * 4 * 16 * 4096 * 4096 * 128 // (2 if causal else 1)
+            record(name, "4x16x4096x128", "bf16", [q, k, v],
+                   lambda: [F.scaled_dot_product_attention(q.float(), k.float(), v.float(),
+                                                           is_causal=causal)],
+                   {"sdpa-flash": sdpa(SDPBackend.FLASH_ATTENTION),
+                    "sdpa-cudnn": sdpa(SDPBackend.CUDNN_ATTENTION)},
+                   flops, "TFLOP/s", 1e-2)
+
+    # The mma.sync (sm_90) GEMMs and attention first; the wgmma (sm_90a)
+    # ones, checked on hardware only here, run last (after the LSTM and
+    # minGRU), so that a problem in them cannot cost the other rows.
+    gemms("_sm90")
+    attentions("_sm90")
     for batch in (1, 16, 64):
         name = f"lstm_b{batch}"
         if name not in names:
@@ -267,10 +277,44 @@ def gpu_run(args, runtime):
                 h = a[t] * h + b[t]
             return h
         with torch.no_grad():
-            scan_bytes = 3 * T * B * H * 4
-            record(name, f"T{T} B{B} H{H}", "f32", [xs, h0, wz, wh], reference,
+            # The whole model: its two f32 projections dominate, so it is
+            # rated by their flops; mingru_scan_t65536 rates the scan's
+            # bandwidth.
+            record(name, f"T{T} B{B} I{I} H{H}", "f32", [xs, h0, wz, wh], reference,
                    {"torch loop (4096 of 65536 steps, x16)": lambda: [loop_4096() for _ in range(16)]},
-                   scan_bytes, "TB/s", 1e-4)
+                   4 * T * B * I * H, "TFLOP/s", 1e-4)
+    name = "mingru_scan_t65536"
+    if name in names:
+        # The scan kernel alone (its a and b producers fused): reads the
+        # gate pre-activation and the candidate, writes the state.
+        T, B, H = 65536, 1, 512
+        zxs = rand((T, B, H), torch.float32)
+        hts = rand((T, B, H), torch.float32)
+        h0 = rand((B, H), torch.float32, 0.1)
+
+        def scan_reference():
+            z = torch.sigmoid(zxs)
+            a, b = 1 - z, z * hts
+            h, hs = h0.clone(), []
+            for t in range(T):
+                h = a[t] * h + b[t]
+                hs.append(h)
+            return [torch.stack(hs), h]
+
+        def scan_loop_4096():
+            z = torch.sigmoid(zxs[:4096])
+            a, b = 1 - z, z * hts[:4096]
+            h = h0
+            for t in range(4096):
+                h = a[t] * h + b[t]
+            return h
+        with torch.no_grad():
+            record(name, f"T{T} B{B} H{H}", "f32", [zxs, hts, h0], scan_reference,
+                   {"torch loop (4096 of 65536 steps, x16)":
+                        lambda: [scan_loop_4096() for _ in range(16)]},
+                   3 * T * B * H * 4, "TB/s", 1e-4)
+    gemms("")
+    attentions("")
     return {"mode": "gpu", "gpu": torch.cuda.get_device_name(),
             "torch": torch.__version__, "ceilings": {"bf16_matmul_tflops": matmul_tflops,
                                                       "copy_tbs": copy_tbs}, "rows": rows}

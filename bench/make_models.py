@@ -5,7 +5,8 @@ Usage: make_models.py OUTDIR [--tiny]
 The shapes are issue 6's: bf16 GEMMs (large square), attention forward at
 head dim 128 in bf16 (causal and not, S = 4096), the LSTM at T = 512,
 H = I = 1024 for batch 1, 16 and 64 (f32, as torch.nn.LSTM runs on cuDNN
-by default), and the minGRU at T = 65536 (f32). --tiny writes the same
+by default), and the minGRU at T = 65536 (f32), whole and as its scan
+alone (the bandwidth benchmark). --tiny writes the same
 graphs at small odd sizes, for a dry run on the emulation device.
 Prints one line per model: name and its FLOP count.
 """
@@ -85,13 +86,39 @@ def mingru(name, t, b, i, h):
 """, 4 * t * b * i * h
 
 
+def mingru_scan(name, t, b, h):
+    """The minGRU's recurrence alone, after its projections: the gate
+    pre-activation zx and the candidate ht are inputs, so the model is the
+    scan kernel (with a = 1 - sigmoid(zx) and b = sigmoid(zx) ht computed as
+    they are read), which reads 2 and writes 1 float per step and channel:
+    the bandwidth benchmark. Its "flops" are those bytes."""
+    ty = "xf32"
+    step = f"tensor<{b}x{h}{ty}>"
+    seq = f"tensor<{t}x{b}x{h}{ty}>"
+    return name, f"""attn.graph @{name}(%zxs: {seq}, %hts: {seq}, %h0: {step}) -> ({seq}, {step}) {{
+  %hs, %hT = attn.scan dim 0 ins(%zx = %zxs : {seq}, %ht = %hts : {seq})
+      carry(%hh = %h0 : {step}) -> ({seq}, {step}) {{
+    %z = attn.sigmoid %zx : {step}
+    %one = attn.splat 1.0 : tensor<1{ty}>
+    %omz = attn.sub %one, %z : tensor<1{ty}>, {step} -> {step}
+    %ah = attn.mul %omz, %hh : {step}, {step} -> {step}
+    %zh = attn.mul %z, %ht : {step}, {step} -> {step}
+    %hn = attn.add %ah, %zh : {step}, {step} -> {step}
+    attn.yield %hn, %hn : {step}, {step}
+  }}
+  attn.return %hs, %hT : {seq}, {step}
+}}
+""", 3 * t * b * h * 4
+
+
 def models(tiny):
     if tiny:
         return [gemm("gemm_bf16", 37, 72, 200, "bf16"),  # K, N multiples of 8: wgmma on sm_90a
                 attention("attention_bf16", 1, 2, 19, 64, False, "bf16"),  # head dim 64: wgmma on sm_90a
                 attention("attention_causal_bf16", 1, 2, 70, 64, True, "bf16"),
                 lstm("lstm_b3", 5, 3, 7, 11),
-                mingru("mingru", 33, 2, 5, 9)]
+                mingru("mingru", 33, 2, 5, 9),
+                mingru_scan("mingru_scan", 70, 2, 9)]
     return [gemm("gemm_bf16_4096", 4096, 4096, 4096, "bf16"),
             gemm("gemm_bf16_8192", 8192, 8192, 8192, "bf16"),
             attention("attention_bf16_s4096", 4, 16, 4096, 128, False, "bf16"),
@@ -99,7 +126,8 @@ def models(tiny):
             lstm("lstm_b1", 512, 1, 1024, 1024),
             lstm("lstm_b16", 512, 16, 1024, 1024),
             lstm("lstm_b64", 512, 64, 1024, 1024),
-            mingru("mingru_t65536", 65536, 1, 512, 512)]
+            mingru("mingru_t65536", 65536, 1, 512, 512),
+            mingru_scan("mingru_scan_t65536", 65536, 1, 512)]
 
 
 def main():

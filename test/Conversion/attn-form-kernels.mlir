@@ -162,6 +162,24 @@ attn.graph @assoc_shared_producer(%a: tensor<9x4xf32>, %b: tensor<9x4xf32>, %h0:
   %st, %fin = attn.assoc_scan dim 0 %s, %b, %h0 : tensor<9x4xf32>, tensor<9x4xf32>, tensor<4xf32> -> tensor<9x4xf32>, tensor<4xf32>
   attn.return %st, %s : tensor<9x4xf32>, tensor<9x4xf32>
 }
+// A producer read by both the coefficient and offset producers (minGRU's
+// z in a = 1 - z, b = z * ht) is computed inside too: every reader of it
+// is in the scan's kernel.
+// CHECK-LABEL: attn.graph @assoc_gate
+// CHECK-NOT: kernel.pointwise
+// CHECK: kernel.scan
+// CHECK: attn.sigmoid
+// CHECK: attn.sub
+// CHECK: attn.mul
+// CHECK-NEXT: attn.assoc_scan
+attn.graph @assoc_gate(%zx: tensor<9x4xf32>, %ht: tensor<9x4xf32>, %h0: tensor<4xf32>) -> tensor<9x4xf32> {
+  %z = attn.sigmoid %zx : tensor<9x4xf32>
+  %one = attn.splat 1.0 : tensor<1xf32>
+  %a = attn.sub %one, %z : tensor<1xf32>, tensor<9x4xf32> -> tensor<9x4xf32>
+  %b = attn.mul %z, %ht : tensor<9x4xf32>, tensor<9x4xf32> -> tensor<9x4xf32>
+  %st, %fin = attn.assoc_scan dim 0 %a, %b, %h0 : tensor<9x4xf32>, tensor<9x4xf32>, tensor<4xf32> -> tensor<9x4xf32>, tensor<4xf32>
+  attn.return %st : tensor<9x4xf32>
+}
 
 // -----
 

@@ -241,6 +241,24 @@ void KernelFormer::absorbNeighbours() {
                                         shapeOf(anchor->getOperand(operand))))
             merge(i, it->second);
         }
+      // Then, transitively, elementwise groups whose every reader is now
+      // in the scan's group (minGRU's z = sigmoid(zx), read by both
+      // a = 1 - z and b = z ht).
+      for (bool grew = true; grew;) {
+        grew = false;
+        for (Operation *member : llvm::to_vector(groups[i].ops))
+          for (Value operand : member->getOperands()) {
+            Operation *producer = operand.getDefiningOp();
+            auto it = producer ? groupOf.find(producer) : groupOf.end();
+            if (it == groupOf.end() || it->second == i ||
+                groups[it->second].anchor != producer ||
+                usersGroup(producer->getResult(0), groupOf) != i ||
+                !isElementwiseGroupOfShape(it->second, shapeOf(operand)))
+              continue;
+            merge(i, it->second);
+            grew = true;
+          }
+      }
       continue;
     }
     if (kind != GraphOpRole::Gemm && kind != GraphOpRole::Row)
