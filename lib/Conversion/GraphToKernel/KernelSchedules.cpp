@@ -62,14 +62,17 @@ struct ScheduleBuilder {
 
 /// The sm_90a warpgroup GEMM (docs/passes/kernels.md): one producer
 /// warpgroup and one consumer warpgroup per 64 rows of the block tile, so
-/// the m tile is 64 or 128 and the n tile (one wgmma's N) 64 or 128; K
+/// the m tile is 64 or 128 and the n tile (one wgmma's N) 64, 128 or 256
+/// (the largest the problem fills: 128 x 256 tiles, as CUTLASS's Hopper
+/// GEMMs use, halve the shared-memory reads per flop of 128 x 128); K
 /// steps are 64 elements, one 128-byte swizzled row. The shared memory
 /// holds the stage ring (or the padded f32 output tile that replaces it,
 /// when larger), two mbarriers per stage and 1 KiB to align the ring for
 /// the swizzle.
 static Schedule scheduleWarpgroupGemm(ScheduleBuilder &b, int64_t m, int64_t n,
                                       int64_t k, int64_t maxStages) {
-  int64_t tm = m <= 64 ? 64 : 128, tn = n <= 64 ? 64 : 128, tk = 64;
+  int64_t tm = m <= 64 ? 64 : 128, tk = 64;
+  int64_t tn = n <= 64 ? 64 : n < 256 ? 128 : 256;
   b.grid("m", m, tm);
   b.grid("n", n, tn);
   b.looped("k", k, tk);

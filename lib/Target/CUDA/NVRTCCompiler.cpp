@@ -158,6 +158,29 @@ static bool check(nvrtcResult result, const char *what, Location loc) {
 #endif
 
 #if ATTNC_HAVE_NVRTC
+/// ptxas serialises a kernel's wgmma instructions (warning C7512) when it
+/// cannot keep their accumulators in registers: the kernel still runs,
+/// at a fraction of its speed. Said as a warning at the kernel's op.
+static void warnSerializedWgmma(const std::string &log,
+                                const EmittedModule &module, Location loc) {
+  llvm::Regex serialized("wgmma.mma_async instructions are serialized due to "
+                         "([^']*) for the function '([A-Za-z0-9_]+)'");
+  llvm::SmallVector<llvm::StringRef> lines;
+  llvm::StringRef(log).split(lines, '\n');
+  for (llvm::StringRef line : lines) {
+    llvm::SmallVector<llvm::StringRef> m;
+    if (!serialized.match(line, &m))
+      continue;
+    Location at = loc;
+    for (const SourceSpan &span : module.spans)
+      if (span.kernel == m[2])
+        at = span.loc;
+    emitWarning(at) << "ptxas serialised the wgmma instructions of " << m[2]
+                    << " (" << llvm::StringRef(m[1]).trim()
+                    << "): it runs far below the tensor cores' rate";
+  }
+}
+
 namespace {
 /// One NVRTC program's outcome.
 struct Program {
@@ -368,6 +391,7 @@ attn::cuda::compileModule(const EmittedModule &module,
     result.cubin = std::move(*linked);
   }
   result.resources = summarizeResources(log, module);
+  warnSerializedWgmma(log, module, loc);
 
   if (options.wantPTX) {
     // PTX needs a virtual architecture: compile again for compute_XX.
