@@ -62,17 +62,23 @@ struct ScheduleBuilder {
 
 /// The sm_90a warpgroup GEMM (docs/passes/kernels.md): one producer
 /// warpgroup and one consumer warpgroup per 64 rows of the block tile, so
-/// the m tile is 64 or 128 and the n tile (one wgmma's N) 64, 128 or 256
-/// (the largest the problem fills: 128 x 256 tiles, as CUTLASS's Hopper
-/// GEMMs use, halve the shared-memory reads per flop of 128 x 128); K
+/// the m tile is 64 or 128 and the n tile (one wgmma's N) 64, 128 or 256.
+/// 128 x 256 tiles (as CUTLASS's Hopper GEMMs use) read less shared memory
+/// per flop than 128 x 128, but only pay when they still give every SM at
+/// least two tiles; otherwise (the transformer block's 2048 x 1024
+/// products: 64 tiles of 128 x 256 for 132 SMs) 128 columns keep the GPU
+/// busy, and compile in half the time; K
 /// steps are 64 elements, one 128-byte swizzled row. The shared memory
 /// holds the stage ring (or the padded f32 output tile that replaces it,
 /// when larger), two mbarriers per stage and 1 KiB to align the ring for
 /// the swizzle.
 static Schedule scheduleWarpgroupGemm(ScheduleBuilder &b, int64_t m, int64_t n,
-                                      int64_t k, int64_t maxStages) {
+                                      int64_t k, int64_t maxStages,
+                                      int64_t sms) {
   int64_t tm = m <= 64 ? 64 : 128, tk = 64;
-  int64_t tn = n <= 64 ? 64 : n < 256 ? 128 : 256;
+  int64_t tn = n <= 64 ? 64 : 128;
+  if (n >= 256 && ((m + tm - 1) / tm) * ((n + 255) / 256) >= 2 * sms)
+    tn = 256;
   b.grid("m", m, tm);
   b.grid("n", n, tn);
   b.looped("k", k, tk);
@@ -101,7 +107,7 @@ static Schedule scheduleGemm(graph::MatmulOp op, const TargetDescription &t) {
   }
   const analysis::KernelDefaults &d = t.kernels;
   if (t.name == "sm_90a" && kernel::isWarpgroupGemm(op))
-    return scheduleWarpgroupGemm(b, m, n, k, d.gemmStages);
+    return scheduleWarpgroupGemm(b, m, n, k, d.gemmStages, d.sms);
   int64_t tm = clampTile(d.gemmTileM, m, 16), tn = clampTile(d.gemmTileN, n, 16);
   int64_t tk = clampTile(d.gemmTileK, k, 16);
   b.grid("m", m, tm);

@@ -97,9 +97,12 @@ __global__ void wgmmaProduct(float *out, const unsigned short *a,
     if (N == 64)
       bf16 ? attnc_wgmma_m64n64k16_bf16(acc, da, db)
            : attnc_wgmma_m64n64k16_f16(acc, da, db);
-    else
+    else if (N == 128)
       bf16 ? attnc_wgmma_m64n128k16_bf16(acc, da, db)
            : attnc_wgmma_m64n128k16_f16(acc, da, db);
+    else
+      bf16 ? attnc_wgmma_m64n256k16_bf16(acc, da, db)
+           : attnc_wgmma_m64n256k16_f16(acc, da, db);
   }
   attnc_wgmma_commit();
   attnc_wgmma_wait<0>();
@@ -469,6 +472,7 @@ int main() {
   for (bool bf16 : {false, true}) {
     testWgmma<64>(bf16, 0xF);
     testWgmma<128>(bf16, 0xF);
+    testWgmma<256>(bf16, 0xF);
   }
   testWgmma<64>(false, 0x4); // one k16 step, 64 bytes into the swizzled rows
   testWgmma<128>(true, 0xA);
