@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 attnc=${ATTNC:-../build/bin/attnc}
 for kind in models tiny; do
+  rm -rf "build/$kind" # no model files left from renamed models
   flag=""; [ "$kind" = tiny ] && flag="--tiny"
   python3 make_models.py "build/$kind" $flag > /dev/null
   for ir in build/$kind/*.ir; do

@@ -1,6 +1,6 @@
 #!/bin/bash
 # The GPU benchmark in one call, on a machine with the CUDA toolkit, the
-# NVIDIA driver and PyTorch (no network, no LLVM): builds the runtime
+# NVIDIA driver and PyTorch with NumPy (no network, no LLVM): builds the runtime
 # library with the host compiler, then runs gpu_bench.py on the models
 # bench/prepare.sh compiled. Writes the table to stdout and the raw numbers
 # to ${OUT:-bench/build}/bench.json.
@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 mkdir -p build
 out=${OUT:-build}
+mkdir -p "$out"
 # The runtime is plain C++17 with no dependencies but libdl.
 cat > build/EmuHeaders.inc <<INC
 static const char *const kDeviceHeader = R"attnc_emu($(cat ../runtime/device/attnc/device.h))attnc_emu";

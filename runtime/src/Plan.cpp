@@ -20,6 +20,8 @@
 
 #include "Plan.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <set>
@@ -291,18 +293,26 @@ static bool parseLaunch(LineReader &in, PlanStep &step, std::string *error) {
       maps = true;
       continue;
     }
+    // Buffer ids and a map's argument are small (as every id in the
+    // plan); a map's extents at most 2^40, so their products cannot
+    // overflow before the check against the buffer below.
     int64_t fields[6];
     int count = maps ? 6 : 1;
-    std::istringstream parts(token);
-    std::string part;
     int n = 0;
-    bool good = true;
-    while (good && std::getline(parts, part, ':')) {
+    bool good = std::count(token.begin(), token.end(), ':') == count - 1;
+    size_t start = 0;
+    while (good && n < count) {
+      size_t stop = token.find(':', start);
+      std::string part = token.substr(start, stop == std::string::npos
+                                                  ? std::string::npos
+                                                  : stop - start);
+      start = stop == std::string::npos ? token.size() : stop + 1;
       char *end = nullptr;
       errno = 0;
       long long value = std::strtoll(part.c_str(), &end, 10);
-      good = n < count && !errno && end != part.c_str() && !*end &&
-             value >= 0 && value <= (int64_t(1) << 40);
+      int64_t limit = n == 0 ? (1 << 20) : (int64_t(1) << 40);
+      good = !part.empty() && std::isdigit((unsigned char)part[0]) && !errno &&
+             !*end && value >= 0 && value <= limit;
       if (good)
         fields[n++] = value;
     }
@@ -333,6 +343,10 @@ static bool parseLaunch(LineReader &in, PlanStep &step, std::string *error) {
       return false;
     }
     step.maps.push_back(m);
+  }
+  if (maps && step.maps.empty()) {
+    *error = in.fail("'maps' lists no tensor map");
+    return false;
   }
   return true;
 }
@@ -432,8 +446,12 @@ bool attnc::rt::parsePlan(const std::string &text, Plan *plan,
     for (TensorMapDesc &m : step.maps) {
       const BufferDesc *b = plan->buffer(step.args[m.arg]);
       m.type = b->type;
+      // outer x rows x cols <= elements, by division (no overflow; the
+      // parser made every extent at least 1).
+      int64_t elements = b->numElements();
       if ((b->type != ElementType::F16 && b->type != ElementType::BF16) ||
-          m.outer * m.rows * m.cols > b->numElements()) {
+          m.outer > elements || m.rows > elements / m.outer ||
+          m.cols > elements / (m.outer * m.rows)) {
         *error = "launch plan: the tensor map of " + step.kernel +
                  " over buffer " + std::to_string(b->id) +
                  " does not fit it or is not f16/bf16";

@@ -76,6 +76,25 @@ TEST(PlanTest, RejectsBadTensorMaps) {
       // Not a buffer id.
       {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 x 1",
        "bad buffer id 'x'"},
+      // An argument index past what an int holds, which must not wrap.
+      {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 maps "
+       "4294967295:1:37:200:64:64",
+       "bad tensor map"},
+      // A buffer id that would wrap to a valid one.
+      {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 4294967297 1",
+       "bad buffer id"},
+      // Extents whose product overflows 64 bits.
+      {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 maps "
+       "1:1048576:1099511627776:16777216:64:64",
+       "does not fit"},
+      // An empty field, a sign, an empty list.
+      {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 maps "
+       "1:1:37:200:64:64:",
+       "bad tensor map"},
+      {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 +0 1",
+       "bad buffer id"},
+      {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 maps",
+       "lists no tensor map"},
   };
   for (const Case &c : cases) {
     Plan plan;

@@ -22,6 +22,7 @@
 
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/Regex.h"
 
 #include <cstdio>
@@ -126,9 +127,11 @@ static void reportLog(const EmittedModule &module, const std::string &log,
   bool reported = false;
   llvm::SmallVector<llvm::StringRef> lines;
   llvm::StringRef(log).split(lines, '\n');
+  // Lines every program shares (the prologue) fail in each: once is enough.
+  llvm::StringSet<> seen;
   for (llvm::StringRef line : lines) {
     llvm::SmallVector<llvm::StringRef> m;
-    if (!where.match(line, &m) || m[2] != "error")
+    if (!where.match(line, &m) || m[2] != "error" || !seen.insert(line).second)
       continue;
     unsigned number = 0;
     m[1].getAsInteger(10, number);
@@ -144,9 +147,17 @@ static void reportLog(const EmittedModule &module, const std::string &log,
                   << " of --emit=cuda): " << m[3];
     reported = true;
   }
-  if (!reported)
-    emitError(loc) << "NVRTC failed: "
-                   << llvm::StringRef(log).trim().split('\n').first;
+  if (!reported) {
+    // No line of the source named: the first line that says what failed
+    // (ptxas, say), not the first of the log.
+    llvm::StringRef first = llvm::StringRef(log).trim().split('\n').first;
+    for (llvm::StringRef line : lines)
+      if (line.contains("error") || line.contains("failed")) {
+        first = line.trim();
+        break;
+      }
+    emitError(loc) << "NVRTC failed: " << first;
+  }
 }
 
 static bool check(nvrtcResult result, const char *what, Location loc) {
@@ -163,8 +174,10 @@ static bool check(nvrtcResult result, const char *what, Location loc) {
 /// at a fraction of its speed. Said as a warning at the kernel's op.
 static void warnSerializedWgmma(const std::string &log,
                                 const EmittedModule &module, Location loc) {
+  // C7512 (registers) says "for the function", C7510 and C7515 (other
+  // causes) "in the function".
   llvm::Regex serialized("wgmma.mma_async instructions are serialized due to "
-                         "([^']*) for the function '([A-Za-z0-9_]+)'");
+                         "([^']*) (for|in) the function '([A-Za-z0-9_]+)'");
   llvm::SmallVector<llvm::StringRef> lines;
   llvm::StringRef(log).split(lines, '\n');
   for (llvm::StringRef line : lines) {
@@ -173,9 +186,9 @@ static void warnSerializedWgmma(const std::string &log,
       continue;
     Location at = loc;
     for (const SourceSpan &span : module.spans)
-      if (span.kernel == m[2])
+      if (span.kernel == m[3])
         at = span.loc;
-    emitWarning(at) << "ptxas serialised the wgmma instructions of " << m[2]
+    emitWarning(at) << "ptxas serialised the wgmma instructions of " << m[3]
                     << " (" << llvm::StringRef(m[1]).trim()
                     << "): it runs far below the tensor cores' rate";
   }
@@ -353,32 +366,48 @@ attn::cuda::compileModule(const EmittedModule &module,
   // in parallel, and nvJitLink joins the relocatable cubins (it takes a
   // millisecond or two). The first program carries the embedded data.
   unsigned count = programCount(module, options.jobs);
-  std::vector<Program> programs(count);
-  if (count == 1) {
-    programs[0].text = module.source;
-  } else {
-    std::vector<std::string> texts = splitModule(module, count);
-    for (unsigned p = 0; p < count; ++p)
-      programs[p].text = std::move(texts[p]);
-  }
-  programs[0].text += data;
-  {
+  std::vector<Program> programs;
+  auto compileAll = [&]() {
+    programs.assign(count, Program());
+    if (count == 1) {
+      programs[0].text = module.source;
+    } else {
+      std::vector<std::string> texts = splitModule(module, count);
+      for (unsigned p = 0; p < count; ++p)
+        programs[p].text = std::move(texts[p]);
+    }
+    programs[0].text += data;
     std::vector<std::thread> workers;
     for (unsigned p = 1; p < count; ++p)
-      workers.emplace_back(compileProgram, std::ref(programs[p]),
-                           options.arch, true);
+      workers.emplace_back(compileProgram, std::ref(programs[p]), options.arch,
+                           true);
     compileProgram(programs[0], options.arch, count > 1);
     for (std::thread &worker : workers)
       worker.join();
+  };
+  compileAll();
+  // Relocatable code makes ptxas treat its own subroutines (IEEE division
+  // and square root) as external calls, and it then serialises every
+  // wgmma of the kernel (C7509). Such a module compiles as one whole
+  // program instead: slower to build, full speed to run.
+  if (count > 1 &&
+      llvm::any_of(programs, [](const Program &program) {
+        return llvm::StringRef(program.log).contains(
+            "serialized due to the presence of Extern calls");
+      })) {
+    count = 1;
+    compileAll();
   }
-  std::string log;
+  std::string log, failedLog;
   bool ok = true;
   for (const Program &program : programs) {
     log += program.log;
     ok &= program.ok;
+    if (!program.ok)
+      failedLog += program.log;
   }
   if (!ok) {
-    reportLog(module, log, loc);
+    reportLog(module, failedLog, loc);
     return failure();
   }
   CompiledModule result;

@@ -235,19 +235,24 @@ inline bool attnc_flag_set(void *arg) {
 /// started earlier (a launch-ordered ticket), so the wait always ends. The
 /// emulation suspends the thread instead of spinning and reports a
 /// deadlock if nothing can publish the flag.
-__device__ __forceinline__ unsigned int attnc_wait_flag(unsigned int *flag) {
 #if defined(ATTNC_EMU)
+// The caller's position, for the emulation's deadlock report.
+__device__ inline unsigned int attnc_wait_flag(unsigned int *flag,
+                                               const char *file = __builtin_FILE(),
+                                               int line = __builtin_LINE()) {
   attnc_flag_wait wait{flag, 0};
-  attnc_emu_wait_until(attnc_flag_set, &wait, __FILE__, __LINE__);
+  attnc_emu_wait_until(attnc_flag_set, &wait, file, line);
   return wait.seen;
+}
 #else
+__device__ __forceinline__ unsigned int attnc_wait_flag(unsigned int *flag) {
   unsigned int value;
   while ((value = *(volatile unsigned int *)flag) == 0) {
   }
   __threadfence();
   return value;
-#endif
 }
+#endif
 
 // Tensor-core primitives (mma.sync, ldmatrix), on the GPU as inline PTX and
 // under ATTNC_EMU through the emulation's whole-warp exchange.

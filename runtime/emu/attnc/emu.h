@@ -316,8 +316,8 @@ struct Scheduler {
   void (*thunk)(void **) = nullptr;
   void **args = nullptr;
 
-  /// The resident threads: one block's in a normal launch, the whole grid's
-  /// in a cooperative one.
+  /// The resident threads: a wave of kResidentBlocks blocks in a normal
+  /// launch, the whole grid's in a cooperative one.
   std::vector<Fiber> fibers;
   std::vector<Block> blocks;
   std::vector<Warp> warps;
@@ -1085,9 +1085,9 @@ inline bool configure(Scheduler &s, dim3 grid, dim3 block,
   return true;
 }
 
-/// A normal launch runs one block at a time, in linear order (x fastest); a
-/// cooperative one runs the whole grid at once so that its grid barrier can
-/// complete.
+/// A normal launch runs its blocks in waves of kResidentBlocks, in linear
+/// order (x fastest); a cooperative one runs the whole grid at once so that
+/// its grid barrier can complete.
 inline bool runGrid(Scheduler &s) {
   unsigned long long numBlocks =
       static_cast<unsigned long long>(s.gridDim.x) * s.gridDim.y * s.gridDim.z;
@@ -1112,7 +1112,7 @@ inline bool runGrid(Scheduler &s) {
 /// Gives the memory of a large cooperative launch back to the system; what
 /// one block needs is kept for the next launch.
 inline void trim(Scheduler &s) {
-  if (s.stacks.count() > kMaxBlockThreads) {
+  if (s.stacks.count() > kResidentBlocks * kMaxBlockThreads) {
     s.stacks.release();
     std::vector<Fiber>().swap(s.fibers);
   }
