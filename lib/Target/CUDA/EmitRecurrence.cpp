@@ -1,6 +1,6 @@
 //===- EmitRecurrence.cpp - kernel.recurrence as one cooperative launch ---===//
 //
-// The correctness-first persistent recurrence: one cooperative launch runs
+// The persistent recurrence: one cooperative launch runs
 // all time steps, the grid stepping in lockstep through grid-wide
 // barriers instead of one launch per step. Within a step each matmul (and
 // whatever feeds one) is a phase: all threads of the grid compute its
