@@ -81,6 +81,7 @@ LogicalResult attn::cuda::emitFlashAttention(KernelEmission &k,
   w.line("const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;");
   w.line("const int group = lane >> 2, inGroup = lane & 3;");
   w.line("const attnc_index q0 = tileI * " + num(blockQ) + ";");
+  w.line("const attnc_index rowBase = q0 + warp * 16 + group;");
 
   // The address of an operand's element (row, col) under batch
   // broadcasting, in its input buffer.
@@ -176,58 +177,11 @@ LogicalResult attn::cuda::emitFlashAttention(KernelEmission &k,
   w.close();
   w.close();
 
-  // Scale, masks and score modification per element; then the tile's row
-  // maxima (four lanes share a row).
-  w.line("float tileMax[2] = {__int_as_float(0xff800000), "
-         "__int_as_float(0xff800000)};");
-  w.line("#pragma unroll");
-  w.open("for (int t = 0; t < " + num(sTiles) + "; ++t)");
-  w.line("#pragma unroll");
-  w.open("for (int e = 0; e < 4; ++e)");
-  // Padded rows and keys are clamped for the score modification (which may
-  // read buffers at i and j) and masked below.
-  w.line("const attnc_index rowI = q0 + warp * 16 + group + (e >= 2 ? 8 : 0);");
-  w.line("const attnc_index keyJ = kv0 + t * 8 + 2 * inGroup + (e & 1);");
-  w.line("const attnc_index i = rowI < " + num(queries) + " ? rowI : " +
-         num(queries - 1) + ";");
-  w.line("const attnc_index j = keyJ < " + num(keys) + " ? keyJ : " +
-         num(keys - 1) + ";");
-  w.line("float sval = " + floatLiteral(op.getScale().convertToDouble()) +
-         " * s[t][e];");
-  if (failed(applyScoreMod(k, op, batch, "sval")))
+  // Scale, masks, score modification, online softmax (shared with the
+  // wgmma kernel: AttentionFragments.cpp).
+  if (failed(emitScoreTile(k, op, batch, sTiles, queries, keys)))
     return failure();
-  std::string masked = "keyJ >= " + num(keys);
-  if (std::optional<int64_t> offset = op.getCausalOffset())
-    masked += " || keyJ - rowI > " + num(*offset);
-  w.line("if (" + masked + ") sval = __int_as_float(0xff800000);");
-  w.line("s[t][e] = sval;");
-  w.line("tileMax[e >> 1] = fmaxf(tileMax[e >> 1], sval);");
-  w.close();
-  w.close();
-
-  w.line("#pragma unroll");
-  w.open("for (int h = 0; h < 2; ++h)");
-  w.line("tileMax[h] = fmaxf(tileMax[h], __shfl_xor_sync(0xffffffffu, "
-         "tileMax[h], 1));");
-  w.line("tileMax[h] = fmaxf(tileMax[h], __shfl_xor_sync(0xffffffffu, "
-         "tileMax[h], 2));");
-  w.line("const float newMax = fmaxf(rowMax[h], tileMax[h]);");
-  // A row with nothing visible yet keeps max -inf: exp(-inf - base) must be
-  // 0 and the rescale 1, never exp(-inf + inf) = NaN.
-  w.line("const float base = newMax == __int_as_float(0xff800000) ? 0.0f : "
-         "newMax;");
-  w.line("const float correction = rowMax[h] == newMax ? 1.0f : "
-         "expf(rowMax[h] - base);");
-  w.line("rowMax[h] = newMax;");
-  w.line("rowSum[h] *= correction;");
-  w.line("#pragma unroll");
-  w.line("for (int t = 0; t < " + num(oTiles) +
-         "; ++t) { o[t][2 * h] *= correction; o[t][2 * h + 1] *= correction; }");
-  w.line("#pragma unroll");
-  w.line("for (int t = 0; t < " + num(sTiles) +
-         "; ++t) for (int c = 0; c < 2; ++c) { const float p = expf(s[t][2 * h + "
-         "c] - base); s[t][2 * h + c] = p; rowSum[h] += p; }");
-  w.close();
+  emitOnlineSoftmax(w, sTiles, oTiles);
 
   // O += P V: P's registers from S's (C layout = A layout), V k-major.
   w.line("#pragma unroll");
@@ -250,23 +204,6 @@ LogicalResult attn::cuda::emitFlashAttention(KernelEmission &k,
   w.close(); // key tiles
   w.line("attnc_cp_async_wait<0>();");
 
-  // Row sums over the four lanes of a row, then one division and store.
-  w.line("#pragma unroll");
-  w.open("for (int h = 0; h < 2; ++h)");
-  w.line("rowSum[h] += __shfl_xor_sync(0xffffffffu, rowSum[h], 1);");
-  w.line("rowSum[h] += __shfl_xor_sync(0xffffffffu, rowSum[h], 2);");
-  w.close();
-  w.line("#pragma unroll");
-  w.open("for (int t = 0; t < " + num(oTiles) + "; ++t)");
-  w.line("#pragma unroll");
-  w.open("for (int e = 0; e < 4; ++e)");
-  w.line("const attnc_index i = q0 + warp * 16 + group + (e >= 2 ? 8 : 0);");
-  w.line("const attnc_index c = t * 8 + 2 * inGroup + (e & 1);");
-  w.line("if (i >= " + num(queries) + ") continue;");
-  Index index = batch;
-  index.append({"i", "c"});
-  w.line(storeResult(k, 0, index, "o[t][e] / rowSum[e >> 1]"));
-  w.close();
-  w.close();
+  emitAttentionStore(k, batch, oTiles, queries);
   return success();
 }

@@ -100,6 +100,28 @@ static bool canPipeline(graph::MatmulOp matmul, int64_t depth, int64_t cols,
          depth % 8 == 0 && cols % 8 == 0;
 }
 
+LogicalResult attn::cuda::emitTileEpilogue(KernelEmission &k,
+                                          graph::MatmulOp matmul, int64_t tm,
+                                          int64_t tn, int64_t stride,
+                                          int64_t totalRows, int64_t cols,
+                                          OutputIndexFn outputIndex) {
+  CodeWriter &w = k.out;
+  std::string element =
+      stride == tn ? "outTile[e]"
+                   : "outTile[e / " + num(tn) + " * " + num(stride) +
+                         " + e % " + num(tn) + "]";
+  w.open("for (int e = threadIdx.x; e < " + num(tm * tn) + "; e += blockDim.x)");
+  w.line("const attnc_index gm = tileM * " + num(tm) + " + e / " + num(tn) +
+         ", gn = tileN * " + num(tn) + " + e % " + num(tn) + ";");
+  w.line("if (gm >= " + num(totalRows) + " || gn >= " + num(cols) +
+         ") continue;");
+  if (failed(storeEpilogue(k, matmul.getResult(), element,
+                           outputIndex("gm", "gn"))))
+    return failure();
+  w.close();
+  return success();
+}
+
 /// The tensor-core main loop and epilogue (sm_80 and later), with f32
 /// accumulators in the C/D fragment layout of the PTX ISA until the
 /// epilogue. With `stages` > 1 the K tiles stream through a ring of shared
@@ -246,16 +268,8 @@ static LogicalResult emitTensorCoreLoop(
          num(tn) + " + pieceCol + 8 * j + 2 * inGroup + (i & 1)] = acc[p][j][i];");
   w.close();
   w.line("__syncthreads();");
-  w.open("for (int e = threadIdx.x; e < " + num(tm * tn) + "; e += blockDim.x)");
-  w.line("const attnc_index gm = tileM * " + num(tm) + " + e / " + num(tn) +
-         ", gn = tileN * " + num(tn) + " + e % " + num(tn) + ";");
-  w.line("if (gm >= " + num(totalRows) + " || gn >= " + num(cols) +
-         ") continue;");
-  if (failed(storeEpilogue(k, matmul.getResult(), "outTile[e]",
-                           outputIndex("gm", "gn"))))
-    return failure();
-  w.close();
-  return success();
+  return emitTileEpilogue(k, matmul, tm, tn, tn, totalRows, cols,
+                          outputIndex);
 }
 
 LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
@@ -433,14 +447,6 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
   w.close();
   w.close();
   w.line("__syncthreads();");
-  w.open("for (int e = threadIdx.x; e < " + num(tm * tn) + "; e += blockDim.x)");
-  w.line("const attnc_index gm = tileM * " + num(tm) + " + e / " + num(tn) +
-         ", gn = tileN * " + num(tn) + " + e % " + num(tn) + ";");
-  w.line("if (gm >= " + num(totalRows) + " || gn >= " + num(cols) +
-         ") continue;");
-  if (failed(storeEpilogue(k, matmul.getResult(), "outTile[e]",
-                           outputIndex("gm", "gn"))))
-    return failure();
-  w.close();
-  return success();
+  return emitTileEpilogue(k, matmul, tm, tn, tn, totalRows, cols,
+                          outputIndex);
 }

@@ -188,57 +188,12 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
   w.line("attnc_wgmma_wait<0>();");
   w.line("attnc_wgmma_fence_operands(&s[0][0], " + num(sTiles * 4) + ");");
 
-  // Scale, masks, score modification; row maxima. Padded rows and keys
-  // are clamped for the score modification and masked.
-  w.line("float tileMax[2] = {__int_as_float(0xff800000), "
-         "__int_as_float(0xff800000)};");
-  w.line("#pragma unroll");
-  w.open("for (int t = 0; t < " + num(sTiles) + "; ++t)");
-  w.line("#pragma unroll");
-  w.open("for (int e = 0; e < 4; ++e)");
-  w.line("const attnc_index rowI = rowBase + (e >= 2 ? 8 : 0);");
-  w.line("const attnc_index keyJ = kv0 + t * 8 + 2 * inGroup + (e & 1);");
-  w.line("const attnc_index i = rowI < " + num(queries) + " ? rowI : " +
-         num(queries - 1) + ";");
-  w.line("const attnc_index j = keyJ < " + num(keys) + " ? keyJ : " +
-         num(keys - 1) + ";");
-  w.line("float sval = " + floatLiteral(op.getScale().convertToDouble()) +
-         " * s[t][e];");
-  if (failed(applyScoreMod(k, op, batch, "sval")))
+  // Scale, masks, score modification, online softmax (shared with the
+  // FA2 kernel: AttentionFragments.cpp).
+  if (failed(emitScoreTile(k, op, batch, sTiles, queries, keys)))
     return failure();
-  std::string masked = "keyJ >= " + num(keys);
-  if (std::optional<int64_t> offset = op.getCausalOffset())
-    masked += " || keyJ - rowI > " + num(*offset);
-  w.line("if (" + masked + ") sval = __int_as_float(0xff800000);");
-  w.line("s[t][e] = sval;");
-  w.line("tileMax[e >> 1] = fmaxf(tileMax[e >> 1], sval);");
-  w.close();
-  w.close();
-
-  // Online softmax, exponentials in base 2 (exp2f, with log2(e) folded
-  // into the argument) as FlashAttention does.
   w.line("attnc_wgmma_fence_operands(&o[0][0], " + num(oTiles * 4) + ");");
-  w.line("#pragma unroll");
-  w.open("for (int h = 0; h < 2; ++h)");
-  w.line("tileMax[h] = fmaxf(tileMax[h], __shfl_xor_sync(0xffffffffu, "
-         "tileMax[h], 1));");
-  w.line("tileMax[h] = fmaxf(tileMax[h], __shfl_xor_sync(0xffffffffu, "
-         "tileMax[h], 2));");
-  w.line("const float newMax = fmaxf(rowMax[h], tileMax[h]);");
-  w.line("const float base = newMax == __int_as_float(0xff800000) ? 0.0f : "
-         "newMax;");
-  w.line("const float correction = rowMax[h] == newMax ? 1.0f : "
-         "exp2f((rowMax[h] - base) * 1.442695041f);");
-  w.line("rowMax[h] = newMax;");
-  w.line("rowSum[h] *= correction;");
-  w.line("#pragma unroll");
-  w.line("for (int t = 0; t < " + num(oTiles) +
-         "; ++t) { o[t][2 * h] *= correction; o[t][2 * h + 1] *= correction; }");
-  w.line("#pragma unroll");
-  w.line("for (int t = 0; t < " + num(sTiles) +
-         "; ++t) for (int c = 0; c < 2; ++c) { const float p = exp2f((s[t][2 * h "
-         "+ c] - base) * 1.442695041f); s[t][2 * h + c] = p; rowSum[h] += p; }");
-  w.close();
+  emitOnlineSoftmax(w, sTiles, oTiles);
 
   // O += P V, P from registers (four k16 steps of 16 keys).
   w.line("unsigned fragP[" + num(blockKV / 16) + "][4];");
@@ -263,28 +218,7 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
   w.line("attnc_mbarrier_arrive(&empty[stage]);");
   w.close(); // key tiles
 
-  // Row sums over the four lanes of a row, then one division and store.
-  w.line("#pragma unroll");
-  w.open("for (int h = 0; h < 2; ++h)");
-  w.line("rowSum[h] += __shfl_xor_sync(0xffffffffu, rowSum[h], 1);");
-  w.line("rowSum[h] += __shfl_xor_sync(0xffffffffu, rowSum[h], 2);");
-  w.close();
-  w.line("#pragma unroll");
-  w.open("for (int t = 0; t < " + num(oTiles) + "; ++t)");
-  w.line("#pragma unroll");
-  w.open("for (int e = 0; e < 4; ++e)");
-  w.line("const attnc_index i = rowBase + (e >= 2 ? 8 : 0);");
-  w.line("const attnc_index c = t * 8 + 2 * inGroup + (e & 1);");
-  w.line("if (i >= " + num(queries) + ") continue;");
-  Index index = batch;
-  index.append({"i", "c"});
-  // __fdividef (div.approx, 2 ulp): a row sum is at least 1 (its maximum
-  // contributes exp2(0)), far inside the range where it is accurate, and
-  // IEEE division would be a ptxas subroutine, which in relocatable code
-  // serialises the kernel's wgmma (docs/codegen.md).
-  w.line(storeResult(k, 0, index, "__fdividef(o[t][e], rowSum[e >> 1])"));
-  w.close();
-  w.close();
+  emitAttentionStore(k, batch, oTiles, queries);
   w.close(); // consumers
   return success();
 }

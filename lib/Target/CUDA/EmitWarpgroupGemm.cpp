@@ -161,16 +161,6 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
          num(outStride) + " + 8 * j + colBase + (i & 1)] = acc[4 * j + i];");
   w.close();
   w.line("__syncthreads();");
-  w.open("for (int e = threadIdx.x; e < " + num(tm * tn) + "; e += blockDim.x)");
-  w.line("const attnc_index gm = tileM * " + num(tm) + " + e / " + num(tn) +
-         ", gn = tileN * " + num(tn) + " + e % " + num(tn) + ";");
-  w.line("if (gm >= " + num(shape.totalRows) + " || gn >= " + num(shape.cols) +
-         ") continue;");
-  if (failed(storeEpilogue(k, matmul.getResult(),
-                           "outTile[e / " + num(tn) + " * " + num(outStride) +
-                               " + e % " + num(tn) + "]",
-                           outputIndex("gm", "gn"))))
-    return failure();
-  w.close();
-  return success();
+  return emitTileEpilogue(k, matmul, tm, tn, outStride, shape.totalRows,
+                          shape.cols, outputIndex);
 }

@@ -88,6 +88,16 @@ bool canUseFlashAttention(graph::AttentionOp op);
 mlir::LogicalResult emitFlashAttention(KernelEmission &k,
                                        graph::AttentionOp op, int64_t tileQ);
 
+/// The tensor-core attention kernels' shared fragment code
+/// (AttentionFragments.cpp): scale, masks and score modification of the S
+/// tile into tileMax; the online softmax; the normalised store of O.
+mlir::LogicalResult emitScoreTile(KernelEmission &k, graph::AttentionOp op,
+                                  const Index &batch, int64_t sTiles,
+                                  int64_t queries, int64_t keys);
+void emitOnlineSoftmax(CodeWriter &w, int64_t sTiles, int64_t oTiles);
+void emitAttentionStore(KernelEmission &k, const Index &batch, int64_t oTiles,
+                        int64_t queries);
+
 /// The sm_90a attention kernel (EmitWarpgroupAttention.cpp): wgmma with a
 /// TMA producer, for what kernel::isWarpgroupAttention accepts.
 mlir::LogicalResult emitWarpgroupAttention(KernelEmission &k,
@@ -102,6 +112,15 @@ struct WarpgroupGemmShape {
 /// The output index of row gm (folded batch dims included), column gn.
 using OutputIndexFn =
     llvm::function_ref<Index(const std::string &, const std::string &)>;
+/// The fused epilogue of a GEMM tile from the f32 shared tile `outTile`
+/// (rows `stride` floats apart): one loop over the tile's elements,
+/// consecutive threads on consecutive columns, each element through the
+/// kernel's elementwise ops to its store.
+mlir::LogicalResult emitTileEpilogue(KernelEmission &k, graph::MatmulOp matmul,
+                                     int64_t tm, int64_t tn, int64_t stride,
+                                     int64_t totalRows, int64_t cols,
+                                     OutputIndexFn outputIndex);
+
 /// The body of the warpgroup GEMM, after the block's tileM and tileN are
 /// defined and `smemTiles` is declared; sets the launch shape.
 mlir::LogicalResult emitWarpgroupGemm(KernelEmission &k, graph::MatmulOp matmul,

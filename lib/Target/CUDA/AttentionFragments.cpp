@@ -1,0 +1,111 @@
+//===- AttentionFragments.cpp - online softmax on accumulator fragments ---===//
+//
+// The part of attention that the tensor-core kernels share: the FA2 kernel
+// (mma.sync, EmitFlashAttention.cpp) and the FA3-style kernel (wgmma,
+// EmitWarpgroupAttention.cpp) hold S and O in the same fragment layout, a
+// thread owning rows rowBase and rowBase + 8 of its 16 and, for every
+// 8-column tile t, columns 2 (lane % 4) and 2 (lane % 4) + 1:
+// s[t][e] and o[t][e] with e / 2 choosing the row and e % 2 the column.
+// Only how S is multiplied and P V accumulated differs, so the scale,
+// masks, score modification, online softmax and final normalisation are
+// emitted here once. Expects in scope: s, o, rowMax, rowSum, rowBase,
+// inGroup, kv0, and the batch indices.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelPatterns.h"
+
+using namespace mlir;
+using namespace attn;
+using namespace attn::cuda;
+
+LogicalResult attn::cuda::emitScoreTile(KernelEmission &k,
+                                        graph::AttentionOp op,
+                                        const Index &batch, int64_t sTiles,
+                                        int64_t queries, int64_t keys) {
+  CodeWriter &w = k.out;
+  w.line("float tileMax[2] = {__int_as_float(0xff800000), "
+         "__int_as_float(0xff800000)};");
+  w.line("#pragma unroll");
+  w.open("for (int t = 0; t < " + num(sTiles) + "; ++t)");
+  w.line("#pragma unroll");
+  w.open("for (int e = 0; e < 4; ++e)");
+  // Padded rows and keys are clamped for the score modification (which
+  // may read buffers at i and j) and masked below.
+  w.line("const attnc_index rowI = rowBase + (e >= 2 ? 8 : 0);");
+  w.line("const attnc_index keyJ = kv0 + t * 8 + 2 * inGroup + (e & 1);");
+  w.line("const attnc_index i = rowI < " + num(queries) + " ? rowI : " +
+         num(queries - 1) + ";");
+  w.line("const attnc_index j = keyJ < " + num(keys) + " ? keyJ : " +
+         num(keys - 1) + ";");
+  w.line("float sval = " + floatLiteral(op.getScale().convertToDouble()) +
+         " * s[t][e];");
+  if (failed(applyScoreMod(k, op, batch, "sval")))
+    return failure();
+  std::string masked = "keyJ >= " + num(keys);
+  if (std::optional<int64_t> offset = op.getCausalOffset())
+    masked += " || keyJ - rowI > " + num(*offset);
+  w.line("if (" + masked + ") sval = __int_as_float(0xff800000);");
+  w.line("s[t][e] = sval;");
+  w.line("tileMax[e >> 1] = fmaxf(tileMax[e >> 1], sval);");
+  w.close();
+  w.close();
+  return success();
+}
+
+void attn::cuda::emitOnlineSoftmax(CodeWriter &w, int64_t sTiles,
+                                   int64_t oTiles) {
+  // Row maxima over the four lanes of a row; O and the sum rescaled; P in
+  // S's registers. Exponentials in base 2 with log2(e) folded into the
+  // argument, as FlashAttention does (ex2 is one instruction).
+  w.line("#pragma unroll");
+  w.open("for (int h = 0; h < 2; ++h)");
+  w.line("tileMax[h] = fmaxf(tileMax[h], __shfl_xor_sync(0xffffffffu, "
+         "tileMax[h], 1));");
+  w.line("tileMax[h] = fmaxf(tileMax[h], __shfl_xor_sync(0xffffffffu, "
+         "tileMax[h], 2));");
+  w.line("const float newMax = fmaxf(rowMax[h], tileMax[h]);");
+  // A row with nothing visible yet keeps max -inf: exp(-inf - base) must be
+  // 0 and the rescale 1, never exp(-inf + inf) = NaN.
+  w.line("const float base = newMax == __int_as_float(0xff800000) ? 0.0f : "
+         "newMax;");
+  w.line("const float correction = rowMax[h] == newMax ? 1.0f : "
+         "exp2f((rowMax[h] - base) * 1.442695041f);");
+  w.line("rowMax[h] = newMax;");
+  w.line("rowSum[h] *= correction;");
+  w.line("#pragma unroll");
+  w.line("for (int t = 0; t < " + num(oTiles) +
+         "; ++t) { o[t][2 * h] *= correction; o[t][2 * h + 1] *= correction; }");
+  w.line("#pragma unroll");
+  w.line("for (int t = 0; t < " + num(sTiles) +
+         "; ++t) for (int c = 0; c < 2; ++c) { const float p = exp2f((s[t][2 * h "
+         "+ c] - base) * 1.442695041f); s[t][2 * h + c] = p; rowSum[h] += p; }");
+  w.close();
+}
+
+void attn::cuda::emitAttentionStore(KernelEmission &k, const Index &batch,
+                                    int64_t oTiles, int64_t queries) {
+  CodeWriter &w = k.out;
+  // Row sums over the four lanes of a row, then one division per element
+  // and the store. __fdividef (div.approx, 2 ulp): a row sum is at least 1
+  // (its maximum contributes exp2(0)), far inside the range where it is
+  // accurate; IEEE division would be a ptxas subroutine, which in
+  // relocatable code serialises a kernel's wgmma (docs/codegen.md).
+  w.line("#pragma unroll");
+  w.open("for (int h = 0; h < 2; ++h)");
+  w.line("rowSum[h] += __shfl_xor_sync(0xffffffffu, rowSum[h], 1);");
+  w.line("rowSum[h] += __shfl_xor_sync(0xffffffffu, rowSum[h], 2);");
+  w.close();
+  w.line("#pragma unroll");
+  w.open("for (int t = 0; t < " + num(oTiles) + "; ++t)");
+  w.line("#pragma unroll");
+  w.open("for (int e = 0; e < 4; ++e)");
+  w.line("const attnc_index i = rowBase + (e >= 2 ? 8 : 0);");
+  w.line("const attnc_index c = t * 8 + 2 * inGroup + (e & 1);");
+  w.line("if (i >= " + num(queries) + ") continue;");
+  Index index = batch;
+  index.append({"i", "c"});
+  w.line(storeResult(k, 0, index, "__fdividef(o[t][e], rowSum[e >> 1])"));
+  w.close();
+  w.close();
+}
