@@ -1,6 +1,8 @@
-//===- AttentionFragments.cpp - online softmax on accumulator fragments ---===//
+//===- AttentionFragments.cpp - code the attention kernels share ----------===//
 //
-// The part of attention that the tensor-core kernels share: the FA2 kernel
+// Every attention kernel decodes its block (query tile, batch indices) the
+// same way, and the causal ones stop at the same last key. Beyond that,
+// what the tensor-core kernels share: the FA2 kernel
 // (mma.sync, EmitFlashAttention.cpp) and the FA3-style kernel (wgmma,
 // EmitWarpgroupAttention.cpp) hold S and O in the same fragment layout, a
 // thread owning rows rowBase and rowBase + 8 of its 16 and, for every
@@ -18,6 +20,30 @@
 using namespace mlir;
 using namespace attn;
 using namespace attn::cuda;
+
+Index attn::cuda::emitAttentionBlock(KernelEmission &k, ArrayRef<int64_t> out,
+                                     int64_t queryTiles) {
+  CodeWriter &w = k.out;
+  w.line("attnc_index bid = blockIdx.x;");
+  w.line("const attnc_index tileI = bid % " + num(queryTiles) + "; bid /= " +
+         num(queryTiles) + ";");
+  Index batch(out.size() - 2);
+  for (size_t d = batch.size(); d-- > 0;) {
+    batch[d] = "b" + num(d);
+    w.line("const attnc_index b" + num(d) + " = bid % " + num(out[d]) +
+           "; bid /= " + num(out[d]) + ";");
+  }
+  return batch;
+}
+
+std::string attn::cuda::attentionKeyEnd(graph::AttentionOp op, int64_t keys,
+                                        int64_t blockQ) {
+  // Causal: keys after the block's last query (plus offset) are all masked.
+  if (std::optional<int64_t> offset = op.getCausalOffset())
+    return "min((attnc_index)" + num(keys) + ", q0 + " + num(blockQ) + " + " +
+           num(*offset) + ")";
+  return num(keys);
+}
 
 LogicalResult attn::cuda::emitScoreTile(KernelEmission &k,
                                         graph::AttentionOp op,

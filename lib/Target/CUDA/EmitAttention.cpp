@@ -47,15 +47,7 @@ LogicalResult attn::cuda::emitAttention(KernelEmission &k) {
     k.blocks *= out[d];
 
   CodeWriter &w = k.out;
-  w.line("attnc_index bid = blockIdx.x;");
-  w.line("const attnc_index tileI = bid % " + num(queryTiles) + "; bid /= " +
-         num(queryTiles) + ";");
-  Index batch(batchRank);
-  for (size_t d = batchRank; d-- > 0;) {
-    batch[d] = "b" + num(d);
-    w.line("const attnc_index b" + num(d) + " = bid % " + num(out[d]) +
-           "; bid /= " + num(out[d]) + ";");
-  }
+  Index batch = emitAttentionBlock(k, out, queryTiles);
   w.line("const attnc_index i = tileI * " + num(tileQ) + " + threadIdx.x;");
   w.line("if (i >= " + num(queries) + ") return;");
 

@@ -69,15 +69,7 @@ LogicalResult attn::cuda::emitFlashAttention(KernelEmission &k,
   w.line("ATTNC_DYNAMIC_SHARED(attnc_b128, smemTiles);");
   w.line("unsigned short *tileQ = reinterpret_cast<unsigned short *>(smemTiles);");
   w.line("unsigned short *kvTiles = tileQ + " + num(blockQ * strideQK) + ";");
-  w.line("attnc_index bid = blockIdx.x;");
-  w.line("const attnc_index tileI = bid % " + num(queryTiles) + "; bid /= " +
-         num(queryTiles) + ";");
-  Index batch(batchRank);
-  for (size_t d = batchRank; d-- > 0;) {
-    batch[d] = "b" + num(d);
-    w.line("const attnc_index b" + num(d) + " = bid % " + num(out[d]) +
-           "; bid /= " + num(out[d]) + ";");
-  }
+  Index batch = emitAttentionBlock(k, out, queryTiles);
   w.line("const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;");
   w.line("const int group = lane >> 2, inGroup = lane & 3;");
   w.line("const attnc_index q0 = tileI * " + num(blockQ) + ";");
@@ -135,12 +127,8 @@ LogicalResult attn::cuda::emitFlashAttention(KernelEmission &k,
   w.line("#pragma unroll");
   w.line("for (int t = 0; t < " + num(oTiles) +
          "; ++t) o[t][0] = o[t][1] = o[t][2] = o[t][3] = 0.0f;");
-  // Causal: keys after the block's last query (plus offset) are all masked.
-  std::string end = num(keys);
-  if (std::optional<int64_t> offset = op.getCausalOffset())
-    end = "min((attnc_index)" + num(keys) + ", q0 + " + num(blockQ) + " + " +
-          num(*offset) + ")";
-  w.line("const attnc_index kvEnd = " + end + ";");
+  w.line("const attnc_index kvEnd = " + attentionKeyEnd(op, keys, blockQ) +
+         ";");
   w.open("for (attnc_index kv0 = 0, it = 0; kv0 < kvEnd; kv0 += " +
          num(blockKV) + ", ++it)");
   // Prefetch the next tile into the other buffer (its previous contents

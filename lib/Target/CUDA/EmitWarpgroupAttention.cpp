@@ -72,22 +72,11 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
          "ring + " + num(stages * stageBytes) + ");");
   w.line("unsigned long long *empty = full + " + num(stages) +
          ", *qFull = empty + " + num(stages) + ";");
-  w.line("attnc_index bid = blockIdx.x;");
-  w.line("const attnc_index tileI = bid % " + num(queryTiles) + "; bid /= " +
-         num(queryTiles) + ";");
-  Index batch(batchRank);
-  for (size_t d = batchRank; d-- > 0;) {
-    batch[d] = "b" + num(d);
-    w.line("const attnc_index b" + num(d) + " = bid % " + num(out[d]) +
-           "; bid /= " + num(out[d]) + ";");
-  }
+  Index batch = emitAttentionBlock(k, out, queryTiles);
   w.line("const int warpgroup = threadIdx.x >> 7, wgThread = threadIdx.x & 127;");
   w.line("const attnc_index q0 = tileI * " + num(blockQ) + ";");
-  std::string end = num(keys);
-  if (std::optional<int64_t> offset = op.getCausalOffset())
-    end = "min((attnc_index)" + num(keys) + ", q0 + " + num(blockQ) + " + " +
-          num(*offset) + ")";
-  w.line("const attnc_index kvEnd = " + end + ";");
+  w.line("const attnc_index kvEnd = " + attentionKeyEnd(op, keys, blockQ) +
+         ";");
   w.open("if (threadIdx.x == 0)");
   w.line("for (int stage = 0; stage < " + num(stages) +
          "; ++stage) { attnc_mbarrier_init(&full[stage], 1); "

@@ -88,6 +88,16 @@ bool canUseFlashAttention(graph::AttentionOp op);
 mlir::LogicalResult emitFlashAttention(KernelEmission &k,
                                        graph::AttentionOp op, int64_t tileQ);
 
+/// Attention kernels' shared block code (AttentionFragments.cpp): declares
+/// `tileI` (the block's query tile) and b0, b1, ... (its batch indices)
+/// from blockIdx.x, query tiles fastest, and returns the batch index; and
+/// the end of the keys a block of `blockQ` queries from q0 can see (all,
+/// or up to the causal limit of its last query).
+Index emitAttentionBlock(KernelEmission &k, llvm::ArrayRef<int64_t> out,
+                         int64_t queryTiles);
+std::string attentionKeyEnd(graph::AttentionOp op, int64_t keys,
+                            int64_t blockQ);
+
 /// The tensor-core attention kernels' shared fragment code
 /// (AttentionFragments.cpp): scale, masks and score modification of the S
 /// tile into tileMax; the online softmax; the normalised store of O.

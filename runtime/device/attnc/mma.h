@@ -416,7 +416,6 @@ template <int N> __device__ __forceinline__ void attnc_cp_async_wait() {
 // too and fails its tests, instead of passing by luck. Groups are kept per
 // emulated thread.
 #include <cstdint>
-#include <map>
 
 namespace attnc_cp_async_emu {
 struct Copy {
@@ -425,28 +424,10 @@ struct Copy {
   bool valid;
 };
 struct Thread {
-  unsigned long long launch = 0;
   std::vector<Copy> open;
   std::vector<std::vector<Copy>> committed;
 };
-inline std::map<long long, Thread> &threads() {
-  static std::map<long long, Thread> all;
-  return all;
-}
-inline Thread &current() {
-  long long block = (long long)blockIdx.x +
-                    (long long)gridDim.x *
-                        (blockIdx.y + (long long)gridDim.y * blockIdx.z);
-  long long thread = threadIdx.x +
-                     blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
-  Thread &state = threads()[block * 1024 + thread];
-  if (state.launch != attnc_emu_launch_number()) {
-    // Left by a launch that failed before its waits: never performed.
-    state = Thread();
-    state.launch = attnc_emu_launch_number();
-  }
-  return state;
-}
+inline Thread &current() { return attnc_emu_thread_state<Thread>(); }
 inline void perform(const std::vector<Copy> &group) {
   for (const Copy &copy : group) {
     if (copy.valid)

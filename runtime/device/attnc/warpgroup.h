@@ -408,7 +408,6 @@ ATTNC_WGMMA_RS_FUNCTION(attnc_wgmma_m64n128k16_bf16_rs, "m64n128k16", "bf16",
 
 #include <cstdint>
 #include <cstring>
-#include <map>
 #include <vector>
 
 namespace attnc_warpgroup_emu {
@@ -469,33 +468,16 @@ struct Mma {
 };
 
 struct Thread {
-  unsigned long long launch = 0;
   std::vector<Mma> open;
   std::vector<std::vector<Mma>> committed;
 };
-
-inline std::map<long long, Thread> &threads() {
-  static std::map<long long, Thread> all;
-  return all;
-}
 
 inline long long linearThread() {
   return threadIdx.x + (long long)blockDim.x *
                            (threadIdx.y + (long long)blockDim.y * threadIdx.z);
 }
 
-inline Thread &current() {
-  long long block = (long long)blockIdx.x +
-                    (long long)gridDim.x *
-                        (blockIdx.y + (long long)gridDim.y * blockIdx.z);
-  Thread &state = threads()[block * 1024 + linearThread()];
-  if (state.launch != attnc_emu_launch_number()) {
-    // Left by a launch that failed before its waits: never performed.
-    state = Thread();
-    state.launch = attnc_emu_launch_number();
-  }
-  return state;
-}
+inline Thread &current() { return attnc_emu_thread_state<Thread>(); }
 
 /// The 16-bit element at byte offset `offset` of the block's shared
 /// memory, after the 128-byte swizzle (address bits 4-6 ^= bits 7-9).

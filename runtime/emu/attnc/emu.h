@@ -45,6 +45,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <math.h>
 #include <new>
 #include <sys/mman.h>
@@ -1504,9 +1505,25 @@ inline unsigned char *attnc_emu_shared_at(unsigned offset) {
          offset;
 }
 
-/// Number of the running launch (see Scheduler::launches).
-inline unsigned long long attnc_emu_launch_number() {
-  return ::attnc_emu::gScheduler.launches;
+/// Per-thread state an instruction family keeps outside the fibers (the
+/// pending copies of cp.async, the pending wgmma of a warpgroup): one per
+/// emulated thread (block and thread index), started afresh by every
+/// launch, so that nothing a failed launch left pending is ever performed.
+template <class State> inline State &attnc_emu_thread_state() {
+  struct Slot {
+    unsigned long long launch = 0;
+    State state;
+  };
+  static std::map<long long, Slot> all;
+  long long block = blockIdx.x + (long long)gridDim.x *
+                                     (blockIdx.y + (long long)gridDim.y * blockIdx.z);
+  long long thread = threadIdx.x + (long long)blockDim.x *
+                                       (threadIdx.y + (long long)blockDim.y * threadIdx.z);
+  unsigned long long launch = ::attnc_emu::gScheduler.launches;
+  Slot &slot = all[block * (long long)::attnc_emu::kMaxBlockThreads + thread];
+  if (slot.launch != launch)
+    slot = Slot{launch, State()};
+  return slot.state;
 }
 
 /// The caller's lane in its warp (linear thread index modulo 32).
