@@ -122,16 +122,21 @@ void attn::cuda::emitAttentionStore(KernelEmission &k, const Index &batch,
   w.line("rowSum[h] += __shfl_xor_sync(0xffffffffu, rowSum[h], 1);");
   w.line("rowSum[h] += __shfl_xor_sync(0xffffffffu, rowSum[h], 2);");
   w.close();
+  // Each register pair is two adjacent columns of one row: one paired
+  // store (4 bytes for f16/bf16), fewer and wider than element stores.
+  w.line("#pragma unroll");
+  w.open("for (int h = 0; h < 2; ++h)");
+  w.line("const attnc_index i = rowBase + 8 * h;");
+  w.line("if (i >= " + num(queries) + ") continue;");
   w.line("#pragma unroll");
   w.open("for (int t = 0; t < " + num(oTiles) + "; ++t)");
-  w.line("#pragma unroll");
-  w.open("for (int e = 0; e < 4; ++e)");
-  w.line("const attnc_index i = rowBase + (e >= 2 ? 8 : 0);");
-  w.line("const attnc_index c = t * 8 + 2 * inGroup + (e & 1);");
-  w.line("if (i >= " + num(queries) + ") continue;");
+  w.line("const attnc_index c = t * 8 + 2 * inGroup;");
   Index index = batch;
   index.append({"i", "c"});
-  w.line(storeResult(k, 0, index, "__fdividef(o[t][e], rowSum[e >> 1])"));
+  w.line("attnc_store2(out0, " +
+         linearize(index, shapeOf(k.kernel->getResult(0))) +
+         ", __fdividef(o[t][2 * h], rowSum[h]), __fdividef(o[t][2 * h + 1], "
+         "rowSum[h]));");
   w.close();
   w.close();
 }

@@ -262,10 +262,14 @@ static LogicalResult emitTensorCoreLoop(
   w.line("if (piece >= " + num(t.pieces) + ") break;");
   w.line("const int pieceRow = (piece / " + num(tn / 16) +
          ") * 16, pieceCol = (piece % " + num(tn / 16) + ") * 16;");
+  // Registers i = 0, 1 (and 2, 3) are adjacent columns: 8-byte stores.
+  w.line("float2 *row0 = reinterpret_cast<float2 *>(outTile + (pieceRow + "
+         "group) * " +
+         num(tn) + " + pieceCol + 2 * inGroup), *row8 = row0 + " +
+         num(4 * tn) + ";");
   w.line("#pragma unroll");
-  w.line("for (int j = 0; j < 2; ++j) for (int i = 0; i < 4; ++i) outTile[(pieceRow "
-         "+ group + (i >= 2 ? 8 : 0)) * " +
-         num(tn) + " + pieceCol + 8 * j + 2 * inGroup + (i & 1)] = acc[p][j][i];");
+  w.line("for (int j = 0; j < 2; ++j) { row0[4 * j] = make_float2(acc[p][j][0], "
+         "acc[p][j][1]); row8[4 * j] = make_float2(acc[p][j][2], acc[p][j][3]); }");
   w.close();
   w.line("__syncthreads();");
   return emitTileEpilogue(k, matmul, tm, tn, tn, totalRows, cols,

@@ -155,10 +155,16 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
   w.open("if (warpgroup > 0)");
   w.line("const int rowBase = (warpgroup - 1) * 64 + ((threadIdx.x >> 5) & 3) * 16 "
          "+ ((threadIdx.x & 31) >> 2), colBase = 2 * (threadIdx.x & 3);");
+  // Registers 4j, 4j + 1 (and 4j + 2, 4j + 3) are adjacent columns: one
+  // 8-byte store each (the padded stride is even). Besides being fewer
+  // stores, ptxas compiles this form markedly faster than 4 scalar ones.
+  w.line("float2 *row0 = reinterpret_cast<float2 *>(outTile + rowBase * " +
+         num(outStride) + " + colBase), *row8 = row0 + " +
+         num(4 * outStride) + ";");
   w.line("#pragma unroll");
   w.line("for (int j = 0; j < " + num(tn / 8) +
-         "; ++j) for (int i = 0; i < 4; ++i) outTile[(rowBase + 8 * (i >> 1)) * " +
-         num(outStride) + " + 8 * j + colBase + (i & 1)] = acc[4 * j + i];");
+         "; ++j) { row0[4 * j] = make_float2(acc[4 * j], acc[4 * j + 1]); "
+         "row8[4 * j] = make_float2(acc[4 * j + 2], acc[4 * j + 3]); }");
   w.close();
   w.line("__syncthreads();");
   return emitTileEpilogue(k, matmul, tm, tn, outStride, shape.totalRows,

@@ -31,19 +31,52 @@ struct alignas(16) attnc_b128 {
   unsigned words[4];
 };
 
-/// Packs two f32 values into one f16x2 register: each rounded to nearest
-/// even by attnc_numerics (as every level of attnc rounds), `lo` in bits
-/// 0-15. The fragment layouts number the two halves of a register so that
-/// the lower-indexed element (a0 of a0,a1) is in the lower half.
+/// Packs two f32 values into one f16x2 register, each rounded to nearest
+/// even (as every level of attnc rounds), `lo` in bits 0-15. The fragment
+/// layouts number the two halves of a register so that the lower-indexed
+/// element (a0 of a0,a1) is in the lower half. On the GPU one cvt
+/// instruction: the software rounding of attnc_numerics (which the
+/// emulation uses, bit for bit the same result) costs a dozen
+/// instructions per value and a measurable share of a kernel's compile
+/// time.
 __device__ __forceinline__ unsigned attnc_pack_f16(float lo, float hi) {
+#if defined(ATTNC_EMU)
   return (unsigned)attnc_numerics::floatToHalfBits(lo) |
          ((unsigned)attnc_numerics::floatToHalfBits(hi) << 16);
+#else
+  unsigned packed;
+  asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(packed) : "f"(hi), "f"(lo));
+  return packed;
+#endif
 }
 
 /// As attnc_pack_f16, for a bf16x2 register.
 __device__ __forceinline__ unsigned attnc_pack_bf16(float lo, float hi) {
+#if defined(ATTNC_EMU)
   return (unsigned)attnc_numerics::floatToBFloat16Bits(lo) |
          ((unsigned)attnc_numerics::floatToBFloat16Bits(hi) << 16);
+#else
+  unsigned packed;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(packed) : "f"(hi), "f"(lo));
+  return packed;
+#endif
+}
+
+/// Stores elements i and i + 1 as one access: `i` must be even (the
+/// buffers themselves are at least 256-byte aligned). The tensor-core
+/// kernels' fragments hold such pairs, and one 4- or 8-byte store is both
+/// faster and cheaper for ptxas than two narrow ones.
+__device__ __forceinline__ void attnc_store2(float *p, attnc_index i, float v0,
+                                             float v1) {
+  *reinterpret_cast<float2 *>(p + i) = make_float2(v0, v1);
+}
+__device__ __forceinline__ void attnc_store2(attnc_f16 *p, attnc_index i,
+                                             float v0, float v1) {
+  *reinterpret_cast<unsigned *>(p + i) = attnc_pack_f16(v0, v1);
+}
+__device__ __forceinline__ void attnc_store2(attnc_bf16 *p, attnc_index i,
+                                             float v0, float v1) {
+  *reinterpret_cast<unsigned *>(p + i) = attnc_pack_bf16(v0, v1);
 }
 
 #if !defined(ATTNC_EMU)

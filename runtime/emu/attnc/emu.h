@@ -134,6 +134,12 @@ inline constexpr uint3 make_uint3(unsigned x, unsigned y, unsigned z) {
   return {x, y, z};
 }
 
+/// CUDA's 8-byte vector of two floats, for paired stores (attnc_store2).
+struct alignas(8) float2 {
+  float x, y;
+};
+inline constexpr float2 make_float2(float x, float y) { return {x, y}; }
+
 inline constexpr int warpSize = 32;
 
 namespace attnc_emu {
