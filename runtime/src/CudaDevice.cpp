@@ -12,6 +12,7 @@
 #include "CudaDriver.h"
 #include "Device.h"
 
+#include <algorithm>
 #include <map>
 
 using namespace attnc::rt;
@@ -81,6 +82,13 @@ public:
     if (result != 0)
       return {ATTNC_INCOMPATIBLE, explainModuleLoadFailure(
                                       driver, result, model.plan.arch, arch)};
+    // A kernel that several steps launch (a shared GEMM) gets the largest
+    // dynamic shared memory any of them asks for.
+    std::map<std::string, size_t> sharedBytes;
+    for (const PlanStep &step : model.plan.steps)
+      if (step.op == PlanStep::Op::Launch)
+        sharedBytes[step.kernel] =
+            std::max(sharedBytes[step.kernel], step.dynamicShared);
     for (const PlanStep &step : model.plan.steps) {
       if (step.op != PlanStep::Op::Launch || functions.count(step.kernel))
         continue;
@@ -91,9 +99,9 @@ public:
         return f;
       // Above 48 KiB, dynamic shared memory must be asked for
       // (CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8).
-      if (step.dynamicShared > 48 * 1024)
-        if (Failure f = check(driver.cuFuncSetAttribute(
-                                  function, 8, int(step.dynamicShared)),
+      size_t bytes = sharedBytes[step.kernel];
+      if (bytes > 48 * 1024)
+        if (Failure f = check(driver.cuFuncSetAttribute(function, 8, int(bytes)),
                               "cuFuncSetAttribute"))
           return f;
       functions[step.kernel] = function;
@@ -178,6 +186,10 @@ public:
                                         driver.describe(result)};
       params.push_back(maps[i].bytes);
     }
+    // Then the scalars of a shared kernel (64-bit values).
+    std::vector<long long> scalars(step.scalars.begin(), step.scalars.end());
+    for (long long &value : scalars)
+      params.push_back(&value);
     CUfunction function = functions.at(step.kernel);
     CUresult result =
         step.cooperative

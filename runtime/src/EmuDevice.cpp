@@ -221,6 +221,9 @@ public:
       w[6] = (unsigned long long)m.outer;
       pointers.push_back(maps[i].words);
     }
+    std::vector<long long> scalars(step.scalars.begin(), step.scalars.end());
+    for (long long &value : scalars)
+      pointers.push_back(&value);
     char error[512] = "";
     int status = launchFn(thunks.at(step.kernel), pointers.data(), step.grid[0],
                           step.grid[1], step.grid[2], step.block[0],

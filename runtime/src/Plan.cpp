@@ -8,6 +8,7 @@
 //   buffer <id> input|output|temp <index|-> f32|f16|bf16|i1 [d0,d1,...] <name|->
 //   launch <kernel> <kind> grid X Y Z block X Y Z smem <bytes> coop 0|1 args <id>...
 //          [maps <arg>:<slices>:<rows>:<cols>:<box rows>:<box cols>...]
+//          [scalars <int64>...]
 //   zero <id>
 //   copy <from> <to>
 //   end
@@ -138,6 +139,10 @@ std::string attnc::rt::printPlan(const Plan &plan) {
       for (const TensorMapDesc &m : s.maps)
         os << " " << m.arg << ":" << m.outer << ":" << m.rows << ":" << m.cols
            << ":" << m.boxRows << ":" << m.boxCols;
+      if (!s.scalars.empty())
+        os << " scalars";
+      for (int64_t v : s.scalars)
+        os << " " << v;
       os << "\n";
       break;
     case PlanStep::Op::Zero:
@@ -287,10 +292,25 @@ static bool parseLaunch(LineReader &in, PlanStep &step, std::string *error) {
   step.dynamicShared = size_t(values[6]);
   step.cooperative = values[7] != 0;
   std::string token;
-  bool maps = false;
+  bool maps = false, scalars = false;
   while (in.word(&token)) {
-    if (!maps && token == "maps") {
+    if (!maps && !scalars && token == "maps") {
       maps = true;
+      continue;
+    }
+    if (!scalars && token == "scalars") {
+      scalars = true;
+      continue;
+    }
+    if (scalars) {
+      char *end = nullptr;
+      errno = 0;
+      long long value = std::strtoll(token.c_str(), &end, 10);
+      if (errno || end == token.c_str() || *end) {
+        *error = in.fail("bad scalar '" + token + "'");
+        return false;
+      }
+      step.scalars.push_back(value);
       continue;
     }
     // Buffer ids and a map's argument are small (as every id in the
@@ -346,6 +366,10 @@ static bool parseLaunch(LineReader &in, PlanStep &step, std::string *error) {
   }
   if (maps && step.maps.empty()) {
     *error = in.fail("'maps' lists no tensor map");
+    return false;
+  }
+  if (scalars && step.scalars.empty()) {
+    *error = in.fail("'scalars' lists no value");
     return false;
   }
   return true;

@@ -61,6 +61,9 @@ struct PlanStep {
   bool cooperative = false;
   std::vector<int> args; // buffer ids, in parameter order
   std::vector<TensorMapDesc> maps; // parameters after the buffers
+  /// 64-bit integers after the maps: the shape of a launch of a kernel
+  /// that several kernel ops share (ModuleEmitter.cpp), last its variant.
+  std::vector<int64_t> scalars;
   // Zero: args[0]. Copy: args[0] to args[1].
 };
 

@@ -1,8 +1,8 @@
 //===- PlanTest.cpp - the launch plan's text form -------------------------===//
 //
 // The plan's printer and parser (runtime/src/Plan.cpp): a plan with tensor
-// maps survives a round trip, and malformed launches are rejected with the
-// line they are on.
+// maps and scalars survives a round trip, and malformed launches are
+// rejected with the line they are on.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,7 +21,8 @@ const char *kPlan = "attnc-plan 1\n"
                     "buffer 1 input 1 bf16 [200,72] b\n"
                     "buffer 2 output 0 f32 [37,72] c\n"
                     "launch attnc_k0 gemm grid 1 1 1 block 256 1 1 smem 99392 "
-                    "coop 0 args 2 0 1 maps 1:1:37:200:64:64 2:1:200:72:64:64\n"
+                    "coop 0 args 2 0 1 maps 1:1:37:200:64:64 2:1:200:72:64:64 "
+                    "scalars 4 -1 8589934592\n"
                     "end\n";
 
 std::string withLaunch(const std::string &launch) {
@@ -46,6 +47,7 @@ TEST(PlanTest, TensorMapsRoundTrip) {
   EXPECT_EQ(step.maps[0].boxCols, 64);
   EXPECT_EQ(step.maps[0].type, ElementType::BF16);
   EXPECT_EQ(step.maps[1].rows, 200);
+  EXPECT_EQ(step.scalars, (std::vector<int64_t>{4, -1, int64_t(1) << 33}));
   EXPECT_EQ(printPlan(plan), kPlan);
 }
 
@@ -95,6 +97,18 @@ TEST(PlanTest, RejectsBadTensorMaps) {
        "bad buffer id"},
       {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 maps",
        "lists no tensor map"},
+      // Scalars: not integers, out of range, none, or before the maps.
+      {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 scalars "
+       "1 x",
+       "bad scalar 'x'"},
+      {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 scalars "
+       "99999999999999999999",
+       "bad scalar"},
+      {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 scalars",
+       "lists no value"},
+      {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 scalars "
+       "1 maps 1:1:37:200:64:64",
+       "bad scalar 'maps'"},
   };
   for (const Case &c : cases) {
     Plan plan;

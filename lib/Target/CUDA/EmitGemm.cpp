@@ -153,10 +153,17 @@ static LogicalResult emitTensorCoreLoop(
   t.perWarp = (t.pieces + t.warps - 1) / t.warps;
   t.mma = bf16 ? "attnc_mma_m16n8k16_bf16" : "attnc_mma_m16n8k16_f16";
   int64_t numTiles = (depth + t.tk - 1) / t.tk;
+  stages = std::max<int64_t>(1, std::min(stages, numTiles));
+  // The pipelined loop reads the operands' extents as scalars, so that
+  // GEMMs differing only in them share one kernel (the synchronous one
+  // indexes through the operands' full shapes).
+  std::string rowsM = stages > 1 ? k.scalar("rowsM", totalRows) : num(totalRows);
+  std::string depthK = stages > 1 ? k.scalar("depthK", depth) : num(depth);
+  std::string colsN = stages > 1 ? k.scalar("colsN", cols) : num(cols);
+  std::string tilesK = stages > 1 ? k.scalar("tilesK", numTiles) : num(numTiles);
   // The operands' parameters (one, when both are the same tensor).
   std::string lhsBuffer = "in" + num(*k.inputNumber(matmul.getLhs()));
   std::string rhsBuffer = "in" + num(*k.inputNumber(matmul.getRhs()));
-  stages = std::max<int64_t>(1, std::min(stages, numTiles));
   int64_t stageElements = tm * t.strideA + t.tk * t.strideB;
   k.dynamicShared = stages * stageElements * 2;
 
@@ -181,10 +188,9 @@ static LogicalResult emitTensorCoreLoop(
            num(chunksA) + ") * 8;");
     w.line("const attnc_index gm = tileM * " + num(tm) + " + r, gk = kt * " +
            num(t.tk) + " + kc;");
-    w.line("const bool valid = gm < " + num(totalRows) + " && gk < " +
-           num(depth) + ";");
-    w.line("attnc_cp_async_16(stageA + r * " + num(t.strideA) +
-           " + kc, " + lhsBuffer + " + (valid ? gm * " + num(depth) + " + gk : 0), valid);");
+    w.line("const bool valid = gm < " + rowsM + " && gk < " + depthK + ";");
+    w.line("attnc_cp_async_16(stageA + r * " + num(t.strideA) + " + kc, " +
+           lhsBuffer + " + (valid ? gm * " + depthK + " + gk : 0), valid);");
     w.close();
     w.open("for (int c = threadIdx.x; c < " + num(t.tk * chunksB) +
            "; c += blockDim.x)");
@@ -192,24 +198,23 @@ static LogicalResult emitTensorCoreLoop(
            num(chunksB) + ") * 8;");
     w.line("const attnc_index gk = kt * " + num(t.tk) + " + r, gn = tileN * " +
            num(tn) + " + nc;");
-    w.line("const bool valid = gk < " + num(depth) + " && gn < " + num(cols) +
-           ";");
-    w.line("attnc_cp_async_16(stageB + r * " + num(t.strideB) +
-           " + nc, " + rhsBuffer + " + (valid ? gk * " + num(cols) + " + gn : 0), valid);");
+    w.line("const bool valid = gk < " + depthK + " && gn < " + colsN + ";");
+    w.line("attnc_cp_async_16(stageB + r * " + num(t.strideB) + " + nc, " +
+           rhsBuffer + " + (valid ? gk * " + colsN + " + gn : 0), valid);");
     w.close();
     w.close("};");
     // Fill the first stages - 1 stages; every iteration commits a group,
     // empty or not, so "at most stages - 2 pending" always means "tile kt
     // has landed".
     w.line("for (int s = 0; s < " + num(stages - 1) + "; ++s) { if (s < " +
-           num(numTiles) + ") issue(s, s); attnc_cp_async_commit(); }");
-    w.open("for (attnc_index kt = 0; kt < " + num(numTiles) + "; ++kt)");
+           tilesK + ") issue(s, s); attnc_cp_async_commit(); }");
+    w.open("for (attnc_index kt = 0; kt < " + tilesK + "; ++kt)");
     w.line("attnc_cp_async_wait<" + num(stages - 2) + ">();");
     w.line("__syncthreads(); // tile kt is visible; stage (kt - 1) is free");
     w.line("const int s = kt % " + num(stages) + ";");
     w.line("unsigned short *tileA = tiles + s * " + num(stageElements) + ";");
     w.line("unsigned short *tileB = tileA + " + num(tm * t.strideA) + ";");
-    w.line("if (kt + " + num(stages - 1) + " < " + num(numTiles) +
+    w.line("if (kt + " + num(stages - 1) + " < " + tilesK +
            ") issue(kt + " + num(stages - 1) + ", (kt + " + num(stages - 1) +
            ") % " + num(stages) + ");");
     w.line("attnc_cp_async_commit();");
@@ -272,6 +277,7 @@ static LogicalResult emitTensorCoreLoop(
          "acc[p][j][1]); row8[4 * j] = make_float2(acc[p][j][2], acc[p][j][3]); }");
   w.close();
   w.line("__syncthreads();");
+  k.endSharedPart();
   return emitTileEpilogue(k, matmul, tm, tn, tn, totalRows, cols,
                           outputIndex);
 }
@@ -306,10 +312,13 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
   }
   // Block index: batch loops outermost, then m, then n fastest.
   w.line("attnc_index bid = blockIdx.x;");
-  w.line("const attnc_index tileN = bid % " + num(loops.numN) + "; bid /= " +
-         num(loops.numN) + ";");
-  w.line("const attnc_index tileM = bid % " + num(loops.numM) + "; bid /= " +
-         num(loops.numM) + ";");
+  // Tile counts as scalars: GEMMs that differ only in them share a kernel.
+  std::string tilesN = k.scalar("tilesN", loops.numN);
+  std::string tilesM = k.scalar("tilesM", loops.numM);
+  w.line("const attnc_index tileN = bid % " + tilesN + "; bid /= " + tilesN +
+         ";");
+  w.line("const attnc_index tileM = bid % " + tilesM + "; bid /= " + tilesM +
+         ";");
   Index batchIndex(batchRank);
   if (!folded)
     for (size_t d = batchRank; d-- > 0;) {
@@ -451,6 +460,7 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
   w.close();
   w.close();
   w.line("__syncthreads();");
+  k.endSharedPart();
   return emitTileEpilogue(k, matmul, tm, tn, tn, totalRows, cols,
                           outputIndex);
 }

@@ -42,7 +42,9 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
   CodeWriter &w = k.out;
   const int64_t tm = shape.tm, tn = shape.tn, tk = 64;
   const int64_t consumers = tm / 64;
-  const int64_t numTiles = (shape.depth + tk - 1) / tk;
+  // The K tile count is a scalar (as the tile counts): GEMMs that differ
+  // only in their extents share one kernel; TMA bounds the copies.
+  const std::string tilesK = k.scalar("tilesK", (shape.depth + tk - 1) / tk);
   // A consumer releases a stage only once the next one is full, so a ring
   // of one stage would deadlock with several K tiles: at least two then.
   const int64_t stages = kernel::warpgroupGemmStages(shape.depth, shape.stages);
@@ -99,7 +101,7 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
   // serialise the wgmmas instead (warning C7512), so it is not used.
   w.open("if (warpgroup == 0)");
   w.open("if (wgThread == 0)");
-  w.open("for (attnc_index kt = 0; kt < " + num(numTiles) + "; ++kt)");
+  w.open("for (attnc_index kt = 0; kt < " + tilesK + "; ++kt)");
   w.line("const int s = kt % " + num(stages) + ";");
   w.line("attnc_mbarrier_wait(&empty[s], ((kt / " + num(stages) +
          ") & 1) ^ 1);");
@@ -124,7 +126,7 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
   w.open("else");
   w.line("const int consumer = warpgroup - 1;");
   w.line("for (int i = 0; i < " + num(accumulators) + "; ++i) acc[i] = 0.0f;");
-  w.open("for (attnc_index kt = 0; kt < " + num(numTiles) + "; ++kt)");
+  w.open("for (attnc_index kt = 0; kt < " + tilesK + "; ++kt)");
   w.line("const int s = kt % " + num(stages) + ";");
   w.line("attnc_mbarrier_wait(&full[s], (kt / " + num(stages) + ") & 1);");
   w.line("const unsigned stageA = attnc_shared_address(tiles + s * " +
@@ -167,6 +169,7 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
          "row8[4 * j] = make_float2(acc[4 * j + 2], acc[4 * j + 3]); }");
   w.close();
   w.line("__syncthreads();");
+  k.endSharedPart();
   return emitTileEpilogue(k, matmul, tm, tn, outStride, shape.totalRows,
                           shape.cols, outputIndex);
 }

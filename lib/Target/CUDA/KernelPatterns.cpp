@@ -11,6 +11,8 @@
 
 #include "mlir/IR/Builders.h"
 
+#include <cassert>
+
 using namespace mlir;
 using namespace attn;
 using namespace attn::cuda;
@@ -42,6 +44,16 @@ std::string KernelEmission::addTensorMap(unsigned input, int64_t outer,
                                          int64_t boxRows, int64_t boxCols) {
   tensorMaps.push_back({input, outer, rows, cols, boxRows, boxCols});
   return "map" + std::to_string(tensorMaps.size() - 1);
+}
+
+std::string KernelEmission::scalar(const std::string &name, int64_t value) {
+  for (const Scalar &s : scalars)
+    if (s.name == name) {
+      assert(s.value == value && "one scalar name, two values");
+      return name;
+    }
+  scalars.push_back({name, value});
+  return name;
 }
 
 int64_t KernelEmission::scheduledThreads() {

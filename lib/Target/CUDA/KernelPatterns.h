@@ -57,6 +57,23 @@ public:
   };
   llvm::SmallVector<TensorMapUse> tensorMaps;
 
+  /// Sharing one compiled kernel between kernel ops (ModuleEmitter.cpp).
+  /// A pattern may write its body as a part that depends on the op only
+  /// through named scalars, then (after endSharedPart) the op's own rest,
+  /// such as a GEMM's epilogue. Ops whose shared parts read the same are
+  /// then emitted as one kernel that takes the scalars as parameters and
+  /// switches to each op's rest; an op on its own gets them as constants,
+  /// so its code is what it would be without sharing.
+  struct Scalar {
+    std::string name;
+    int64_t value;
+  };
+  llvm::SmallVector<Scalar> scalars;
+  std::optional<size_t> sharedEnd;
+  /// A scalar's name, to use in the shared part in place of `value`.
+  std::string scalar(const std::string &name, int64_t value);
+  void endSharedPart() { sharedEnd = body.size(); }
+
   mlir::Block &block() { return kernel->getRegion(0).front(); }
   /// Kernel body value -> parameter: block argument i is "in<i>".
   std::optional<unsigned> inputNumber(mlir::Value value);

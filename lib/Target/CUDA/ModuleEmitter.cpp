@@ -1,11 +1,13 @@
 //===- ModuleEmitter.cpp - a kernel-level graph as one CUDA module --------===//
 //
-// Assigns a buffer to every tensor of the graph (its arguments, each
-// kernel's results, each kernel's temporaries), dispatches each kernel op
-// to its pattern (KernelPatterns.h), writes the function around the body
-// with its emulation thunk, and records the plan: launches in program
-// order, zero fills for barrier counters, and copies where a result is an
-// argument or is returned twice.
+// Dispatches each kernel op to its pattern (KernelPatterns.h); lets ops
+// whose code differs only in scalars and their own tail (GEMMs of other
+// extents and epilogues) share one kernel, which NVRTC then compiles once;
+// writes each function around its body with its emulation thunk; assigns
+// a buffer to every tensor of the graph (its arguments, each kernel's
+// results, each kernel's temporaries); and records the plan: launches in
+// program order, zero fills for barrier counters, and copies where a
+// result is an argument or is returned twice.
 //
 //===----------------------------------------------------------------------===//
 
@@ -56,6 +58,15 @@ static unsigned countLines(const std::string &text) {
 }
 
 namespace {
+/// Kernel ops emitted as one kernel: the first op's, with each op's own
+/// part as one case of a switch on the "variant" scalar.
+struct SharedKernel {
+  std::string name;
+  llvm::SmallVector<unsigned> members; // emission numbers, in launch order
+  /// Parameter types: the results', then the inputs' (the longest list).
+  llvm::SmallVector<std::string> resultTypes, inputTypes;
+};
+
 class ModuleBuilder {
 public:
   ModuleBuilder(graph::GraphOp graph, const analysis::TargetDescription &target)
@@ -68,13 +79,21 @@ public:
 private:
   int newBuffer(BufferDesc::Role role, int index, Value value,
                 std::string name = "");
-  LogicalResult emitKernel(Operation *op, unsigned number);
+  void shareKernels();
+  void writeKernel(unsigned number);
+  void writeSource(KernelEmission &k, const std::string &params,
+                   const std::string &thunkArgs, const std::string &body);
+  void recordLaunch(unsigned number);
 
   graph::GraphOp graph;
   const analysis::TargetDescription &target;
   Plan plan;
   EmittedModule module;
   llvm::DenseMap<Value, int> bufferOf;
+  std::vector<std::unique_ptr<KernelEmission>> kernels;
+  std::vector<SharedKernel> shared;
+  /// Per emission: its shared kernel (index into `shared`), or -1.
+  std::vector<int> sharedOf;
 };
 } // namespace
 
@@ -92,78 +111,91 @@ int ModuleBuilder::newBuffer(BufferDesc::Role role, int index, Value value,
   return buffer.id;
 }
 
-LogicalResult ModuleBuilder::emitKernel(Operation *op, unsigned number) {
-  KernelEmission k(op, "attnc_k" + std::to_string(number), target);
-  if (failed(dispatch(k)))
-    return failure();
-  if (k.dynamicShared > target.kernels.smemPerBlockBytes)
-    return op->emitOpError("CUDA emission: needs ")
-           << k.dynamicShared << " bytes of shared memory per block, more than "
-           << target.name << "'s " << target.kernels.smemPerBlockBytes;
+/// Parameter types of `k`'s results and inputs, in order.
+static llvm::SmallVector<std::string> resultTypes(KernelEmission &k) {
+  llvm::SmallVector<std::string> types;
+  for (Value result : k.kernel->getResults())
+    types.push_back(storageType(result));
+  return types;
+}
+static llvm::SmallVector<std::string> inputTypes(KernelEmission &k) {
+  llvm::SmallVector<std::string> types;
+  for (Value input : k.kernel->getOperands())
+    types.push_back("const " + storageType(input));
+  return types;
+}
 
-  // Signature: results, inputs, temporaries.
-  std::string params, thunkArgs;
-  unsigned argIndex = 0;
-  auto param = [&](const std::string &type, const std::string &name) {
-    if (!params.empty()) {
-      params += ",\n    ";
-      thunkArgs += ", ";
-    }
-    params += type + " *__restrict__ " + name;
-    std::string cast = type;
-    thunkArgs += "(" + cast + " *)args[" + std::to_string(argIndex++) + "]";
-  };
-  PlanStep launch;
-  launch.kernel = k.name;
-  launch.kind = op->getName().stripDialect().str();
-  for (auto [i, result] : llvm::enumerate(op->getResults())) {
-    param(storageType(result), "out" + std::to_string(i));
-    int id = newBuffer(BufferDesc::Role::Temp, -1, result);
-    bufferOf[result] = id;
-    launch.args.push_back(id);
-  }
-  for (auto [i, input] : llvm::enumerate(op->getOperands())) {
-    param("const " + storageType(input), "in" + std::to_string(i));
-    launch.args.push_back(bufferOf.lookup(input));
-  }
-  for (auto [i, temp] : llvm::enumerate(k.temps)) {
-    param(temp.type, "tmp" + std::to_string(i));
-    BufferDesc buffer;
-    buffer.id = int(plan.buffers.size());
-    buffer.role = BufferDesc::Role::Temp;
-    // Temporaries are f32 words (a barrier counter is one 4-byte word).
-    buffer.type = attnc::rt::ElementType::F32;
-    buffer.shape = {temp.elements};
-    plan.buffers.push_back(buffer);
-    launch.args.push_back(buffer.id);
-    if (temp.zeroed) {
-      PlanStep zero;
-      zero.op = PlanStep::Op::Zero;
-      zero.args = {buffer.id};
-      plan.steps.push_back(zero);
-    }
-  }
-  // Tensor maps last, by value (the runtime encodes each for its buffer).
-  for (auto [i, map] : llvm::enumerate(k.tensorMaps)) {
-    params += ",\n    ATTNC_GRID_CONSTANT const attnc_tensor_map map" +
-              std::to_string(i);
-    thunkArgs += ", *(const attnc_tensor_map *)args[" +
-                 std::to_string(argIndex++) + "]";
-    attnc::rt::TensorMapDesc desc;
-    desc.arg = int(op->getNumResults() + map.input);
-    desc.outer = map.outer;
-    desc.rows = map.rows;
-    desc.cols = map.cols;
-    desc.boxRows = map.boxRows;
-    desc.boxCols = map.boxCols;
-    launch.maps.push_back(desc);
-  }
-  launch.grid[0] = unsigned(k.blocks);
-  launch.block[0] = unsigned(k.threads);
-  launch.dynamicShared = size_t(k.dynamicShared);
-  launch.cooperative = k.cooperative;
-  plan.steps.push_back(launch);
+/// Whether `a` and `b` can be one kernel: the same shared code text, read
+/// with the same scalars, launched alike, over parameters of the same
+/// types wherever both have one. The shared text is all that differs
+/// between two ops' code besides the scalars and their own parts, so
+/// equal text means equal behaviour.
+static bool canShare(KernelEmission &a, KernelEmission &b) {
+  if (!a.sharedEnd || !b.sharedEnd || !a.temps.empty() || !b.temps.empty() ||
+      a.cooperative || b.cooperative ||
+      a.kernel->getName() != b.kernel->getName() || a.threads != b.threads ||
+      a.scalars.size() != b.scalars.size() ||
+      a.tensorMaps.size() != b.tensorMaps.size() ||
+      llvm::StringRef(a.body).take_front(*a.sharedEnd) !=
+          llvm::StringRef(b.body).take_front(*b.sharedEnd) ||
+      resultTypes(a) != resultTypes(b))
+    return false;
+  for (size_t i = 0; i < a.scalars.size(); ++i)
+    if (a.scalars[i].name != b.scalars[i].name)
+      return false;
+  for (size_t i = 0; i < a.tensorMaps.size(); ++i)
+    if (a.tensorMaps[i].boxRows != b.tensorMaps[i].boxRows ||
+        a.tensorMaps[i].boxCols != b.tensorMaps[i].boxCols)
+      return false;
+  llvm::SmallVector<std::string> inA = inputTypes(a), inB = inputTypes(b);
+  for (size_t i = 0; i < std::min(inA.size(), inB.size()); ++i)
+    if (inA[i] != inB[i])
+      return false;
+  return true;
+}
 
+/// Groups the emitted kernels that can share one: each joins the first
+/// group whose first member it can share with. Compiling the shared part
+/// once instead of per op is what it saves (a GEMM main loop is most of
+/// a GEMM kernel's NVRTC time); the cost at run time is a few integer
+/// divisions by parameters instead of constants, once per block.
+void ModuleBuilder::shareKernels() {
+  sharedOf.assign(kernels.size(), -1);
+  std::vector<SharedKernel> groups;
+  for (unsigned i = 0; i < kernels.size(); ++i) {
+    KernelEmission &k = *kernels[i];
+    if (!k.sharedEnd)
+      continue;
+    SharedKernel *group = nullptr;
+    for (SharedKernel &g : groups)
+      if (canShare(*kernels[g.members.front()], k)) {
+        group = &g;
+        break;
+      }
+    if (!group) {
+      groups.push_back({k.name, {}, resultTypes(k), {}});
+      group = &groups.back();
+    }
+    group->members.push_back(i);
+    llvm::SmallVector<std::string> inputs = inputTypes(k);
+    if (inputs.size() > group->inputTypes.size())
+      group->inputTypes = inputs;
+  }
+  for (SharedKernel &g : groups) {
+    if (g.members.size() < 2)
+      continue;
+    for (unsigned member : g.members)
+      sharedOf[member] = int(shared.size());
+    shared.push_back(std::move(g));
+  }
+}
+
+/// Appends kernel `k` (its parameters and body given) with its emulation
+/// thunk to the module source, and records its span and instructions.
+void ModuleBuilder::writeSource(KernelEmission &k, const std::string &params,
+                                const std::string &thunkArgs,
+                                const std::string &body) {
+  Operation *op = k.kernel;
   std::string &src = module.source;
   SourceSpan span{k.name, countLines(src) + 1, 0, op->getLoc()};
   std::string where;
@@ -178,7 +210,7 @@ LogicalResult ModuleBuilder::emitKernel(Operation *op, unsigned number) {
   src += "extern \"C\" __global__ void __launch_bounds__(" +
          std::to_string(k.threads) + (oneBlockPerSM ? ", 1" : "") + ") " +
          k.name + "(\n    " + params + ") {\n";
-  src += k.body;
+  src += body;
   src += "}\n";
   src += "#if defined(ATTNC_EMU)\nextern \"C\" void " + k.name +
          "_emu(void **args) { " + k.name + "(" + thunkArgs + "); }\n#endif\n\n";
@@ -197,10 +229,144 @@ LogicalResult ModuleBuilder::emitKernel(Operation *op, unsigned number) {
         std::pair{"attnc_tma_load", "tma"},
         std::pair{"attnc_mbarrier_wait", "mbarrier"},
         std::pair{"attnc_grid_sync", "grid-barrier"}})
-    if (k.body.find(wrapper) != std::string::npos)
+    if (body.find(wrapper) != std::string::npos)
       instructions += (instructions.empty() ? "" : ",") + std::string(instruction);
   module.instructions.push_back(instructions);
-  return success();
+}
+
+/// Writes emission `number`'s kernel: on its own, or, for the first member
+/// of a shared kernel, the shared kernel (later members write nothing).
+void ModuleBuilder::writeKernel(unsigned number) {
+  KernelEmission &k = *kernels[number];
+  std::string params, thunkArgs;
+  unsigned argIndex = 0;
+  auto param = [&](const std::string &declaration, const std::string &cast) {
+    if (!params.empty()) {
+      params += ",\n    ";
+      thunkArgs += ", ";
+    }
+    params += declaration;
+    thunkArgs += cast + "args[" + std::to_string(argIndex++) + "]";
+  };
+  auto pointer = [&](const std::string &type, const std::string &name) {
+    param(type + " *__restrict__ " + name, "(" + type + " *)");
+  };
+  auto maps = [&]() {
+    for (size_t i = 0; i < k.tensorMaps.size(); ++i)
+      param("ATTNC_GRID_CONSTANT const attnc_tensor_map map" +
+                std::to_string(i),
+            "*(const attnc_tensor_map *)");
+  };
+  int group = sharedOf[number];
+  if (group < 0) {
+    // Results, inputs, temporaries, tensor maps; scalars are constants.
+    for (auto [i, result] : llvm::enumerate(k.kernel->getResults()))
+      pointer(storageType(result), "out" + std::to_string(i));
+    for (auto [i, input] : llvm::enumerate(k.kernel->getOperands()))
+      pointer("const " + storageType(input), "in" + std::to_string(i));
+    for (auto [i, temp] : llvm::enumerate(k.temps))
+      pointer(temp.type, "tmp" + std::to_string(i));
+    maps();
+    std::string body;
+    for (const KernelEmission::Scalar &s : k.scalars)
+      body += "  const attnc_index " + s.name + " = " + num(s.value) + ";\n";
+    writeSource(k, params, thunkArgs, body + k.body);
+    return;
+  }
+  SharedKernel &g = shared[group];
+  if (g.members.front() != number)
+    return;
+  for (auto [i, type] : llvm::enumerate(g.resultTypes))
+    pointer(type, "out" + std::to_string(i));
+  for (auto [i, type] : llvm::enumerate(g.inputTypes))
+    pointer(type, "in" + std::to_string(i));
+  maps();
+  std::string body;
+  for (const KernelEmission::Scalar &s : k.scalars) {
+    param("const long long " + s.name + "Value", "*(const long long *)");
+    body += "  const attnc_index " + s.name + " = attnc_index(" + s.name +
+            "Value);\n";
+  }
+  param("const long long variant", "*(const long long *)");
+  body += k.body.substr(0, *k.sharedEnd);
+  body += "  // The part of each kernel op that shares this kernel.\n";
+  body += "  switch (variant) {\n";
+  for (auto [v, member] : llvm::enumerate(g.members)) {
+    KernelEmission &m = *kernels[member];
+    std::string where;
+    llvm::raw_string_ostream whereStream(where);
+    m.kernel->getLoc().print(whereStream);
+    body += "  case " + std::to_string(v) + ": { // " + where + "\n";
+    body += m.body.substr(*m.sharedEnd);
+    body += "  } break;\n";
+  }
+  body += "  }\n";
+  writeSource(k, params, thunkArgs, body);
+}
+
+/// The plan's steps for emission `number`: buffers for its results and
+/// temporaries, zero fills, the launch.
+void ModuleBuilder::recordLaunch(unsigned number) {
+  KernelEmission &k = *kernels[number];
+  Operation *op = k.kernel;
+  int group = sharedOf[number];
+  PlanStep launch;
+  launch.kernel = group < 0 ? k.name : shared[group].name;
+  launch.kind = op->getName().stripDialect().str();
+  for (Value result : op->getResults()) {
+    int id = newBuffer(BufferDesc::Role::Temp, -1, result);
+    bufferOf[result] = id;
+    launch.args.push_back(id);
+  }
+  for (Value input : op->getOperands())
+    launch.args.push_back(bufferOf.lookup(input));
+  if (group >= 0) {
+    // Inputs the shared kernel has and this op lacks: any buffer will do
+    // (this op's part never reads them); its first input's.
+    size_t inputs = shared[group].inputTypes.size();
+    for (size_t i = op->getNumOperands(); i < inputs; ++i)
+      launch.args.push_back(bufferOf.lookup(op->getOperand(0)));
+  }
+  for (const TempBuffer &temp : k.temps) {
+    BufferDesc buffer;
+    buffer.id = int(plan.buffers.size());
+    buffer.role = BufferDesc::Role::Temp;
+    // Temporaries are f32 words (a barrier counter is one 4-byte word).
+    buffer.type = attnc::rt::ElementType::F32;
+    buffer.shape = {temp.elements};
+    plan.buffers.push_back(buffer);
+    launch.args.push_back(buffer.id);
+    if (temp.zeroed) {
+      PlanStep zero;
+      zero.op = PlanStep::Op::Zero;
+      zero.args = {buffer.id};
+      plan.steps.push_back(zero);
+    }
+  }
+  // Tensor maps after the buffers, by value (the runtime encodes each for
+  // its buffer).
+  for (const KernelEmission::TensorMapUse &map : k.tensorMaps) {
+    attnc::rt::TensorMapDesc desc;
+    desc.arg = int(op->getNumResults() + map.input);
+    desc.outer = map.outer;
+    desc.rows = map.rows;
+    desc.cols = map.cols;
+    desc.boxRows = map.boxRows;
+    desc.boxCols = map.boxCols;
+    launch.maps.push_back(desc);
+  }
+  if (group >= 0) {
+    for (const KernelEmission::Scalar &s : k.scalars)
+      launch.scalars.push_back(s.value);
+    const auto &members = shared[group].members;
+    launch.scalars.push_back(
+        int64_t(llvm::find(members, number) - members.begin()));
+  }
+  launch.grid[0] = unsigned(k.blocks);
+  launch.block[0] = unsigned(k.threads);
+  launch.dynamicShared = size_t(k.dynamicShared);
+  launch.cooperative = k.cooperative;
+  plan.steps.push_back(launch);
 }
 
 FailureOr<EmittedModule> ModuleBuilder::run() {
@@ -217,10 +383,25 @@ FailureOr<EmittedModule> ModuleBuilder::run() {
           name = attr.str();
     bufferOf[arg] = newBuffer(BufferDesc::Role::Input, int(i), arg, name);
   }
-  unsigned number = 0;
-  for (Operation &op : body.without_terminator())
-    if (failed(emitKernel(&op, number++)))
+  // Every kernel op's code first, so that ops can share kernels; then the
+  // source in launch order and the plan.
+  for (Operation &op : body.without_terminator()) {
+    auto k = std::make_unique<KernelEmission>(
+        &op, "attnc_k" + std::to_string(kernels.size()), target);
+    if (failed(dispatch(*k)))
       return failure();
+    if (k->dynamicShared > target.kernels.smemPerBlockBytes)
+      return op.emitOpError("CUDA emission: needs ")
+             << k->dynamicShared
+             << " bytes of shared memory per block, more than " << target.name
+             << "'s " << target.kernels.smemPerBlockBytes;
+    kernels.push_back(std::move(k));
+  }
+  shareKernels();
+  for (unsigned i = 0; i < kernels.size(); ++i) {
+    writeKernel(i);
+    recordLaunch(i);
+  }
   // Results: a kernel's buffer becomes the output; an argument or a value
   // returned twice is copied into an output buffer of its own.
   for (auto [i, value] : llvm::enumerate(body.getTerminator()->getOperands())) {
