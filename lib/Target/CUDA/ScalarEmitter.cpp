@@ -296,9 +296,19 @@ FailureOr<std::string> ScalarEmitter::compute(Value value, const Index &index) {
     return emit(split.getInput(), source);
   }
   if (auto concat = dyn_cast<ConcatOp>(op)) {
-    // One branch per input; the result variable is assigned in each, and
-    // values computed inside a branch are forgotten when it closes.
     int64_t dim = concat.getDim(), start = 0;
+    // A value repeated along the dim (RoPE's [cos t, cos t]): one copy of
+    // its code, read at the index modulo its extent. Branches would hold
+    // one copy each, doubling the code NVRTC compiles (a cosf is large).
+    Value first = concat.getInputs().front();
+    if (llvm::all_equal(concat.getInputs())) {
+      Index source(index);
+      source[dim] = "(" + index[dim] + ") % " + std::to_string(shapeOf(first)[dim]);
+      return emit(first, source);
+    }
+    // Otherwise one branch per input; the result variable is assigned in
+    // each, and values computed inside a branch are forgotten when it
+    // closes.
     std::string result = out.fresh("c");
     out.line("float " + result + ";");
     size_t count = concat.getInputs().size();
