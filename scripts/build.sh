@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Configures build/ once (Ninja, clang-22, ccache when present, shared
-# libMLIR/libLLVM) and builds everything; later runs rebuild only what
-# changed. BUILD_DIR overrides the directory.
+# Configures build/ once (Ninja, clang-22, ccache when present, static
+# MLIR/LLVM component libraries: cmake/AddAttnc.cmake) and builds
+# everything; later runs rebuild only what changed. BUILD_DIR overrides
+# the directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${BUILD_DIR:-build}

@@ -20,6 +20,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -45,28 +46,35 @@ namespace {
 class StageClock {
 public:
   explicit StageClock(bool enabled) : enabled(enabled) {}
-  void lap(const char *stage) {
+  void lap(const char *stage, std::string detail = "") {
     auto now = std::chrono::steady_clock::now();
     stages.push_back(
-        {stage, std::chrono::duration<double, std::milli>(now - last).count()});
+        {stage, std::chrono::duration<double, std::milli>(now - last).count(),
+         std::move(detail)});
     last = now;
   }
   ~StageClock() {
     if (!enabled)
       return;
     double total = 0;
-    for (auto &[name, ms] : stages)
-      total += ms;
+    for (const Stage &stage : stages)
+      total += stage.ms;
     llvm::errs() << "attnc: timing:";
-    for (auto &[name, ms] : stages)
-      llvm::errs() << " " << name << " " << llvm::format("%.1f", ms) << " ms,";
+    for (const Stage &stage : stages)
+      llvm::errs() << " " << stage.name << " " << llvm::format("%.1f", stage.ms)
+                   << " ms" << stage.detail << ",";
     llvm::errs() << " total " << llvm::format("%.1f", total) << " ms\n";
   }
 
 private:
   bool enabled;
   std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
-  std::vector<std::pair<const char *, double>> stages;
+  struct Stage {
+    const char *name;
+    double ms;
+    std::string detail;
+  };
+  std::vector<Stage> stages;
 };
 } // namespace
 
@@ -145,7 +153,17 @@ int attn::driver::compileModel(const CompileOptions &options) {
       cuda::compileModule(*emitted, compile, graph.getLoc());
   if (failed(compiled))
     return 1;
-  clock.lap("nvrtc");
+  // Each program's wall time: NVRTC's parallel compile is as slow as its
+  // slowest program.
+  std::string detail;
+  if (compiled->programMs.size() > 1) {
+    detail = " (programs";
+    for (double ms : compiled->programMs)
+      detail += " " + llvm::formatv("{0:F1}", ms).str();
+    detail += " ms, link " + llvm::formatv("{0:F1}", compiled->linkMs).str() +
+              " ms)";
+  }
+  clock.lap("nvrtc", detail);
   if (options.emit == "ptx")
     return write(options.outputPath, compiled->ptx);
   if (options.outputPath == "-") {

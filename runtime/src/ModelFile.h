@@ -25,8 +25,12 @@
 namespace attnc::rt {
 
 constexpr int kModelFormatVersion = 1;
-/// Bytes reserved for ptxas's report (one line per kernel).
-constexpr size_t kResourceReserve = 16384;
+/// Bytes reserved for ptxas's report of `kernels` kernels (one line of
+/// about 80 bytes each). Sized to the module: every byte of the reserve
+/// is an initializer NVRTC compiles.
+constexpr size_t resourceReserve(size_t kernels) {
+  return 1024 + 256 * kernels;
+}
 
 /// The three embedded symbols' places in the file.
 struct ModelSections {

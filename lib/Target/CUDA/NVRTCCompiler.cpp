@@ -21,6 +21,7 @@
 #include "ModelFile.h"
 
 #include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/Regex.h"
@@ -35,6 +36,7 @@
 #endif
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 
 using namespace mlir;
@@ -201,6 +203,7 @@ struct Program {
   bool ok = false;
   std::vector<char> cubin;
   std::string log;
+  double ms = 0; // wall time of the compile
 };
 } // namespace
 
@@ -214,6 +217,12 @@ static constexpr int kNumHeaders = sizeof kHeaders / sizeof kHeaders[0];
 /// nvJitLink). Thread-safe: NVRTC programs are independent.
 static void compileProgram(Program &program, const std::string &arch,
                            bool relocatable) {
+  auto start = std::chrono::steady_clock::now();
+  auto finish = llvm::make_scope_exit([&] {
+    program.ms = std::chrono::duration<double, std::milli>(
+                     std::chrono::steady_clock::now() - start)
+                     .count();
+  });
   nvrtcProgram handle;
   if (nvrtcCreateProgram(&handle, program.text.c_str(), "model.cu",
                          kNumHeaders, kHeaders, kHeaderNames) !=
@@ -258,11 +267,13 @@ static unsigned programCount(const EmittedModule &module, unsigned jobs) {
 }
 
 /// The texts of `count` programs that split the kernels of `module`, the
-/// largest first, each to the program with the fewest lines so far. Every
-/// program is the whole module with the other programs' kernels blanked
-/// out, so line numbers in NVRTC's diagnostics are the module's.
+/// largest first, each to the program with the fewest lines so far (a
+/// line of kernel code costs NVRTC about a millisecond, whatever the
+/// kernel). Program 0 starts with `firstLoad` lines' worth of other work.
+/// Every program is the whole module with the other programs' kernels
+/// blanked out, so line numbers in NVRTC's diagnostics are the module's.
 static std::vector<std::string> splitModule(const EmittedModule &module,
-                                            unsigned count) {
+                                            unsigned count, size_t firstLoad) {
   llvm::SmallVector<llvm::StringRef> lines;
   llvm::StringRef(module.source).split(lines, '\n');
   std::vector<unsigned> owner(lines.size() + 2, ~0u); // ~0u: every program
@@ -276,6 +287,7 @@ static std::vector<std::string> splitModule(const EmittedModule &module,
     return length(a) != length(b) ? length(a) > length(b) : a < b;
   });
   std::vector<size_t> load(count, 0);
+  load[0] = firstLoad;
   for (size_t i : order) {
     unsigned to = unsigned(std::min_element(load.begin(), load.end()) -
                            load.begin());
@@ -359,7 +371,12 @@ attn::cuda::compileModule(const EmittedModule &module,
   std::string data = "\n// Embedded model data (see runtime/src/ModelFile.h).\n";
   data += byteArray("attnc_model", attnc::rt::modelHeader() + module.plan);
   data += byteArray("attnc_source", module.source);
-  data += byteArray("attnc_resources", "", attnc::rt::kResourceReserve);
+  data += byteArray("attnc_resources", "",
+                    attnc::rt::resourceReserve(module.spans.size()));
+  // Program 0 carries the data: NVRTC takes about as long for 1.4 KB of
+  // it (the source's bytes become PTX initializers) as for a line of
+  // kernel code, so that program gets fewer kernels.
+  size_t dataLoad = data.size() / 1400;
 
   // NVRTC compiles one program on one thread, and most of its time goes to
   // optimising each kernel on its own: kernels split over programs compile
@@ -372,7 +389,7 @@ attn::cuda::compileModule(const EmittedModule &module,
     if (count == 1) {
       programs[0].text = module.source;
     } else {
-      std::vector<std::string> texts = splitModule(module, count);
+      std::vector<std::string> texts = splitModule(module, count, dataLoad);
       for (unsigned p = 0; p < count; ++p)
         programs[p].text = std::move(texts[p]);
     }
@@ -414,11 +431,17 @@ attn::cuda::compileModule(const EmittedModule &module,
   if (count == 1) {
     result.cubin = std::move(programs[0].cubin);
   } else {
+    auto start = std::chrono::steady_clock::now();
     FailureOr<std::vector<char>> linked = link(programs, options.arch, loc);
+    result.linkMs = std::chrono::duration<double, std::milli>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
     if (failed(linked))
       return failure();
     result.cubin = std::move(*linked);
   }
+  for (const Program &program : programs)
+    result.programMs.push_back(program.ms);
   result.resources = summarizeResources(log, module);
   warnSerializedWgmma(log, module, loc);
 

@@ -50,6 +50,10 @@ struct CompiledModule {
   std::vector<char> cubin; // the complete model file
   std::string ptx;         // filled when asked for
   std::string resources;   // ptxas's per-kernel report, as embedded
+  /// Wall time of each NVRTC program (compiled in parallel) and of the
+  /// nvJitLink step joining them, in milliseconds, for --timing.
+  std::vector<double> programMs;
+  double linkMs = 0;
 };
 
 struct CompileOptions {
