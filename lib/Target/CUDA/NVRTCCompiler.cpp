@@ -5,11 +5,10 @@
 // so the compiler needs no include path at run time. The kernels are split
 // over several NVRTC programs compiled on parallel threads, whose
 // relocatable cubins nvJitLink joins (one program, and no link, with -j 1
-// or without nvJitLink). The first program also holds three data arrays
-// (ModelFile.h): the model
-// header and plan, the kernel source itself, and space for ptxas's
-// resource report, which is filled in, with the checksum, once NVRTC is
-// done. NVRTC's diagnostics are mapped back to the kernel op whose
+// or without nvJitLink). Three data arrays (ModelFile.h) go in as well:
+// the model header and plan, the kernel source itself, and space for
+// ptxas's resource report, which is filled in, with the checksum, once
+// NVRTC is done. They are PTX for the link, or part of the one program. NVRTC's diagnostics are mapped back to the kernel op whose
 // generated lines they name.
 //
 //===----------------------------------------------------------------------===//
@@ -76,6 +75,35 @@ static std::string byteArray(const std::string &name, const std::string &text,
     }
   }
   out += "\";\n";
+  return out;
+}
+
+/// The same array as a PTX global for nvJitLink, in 64-bit words (the
+/// bytes in order, little-endian, zero-padded past the NUL). ptxas takes
+/// such a list in about a third of the time NVRTC takes for the string
+/// literal; with the data linked this way, no NVRTC program carries it.
+static std::string ptxByteArray(const std::string &name, const std::string &text,
+                                size_t reserve = 0) {
+  std::string bytes = text;
+  if (bytes.size() < reserve)
+    bytes.append(reserve - bytes.size(), ' ');
+  bytes.push_back('\0');
+  bytes.append((8 - bytes.size() % 8) % 8, '\0');
+  std::string out = ".visible .global .align 8 .b64 " + name + "[" +
+                    std::to_string(bytes.size() / 8) + "] = {";
+  out.reserve(out.size() + bytes.size() * 3);
+  for (size_t i = 0; i < bytes.size(); i += 8) {
+    uint64_t word = 0;
+    for (int b = 7; b >= 0; --b)
+      word = (word << 8) | uint64_t((unsigned char)bytes[i + b]);
+    char hex[24];
+    std::snprintf(hex, sizeof hex, "%s0x%llx", i ? "," : "",
+                  (unsigned long long)word);
+    out += hex;
+    if (i % 256 == 248)
+      out += '\n';
+  }
+  out += "};\n";
   return out;
 }
 
@@ -269,11 +297,11 @@ static unsigned programCount(const EmittedModule &module, unsigned jobs) {
 /// The texts of `count` programs that split the kernels of `module`, the
 /// largest first, each to the program with the fewest lines so far (a
 /// line of kernel code costs NVRTC about a millisecond, whatever the
-/// kernel). Program 0 starts with `firstLoad` lines' worth of other work.
-/// Every program is the whole module with the other programs' kernels
-/// blanked out, so line numbers in NVRTC's diagnostics are the module's.
+/// kernel). Every program is the whole module with the other programs'
+/// kernels blanked out, so line numbers in NVRTC's diagnostics are the
+/// module's.
 static std::vector<std::string> splitModule(const EmittedModule &module,
-                                            unsigned count, size_t firstLoad) {
+                                            unsigned count) {
   llvm::SmallVector<llvm::StringRef> lines;
   llvm::StringRef(module.source).split(lines, '\n');
   std::vector<unsigned> owner(lines.size() + 2, ~0u); // ~0u: every program
@@ -287,7 +315,6 @@ static std::vector<std::string> splitModule(const EmittedModule &module,
     return length(a) != length(b) ? length(a) > length(b) : a < b;
   });
   std::vector<size_t> load(count, 0);
-  load[0] = firstLoad;
   for (size_t i : order) {
     unsigned to = unsigned(std::min_element(load.begin(), load.end()) -
                            load.begin());
@@ -314,10 +341,12 @@ static std::vector<std::string> splitModule(const EmittedModule &module,
 
 /// Links the relocatable cubins of `programs` into one; errors at `loc`.
 static FailureOr<std::vector<char>> link(std::vector<Program> &programs,
+                                         const std::string &dataPtx,
                                          const std::string &arch,
                                          Location loc) {
 #if !ATTNC_HAVE_NVJITLINK
   (void)programs;
+  (void)dataPtx;
   (void)arch;
   return emitError(loc) << "this attnc was built without nvJitLink";
 #else
@@ -331,6 +360,9 @@ static FailureOr<std::vector<char>> link(std::vector<Program> &programs,
     result = nvJitLinkAddData(handle, NVJITLINK_INPUT_CUBIN,
                               programs[i].cubin.data(),
                               programs[i].cubin.size(), "kernels");
+  if (result == NVJITLINK_SUCCESS)
+    result = nvJitLinkAddData(handle, NVJITLINK_INPUT_PTX, dataPtx.data(),
+                              dataPtx.size(), "data");
   if (result == NVJITLINK_SUCCESS)
     result = nvJitLinkComplete(handle);
   std::vector<char> cubin;
@@ -368,20 +400,25 @@ attn::cuda::compileModule(const EmittedModule &module,
                            "toolkit was not found); install it and rebuild "
                            "to produce cubins";
 #else
+  // The embedded data (runtime/src/ModelFile.h): in the NVRTC program
+  // when there is one, else as PTX for the link.
+  std::string model = attnc::rt::modelHeader() + module.plan;
+  size_t reserve = attnc::rt::resourceReserve(module.spans.size());
   std::string data = "\n// Embedded model data (see runtime/src/ModelFile.h).\n";
-  data += byteArray("attnc_model", attnc::rt::modelHeader() + module.plan);
+  data += byteArray("attnc_model", model);
   data += byteArray("attnc_source", module.source);
-  data += byteArray("attnc_resources", "",
-                    attnc::rt::resourceReserve(module.spans.size()));
-  // Program 0 carries the data: NVRTC takes about as long for 1.4 KB of
-  // it (the source's bytes become PTX initializers) as for a line of
-  // kernel code, so that program gets fewer kernels.
-  size_t dataLoad = data.size() / 1400;
+  data += byteArray("attnc_resources", "", reserve);
+  // PTX 8.0 is the oldest that knows sm_90a; ptxas reads it for sm_80 too.
+  std::string dataPtx = ".version 8.0\n.target " + options.arch +
+                        "\n.address_size 64\n";
+  dataPtx += ptxByteArray("attnc_model", model);
+  dataPtx += ptxByteArray("attnc_source", module.source);
+  dataPtx += ptxByteArray("attnc_resources", "", reserve);
 
   // NVRTC compiles one program on one thread, and most of its time goes to
   // optimising each kernel on its own: kernels split over programs compile
-  // in parallel, and nvJitLink joins the relocatable cubins (it takes a
-  // millisecond or two). The first program carries the embedded data.
+  // in parallel, and nvJitLink joins the relocatable cubins and the data
+  // (10-20 ms, most of it reading the data's PTX).
   unsigned count = programCount(module, options.jobs);
   std::vector<Program> programs;
   auto compileAll = [&]() {
@@ -389,11 +426,12 @@ attn::cuda::compileModule(const EmittedModule &module,
     if (count == 1) {
       programs[0].text = module.source;
     } else {
-      std::vector<std::string> texts = splitModule(module, count, dataLoad);
+      std::vector<std::string> texts = splitModule(module, count);
       for (unsigned p = 0; p < count; ++p)
         programs[p].text = std::move(texts[p]);
     }
-    programs[0].text += data;
+    if (count == 1)
+      programs[0].text += data;
     std::vector<std::thread> workers;
     for (unsigned p = 1; p < count; ++p)
       workers.emplace_back(compileProgram, std::ref(programs[p]), options.arch,
@@ -432,7 +470,7 @@ attn::cuda::compileModule(const EmittedModule &module,
     result.cubin = std::move(programs[0].cubin);
   } else {
     auto start = std::chrono::steady_clock::now();
-    FailureOr<std::vector<char>> linked = link(programs, options.arch, loc);
+    FailureOr<std::vector<char>> linked = link(programs, dataPtx, options.arch, loc);
     result.linkMs = std::chrono::duration<double, std::milli>(
                         std::chrono::steady_clock::now() - start)
                         .count();

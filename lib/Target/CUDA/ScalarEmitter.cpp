@@ -66,18 +66,26 @@ std::string attn::cuda::linearize(const Index &index, ArrayRef<int64_t> shape) {
 }
 
 Index attn::cuda::delinearize(const std::string &flat, ArrayRef<int64_t> shape) {
+  // For a flat offset inside the shape: an extent-1 dim is 0, and a dim
+  // with only extent-1 dims outside it needs no modulo (batch 1 is common,
+  // and the GPU has no integer divider).
   Index index;
-  int64_t stride = 1;
+  int64_t stride = 1, outer = 1;
   for (int64_t d : shape)
     stride *= d;
   for (size_t d = 0; d < shape.size(); ++d) {
     stride /= shape[d];
+    if (shape[d] == 1) {
+      index.push_back("0");
+      continue;
+    }
     std::string part = "(" + flat + ")";
     if (stride != 1)
       part = "(" + part + " / " + std::to_string(stride) + ")";
-    if (d != 0)
+    if (outer != 1)
       part = "(" + part + " % " + std::to_string(shape[d]) + ")";
     index.push_back(part);
+    outer *= shape[d];
   }
   return index;
 }
