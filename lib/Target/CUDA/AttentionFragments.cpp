@@ -11,7 +11,7 @@
 // Only how S is multiplied and P V accumulated differs, so the scale,
 // masks, score modification, online softmax and final normalisation are
 // emitted here once. Expects in scope: s, o, rowMax, rowSum, rowBase,
-// inGroup, kv0, and the batch indices.
+// inGroup, q0 (the block's first query), kv0, and the batch indices.
 //
 //===----------------------------------------------------------------------===//
 
@@ -50,14 +50,13 @@ LogicalResult attn::cuda::emitScoreTile(KernelEmission &k,
                                         const Index &batch, int64_t sTiles,
                                         int64_t queries, int64_t keys) {
   CodeWriter &w = k.out;
-  w.line("float tileMax[2] = {__int_as_float(0xff800000), "
-         "__int_as_float(0xff800000)};");
+  // Scale and score modification. Padded rows and keys are clamped for
+  // the score modification (which may read buffers at i and j) and
+  // masked below.
   w.line("#pragma unroll");
   w.open("for (int t = 0; t < " + num(sTiles) + "; ++t)");
   w.line("#pragma unroll");
   w.open("for (int e = 0; e < 4; ++e)");
-  // Padded rows and keys are clamped for the score modification (which
-  // may read buffers at i and j) and masked below.
   w.line("const attnc_index rowI = rowBase + (e >= 2 ? 8 : 0);");
   w.line("const attnc_index keyJ = kv0 + t * 8 + 2 * inGroup + (e & 1);");
   w.line("const attnc_index i = rowI < " + num(queries) + " ? rowI : " +
@@ -68,14 +67,37 @@ LogicalResult attn::cuda::emitScoreTile(KernelEmission &k,
          " * s[t][e];");
   if (failed(applyScoreMod(k, op, batch, "sval")))
     return failure();
-  std::string masked = "keyJ >= " + num(keys);
-  if (std::optional<int64_t> offset = op.getCausalOffset())
-    masked += " || keyJ - rowI > " + num(*offset);
-  w.line("if (" + masked + ") sval = __int_as_float(0xff800000);");
   w.line("s[t][e] = sval;");
-  w.line("tileMax[e >> 1] = fmaxf(tileMax[e >> 1], sval);");
   w.close();
   w.close();
+  // The mask, only in tiles that reach past the keys or (causal) past the
+  // block's first query: the others, all of a long causal row but its
+  // last tile or two, skip its compares in the softmax-bound loop. The
+  // test is uniform over the block, so the branch does not diverge.
+  int64_t blockKV = sTiles * 8;
+  std::string partial = "kv0 + " + num(blockKV) + " > " + num(keys);
+  std::string masked = "keyJ >= " + num(keys);
+  if (std::optional<int64_t> offset = op.getCausalOffset()) {
+    partial += " || kv0 + " + num(blockKV - 1) + " - q0 > " + num(*offset);
+    masked += " || keyJ - rowI > " + num(*offset);
+  }
+  w.open("if (" + partial + ")");
+  w.line("#pragma unroll");
+  w.open("for (int t = 0; t < " + num(sTiles) + "; ++t)");
+  w.line("#pragma unroll");
+  w.open("for (int e = 0; e < 4; ++e)");
+  w.line("const attnc_index rowI = rowBase + (e >= 2 ? 8 : 0);");
+  w.line("const attnc_index keyJ = kv0 + t * 8 + 2 * inGroup + (e & 1);");
+  w.line("if (" + masked + ") s[t][e] = __int_as_float(0xff800000);");
+  w.close();
+  w.close();
+  w.close();
+  w.line("float tileMax[2] = {__int_as_float(0xff800000), "
+         "__int_as_float(0xff800000)};");
+  w.line("#pragma unroll");
+  w.line("for (int t = 0; t < " + num(sTiles) +
+         "; ++t) for (int e = 0; e < 4; ++e) tileMax[e >> 1] = "
+         "fmaxf(tileMax[e >> 1], s[t][e]);");
   return success();
 }
 
