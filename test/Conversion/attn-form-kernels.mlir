@@ -79,27 +79,71 @@ attn.graph @row(%x: tensor<5x7xf32>, %g: tensor<7xf32>) -> tensor<5x7xf32> {
 
 // Data movement read by two pointwise kernels is recomputed in each (index
 // arithmetic) instead of being copied by a kernel of its own; a generator
-// read by pointwise ops is cloned into each of them.
+// read by pointwise ops is cloned into each of them. (The results have
+// other shapes, so the two kernels are not merged as siblings.)
 // CHECK-LABEL: attn.graph @duplicated_split
-// CHECK-NOT: kernel.pointwise %arg0 target {{.*}} -> (tensor<4x3xf32>, tensor<4x3xf32>)
-// CHECK: kernel.pointwise %arg0
+// CHECK: kernel.pointwise %arg0 {{.*}} -> tensor<4x3xf32>
 // CHECK-NEXT: ^bb0
 // CHECK-NEXT: attn.split
 // CHECK-NEXT: attn.splat
 // CHECK-NEXT: attn.add
-// CHECK: kernel.pointwise %arg0
+// CHECK: kernel.pointwise %arg0 {{.*}} -> tensor<12xf32>
 // CHECK-NEXT: ^bb0
 // CHECK-NEXT: attn.split
 // CHECK-NEXT: attn.splat
 // CHECK-NEXT: attn.exp
 // CHECK-NEXT: attn.mul
-attn.graph @duplicated_split(%x: tensor<4x6xf32>) -> (tensor<4x3xf32>, tensor<4x3xf32>) {
+attn.graph @duplicated_split(%x: tensor<4x6xf32>) -> (tensor<4x3xf32>, tensor<12xf32>) {
   %one = attn.splat 1.0 : tensor<1xf32>
   %a, %b = attn.split %x dim 1 : tensor<4x6xf32> -> tensor<4x3xf32>, tensor<4x3xf32>
   %s = attn.add %a, %one : tensor<4x3xf32>, tensor<1xf32> -> tensor<4x3xf32>
   %t = attn.exp %b : tensor<4x3xf32>
   %m = attn.mul %t, %one : tensor<4x3xf32>, tensor<1xf32> -> tensor<4x3xf32>
-  attn.return %s, %m : tensor<4x3xf32>, tensor<4x3xf32>
+  %r = attn.reshape %m : tensor<4x3xf32> -> tensor<12xf32>
+  attn.return %s, %r : tensor<4x3xf32>, tensor<12xf32>
+}
+
+// -----
+
+// Siblings: pointwise kernels that read one source (here through the
+// split each recomputes) and produce results of one shape are one kernel
+// with several results.
+// CHECK-LABEL: attn.graph @siblings
+// CHECK: %[[K:.*]]:2 = kernel.pointwise %arg0 {{.*}} -> (tensor<4x3xf32>, tensor<4x3xf32>)
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: attn.split
+// CHECK-NEXT: attn.exp
+// CHECK-NEXT: attn.neg
+// CHECK-NEXT: kernel.yield
+// CHECK-NOT: kernel.pointwise
+// CHECK: attn.return %[[K]]#0, %[[K]]#1
+attn.graph @siblings(%x: tensor<4x6xf32>) -> (tensor<4x3xf32>, tensor<4x3xf32>) {
+  %a, %b = attn.split %x dim 1 : tensor<4x6xf32> -> tensor<4x3xf32>, tensor<4x3xf32>
+  %s = attn.exp %a : tensor<4x3xf32>
+  %t = attn.neg %b : tensor<4x3xf32>
+  attn.return %s, %t : tensor<4x3xf32>, tensor<4x3xf32>
+}
+
+// -----
+
+// Not siblings: the first kernel's result is read (by the GEMM) before the
+// second kernel's place, where a merged kernel would be.
+// CHECK-LABEL: attn.graph @read_before_sibling
+// CHECK: kernel.pointwise %arg0 {{.*}} -> tensor<4x3xf32>
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: attn.split
+// CHECK-NEXT: attn.exp
+// CHECK: kernel.gemm
+// CHECK: kernel.pointwise %arg0 {{.*}} -> tensor<4x3xf32>
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: attn.split
+// CHECK-NEXT: attn.neg
+attn.graph @read_before_sibling(%x: tensor<4x6xf32>, %w: tensor<3x3xf32>) -> (tensor<4x3xf32>, tensor<4x3xf32>) {
+  %a, %b = attn.split %x dim 1 : tensor<4x6xf32> -> tensor<4x3xf32>, tensor<4x3xf32>
+  %s = attn.exp %a : tensor<4x3xf32>
+  %m = attn.matmul %s, %w : tensor<4x3xf32>, tensor<3x3xf32> -> tensor<4x3xf32>
+  %t = attn.neg %b : tensor<4x3xf32>
+  attn.return %m, %t : tensor<4x3xf32>, tensor<4x3xf32>
 }
 
 // -----

@@ -16,7 +16,10 @@
 //     op its consumers (the epilogue), a row op the producer of its input
 //     and a scan those of its coefficients and offsets (the prologue), when
 //     shapes match so the fused work maps one to one onto the anchor's
-//     output tile, row or step.
+//     output tile, row or step. Then pointwise groups that read a common
+//     source and produce results of one shape merge into one kernel with
+//     several results (siblings: RoPE's cos and sin tables; the V, Q and K
+//     heads cut from one projection).
 //  4. Each group is outlined into its kernel op at its last op's place,
 //     with the schedule KernelSchedules.cpp chooses.
 //
@@ -62,6 +65,8 @@ private:
   void inlineFusedOps();
   void assignGroups();
   void absorbNeighbours();
+  void mergeSiblings();
+  bool areSiblings(unsigned first, unsigned second);
   void merge(unsigned into, unsigned from);
   bool isElementwiseGroupOfShape(unsigned group, ArrayRef<int64_t> shape);
   LogicalResult outline(Group &group);
@@ -292,6 +297,84 @@ void KernelFormer::absorbNeighbours() {
     });
 }
 
+/// The ops whose results `group` reads from outside, looking through the
+/// data movement cloned into it (so two groups that each cut their part
+/// out of one tensor read the same source).
+static DenseSet<Operation *>
+sourcesOf(const Group &group, const DenseSet<Operation *> &duplicated) {
+  DenseSet<Operation *> members(group.ops.begin(), group.ops.end()), sources;
+  SmallVector<Value> work;
+  for (Operation *op : group.ops)
+    llvm::append_range(work, op->getOperands());
+  while (!work.empty()) {
+    Value value = work.pop_back_val();
+    Operation *producer = value.getDefiningOp();
+    if (!producer || members.contains(producer))
+      continue;
+    if (duplicated.contains(producer) && sources.insert(producer).second)
+      llvm::append_range(work, producer->getOperands());
+    sources.insert(producer);
+  }
+  return sources;
+}
+
+/// Whether pointwise groups `first` and `second` (whose last op comes
+/// later) can be one kernel: both produce only results of one shape (one
+/// iteration space), they read a common source, and nothing reads
+/// `first`'s results before `second`'s last op, where the merged kernel
+/// will be (so `second` does not depend on `first` either).
+bool KernelFormer::areSiblings(unsigned first, unsigned second) {
+  const Group &a = groups[first], &b = groups[second];
+  for (const Group *g : {&a, &b})
+    if (g->kind != GraphOpRole::Elementwise || g->absorbed || g->ops.empty())
+      return false;
+  ArrayRef<int64_t> shape = shapeOf(b.ops.back()->getResult(0));
+  DenseSet<Operation *> members(a.ops.begin(), a.ops.end());
+  members.insert(b.ops.begin(), b.ops.end());
+  Operation *place = b.ops.back();
+  for (const Group *g : {&a, &b})
+    for (Operation *op : g->ops)
+      for (Value result : op->getResults())
+        for (Operation *user : result.getUsers()) {
+          if (members.contains(user))
+            continue;
+          if (shapeOf(result) != shape)
+            return false;
+          if (g == &a && !place->isBeforeInBlock(user))
+            return false;
+        }
+  DenseSet<Operation *> sourcesA = sourcesOf(a, duplicated);
+  return llvm::any_of(sourcesOf(b, duplicated), [&](Operation *source) {
+    return sourcesA.contains(source);
+  });
+}
+
+/// Merges sibling pointwise groups (areSiblings), earliest first: one
+/// launch and one index computation instead of several, and one kernel
+/// for NVRTC to compile instead of several.
+void KernelFormer::mergeSiblings() {
+  SmallVector<unsigned> order;
+  for (unsigned i = 0; i < groups.size(); ++i)
+    if (!groups[i].ops.empty() && !groups[i].absorbed &&
+        groups[i].kind == GraphOpRole::Elementwise)
+      order.push_back(i);
+  llvm::sort(order, [&](unsigned x, unsigned y) {
+    return groups[x].ops.back()->isBeforeInBlock(groups[y].ops.back());
+  });
+  for (size_t i = 0; i < order.size(); ++i)
+    for (size_t j = i + 1; j < order.size(); ++j) {
+      if (!areSiblings(order[i], order[j]))
+        continue;
+      // The later group keeps its place; the earlier joins it.
+      merge(order[j], order[i]);
+      groups[order[j]].hasDataMovement |= groups[order[i]].hasDataMovement;
+      llvm::sort(groups[order[j]].ops, [](Operation *x, Operation *y) {
+        return x->isBeforeInBlock(y);
+      });
+      break;
+    }
+}
+
 /// Sorts `operand` of `user` (a member of `group`) into the kernel's
 /// inputs, or, for a generator or duplicated data movement read by a
 /// pointwise member, into the ops cloned into the body (after what they
@@ -425,6 +508,7 @@ LogicalResult KernelFormer::run() {
       return op.emitOpError("cannot be placed in any kernel kind");
   assignGroups();
   absorbNeighbours();
+  mergeSiblings();
   // Outline in program order of each group's last op, so every kernel's
   // inputs already exist where it is built.
   SmallVector<Group *> order;

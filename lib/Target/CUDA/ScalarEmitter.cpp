@@ -186,8 +186,6 @@ static std::optional<std::string> unaryFormula(Operation *op,
       .Case([&](SiluOp) { return "attnc_silu(" + x + ")"; })
       .Case([&](RsqrtOp) { return "attnc_rsqrt(" + x + ")"; })
       .Case([&](SqrtOp) { return "sqrtf(" + x + ")"; })
-      .Case([&](SinOp) { return "sinf(" + x + ")"; })
-      .Case([&](CosOp) { return "cosf(" + x + ")"; })
       .Default([](Operation *) { return std::nullopt; });
 }
 
@@ -216,6 +214,24 @@ FailureOr<std::string> ScalarEmitter::compute(Value value, const Index &index) {
     return emit(operand, broadcastIndex(index, resultShape, shapeOf(operand)));
   };
 
+  // sin and cos of one argument (RoPE's tables) share one range
+  // reduction: both come from one attnc_sincos, remembered like any value
+  // (in the cache, so a branch forgets it with the rest).
+  if (isa<SinOp, CosOp>(op)) {
+    FailureOr<std::string> x = operandAt(0);
+    if (failed(x))
+      return failure();
+    std::string key = "sincos|" + *x;
+    auto pair = cache.find(key);
+    if (pair == cache.end()) {
+      std::string sine = out.fresh("s"), cosine = out.fresh("c");
+      out.line("float " + sine + ", " + cosine + ";");
+      out.line("attnc_sincos(" + *x + ", &" + sine + ", &" + cosine + ");");
+      pair = cache.insert({key, sine + "," + cosine}).first;
+    }
+    auto [sine, cosine] = llvm::StringRef(pair->second).split(',');
+    return bind(roundTo(value, (isa<SinOp>(op) ? sine : cosine).str()));
+  }
   // Elementwise arithmetic.
   if (unaryFormula(op, "x")) {
     FailureOr<std::string> x = operandAt(0);

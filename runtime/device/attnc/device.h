@@ -133,6 +133,16 @@ __device__ __forceinline__ float attnc_relu(float x) { return fmaxf(x, 0.0f); }
 __device__ __forceinline__ float attnc_rsqrt(float x) {
   return 1.0f / sqrtf(x);
 }
+/// sin and cos of one argument; on the GPU with one range reduction.
+__device__ __forceinline__ void attnc_sincos(float x, float *sine,
+                                             float *cosine) {
+#if defined(ATTNC_EMU)
+  *sine = sinf(x);
+  *cosine = cosf(x);
+#else
+  sincosf(x, sine, cosine);
+#endif
+}
 
 //===----------------------------------------------------------------------===//
 // Block reductions: warp shuffles, then one value per warp through shared
