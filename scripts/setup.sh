@@ -6,8 +6,8 @@
 #
 #   build:  cmake ninja-build ccache clang-22 llvm-22-dev libmlir-22-dev
 #           mlir-22-tools (mlir-tblgen) libfmt-dev libgtest-dev, and
-#           libzstd-dev, which the static LLVMSupport names in its link
-#           interface (cmake/AddAttnc.cmake)
+#           zlib1g-dev and libzstd-dev, which the static LLVMSupport names
+#           in its link interface (cmake/AddAttnc.cmake)
 #   test:   llvm-22-tools (lit, FileCheck, not), python3 with numpy
 #           (Debian's python3-numpy; pip as well when the python3 on PATH
 #           is another interpreter, a pyenv or venv one)
@@ -17,7 +17,7 @@
 set -euo pipefail
 
 packages=(cmake ninja-build ccache clang-22 llvm-22-dev libmlir-22-dev
-          mlir-22-tools llvm-22-tools libfmt-dev libgtest-dev libzstd-dev python3
+          mlir-22-tools llvm-22-tools libfmt-dev libgtest-dev zlib1g-dev libzstd-dev python3
           python3-pip python3-numpy)
 
 missing=()

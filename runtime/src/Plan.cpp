@@ -2,7 +2,7 @@
 //
 // The text form, one record per line, whitespace-separated:
 //
-//   attnc-plan 1
+//   attnc-plan 2
 //   arch sm_90
 //   entry lstm_small
 //   buffer <id> input|output|temp <index|-> f32|f16|bf16|i1 [d0,d1,...] <name|->
@@ -25,6 +25,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -306,7 +307,8 @@ static bool parseLaunch(LineReader &in, PlanStep &step, std::string *error) {
       char *end = nullptr;
       errno = 0;
       long long value = std::strtoll(token.c_str(), &end, 10);
-      if (errno || end == token.c_str() || *end) {
+      // Extents, tile counts and a variant number: never negative.
+      if (errno || end == token.c_str() || *end || value < 0) {
         *error = in.fail("bad scalar '" + token + "'");
         return false;
       }
@@ -395,7 +397,7 @@ bool attnc::rt::parsePlan(const std::string &text, Plan *plan,
         *error = "not an attnc launch plan (no 'attnc-plan' header)";
         return false;
       }
-      if (version != Plan::kVersion) {
+      if (version < 1 || version > Plan::kVersion) {
         *error = "launch plan version " + std::to_string(version) +
                  ", but this runtime reads version " +
                  std::to_string(Plan::kVersion) +
@@ -466,6 +468,23 @@ bool attnc::rt::parsePlan(const std::string &text, Plan *plan,
                  ", which it does not define";
         return false;
       }
+  // Every launch of one kernel passes the same parameters: as many
+  // buffers, maps and scalars (a shared kernel's launches differ only in
+  // their values).
+  std::map<std::string, const PlanStep *> firstLaunch;
+  for (const PlanStep &step : plan->steps) {
+    if (step.op != PlanStep::Op::Launch)
+      continue;
+    const PlanStep *first =
+        firstLaunch.insert({step.kernel, &step}).first->second;
+    if (first->args.size() != step.args.size() ||
+        first->maps.size() != step.maps.size() ||
+        first->scalars.size() != step.scalars.size()) {
+      *error = "launch plan: the launches of " + step.kernel +
+               " pass different numbers of parameters";
+      return false;
+    }
+  }
   for (PlanStep &step : plan->steps)
     for (TensorMapDesc &m : step.maps) {
       const BufferDesc *b = plan->buffer(step.args[m.arg]);

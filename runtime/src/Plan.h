@@ -68,7 +68,9 @@ struct PlanStep {
 };
 
 struct Plan {
-  static constexpr int kVersion = 1;
+  /// 2: launches may carry scalars, and several may launch one kernel.
+  /// Version 1 plans (neither) still read.
+  static constexpr int kVersion = 2;
   std::string arch;  // sm_80, sm_90, sm_90a
   std::string entry; // graph name
   std::vector<BufferDesc> buffers; // buffers[i].id == i

@@ -14,7 +14,7 @@ using namespace attnc::rt;
 
 namespace {
 
-const char *kPlan = "attnc-plan 1\n"
+const char *kPlan = "attnc-plan 2\n"
                     "arch sm_90a\n"
                     "entry g\n"
                     "buffer 0 input 0 bf16 [37,200] a\n"
@@ -22,7 +22,7 @@ const char *kPlan = "attnc-plan 1\n"
                     "buffer 2 output 0 f32 [37,72] c\n"
                     "launch attnc_k0 gemm grid 1 1 1 block 256 1 1 smem 99392 "
                     "coop 0 args 2 0 1 maps 1:1:37:200:64:64 2:1:200:72:64:64 "
-                    "scalars 4 -1 8589934592\n"
+                    "scalars 4 0 8589934592\n"
                     "end\n";
 
 std::string withLaunch(const std::string &launch) {
@@ -47,7 +47,7 @@ TEST(PlanTest, TensorMapsRoundTrip) {
   EXPECT_EQ(step.maps[0].boxCols, 64);
   EXPECT_EQ(step.maps[0].type, ElementType::BF16);
   EXPECT_EQ(step.maps[1].rows, 200);
-  EXPECT_EQ(step.scalars, (std::vector<int64_t>{4, -1, int64_t(1) << 33}));
+  EXPECT_EQ(step.scalars, (std::vector<int64_t>{4, 0, int64_t(1) << 33}));
   EXPECT_EQ(printPlan(plan), kPlan);
 }
 
@@ -107,6 +107,9 @@ TEST(PlanTest, RejectsBadTensorMaps) {
       {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 scalars",
        "lists no value"},
       {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 scalars "
+       "4 -1",
+       "bad scalar '-1'"},
+      {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 scalars "
        "1 maps 1:1:37:200:64:64",
        "bad scalar 'maps'"},
   };
@@ -117,6 +120,31 @@ TEST(PlanTest, RejectsBadTensorMaps) {
     EXPECT_NE(error.find(c.message), std::string::npos)
         << c.launch << " gave: " << error;
   }
+}
+
+TEST(PlanTest, VersionOnePlansStillRead) {
+  std::string text = kPlan;
+  text.replace(text.find("attnc-plan 2"), 12, "attnc-plan 1");
+  text.replace(text.find(" scalars 4 0 8589934592"), 23, "");
+  Plan plan;
+  std::string error;
+  EXPECT_TRUE(parsePlan(text, &plan, &error)) << error;
+  text.replace(text.find("attnc-plan 1"), 12, "attnc-plan 3");
+  EXPECT_FALSE(parsePlan(text, &plan, &error));
+  EXPECT_NE(error.find("version 3"), std::string::npos) << error;
+}
+
+TEST(PlanTest, LaunchesOfOneKernelPassTheSameParameters) {
+  std::string text = kPlan;
+  size_t end = text.find("end\n");
+  text.insert(end, "launch attnc_k0 gemm grid 1 1 1 block 256 1 1 smem 0 "
+                   "coop 0 args 2 0 1 maps 1:1:37:200:64:64 "
+                   "2:1:200:72:64:64 scalars 4 1\n");
+  Plan plan;
+  std::string error;
+  EXPECT_FALSE(parsePlan(text, &plan, &error));
+  EXPECT_NE(error.find("different numbers of parameters"), std::string::npos)
+      << error;
 }
 
 } // namespace

@@ -166,9 +166,18 @@ void ModuleBuilder::shareKernels() {
     KernelEmission &k = *kernels[i];
     if (!k.sharedEnd)
       continue;
+    // Besides the first member, the inputs every member has so far (the
+    // longest list): each position is one parameter of one type.
+    llvm::SmallVector<std::string> inputs = inputTypes(k);
+    auto inputsFit = [&](const SharedKernel &g) {
+      for (size_t i = 0; i < std::min(inputs.size(), g.inputTypes.size()); ++i)
+        if (inputs[i] != g.inputTypes[i])
+          return false;
+      return true;
+    };
     SharedKernel *group = nullptr;
     for (SharedKernel &g : groups)
-      if (canShare(*kernels[g.members.front()], k)) {
+      if (canShare(*kernels[g.members.front()], k) && inputsFit(g)) {
         group = &g;
         break;
       }
@@ -177,7 +186,6 @@ void ModuleBuilder::shareKernels() {
       group = &groups.back();
     }
     group->members.push_back(i);
-    llvm::SmallVector<std::string> inputs = inputTypes(k);
     if (inputs.size() > group->inputTypes.size())
       group->inputTypes = inputs;
   }

@@ -508,6 +508,12 @@ attn::cuda::compileModule(const EmittedModule &module,
     nvrtcDestroyProgram(&ptxProgram);
   }
 
+  // The reserve holds about 175 bytes per kernel's report line in 256;
+  // should that ever fall short, say so rather than cut it silently.
+  if (result.resources.size() >= reserve)
+    emitWarning(loc) << "ptxas's resource report (" << result.resources.size()
+                     << " bytes) exceeds the model file's reserve of "
+                     << reserve << "; attnc inspect will show it cut short";
   std::string error;
   if (!attnc::rt::sealModelFile(result.cubin, result.resources, &error))
     return emitError(loc) << "cannot finish the model file: " << error;
