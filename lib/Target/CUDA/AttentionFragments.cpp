@@ -134,11 +134,11 @@ void attn::cuda::emitOnlineSoftmax(CodeWriter &w, int64_t sTiles,
 void attn::cuda::emitAttentionStore(KernelEmission &k, const Index &batch,
                                     int64_t oTiles, int64_t queries) {
   CodeWriter &w = k.out;
-  // Row sums over the four lanes of a row, then one division per element
-  // and the store. __fdividef (div.approx, 2 ulp): a row sum is at least 1
-  // (its maximum contributes exp2(0)), far inside the range where it is
-  // accurate; IEEE division would be a ptxas subroutine, which in
-  // relocatable code serialises a kernel's wgmma (docs/codegen.md).
+  // Row sums over the four lanes of a row, then one reciprocal per row and
+  // a multiply per element. __fdividef (div.approx, 2 ulp): a row sum is
+  // at least 1 (its maximum contributes exp2(0)), far inside the range
+  // where it is accurate; IEEE division would be a ptxas subroutine, which
+  // in relocatable code serialises a kernel's wgmma (docs/codegen.md).
   w.line("#pragma unroll");
   w.open("for (int h = 0; h < 2; ++h)");
   w.line("rowSum[h] += __shfl_xor_sync(0xffffffffu, rowSum[h], 1);");
@@ -150,6 +150,7 @@ void attn::cuda::emitAttentionStore(KernelEmission &k, const Index &batch,
   w.open("for (int h = 0; h < 2; ++h)");
   w.line("const attnc_index i = rowBase + 8 * h;");
   w.line("if (i >= " + num(queries) + ") continue;");
+  w.line("const float inverse = __fdividef(1.0f, rowSum[h]);");
   w.line("#pragma unroll");
   w.open("for (int t = 0; t < " + num(oTiles) + "; ++t)");
   w.line("const attnc_index c = t * 8 + 2 * inGroup;");
@@ -157,8 +158,7 @@ void attn::cuda::emitAttentionStore(KernelEmission &k, const Index &batch,
   index.append({"i", "c"});
   w.line("attnc_store2(out0, " +
          linearize(index, shapeOf(k.kernel->getResult(0))) +
-         ", __fdividef(o[t][2 * h], rowSum[h]), __fdividef(o[t][2 * h + 1], "
-         "rowSum[h]));");
+         ", o[t][2 * h] * inverse, o[t][2 * h + 1] * inverse);");
   w.close();
   w.close();
 }
