@@ -128,17 +128,38 @@ int attn::driver::compileModel(const CompileOptions &options) {
     return 1;
   clock.lap("emit");
   if (!options.breakKernel.empty()) {
-    std::string header = " " + options.breakKernel + "(\n";
+    // NAME: the first line of the kernel; NAME:V: the first of case V of
+    // a shared kernel's variant switch.
+    auto [name, variant] = llvm::StringRef(options.breakKernel).split(':');
+    std::string header = " " + name.str() + "(\n";
     size_t at = emitted->source.find(header);
     size_t body = at == std::string::npos
                       ? at
                       : emitted->source.find(") {\n", at);
+    if (body != std::string::npos && !variant.empty()) {
+      body = emitted->source.find("  case " + variant.str() + ": {", body);
+      if (body != std::string::npos)
+        body = emitted->source.find('\n', body) - 3;
+    }
     if (body == std::string::npos) {
       reportError("--debug-break-kernel: no kernel '" + options.breakKernel +
                   "'");
       return 1;
     }
     emitted->source.insert(body + 4, "  attnc_not_a_function();\n");
+    // The spans after the new line move down by one; the one holding it
+    // grows.
+    unsigned line = unsigned(std::count(emitted->source.begin(),
+                                        emitted->source.begin() + body + 4,
+                                        '\n')) + 1;
+    for (std::vector<cuda::SourceSpan> *spans :
+         {&emitted->spans, &emitted->opSpans})
+      for (cuda::SourceSpan &span : *spans) {
+        if (span.firstLine > line)
+          ++span.firstLine;
+        if (span.lastLine >= line)
+          ++span.lastLine;
+      }
   }
   if (options.emit == "cuda")
     return write(options.outputPath, emitted->source);

@@ -74,7 +74,8 @@ static cl::opt<EmitKind> emitKind(
     cl::sub(cl::SubCommand::getTopLevel()));
 static cl::opt<std::string> breakKernel(
     "debug-break-kernel", cl::Hidden,
-    cl::desc("Testing: add a line NVRTC rejects to this generated kernel"),
+    cl::desc("Testing: add a line NVRTC rejects to this generated kernel "
+             "(NAME, or NAME:V for case V of a shared kernel)"),
     cl::sub(cl::SubCommand::getTopLevel()));
 static cl::opt<bool> timing(
     "timing", cl::desc("Print the time of each compilation stage to stderr"),

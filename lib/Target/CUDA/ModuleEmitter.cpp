@@ -310,6 +310,21 @@ void ModuleBuilder::writeKernel(unsigned number) {
   }
   body += "  }\n";
   writeSource(k, params, thunkArgs, body);
+  // Each case's lines, for diagnostics at its own op.
+  const SourceSpan &kernelSpan = module.spans.back();
+  size_t from = 0;
+  for (unsigned line = 1; line < kernelSpan.firstLine; ++line)
+    from = module.source.find('\n', from) + 1;
+  for (auto [v, member] : llvm::enumerate(g.members)) {
+    size_t at = module.source.find("  case " + std::to_string(v) + ": {", from);
+    unsigned line = unsigned(std::count(module.source.begin(),
+                                        module.source.begin() + at, '\n')) + 1;
+    if (!module.opSpans.empty() && module.opSpans.back().kernel == k.name)
+      module.opSpans.back().lastLine = line - 1;
+    module.opSpans.push_back(
+        {k.name, line, kernelSpan.lastLine, kernels[member]->kernel->getLoc()});
+    from = at;
+  }
 }
 
 /// The plan's steps for emission `number`: buffers for its results and

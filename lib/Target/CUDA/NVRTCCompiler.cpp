@@ -167,11 +167,12 @@ static void reportLog(const EmittedModule &module, const std::string &log,
     m[1].getAsInteger(10, number);
     Location at = loc;
     std::string kernel = "the module prologue";
-    for (const SourceSpan &span : module.spans)
-      if (number >= span.firstLine && number <= span.lastLine) {
-        at = span.loc;
-        kernel = span.kernel;
-      }
+    for (const std::vector<SourceSpan> *spans : {&module.spans, &module.opSpans})
+      for (const SourceSpan &span : *spans)
+        if (number >= span.firstLine && number <= span.lastLine) {
+          at = span.loc;
+          kernel = span.kernel;
+        }
     emitError(at) << "NVRTC rejected the CUDA generated for this op ("
                   << kernel << ", line " << number
                   << " of --emit=cuda): " << m[3];

@@ -34,6 +34,10 @@ struct EmittedModule {
   /// The launch plan's text form (runtime/src/Plan.h).
   std::string plan;
   std::vector<SourceSpan> spans;
+  /// Inside a kernel that several ops share, the lines of each op's own
+  /// part (its case of the variant switch), so a diagnostic there names
+  /// that op.
+  std::vector<SourceSpan> opSpans;
   std::vector<std::string> kernelNames;
   /// Per kernel, the special instructions its code uses through the device
   /// library ("mma.sync.m16n8k16 ldmatrix cp.async"; empty for none).
