@@ -22,7 +22,11 @@
 //
 // The softmax of one tile does not yet overlap the MMAs of the next inside
 // a warpgroup (FlashAttention-3's intra-warpgroup pipelining); the two
-// consumer warpgroups and the producer overlap one another. Emulated in CI
+// consumer warpgroups and the producer overlap one another. Leaving a
+// tile's P V in flight behind the next tile's S (waiting with wait_group 1)
+// was tried: ptxas then serialises every wgmma of the kernel ("non wgmma
+// instructions reading accumulator registers"), as the O accumulators
+// cross the loop's back edge while the MMA runs. Emulated in CI
 // (attnc/warpgroup.h); EmitFlashAttention.cpp keeps the mma.sync kernel.
 //
 //===----------------------------------------------------------------------===//

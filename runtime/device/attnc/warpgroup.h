@@ -666,8 +666,19 @@ __device__ inline void attnc_wgmma_commit() {
   thread.open.clear();
 }
 
-template <int N> __device__ inline void attnc_wgmma_wait() {
+inline bool attnc_wgmma_emu_ready(void *) { return true; }
+
+/// Completes all but the newest N committed groups. Before it reads the
+/// shared-memory operands, the thread steps aside once: on the GPU the
+/// MMAs may read them at any time until the wait returns, so the other
+/// threads (a producer refilling a stage released too early) get to run
+/// first, as in the latest such reading.
+template <int N>
+__device__ inline void attnc_wgmma_wait(const char *file = __builtin_FILE(),
+                                        int line = __builtin_LINE()) {
   attnc_warpgroup_emu::Thread &thread = attnc_warpgroup_emu::current();
+  if (thread.committed.size() > size_t(N))
+    attnc_emu_wait_until(attnc_wgmma_emu_ready, nullptr, file, line);
   while (thread.committed.size() > size_t(N)) {
     for (const attnc_warpgroup_emu::Mma &op : thread.committed.front())
       attnc_warpgroup_emu::perform(op);
