@@ -52,13 +52,21 @@ int attn::driver::inspectModel(const std::string &path) {
   os << path << ": attnc model for " << plan.arch << ", entry @" << plan.entry
      << ", " << file.size() << " bytes\n";
   os << "kernels:\n";
+  // Kernels that several ops share (docs/codegen.md): how many launch each.
+  std::map<std::string, int> launches;
+  for (const attnc::rt::PlanStep &step : plan.steps)
+    if (step.op == attnc::rt::PlanStep::Op::Launch)
+      ++launches[step.kernel];
   for (const attnc::rt::PlanStep &step : plan.steps) {
     if (step.op != attnc::rt::PlanStep::Op::Launch)
       continue;
     os << "  " << step.kernel << " (" << step.kind << "): grid "
        << step.grid[0] << ", block " << step.block[0] << ", dynamic smem "
-       << step.dynamicShared << (step.cooperative ? ", cooperative" : "")
-       << "\n    ptxas: ";
+       << step.dynamicShared << (step.cooperative ? ", cooperative" : "");
+    if (!step.scalars.empty())
+      os << ", variant " << step.scalars.back() << " of "
+         << launches[step.kernel] << " sharing it";
+    os << "\n    ptxas: ";
     auto it = resources.find(step.kernel);
     std::string report = it == resources.end() ? "no report" : it->second;
     // The instructions the kernel uses through the device library follow
