@@ -137,9 +137,13 @@ int attn::driver::compileModel(const CompileOptions &options) {
                       ? at
                       : emitted->source.find(") {\n", at);
     if (body != std::string::npos && !variant.empty()) {
+      // Only within this kernel: up to its emulation thunk.
+      size_t end = emitted->source.find("\n#if defined(ATTNC_EMU)", body);
       body = emitted->source.find("  case " + variant.str() + ": {", body);
-      if (body != std::string::npos)
+      if (body != std::string::npos && body < end)
         body = emitted->source.find('\n', body) - 3;
+      else
+        body = std::string::npos;
     }
     if (body == std::string::npos) {
       reportError("--debug-break-kernel: no kernel '" + options.breakKernel +

@@ -148,6 +148,42 @@ attn.graph @read_before_sibling(%x: tensor<4x6xf32>, %w: tensor<3x3xf32>) -> (te
 
 // -----
 
+// Not siblings either: the first kernel's result is read inside a scan
+// body (a top-level op before the second kernel's place).
+// CHECK-LABEL: attn.graph @read_in_scan_body
+// CHECK: %[[A:.*]] = kernel.pointwise %arg0 {{.*}} -> tensor<3x11xf32>
+// CHECK: kernel.recurrence {{.*}}, %[[A]]
+// CHECK: kernel.pointwise %arg0 {{.*}} -> tensor<3x11xf32>
+attn.graph @read_in_scan_body(%x: tensor<3x22xf32>, %xs: tensor<7x3x5xf32>, %h0: tensor<3x11xf32>, %wx: tensor<5x11xf32>) -> (tensor<7x3x11xf32>, tensor<3x11xf32>) {
+  %p, %q = attn.split %x dim 1 : tensor<3x22xf32> -> tensor<3x11xf32>, tensor<3x11xf32>
+  %a = attn.exp %p : tensor<3x11xf32>
+  %hs, %hT = attn.scan dim 0 ins(%xt = %xs : tensor<7x3x5xf32>)
+      carry(%h = %h0 : tensor<3x11xf32>) -> (tensor<7x3x11xf32>, tensor<3x11xf32>) {
+    %xw = attn.matmul %xt, %wx : tensor<3x5xf32>, tensor<5x11xf32> -> tensor<3x11xf32>
+    %s = attn.add %xw, %h : tensor<3x11xf32>, tensor<3x11xf32> -> tensor<3x11xf32>
+    %s2 = attn.mul %s, %a : tensor<3x11xf32>, tensor<3x11xf32> -> tensor<3x11xf32>
+    %hn = attn.tanh %s2 : tensor<3x11xf32>
+    attn.yield %hn, %hn : tensor<3x11xf32>, tensor<3x11xf32>
+  }
+  %b = attn.neg %q : tensor<3x11xf32>
+  attn.return %hs, %b : tensor<7x3x11xf32>, tensor<3x11xf32>
+}
+
+// -----
+
+// Nor when all the two share is a generator (cloned into each anyway).
+// CHECK-LABEL: attn.graph @only_a_generator_in_common
+// CHECK: kernel.pointwise %arg0 {{.*}} -> tensor<4x3xf32>
+// CHECK: kernel.pointwise %arg1 {{.*}} -> tensor<4x3xf32>
+attn.graph @only_a_generator_in_common(%x: tensor<4x3xf32>, %y: tensor<4x3xf32>) -> (tensor<4x3xf32>, tensor<4x3xf32>) {
+  %one = attn.splat 1.0 : tensor<1xf32>
+  %s = attn.add %x, %one : tensor<4x3xf32>, tensor<1xf32> -> tensor<4x3xf32>
+  %t = attn.mul %y, %one : tensor<4x3xf32>, tensor<1xf32> -> tensor<4x3xf32>
+  attn.return %s, %t : tensor<4x3xf32>, tensor<4x3xf32>
+}
+
+// -----
+
 // A generator a matmul reads directly is a buffer: a pointwise kernel
 // materialises it.
 // CHECK-LABEL: attn.graph @generator_operand

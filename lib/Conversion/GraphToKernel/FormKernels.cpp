@@ -309,7 +309,10 @@ sourcesOf(const Group &group, const DenseSet<Operation *> &duplicated) {
   while (!work.empty()) {
     Value value = work.pop_back_val();
     Operation *producer = value.getDefiningOp();
-    if (!producer || members.contains(producer))
+    // Generators are cloned into every reader: sharing one is no reason
+    // to merge.
+    if (!producer || members.contains(producer) ||
+        classifyGraphOp(producer) == GraphOpRole::Generator)
       continue;
     if (duplicated.contains(producer) && sources.insert(producer).second)
       llvm::append_range(work, producer->getOperands());
@@ -336,11 +339,16 @@ bool KernelFormer::areSiblings(unsigned first, unsigned second) {
     for (Operation *op : g->ops)
       for (Value result : op->getResults())
         for (Operation *user : result.getUsers()) {
-          if (members.contains(user))
+          // A reader inside a scan body or a score modification counts
+          // where its top-level op is.
+          Operation *reader = place->getBlock()->findAncestorOpInBlock(*user);
+          if (!reader)
+            return false;
+          if (members.contains(reader))
             continue;
           if (shapeOf(result) != shape)
             return false;
-          if (g == &a && !place->isBeforeInBlock(user))
+          if (g == &a && !place->isBeforeInBlock(reader))
             return false;
         }
   DenseSet<Operation *> sourcesA = sourcesOf(a, duplicated);

@@ -78,8 +78,8 @@ std::vector<SharedKernel> attn::cuda::findSharedKernels(
     // longest list): each position is one parameter of one type.
     llvm::SmallVector<std::string> inputs = inputTypes(k);
     auto inputsFit = [&](const SharedKernel &g) {
-      for (size_t i = 0; i < std::min(inputs.size(), g.inputTypes.size()); ++i)
-        if (inputs[i] != g.inputTypes[i])
+      for (size_t p = 0; p < std::min(inputs.size(), g.inputTypes.size()); ++p)
+        if (inputs[p] != g.inputTypes[p])
           return false;
       return true;
     };

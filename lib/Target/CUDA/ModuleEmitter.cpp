@@ -203,7 +203,9 @@ void ModuleBuilder::writeKernel(unsigned number) {
   body += k.body.substr(0, *k.sharedEnd);
   body += "  // The part of each kernel op that shares this kernel.\n";
   body += "  switch (variant) {\n";
+  std::vector<unsigned> caseLines; // each case's line within the body
   for (auto [v, member] : llvm::enumerate(g.members)) {
+    caseLines.push_back(unsigned(std::count(body.begin(), body.end(), '\n')));
     KernelEmission &m = *kernels[member];
     std::string where;
     llvm::raw_string_ostream whereStream(where);
@@ -214,20 +216,18 @@ void ModuleBuilder::writeKernel(unsigned number) {
   }
   body += "  }\n";
   writeSource(k, params, thunkArgs, body);
-  // Each case's lines, for diagnostics at its own op.
+  // Each case's lines, for diagnostics at its own op: counted from the
+  // body, which follows the kernel's comment line, the line that opens its
+  // signature and the parameters' lines.
   const SourceSpan &kernelSpan = module.spans.back();
-  size_t from = 0;
-  for (unsigned line = 1; line < kernelSpan.firstLine; ++line)
-    from = module.source.find('\n', from) + 1;
-  for (auto [v, member] : llvm::enumerate(g.members)) {
-    size_t at = module.source.find("  case " + std::to_string(v) + ": {", from);
-    unsigned line = unsigned(std::count(module.source.begin(),
-                                        module.source.begin() + at, '\n')) + 1;
-    if (!module.opSpans.empty() && module.opSpans.back().kernel == k.name)
-      module.opSpans.back().lastLine = line - 1;
+  unsigned bodyLine = kernelSpan.firstLine + 3 +
+                      unsigned(std::count(params.begin(), params.end(), '\n'));
+  for (size_t v = 0; v < caseLines.size(); ++v) {
+    unsigned first = bodyLine + caseLines[v];
+    unsigned last = v + 1 < caseLines.size() ? bodyLine + caseLines[v + 1] - 1
+                                             : kernelSpan.lastLine;
     module.opSpans.push_back(
-        {k.name, line, kernelSpan.lastLine, kernels[member]->kernel->getLoc()});
-    from = at;
+        {k.name, first, last, kernels[g.members[v]]->kernel->getLoc()});
   }
 }
 
