@@ -50,15 +50,20 @@ LogicalResult attn::cuda::emitScoreTile(KernelEmission &k,
                                         const Index &batch, int64_t sTiles,
                                         int64_t queries, int64_t keys) {
   CodeWriter &w = k.out;
+  // A loop over the thread's elements of the S tile, each with its query
+  // row and key.
+  auto openElementLoop = [&] {
+    w.line("#pragma unroll");
+    w.open("for (int t = 0; t < " + num(sTiles) + "; ++t)");
+    w.line("#pragma unroll");
+    w.open("for (int e = 0; e < 4; ++e)");
+    w.line("const attnc_index rowI = rowBase + (e >= 2 ? 8 : 0);");
+    w.line("const attnc_index keyJ = kv0 + t * 8 + 2 * inGroup + (e & 1);");
+  };
   // Scale and score modification. Padded rows and keys are clamped for
   // the score modification (which may read buffers at i and j) and
   // masked below.
-  w.line("#pragma unroll");
-  w.open("for (int t = 0; t < " + num(sTiles) + "; ++t)");
-  w.line("#pragma unroll");
-  w.open("for (int e = 0; e < 4; ++e)");
-  w.line("const attnc_index rowI = rowBase + (e >= 2 ? 8 : 0);");
-  w.line("const attnc_index keyJ = kv0 + t * 8 + 2 * inGroup + (e & 1);");
+  openElementLoop();
   w.line("const attnc_index i = rowI < " + num(queries) + " ? rowI : " +
          num(queries - 1) + ";");
   w.line("const attnc_index j = keyJ < " + num(keys) + " ? keyJ : " +
@@ -82,12 +87,7 @@ LogicalResult attn::cuda::emitScoreTile(KernelEmission &k,
     masked += " || keyJ - rowI > " + num(*offset);
   }
   w.open("if (" + partial + ")");
-  w.line("#pragma unroll");
-  w.open("for (int t = 0; t < " + num(sTiles) + "; ++t)");
-  w.line("#pragma unroll");
-  w.open("for (int e = 0; e < 4; ++e)");
-  w.line("const attnc_index rowI = rowBase + (e >= 2 ? 8 : 0);");
-  w.line("const attnc_index keyJ = kv0 + t * 8 + 2 * inGroup + (e & 1);");
+  openElementLoop();
   w.line("if (" + masked + ") s[t][e] = __int_as_float(0xff800000);");
   w.close();
   w.close();
