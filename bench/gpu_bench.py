@@ -4,6 +4,8 @@ Usage:
   gpu_bench.py --models DIR [--json FILE]         on a GPU machine
   gpu_bench.py --models DIR --dry-run [--json F]  anywhere: tiny models on
                                                   the emulation device
+  gpu_bench.py --table FILE                       the table again, from the
+                                                  raw numbers of a GPU run
 DIR holds <name>.cubin and <name>.ir for every model of make_models.py
 (bench/prepare.sh makes them). For each model: fresh random inputs, the
 attnc result (the runtime library through ctypes, inputs bound as the
@@ -325,17 +327,60 @@ def gpu_run(args, runtime):
                    3 * T * B * H * 4, "TB/s", 1e-4)
     gemms("")
     attentions("")
-    return {"mode": "gpu", "gpu": torch.cuda.get_device_name(),
-            "torch": torch.__version__, "ceilings": {"bf16_matmul_tflops": matmul_tflops,
-                                                      "copy_tbs": copy_tbs}, "rows": rows}
+    result = {"mode": "gpu", "gpu": torch.cuda.get_device_name(),
+              "torch": torch.__version__,
+              "ceilings": {"bf16_matmul_tflops": matmul_tflops, "copy_tbs": copy_tbs},
+              "rows": rows}
+    print()
+    print(format_table(result))
+    return result
+
+
+def format_table(result):
+    """The benchmark's table (markdown, as docs/performance.md holds it):
+    one row per model, then the recurrences' per-step latency next to the
+    time to stream their bf16 weights from HBM once per step."""
+    lines = []
+    gpu = result.get("gpu", "GPU")
+    c = result.get("ceilings")
+    if c:
+        lines.append(f"{gpu}: measured ceilings {c['bf16_matmul_tflops']:.0f} TFLOP/s "
+                     f"(bf16 matmul), {c['copy_tbs']:.2f} TB/s (device copy)")
+        lines.append("")
+    lines.append("| model | shape | dtype | attnc ms | best peer | peer ms | "
+                 "peer / attnc | attnc rate | % of ceiling | check |")
+    lines.append("|---|---|---|---:|---|---:|---:|---:|---:|---|")
+    for r in result["rows"]:
+        check = ("ok" if r["correct"] else
+                 f"FAILED ({r['max_rel_error']:.1e} > {r['tolerance']:.0e})")
+        lines.append(
+            f"| {r['model']} | {r['shape']} | {r['dtype']} | {r['attnc_s'] * 1e3:.3f} | "
+            f"{r['peer']} | {r['peer_s'] * 1e3:.3f} | {r['ratio']:.2f} | "
+            f"{r['rate']:.2f} {r['unit']} | {r['percent_of_ceiling']:.0f}% | {check} |")
+    steps = [r for r in result["rows"] if r.get("per_step_us") is not None]
+    if steps:
+        lines.append("")
+        lines.append("| recurrence | attnc us per step | HBM-streaming bound us (bf16) |")
+        lines.append("|---|---:|---:|")
+        for r in steps:
+            lines.append(f"| {r['model']} {r['shape']} | {r['per_step_us']:.2f} | "
+                         f"{r['hbm_bound_per_step_us_bf16']:.2f} |")
+    return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--models", required=True)
+    parser.add_argument("--models")
     parser.add_argument("--json")
     parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--table", metavar="FILE")
     args = parser.parse_args()
+    if args.table:
+        with open(args.table) as f:
+            print(format_table(json.load(f)))
+        return
+    if not args.models:
+        parser.error("--models is required (or --table FILE)")
     runtime = ar.Runtime(ar.default_library())
     result = dry_run(args, runtime) if args.dry_run else gpu_run(args, runtime)
     result["date"] = time.strftime("%Y-%m-%d %H:%M:%S")
