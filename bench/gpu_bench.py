@@ -2,6 +2,8 @@
 
 Usage:
   gpu_bench.py --models DIR [--json FILE]         on a GPU machine
+      [--group-timeout S] [--deadline S]
+  gpu_bench.py --models DIR --group G --json F    one group, in this process
   gpu_bench.py --models DIR --dry-run [--json F]  anywhere: tiny models on
                                                   the emulation device
   gpu_bench.py --table FILE                       the table again, from the
@@ -14,6 +16,9 @@ attnc and the PyTorch peers timed with CUDA events (warm-up, then the
 median of many runs), and one table: shape, dtype, attnc time, best peer
 and its time, ratio, TFLOP/s or GB/s, and percent of the ceiling measured
 in the same run (bf16 matmul and device copy). Raw numbers go to --json.
+The models run in groups (GROUPS), each in its own process with a time
+limit, so that a kernel that hangs or faults on the GPU costs only its own
+group's rows; the table names every group that did not finish.
 
 The dry run checks the plumbing without a GPU or PyTorch: each tiny model
 runs on the emu device and is compared with `attnc run --device=interp`.
@@ -43,6 +48,14 @@ def bf16_bits(values):
 
 def from_bits(bits):
     return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
+def write_json(path, value):
+    """Writes whole or not at all (a process killed mid-write leaves the
+    previous file), so a reader never sees half a file."""
+    with open(path + ".tmp", "w") as f:
+        json.dump(value, f, indent=2)
+    os.replace(path + ".tmp", path)
 
 
 def relative_error(got, want):
@@ -105,7 +118,9 @@ def dry_run(args, runtime):
 # GPU run
 #===------------------------------------------------------------------------===#
 
-def gpu_run(args, runtime):
+def gpu_group(args, runtime, group):
+    """Runs one group of GROUPS in this process and returns its result:
+    the ceilings for "ceilings", else the rows of its models."""
     import torch
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -132,15 +147,17 @@ def gpu_run(args, runtime):
     def rand(shape, dtype, scale=1.0):
         return (torch.rand(shape, generator=generator, device=device) * 2 - 1).mul_(scale).to(dtype)
 
-    # Ceilings, measured now on this GPU.
-    a = rand((8192, 8192), torch.bfloat16)
-    b = rand((8192, 8192), torch.bfloat16)
-    matmul_tflops = 2 * 8192 ** 3 / timed(lambda: a @ b) / 1e12
-    src = torch.empty(1 << 28, dtype=torch.float32, device=device)
-    dst = torch.empty_like(src)
-    copy_tbs = 2 * src.numel() * 4 / timed(lambda: dst.copy_(src)) / 1e12
-    del a, b, src, dst
-    print(f"ceilings: bf16 matmul {matmul_tflops:.0f} TFLOP/s, device copy {copy_tbs:.2f} TB/s")
+    if group == "ceilings":  # measured now, on this GPU
+        a = rand((8192, 8192), torch.bfloat16)
+        b = rand((8192, 8192), torch.bfloat16)
+        matmul_tflops = 2 * 8192 ** 3 / timed(lambda: a @ b) / 1e12
+        src = torch.empty(1 << 28, dtype=torch.float32, device=device)
+        dst = torch.empty_like(src)
+        copy_tbs = 2 * src.numel() * 4 / timed(lambda: dst.copy_(src)) / 1e12
+        print(f"ceilings: bf16 matmul {matmul_tflops:.0f} TFLOP/s, device copy {copy_tbs:.2f} TB/s")
+        return {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__,
+                "ceilings": {"bf16_matmul_tflops": matmul_tflops, "copy_tbs": copy_tbs}}
+    matmul_tflops, copy_tbs = args.ceilings
 
     rows = []
 
@@ -192,8 +209,7 @@ def gpu_run(args, runtime):
         row.update(extra or {})
         rows.append(row)
         if args.json:  # kept current, so a run cut short still leaves its rows
-            with open(args.json, "w") as f:
-                json.dump({"mode": "gpu", "partial": True, "rows": rows}, f, indent=2)
+            write_json(args.json, {"mode": "gpu", "partial": True, "rows": rows})
         print(f"{name:28s} {'ok ' if ok else 'BAD'} err {error:.1e}  attnc {attnc_s * 1e3:9.3f} ms  "
               f"{best} {peer_times[best] * 1e3:9.3f} ms  x{row['ratio']:.2f}  "
               f"{rate:8.2f} {unit} ({row['percent_of_ceiling']:.0f}%)", flush=True)
@@ -235,102 +251,179 @@ def gpu_run(args, runtime):
                     "sdpa-cudnn": sdpa(SDPBackend.CUDNN_ATTENTION)},
                    flops, "TFLOP/s", 1e-2)
 
-    # The mma.sync (sm_90) GEMMs and attention first; the wgmma (sm_90a)
-    # ones, checked on hardware only here, run last (after the LSTM and
-    # minGRU), so that a problem in them cannot cost the other rows.
-    gemms("_sm90")
-    attentions("_sm90")
-    for batch in (1, 16, 64):
-        name = f"lstm_b{batch}"
-        if name not in names:
+    def lstms():
+        for batch in (1, 16, 64):
+            name = f"lstm_b{batch}"
+            if name not in names:
+                continue
+            T, H = 512, 1024
+            lstm = torch.nn.LSTM(H, H).to(device)
+            xs = rand((T, batch, H), torch.float32)
+            h0 = rand((1, batch, H), torch.float32, 0.1)
+            c0 = rand((1, batch, H), torch.float32, 0.1)
+            w = lstm.weight_ih_l0.detach().t().contiguous()
+            u = lstm.weight_hh_l0.detach().t().contiguous()
+            bias = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach().contiguous()
+            with torch.no_grad():
+                def ref():
+                    hs, (hT, cT) = lstm(xs, (h0, c0))
+                    return [hs, hT[0], cT[0]]
+                record(name, f"T{T} B{batch} H{H}", "f32",
+                       [xs, h0[0].contiguous(), c0[0].contiguous(), w, u, bias], ref,
+                       {"nn.LSTM(cuDNN)": lambda: lstm(xs, (h0, c0))},
+                       8 * T * batch * H * (H + H), "TFLOP/s", 1e-3,
+                       {"per_step_us": None})
+                rows[-1]["per_step_us"] = rows[-1]["attnc_s"] / T * 1e6
+                rows[-1]["hbm_bound_per_step_us_bf16"] = 8 * H * H / (copy_tbs * 1e12) * 1e6
+
+    def mingrus():
+        name = "mingru_t65536"
+        if name in names:
+            T, B, I, H = 65536, 1, 512, 512
+            xs = rand((T, B, I), torch.float32)
+            h0 = rand((B, H), torch.float32, 0.1)
+            wz, wh = rand((I, H), torch.float32, 0.05), rand((I, H), torch.float32, 0.05)
+
+            def reference():
+                z = torch.sigmoid(xs @ wz)
+                ht = xs @ wh
+                a, b = 1 - z, z * ht
+                h, hs = h0.clone(), []
+                for t in range(T):
+                    h = a[t] * h + b[t]
+                    hs.append(h)
+                return [torch.stack(hs), h]
+
+            def loop_4096():
+                z = torch.sigmoid(xs[:4096] @ wz)
+                ht = xs[:4096] @ wh
+                a, b = 1 - z, z * ht
+                h = h0
+                for t in range(4096):
+                    h = a[t] * h + b[t]
+                return h
+            with torch.no_grad():
+                # The whole model: its two f32 projections dominate, so it is
+                # rated by their flops; mingru_scan_t65536 rates the scan's
+                # bandwidth.
+                record(name, f"T{T} B{B} I{I} H{H}", "f32", [xs, h0, wz, wh], reference,
+                       {"torch loop (4096 of 65536 steps, x16)": lambda: [loop_4096() for _ in range(16)]},
+                       4 * T * B * I * H, "TFLOP/s", 1e-4)
+        name = "mingru_scan_t65536"
+        if name in names:
+            # The scan kernel alone (its a and b producers fused): reads the
+            # gate pre-activation and the candidate, writes the state.
+            T, B, H = 65536, 1, 512
+            zxs = rand((T, B, H), torch.float32)
+            hts = rand((T, B, H), torch.float32)
+            h0 = rand((B, H), torch.float32, 0.1)
+
+            def scan_reference():
+                z = torch.sigmoid(zxs)
+                a, b = 1 - z, z * hts
+                h, hs = h0.clone(), []
+                for t in range(T):
+                    h = a[t] * h + b[t]
+                    hs.append(h)
+                return [torch.stack(hs), h]
+
+            def scan_loop_4096():
+                z = torch.sigmoid(zxs[:4096])
+                a, b = 1 - z, z * hts[:4096]
+                h = h0
+                for t in range(4096):
+                    h = a[t] * h + b[t]
+                return h
+            with torch.no_grad():
+                record(name, f"T{T} B{B} H{H}", "f32", [zxs, hts, h0], scan_reference,
+                       {"torch loop (4096 of 65536 steps, x16)":
+                            lambda: [scan_loop_4096() for _ in range(16)]},
+                       3 * T * B * H * 4, "TB/s", 1e-4)
+
+    {"gemm_sm90": lambda: gemms("_sm90"), "attention_sm90": lambda: attentions("_sm90"),
+     "lstm": lstms, "mingru": mingrus,
+     "gemm": lambda: gemms(""), "attention": lambda: attentions("")}[group]()
+    return {"rows": rows}
+
+
+#===------------------------------------------------------------------------===#
+# One process per group
+#===------------------------------------------------------------------------===#
+
+# The GPU run's groups, in the order they run. The mma.sync (sm_90) GEMMs
+# and attention come first; the wgmma (sm_90a) ones, first checked on
+# hardware here, come last, after the recurrences.
+GROUPS = [("ceilings", "bf16 matmul and device copy rates"),
+          ("gemm_sm90", "mma.sync GEMMs"), ("attention_sm90", "mma.sync attention"),
+          ("lstm", "persistent LSTM"), ("mingru", "minGRU and its scan"),
+          ("gemm", "wgmma GEMMs"), ("attention", "wgmma attention")]
+
+# The issue's measured H200 ceilings, used (and said to be) only when the
+# ceilings group itself fails.
+ASSUMED_CEILINGS = {"bf16_matmul_tflops": 790.0, "copy_tbs": 4.3}
+
+
+def run_isolated(groups, command, group_timeout, deadline, done):
+    """Runs each group as its own process, command(group, json_path), for at
+    most group_timeout seconds and within deadline seconds in all, and then
+    calls done(group, status, seconds, result), result being what the
+    process wrote to json_path. A kernel that hangs or faults (which
+    poisons its CUDA context) so costs only its own group: the rows a group
+    wrote before it failed are kept, and every group gets a status."""
+    start = time.monotonic()
+    work = tempfile.mkdtemp(prefix="attnc-bench-groups-")
+    for group in groups:
+        left = deadline - (time.monotonic() - start)
+        if left < 1:
+            done(group, "not run: out of time", 0.0, {})
             continue
-        T, H = 512, 1024
-        lstm = torch.nn.LSTM(H, H).to(device)
-        xs = rand((T, batch, H), torch.float32)
-        h0 = rand((1, batch, H), torch.float32, 0.1)
-        c0 = rand((1, batch, H), torch.float32, 0.1)
-        w = lstm.weight_ih_l0.detach().t().contiguous()
-        u = lstm.weight_hh_l0.detach().t().contiguous()
-        bias = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach().contiguous()
-        with torch.no_grad():
-            def ref():
-                hs, (hT, cT) = lstm(xs, (h0, c0))
-                return [hs, hT[0], cT[0]]
-            record(name, f"T{T} B{batch} H{H}", "f32",
-                   [xs, h0[0].contiguous(), c0[0].contiguous(), w, u, bias], ref,
-                   {"nn.LSTM(cuDNN)": lambda: lstm(xs, (h0, c0))},
-                   8 * T * batch * H * (H + H), "TFLOP/s", 1e-3,
-                   {"per_step_us": None})
-            rows[-1]["per_step_us"] = rows[-1]["attnc_s"] / T * 1e6
-            rows[-1]["hbm_bound_per_step_us_bf16"] = 8 * H * H / (copy_tbs * 1e12) * 1e6
-    name = "mingru_t65536"
-    if name in names:
-        T, B, I, H = 65536, 1, 512, 512
-        xs = rand((T, B, I), torch.float32)
-        h0 = rand((B, H), torch.float32, 0.1)
-        wz, wh = rand((I, H), torch.float32, 0.05), rand((I, H), torch.float32, 0.05)
+        limit = min(group_timeout, left)
+        path = os.path.join(work, group + ".json")
+        began = time.monotonic()
+        try:
+            code = subprocess.run(command(group, path), timeout=limit).returncode
+            status = "ok" if code == 0 else f"failed (exit code {code})"
+        except subprocess.TimeoutExpired:  # the child is killed by now
+            status = f"timed out after {limit:.0f} s"
+        result = {}
+        if os.path.exists(path):
+            with open(path) as f:
+                result = json.load(f)
+        sys.stdout.flush()
+        done(group, status, time.monotonic() - began, result)
 
-        def reference():
-            z = torch.sigmoid(xs @ wz)
-            ht = xs @ wh
-            a, b = 1 - z, z * ht
-            h, hs = h0.clone(), []
-            for t in range(T):
-                h = a[t] * h + b[t]
-                hs.append(h)
-            return [torch.stack(hs), h]
 
-        def loop_4096():
-            z = torch.sigmoid(xs[:4096] @ wz)
-            ht = xs[:4096] @ wh
-            a, b = 1 - z, z * ht
-            h = h0
-            for t in range(4096):
-                h = a[t] * h + b[t]
-            return h
-        with torch.no_grad():
-            # The whole model: its two f32 projections dominate, so it is
-            # rated by their flops; mingru_scan_t65536 rates the scan's
-            # bandwidth.
-            record(name, f"T{T} B{B} I{I} H{H}", "f32", [xs, h0, wz, wh], reference,
-                   {"torch loop (4096 of 65536 steps, x16)": lambda: [loop_4096() for _ in range(16)]},
-                   4 * T * B * I * H, "TFLOP/s", 1e-4)
-    name = "mingru_scan_t65536"
-    if name in names:
-        # The scan kernel alone (its a and b producers fused): reads the
-        # gate pre-activation and the candidate, writes the state.
-        T, B, H = 65536, 1, 512
-        zxs = rand((T, B, H), torch.float32)
-        hts = rand((T, B, H), torch.float32)
-        h0 = rand((B, H), torch.float32, 0.1)
+def gpu_run(args):
+    """The whole GPU run: every group of GROUPS in its own process (this
+    one never touches the GPU), then one table."""
+    def command(group, path):
+        command = [sys.executable, os.path.abspath(__file__), "--models", args.models,
+                   "--group", group, "--json", path]
+        if ceilings:
+            command += ["--ceilings", f"{ceilings['bf16_matmul_tflops']},{ceilings['copy_tbs']}"]
+        return command
 
-        def scan_reference():
-            z = torch.sigmoid(zxs)
-            a, b = 1 - z, z * hts
-            h, hs = h0.clone(), []
-            for t in range(T):
-                h = a[t] * h + b[t]
-                hs.append(h)
-            return [torch.stack(hs), h]
+    result = {"mode": "gpu", "rows": [], "groups": []}
+    ceilings = None
+    what = dict(GROUPS)
 
-        def scan_loop_4096():
-            z = torch.sigmoid(zxs[:4096])
-            a, b = 1 - z, z * hts[:4096]
-            h = h0
-            for t in range(4096):
-                h = a[t] * h + b[t]
-            return h
-        with torch.no_grad():
-            record(name, f"T{T} B{B} H{H}", "f32", [zxs, hts, h0], scan_reference,
-                   {"torch loop (4096 of 65536 steps, x16)":
-                        lambda: [scan_loop_4096() for _ in range(16)]},
-                   3 * T * B * H * 4, "TB/s", 1e-4)
-    gemms("")
-    attentions("")
-    result = {"mode": "gpu", "gpu": torch.cuda.get_device_name(),
-              "torch": torch.__version__,
-              "ceilings": {"bf16_matmul_tflops": matmul_tflops, "copy_tbs": copy_tbs},
-              "rows": rows}
+    def done(group, status, seconds, out):
+        nonlocal ceilings
+        if group == "ceilings":
+            ceilings = out.get("ceilings")
+            result.update({k: out[k] for k in ("gpu", "torch") if k in out})
+            if not ceilings:
+                ceilings = ASSUMED_CEILINGS
+                result["ceilings_assumed"] = True
+            result["ceilings"] = ceilings
+        result["rows"] += out.get("rows", [])
+        result["groups"].append({"group": group, "what": what[group], "status": status,
+                                 "seconds": seconds})
+        print(f"== {group} ({what[group]}): {status}, {seconds:.0f} s", flush=True)
+        if args.json:  # kept current, so a run cut short still leaves its rows
+            write_json(args.json, dict(result, partial=True))
+
+    run_isolated([g for g, _ in GROUPS], command, args.group_timeout, args.deadline, done)
     print()
     print(format_table(result))
     return result
@@ -344,7 +437,8 @@ def format_table(result):
     gpu = result.get("gpu", "GPU")
     c = result.get("ceilings")
     if c:
-        lines.append(f"{gpu}: measured ceilings {c['bf16_matmul_tflops']:.0f} TFLOP/s "
+        how = "assumed (not measured)" if result.get("ceilings_assumed") else "measured"
+        lines.append(f"{gpu}: {how} ceilings {c['bf16_matmul_tflops']:.0f} TFLOP/s "
                      f"(bf16 matmul), {c['copy_tbs']:.2f} TB/s (device copy)")
         lines.append("")
     lines.append("| model | shape | dtype | attnc ms | best peer | peer ms | "
@@ -365,6 +459,12 @@ def format_table(result):
         for r in steps:
             lines.append(f"| {r['model']} {r['shape']} | {r['per_step_us']:.2f} | "
                          f"{r['hbm_bound_per_step_us_bf16']:.2f} |")
+    failed = [g for g in result.get("groups", []) if g["status"] != "ok"]
+    if failed:
+        lines.append("")
+        for g in failed:
+            lines.append(f"Group {g['group']} ({g['what']}): {g['status']} "
+                         "(rows of its models above were measured before that)")
     return "\n".join(lines)
 
 
@@ -374,6 +474,15 @@ def main():
     parser.add_argument("--json")
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--table", metavar="FILE")
+    parser.add_argument("--group", choices=[g for g, _ in GROUPS],
+                        help="run only this group, in this process")
+    parser.add_argument("--ceilings", metavar="TFLOPS,TBS",
+                        type=lambda s: tuple(float(v) for v in s.split(",")),
+                        default=tuple(ASSUMED_CEILINGS.values()))
+    parser.add_argument("--group-timeout", type=float, default=150.0,
+                        help="seconds one group may take (default 150)")
+    parser.add_argument("--deadline", type=float, default=450.0,
+                        help="seconds all groups may take (default 450)")
     args = parser.parse_args()
     if args.table:
         with open(args.table) as f:
@@ -381,13 +490,17 @@ def main():
         return
     if not args.models:
         parser.error("--models is required (or --table FILE)")
-    runtime = ar.Runtime(ar.default_library())
-    result = dry_run(args, runtime) if args.dry_run else gpu_run(args, runtime)
+    if args.dry_run:
+        result = dry_run(args, ar.Runtime(ar.default_library()))
+    elif args.group:
+        result = gpu_group(args, ar.Runtime(ar.default_library()), args.group)
+    else:
+        result = gpu_run(args)
     result["date"] = time.strftime("%Y-%m-%d %H:%M:%S")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
-    print(json.dumps({"rows": len(result["rows"])}))
+        write_json(args.json, result)
+    if not args.group:
+        print(json.dumps({"rows": len(result["rows"])}))
 
 
 if __name__ == "__main__":
