@@ -102,7 +102,7 @@ LogicalResult attn::cuda::emitScoreTile(KernelEmission &k,
 }
 
 void attn::cuda::emitOnlineSoftmax(CodeWriter &w, int64_t sTiles,
-                                   int64_t oTiles) {
+                                   int64_t oTiles, StringRef rescaleArray) {
   // Row maxima over the four lanes of a row; O and the sum rescaled; P in
   // S's registers. Exponentials in base 2 with log2(e) folded into the
   // argument, as FlashAttention does (ex2 is one instruction).
@@ -121,9 +121,13 @@ void attn::cuda::emitOnlineSoftmax(CodeWriter &w, int64_t sTiles,
          "exp2f((rowMax[h] - base) * 1.442695041f);");
   w.line("rowMax[h] = newMax;");
   w.line("rowSum[h] *= correction;");
-  w.line("#pragma unroll");
-  w.line("for (int t = 0; t < " + num(oTiles) +
-         "; ++t) { o[t][2 * h] *= correction; o[t][2 * h + 1] *= correction; }");
+  if (!rescaleArray.empty()) {
+    w.line(rescaleArray.str() + "[h] = correction;");
+  } else {
+    w.line("#pragma unroll");
+    w.line("for (int t = 0; t < " + num(oTiles) +
+           "; ++t) { o[t][2 * h] *= correction; o[t][2 * h + 1] *= correction; }");
+  }
   w.line("#pragma unroll");
   w.line("for (int t = 0; t < " + num(sTiles) +
          "; ++t) for (int c = 0; c < 2; ++c) { const float p = exp2f((s[t][2 * h "

@@ -5,7 +5,7 @@
 // of 384 threads owns 128 queries:
 //
 //  - Warpgroup 0 is the producer: one thread copies the Q tile once, then
-//    streams 64-key tiles of K and V through a two-stage ring, all with
+//    streams 64-key tiles of K and V through a three-stage ring, all with
 //    TMA into 128-byte swizzled tiles. Each operand's tensor map views it
 //    as slices of [sequence, head dim] (one per batch and head, grouped
 //    heads sharing theirs), so a partial tile reads zeros, never the next
@@ -18,16 +18,17 @@
 //    softmax (row maxima and sums over the four lanes sharing a row), and
 //    O += P V with wgmma taking P straight from registers (the m64nNk16
 //    accumulator layout of S is the register-A layout of P) and V by
-//    descriptor (MN-major).
+//    descriptor (MN-major). The loop is pipelined within the warpgroup
+//    (FlashAttention-3's intra-warpgroup overlap, below): a tile's
+//    softmax runs while the tensor cores compute the previous tile's P V.
 //
-// The softmax of one tile does not yet overlap the MMAs of the next inside
-// a warpgroup (FlashAttention-3's intra-warpgroup pipelining); the two
-// consumer warpgroups and the producer overlap one another. Leaving a
-// tile's P V in flight behind the next tile's S (waiting with wait_group 1)
-// was tried: ptxas then serialises every wgmma of the kernel ("non wgmma
-// instructions reading accumulator registers"), as the O accumulators
-// cross the loop's back edge while the MMA runs. Emulated in CI
-// (attnc/warpgroup.h); EmitFlashAttention.cpp keeps the mma.sync kernel.
+// The two consumer warpgroups do not yet take turns (FlashAttention-3's
+// ping-pong). Leaving a tile's P V in flight across the loop's back edge
+// was tried first: ptxas then serialises every wgmma of the kernel ("non
+// wgmma instructions reading accumulator registers"); the loop below
+// completes both of its wgmma groups inside each iteration instead.
+// Emulated in CI (attnc/warpgroup.h); EmitFlashAttention.cpp keeps the
+// mma.sync kernel.
 //
 //===----------------------------------------------------------------------===//
 
@@ -53,7 +54,9 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
                         .isBF16();
   const std::string type = bf16 ? "bf16" : "f16";
   const std::string pack = "attnc_pack_" + type;
-  const int64_t blockQ = 128, blockKV = 64, stages = 2;
+  // Three stages: the pipelined loop below reads a tile's K one iteration
+  // before its V, so with two the producer could not run ahead at all.
+  const int64_t blockQ = 128, blockKV = 64, stages = 3;
   const int64_t queryTiles = (queries + blockQ - 1) / blockQ;
   // Swizzled column blocks of 64 elements: Q is blockQ rows of each, K
   // and V blockKV rows.
@@ -157,59 +160,118 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
          "; ++t) o[t][0] = o[t][1] = o[t][2] = o[t][3] = 0.0f;");
   w.line("attnc_mbarrier_wait(qFull, 0);");
   w.line("const unsigned addressQ = attnc_shared_address(tileQ) + consumer * 8192;");
-  w.open("for (attnc_index kv0 = 0, it = 0; kv0 < kvEnd; kv0 += " +
-         num(blockKV) + ", ++it)");
-  w.line("const int stage = it % " + num(stages) + ";");
-  w.line("attnc_mbarrier_wait(&full[stage], (it / " + num(stages) + ") & 1);");
-  w.line("const unsigned addressK = attnc_shared_address(ring + stage * " +
-         num(stageBytes) + "), addressV = addressK + " + num(bytesK) + ";");
-  // S = Q K^T: K step kk reads Q's and K's column block kk / 4 at byte
-  // 32 (kk % 4) of each swizzled row.
-  w.line("float s[" + num(sTiles) + "][4];");
-  w.line("#pragma unroll");
-  w.line("for (int t = 0; t < " + num(sTiles) +
-         "; ++t) s[t][0] = s[t][1] = s[t][2] = s[t][3] = 0.0f;");
-  w.line("attnc_wgmma_fence();");
-  w.line("#pragma unroll");
-  w.line("for (int kk = 0; kk < " + num(depth / 16) +
-         "; ++kk) attnc_wgmma_m64n64k16_" + type +
-         "_bk(&s[0][0], attnc_wgmma_descriptor(addressQ + (kk >> 2) * " +
-         num(blockQ * 128) + " + (kk & 3) * 32, 16, 1024), "
-         "attnc_wgmma_descriptor(addressK + (kk >> 2) * " +
-         num(blockKV * 128) + " + (kk & 3) * 32, 16, 1024));");
-  w.line("attnc_wgmma_commit();");
-  w.line("attnc_wgmma_wait<0>();");
-  w.line("attnc_wgmma_fence_operands(&s[0][0], " + num(sTiles * 4) + ");");
-
-  // Scale, masks, score modification, online softmax (shared with the
-  // FA2 kernel: AttentionFragments.cpp).
-  if (failed(emitScoreTile(k, op, batch, sTiles, queries, keys)))
-    return failure();
-  w.line("attnc_wgmma_fence_operands(&o[0][0], " + num(oTiles * 4) + ");");
-  emitOnlineSoftmax(w, sTiles, oTiles);
-
-  // O += P V, P from registers (four k16 steps of 16 keys).
+  w.line("float s[" + num(sTiles) + "][4], rescale[2];");
   w.line("unsigned fragP[" + num(blockKV / 16) + "][4];");
-  w.line("#pragma unroll");
-  w.open("for (int kk = 0; kk < " + num(blockKV / 16) + "; ++kk)");
-  w.line("fragP[kk][0] = " + pack + "(s[2 * kk][0], s[2 * kk][1]);");
-  w.line("fragP[kk][1] = " + pack + "(s[2 * kk][2], s[2 * kk][3]);");
-  w.line("fragP[kk][2] = " + pack + "(s[2 * kk + 1][0], s[2 * kk + 1][1]);");
-  w.line("fragP[kk][3] = " + pack + "(s[2 * kk + 1][2], s[2 * kk + 1][3]);");
-  w.close();
-  w.line("attnc_wgmma_fence();");
+
+  // The steps of the key-tile loop, each for the tile numbered `tile`
+  // (held in ring stage tile % stages).
+  auto stageAddress = [&](const std::string &tile) {
+    return "attnc_shared_address(ring + ((" + tile + ") % " + num(stages) +
+           ") * " + num(stageBytes) + ")";
+  };
+  auto waitFull = [&](const std::string &tile) {
+    w.line("attnc_mbarrier_wait(&full[(" + tile + ") % " + num(stages) +
+           "], ((" + tile + ") / " + num(stages) + ") & 1);");
+  };
+  // Issues S = Q K^T: K step kk reads Q's and K's column block kk / 4 at
+  // byte 32 (kk % 4) of each swizzled row.
+  auto issueScores = [&](const std::string &tile) {
+    w.open("");
+    w.line("const unsigned addressK = " + stageAddress(tile) + ";");
+    w.line("#pragma unroll");
+    w.line("for (int t = 0; t < " + num(sTiles) +
+           "; ++t) s[t][0] = s[t][1] = s[t][2] = s[t][3] = 0.0f;");
+    // The register writes before the fence stay there (as in the GEMM).
+    w.line("attnc_wgmma_fence_operands(&s[0][0], " + num(sTiles * 4) + ");");
+    w.line("attnc_wgmma_fence();");
+    w.line("#pragma unroll");
+    w.line("for (int kk = 0; kk < " + num(depth / 16) +
+           "; ++kk) attnc_wgmma_m64n64k16_" + type +
+           "_bk(&s[0][0], attnc_wgmma_descriptor(addressQ + (kk >> 2) * " +
+           num(blockQ * 128) + " + (kk & 3) * 32, 16, 1024), "
+           "attnc_wgmma_descriptor(addressK + (kk >> 2) * " +
+           num(blockKV * 128) + " + (kk & 3) * 32, 16, 1024));");
+    w.line("attnc_wgmma_commit();");
+    w.close();
+  };
+  // Issues O += P V, P from registers (four k16 steps of 16 keys).
+  auto issueValues = [&](const std::string &tile) {
+    w.open("");
+    w.line("const unsigned addressV = " + stageAddress(tile) + " + " +
+           num(bytesK) + ";");
+    w.line("attnc_wgmma_fence_operands(&o[0][0], " + num(oTiles * 4) + ");");
+    w.line("attnc_wgmma_fence_operands(&fragP[0][0], " + num(blockKV / 4) +
+           ");");
+    w.line("attnc_wgmma_fence();");
+    w.line("#pragma unroll");
+    w.line("for (int kk = 0; kk < " + num(blockKV / 16) +
+           "; ++kk) attnc_wgmma_m64n" + num(width) + "k16_" + type +
+           "_rs(&o[0][0], fragP[kk], attnc_wgmma_descriptor(addressV + kk * "
+           "2048, " +
+           num(blockKV * 128) + ", 1024));");
+    w.line("attnc_wgmma_commit();");
+    w.close();
+  };
+  // Scale, masks, score modification and the online softmax of the S at
+  // kv0 (shared with the FA2 kernel: AttentionFragments.cpp), the rescale
+  // of O left in `rescale`; then P packed into fragP.
+  auto softmax = [&]() -> LogicalResult {
+    w.line("attnc_wgmma_fence_operands(&s[0][0], " + num(sTiles * 4) + ");");
+    if (failed(emitScoreTile(k, op, batch, sTiles, queries, keys)))
+      return failure();
+    emitOnlineSoftmax(w, sTiles, oTiles, "rescale");
+    return success();
+  };
+  auto packP = [&] {
+    w.line("#pragma unroll");
+    w.open("for (int kk = 0; kk < " + num(blockKV / 16) + "; ++kk)");
+    w.line("fragP[kk][0] = " + pack + "(s[2 * kk][0], s[2 * kk][1]);");
+    w.line("fragP[kk][1] = " + pack + "(s[2 * kk][2], s[2 * kk][3]);");
+    w.line("fragP[kk][2] = " + pack + "(s[2 * kk + 1][0], s[2 * kk + 1][1]);");
+    w.line("fragP[kk][3] = " + pack + "(s[2 * kk + 1][2], s[2 * kk + 1][3]);");
+    w.close();
+  };
+  auto waitValues = [&] {
+    w.line("attnc_wgmma_wait<0>();");
+    w.line("attnc_wgmma_fence_operands(&o[0][0], " + num(oTiles * 4) + ");");
+  };
+
+  // Software-pipelined as FlashAttention-3 does within a warpgroup: tile
+  // it's S is issued, then the previous tile's P V, and the warpgroup runs
+  // tile it's softmax while the tensor cores compute that P V. Both groups
+  // complete inside the iteration (O's rescale waits for P V): an
+  // accumulator in flight across the loop's back edge makes ptxas
+  // serialise every wgmma of the kernel. Iteration 0 has no previous tile:
+  // its P V multiplies a zero P with tile 0's V (finite: loaded, or zeros
+  // past the keys), which adds exact zeros, and keeps the loop free of
+  // branches around wgmma (and the softmax emitted once). The last tile's
+  // P V follows the loop.
+  w.line("attnc_index kv0 = 0, it = 0;");
   w.line("#pragma unroll");
   w.line("for (int kk = 0; kk < " + num(blockKV / 16) +
-         "; ++kk) attnc_wgmma_m64n" + num(width) + "k16_" + type +
-         "_rs(&o[0][0], fragP[kk], attnc_wgmma_descriptor(addressV + kk * "
-         "2048, " + num(blockKV * 128) + ", 1024));");
-  w.line("attnc_wgmma_commit();");
-  w.line("attnc_wgmma_wait<0>();");
-  w.line("attnc_wgmma_fence_operands(&o[0][0], " + num(oTiles * 4) + ");");
-  // Every consumer thread releases the stage after its own wait, as the
+         "; ++kk) fragP[kk][0] = fragP[kk][1] = fragP[kk][2] = fragP[kk][3] = 0u;");
+  w.open("if (kvEnd > 0)");
+  w.open("for (; kv0 < kvEnd; kv0 += " + num(blockKV) + ", ++it)");
+  waitFull("it");
+  issueScores("it");
+  issueValues("it > 0 ? it - 1 : 0");
+  w.line("attnc_wgmma_wait<1>();");
+  if (failed(softmax()))
+    return failure();
+  waitValues();
+  // Every consumer thread releases a stage after its own wait, as the
   // ring expects 256 arrivals.
-  w.line("attnc_mbarrier_arrive(&empty[stage]);");
+  w.line("if (it > 0) attnc_mbarrier_arrive(&empty[(it - 1) % " +
+         num(stages) + "]);");
+  w.line("#pragma unroll");
+  w.line("for (int t = 0; t < " + num(oTiles) +
+         "; ++t) { o[t][0] *= rescale[0]; o[t][1] *= rescale[0]; "
+         "o[t][2] *= rescale[1]; o[t][3] *= rescale[1]; }");
+  packP();
   w.close(); // key tiles
+  issueValues("it - 1");
+  waitValues();
+  w.close(); // kvEnd > 0
 
   emitAttentionStore(k, batch, oTiles, queries);
   w.close(); // consumers

@@ -117,11 +117,14 @@ std::string attentionKeyEnd(graph::AttentionOp op, int64_t keys,
 
 /// The tensor-core attention kernels' shared fragment code
 /// (AttentionFragments.cpp): scale, masks and score modification of the S
-/// tile into tileMax; the online softmax; the normalised store of O.
+/// tile into tileMax; the online softmax (which rescales O at once, or,
+/// given `rescaleArray`, leaves each row's factor there for a caller whose
+/// O is still being accumulated); the normalised store of O.
 mlir::LogicalResult emitScoreTile(KernelEmission &k, graph::AttentionOp op,
                                   const Index &batch, int64_t sTiles,
                                   int64_t queries, int64_t keys);
-void emitOnlineSoftmax(CodeWriter &w, int64_t sTiles, int64_t oTiles);
+void emitOnlineSoftmax(CodeWriter &w, int64_t sTiles, int64_t oTiles,
+                       llvm::StringRef rescaleArray = {});
 void emitAttentionStore(KernelEmission &k, const Index &batch, int64_t oTiles,
                         int64_t queries);
 

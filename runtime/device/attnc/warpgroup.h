@@ -226,6 +226,12 @@ __device__ __forceinline__ void attnc_wgmma_fence_operands(float *d, int n) {
   for (int i = 0; i < n; ++i)
     asm volatile("" : "+f"(d[i])::"memory");
 }
+/// The same for register A operands (packed 16-bit pairs).
+__device__ __forceinline__ void attnc_wgmma_fence_operands(unsigned *a, int n) {
+#pragma unroll
+  for (int i = 0; i < n; ++i)
+    asm volatile("" : "+r"(a[i])::"memory");
+}
 
 #define ATTNC_WGMMA_REGS_32 \
   "%0, %1, %2, %3, %4, %5, %6, %7, " \
@@ -659,6 +665,7 @@ __device__ inline void attnc_mbarrier_wait(unsigned long long *bar,
 
 __device__ inline void attnc_wgmma_fence() {}
 __device__ inline void attnc_wgmma_fence_operands(float *, int) {}
+__device__ inline void attnc_wgmma_fence_operands(unsigned *, int) {}
 
 __device__ inline void attnc_wgmma_commit() {
   attnc_warpgroup_emu::Thread &thread = attnc_warpgroup_emu::current();

@@ -102,8 +102,9 @@ bool attn::kernel::isWarpgroupAttention(graph::AttentionOp attention) {
 
 int64_t attn::kernel::warpgroupAttentionSharedBytes(int64_t depth,
                                                     int64_t width) {
-  // 128 queries and two stages of 64 keys, 2-byte elements; five mbarriers.
-  return 1024 + 128 * 2 * depth + 2 * 64 * 2 * (depth + width) + 8 * 5;
+  // 128 queries and three stages of 64 keys, 2-byte elements; seven
+  // mbarriers (EmitWarpgroupAttention.cpp).
+  return 1024 + 128 * 2 * depth + 3 * 64 * 2 * (depth + width) + 8 * 7;
 }
 
 LogicalResult attn::kernel::verifyKernelCommon(Operation *op) {
