@@ -132,10 +132,10 @@ static Schedule scheduleAttention(graph::AttentionOp op,
   int64_t sq = out[batch], e = out[batch + 1], sk = k[k.size() - 2];
   if (t.name == "sm_90a" && kernel::isWarpgroupAttention(op)) {
     // The warpgroup kernel: 128 queries per block (two consumer
-    // warpgroups and a producer), keys in tiles of 64.
+    // warpgroups and a producer), keys in tiles of 64 or 128.
     b.grid("i", sq, 128);
     b.grid("e", e, e);
-    b.looped("j", sk, 64);
+    b.looped("j", sk, kernel::warpgroupAttentionKeyTile(q.back()));
     b.looped("d", q.back(), q.back());
     b.schedule.threads = 384;
     b.schedule.smem = kernel::warpgroupAttentionSharedBytes(q.back(), e);

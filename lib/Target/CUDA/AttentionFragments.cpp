@@ -21,12 +21,19 @@ using namespace mlir;
 using namespace attn;
 using namespace attn::cuda;
 
-Index attn::cuda::emitAttentionBlock(KernelEmission &k, ArrayRef<int64_t> out,
+Index attn::cuda::emitAttentionBlock(KernelEmission &k, graph::AttentionOp op,
+                                     ArrayRef<int64_t> out,
                                      int64_t queryTiles) {
   CodeWriter &w = k.out;
   w.line("attnc_index bid = blockIdx.x;");
-  w.line("const attnc_index tileI = bid % " + num(queryTiles) + "; bid /= " +
-         num(queryTiles) + ";");
+  // Causal blocks' work grows with their query tile: the GPU starts blocks
+  // in index order, so the longest go first and the short ones fill the
+  // last wave (longest-first scheduling, as FlashAttention-3 does).
+  std::string tile = "bid % " + num(queryTiles);
+  if (op.getCausalOffset())
+    tile = num(queryTiles - 1) + " - " + tile;
+  w.line("const attnc_index tileI = " + tile + "; bid /= " + num(queryTiles) +
+         ";");
   Index batch(out.size() - 2);
   for (size_t d = batch.size(); d-- > 0;) {
     batch[d] = "b" + num(d);

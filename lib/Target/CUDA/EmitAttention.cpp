@@ -47,7 +47,7 @@ LogicalResult attn::cuda::emitAttention(KernelEmission &k) {
     k.blocks *= out[d];
 
   CodeWriter &w = k.out;
-  Index batch = emitAttentionBlock(k, out, queryTiles);
+  Index batch = emitAttentionBlock(k, op, out, queryTiles);
   w.line("const attnc_index i = tileI * " + num(tileQ) + " + threadIdx.x;");
   w.line("if (i >= " + num(queries) + ") return;");
 

@@ -69,7 +69,7 @@ LogicalResult attn::cuda::emitFlashAttention(KernelEmission &k,
   w.line("ATTNC_DYNAMIC_SHARED(attnc_b128, smemTiles);");
   w.line("unsigned short *tileQ = reinterpret_cast<unsigned short *>(smemTiles);");
   w.line("unsigned short *kvTiles = tileQ + " + num(blockQ * strideQK) + ";");
-  Index batch = emitAttentionBlock(k, out, queryTiles);
+  Index batch = emitAttentionBlock(k, op, out, queryTiles);
   w.line("const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;");
   w.line("const int group = lane >> 2, inGroup = lane & 3;");
   w.line("const attnc_index q0 = tileI * " + num(blockQ) + ";");

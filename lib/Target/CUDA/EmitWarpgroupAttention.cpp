@@ -56,7 +56,21 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
   const std::string pack = "attnc_pack_" + type;
   // Three stages: the pipelined loop below reads a tile's K one iteration
   // before its V, so with two the producer could not run ahead at all.
-  const int64_t blockQ = 128, blockKV = 64, stages = 3;
+  const int64_t blockQ = 128, stages = 3;
+  const int64_t blockKV = kernel::warpgroupAttentionKeyTile(depth);
+  // 128-key tiles hold S (64 floats per thread), P (32 registers) and O
+  // (up to 64 floats) at once: more than the 168 registers a thread of a
+  // 384-thread block gets. The producer gives most of its registers back
+  // (setmaxnreg.dec) and the consumers take them (setmaxnreg.inc). The
+  // block's pool is what the launch allocated, 168 per thread (ptxas gives
+  // a kernel that uses setmaxnreg its launch bound's limit), so the two
+  // limits must fit it, or the consumers' inc would wait forever.
+  const bool moveRegisters = blockKV == 128;
+  const int64_t producerRegisters = 24, consumerRegisters = 240;
+  const int64_t boundRegisters = (65536 / 384) / 8 * 8; // 168
+  static_assert(producerRegisters * 128 + consumerRegisters * 256 <=
+                    boundRegisters * 384,
+                "setmaxnreg limits exceed the block's register pool");
   const int64_t queryTiles = (queries + blockQ - 1) / blockQ;
   // Swizzled column blocks of 64 elements: Q is blockQ rows of each, K
   // and V blockKV rows.
@@ -66,6 +80,8 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
   const int64_t sTiles = blockKV / 8, oTiles = width / 8;
 
   k.threads = 384;
+  if (moveRegisters)
+    k.minRegisters = boundRegisters;
   k.blocks = queryTiles;
   for (size_t d = 0; d < batchRank; ++d)
     k.blocks *= out[d];
@@ -79,7 +95,7 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
          "ring + " + num(stages * stageBytes) + ");");
   w.line("unsigned long long *empty = full + " + num(stages) +
          ", *qFull = empty + " + num(stages) + ";");
-  Index batch = emitAttentionBlock(k, out, queryTiles);
+  Index batch = emitAttentionBlock(k, op, out, queryTiles);
   w.line("const int warpgroup = threadIdx.x >> 7, wgThread = threadIdx.x & 127;");
   w.line("const attnc_index q0 = tileI * " + num(blockQ) + ";");
   w.line("const attnc_index kvEnd = " + attentionKeyEnd(op, keys, blockQ) +
@@ -129,7 +145,10 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
   };
 
   // Producer.
-  w.open("if (warpgroup == 0 && wgThread == 0)");
+  w.open("if (warpgroup == 0)");
+  if (moveRegisters)
+    w.line("attnc_setmaxnreg_dec<" + num(producerRegisters) + ">();");
+  w.open("if (wgThread == 0)");
   w.line("attnc_mbarrier_arrive_expect_tx(qFull, " + num(bytesQ) + ");");
   load("tileQ", q, blockQ, depth, "q0", "qFull");
   w.open("for (attnc_index kv0 = 0, it = 0; kv0 < kvEnd; kv0 += " +
@@ -145,9 +164,12 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
   load("stageV", v, blockKV, width, "kv0", "&full[stage]");
   w.close();
   w.close();
+  w.close();
 
   // Consumers.
-  w.open("else if (warpgroup > 0)");
+  w.open("else");
+  if (moveRegisters)
+    w.line("attnc_setmaxnreg_inc<" + num(consumerRegisters) + ">();");
   w.line("const int consumer = warpgroup - 1, warp = (threadIdx.x >> 5) & 3;");
   w.line("const int lane = threadIdx.x & 31, group = lane >> 2, inGroup = lane & 3;");
   w.line("const attnc_index rowBase = q0 + consumer * 64 + warp * 16 + group;");
@@ -186,7 +208,7 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
     w.line("attnc_wgmma_fence();");
     w.line("#pragma unroll");
     w.line("for (int kk = 0; kk < " + num(depth / 16) +
-           "; ++kk) attnc_wgmma_m64n64k16_" + type +
+           "; ++kk) attnc_wgmma_m64n" + num(blockKV) + "k16_" + type +
            "_bk(&s[0][0], attnc_wgmma_descriptor(addressQ + (kk >> 2) * " +
            num(blockQ * 128) + " + (kk & 3) * 32, 16, 1024), "
            "attnc_wgmma_descriptor(addressK + (kk >> 2) * " +

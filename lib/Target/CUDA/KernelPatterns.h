@@ -47,6 +47,11 @@ public:
   int64_t threads = 1;
   int64_t dynamicShared = 0;
   bool cooperative = false;
+  /// The fewest registers per thread the launch must allocate: a kernel
+  /// whose warpgroups move their limits with setmaxnreg takes them from
+  /// the block's pool, which holds what the launch allocated, and an
+  /// increase the pool cannot grant waits forever (0: no such need).
+  int64_t minRegisters = 0;
   llvm::SmallVector<TempBuffer> temps;
   /// TMA tensor maps over inputs (sm_90a), passed after the temporaries:
   /// input `input` viewed as `outer` slices of rows x cols (row-major), in
@@ -107,11 +112,12 @@ mlir::LogicalResult emitFlashAttention(KernelEmission &k,
 
 /// Attention kernels' shared block code (AttentionFragments.cpp): declares
 /// `tileI` (the block's query tile) and b0, b1, ... (its batch indices)
-/// from blockIdx.x, query tiles fastest, and returns the batch index; and
+/// from blockIdx.x, query tiles fastest (last first when causal), and
+/// returns the batch index; and
 /// the end of the keys a block of `blockQ` queries from q0 can see (all,
 /// or up to the causal limit of its last query).
-Index emitAttentionBlock(KernelEmission &k, llvm::ArrayRef<int64_t> out,
-                         int64_t queryTiles);
+Index emitAttentionBlock(KernelEmission &k, graph::AttentionOp op,
+                         llvm::ArrayRef<int64_t> out, int64_t queryTiles);
 std::string attentionKeyEnd(graph::AttentionOp op, int64_t keys,
                             int64_t blockQ);
 

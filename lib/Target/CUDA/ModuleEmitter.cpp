@@ -129,6 +129,7 @@ void ModuleBuilder::writeSource(KernelEmission &k, const std::string &params,
   span.lastLine = countLines(src);
   module.spans.push_back(span);
   module.kernelNames.push_back(k.name);
+  module.minRegisters.push_back(k.minRegisters);
   // The device library wrappers each compile to one instruction on sm_80
   // and later (wgmma and its fences on sm_90a); their names in the body
   // say which the kernel uses.

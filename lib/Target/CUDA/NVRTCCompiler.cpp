@@ -225,6 +225,34 @@ static void warnSerializedWgmma(const std::string &log,
   }
 }
 
+/// Refuses a kernel whose setmaxnreg limits need more registers than
+/// ptxas gave it per thread (module.minRegisters): on the GPU its
+/// consumers would wait for them forever.
+static LogicalResult checkRegisterPools(const std::string &resources,
+                                        const EmittedModule &module,
+                                        Location loc) {
+  for (size_t i = 0; i < module.kernelNames.size(); ++i) {
+    if (module.minRegisters[i] == 0)
+      continue;
+    llvm::Regex used("(^|\n)" + module.kernelNames[i] + " registers ([0-9]+)");
+    llvm::SmallVector<llvm::StringRef> m;
+    int64_t registers = 0;
+    if (!used.match(resources, &m) || m[2].getAsInteger(10, registers) ||
+        registers < module.minRegisters[i]) {
+      Location at = loc;
+      for (const SourceSpan &span : module.spans)
+        if (span.kernel == module.kernelNames[i])
+          at = span.loc;
+      return emitError(at) << "ptxas gave " << module.kernelNames[i] << " "
+                           << registers << " registers per thread, fewer than "
+                           << "the " << module.minRegisters[i]
+                           << " its setmaxnreg limits take from the block: on "
+                              "the GPU it would wait for them forever";
+    }
+  }
+  return success();
+}
+
 namespace {
 /// One NVRTC program's outcome.
 struct Program {
@@ -435,6 +463,10 @@ attn::cuda::compileModule(const EmittedModule &module,
   // in parallel, and nvJitLink joins the relocatable cubins and the data
   // (10-20 ms, most of it reading the data's PTX).
   unsigned count = programCount(module, options.jobs);
+  // ptxas honours setmaxnreg (allocating up to the raised limit after it,
+  // and the launch bound's limit for the launch) only in whole programs.
+  if (llvm::any_of(module.minRegisters, [](int64_t r) { return r > 0; }))
+    count = 1;
   std::vector<Program> programs;
   auto compileAll = [&]() {
     programs.assign(count, Program());
@@ -497,6 +529,8 @@ attn::cuda::compileModule(const EmittedModule &module,
     result.programMs.push_back(program.ms);
   result.resources = summarizeResources(log, module);
   warnSerializedWgmma(log, module, loc);
+  if (failed(checkRegisterPools(result.resources, module, loc)))
+    return failure();
 
   if (options.wantPTX) {
     // PTX needs a virtual architecture: compile again for compute_XX.

@@ -126,6 +126,8 @@ __device__ __forceinline__ void attnc_mbarrier_init(unsigned long long *bar,
 __device__ __forceinline__ void attnc_fence_barrier_init() {
 #if ATTNC_WGMMA_PTX
   asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+#else
+  __trap();
 #endif
 }
 
@@ -209,6 +211,8 @@ __device__ __forceinline__ void attnc_wgmma_fence() {
 __device__ __forceinline__ void attnc_wgmma_commit() {
 #if ATTNC_WGMMA_PTX
   asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+#else
+  __trap();
 #endif
 }
 
@@ -216,6 +220,28 @@ __device__ __forceinline__ void attnc_wgmma_commit() {
 template <int N> __device__ __forceinline__ void attnc_wgmma_wait() {
 #if ATTNC_WGMMA_PTX
   asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+#else
+  __trap();
+#endif
+}
+
+/// Moves the warpgroup's per-thread register limit to N (a multiple of 8
+/// in 24..256): down for a producer that only issues copies, up for
+/// consumers holding large accumulators, from the block's pool, which
+/// holds what the launch allocated (the kernel's register count times its
+/// threads). Every warp of the warpgroup executes it.
+template <int N> __device__ __forceinline__ void attnc_setmaxnreg_dec() {
+#if ATTNC_WGMMA_PTX
+  asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(N));
+#else
+  __trap();
+#endif
+}
+template <int N> __device__ __forceinline__ void attnc_setmaxnreg_inc() {
+#if ATTNC_WGMMA_PTX
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(N));
+#else
+  __trap();
 #endif
 }
 
@@ -383,6 +409,10 @@ ATTNC_WGMMA_FUNCTION(attnc_wgmma_m64n64k16_f16_bk, "m64n64k16", "f16", "0",
                      ATTNC_WGMMA_REGS_32, ATTNC_WGMMA_D_32, "%32", "%33", "%34")
 ATTNC_WGMMA_FUNCTION(attnc_wgmma_m64n64k16_bf16_bk, "m64n64k16", "bf16", "0",
                      ATTNC_WGMMA_REGS_32, ATTNC_WGMMA_D_32, "%32", "%33", "%34")
+ATTNC_WGMMA_FUNCTION(attnc_wgmma_m64n128k16_f16_bk, "m64n128k16", "f16", "0",
+                     ATTNC_WGMMA_REGS_64, ATTNC_WGMMA_D_64, "%64", "%65", "%66")
+ATTNC_WGMMA_FUNCTION(attnc_wgmma_m64n128k16_bf16_bk, "m64n128k16", "bf16", "0",
+                     ATTNC_WGMMA_REGS_64, ATTNC_WGMMA_D_64, "%64", "%65", "%66")
 ATTNC_WGMMA_RS_FUNCTION(attnc_wgmma_m64n64k16_f16_rs, "m64n64k16", "f16",
                         ATTNC_WGMMA_REGS_32, ATTNC_WGMMA_D_32,
                         "{%32, %33, %34, %35}", "%36", "%37")
@@ -614,6 +644,12 @@ __device__ inline void attnc_mbarrier_arrive(unsigned long long *bar) {
 
 __device__ inline void attnc_fence_barrier_init() {}
 
+/// The register file is not modelled: a limit the block's pool could not
+/// grant would hang on the GPU, which the emitters rule out by arithmetic
+/// (EmitWarpgroupAttention.cpp) and lit checks by ptxas's register count.
+template <int N> __device__ inline void attnc_setmaxnreg_dec() {}
+template <int N> __device__ inline void attnc_setmaxnreg_inc() {}
+
 __device__ inline void attnc_mbarrier_arrive_expect_tx(unsigned long long *bar,
                                                        unsigned bytes) {
   attnc_warpgroup_emu::Barrier *b =
@@ -706,6 +742,8 @@ ATTNC_WGMMA_EMU(attnc_wgmma_m64n256k16_f16, 256, false, false)
 ATTNC_WGMMA_EMU(attnc_wgmma_m64n256k16_bf16, 256, true, false)
 ATTNC_WGMMA_EMU(attnc_wgmma_m64n64k16_f16_bk, 64, false, true)
 ATTNC_WGMMA_EMU(attnc_wgmma_m64n64k16_bf16_bk, 64, true, true)
+ATTNC_WGMMA_EMU(attnc_wgmma_m64n128k16_f16_bk, 128, false, true)
+ATTNC_WGMMA_EMU(attnc_wgmma_m64n128k16_bf16_bk, 128, true, true)
 #undef ATTNC_WGMMA_EMU
 
 #define ATTNC_WGMMA_RS_EMU(NAME, N, BF16)                                      \

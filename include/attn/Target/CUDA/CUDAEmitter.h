@@ -42,6 +42,12 @@ struct EmittedModule {
   /// Per kernel, the special instructions its code uses through the device
   /// library ("mma.sync.m16n8k16 ldmatrix cp.async"; empty for none).
   std::vector<std::string> instructions;
+  /// Per kernel, the fewest registers per thread ptxas may give it, as its
+  /// setmaxnreg limits take them from the block's pool (0: any number).
+  /// Relocatable code gets fewer (ptxas then allocates for the launch
+  /// bound's limit everywhere, setmaxnreg or not), so a module with such
+  /// a kernel compiles as one whole program.
+  std::vector<int64_t> minRegisters;
 };
 
 /// Emits every kernel op of `graph`, which must be at kernel level.

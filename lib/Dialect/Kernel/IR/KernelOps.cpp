@@ -102,9 +102,14 @@ bool attn::kernel::isWarpgroupAttention(graph::AttentionOp attention) {
 
 int64_t attn::kernel::warpgroupAttentionSharedBytes(int64_t depth,
                                                     int64_t width) {
-  // 128 queries and three stages of 64 keys, 2-byte elements; seven
-  // mbarriers (EmitWarpgroupAttention.cpp).
-  return 1024 + 128 * 2 * depth + 3 * 64 * 2 * (depth + width) + 8 * 7;
+  // 128 queries and three stages of a key tile, 2-byte elements; seven
+  // mbarriers (EmitWarpgroupAttention.cpp); 1 KiB for the alignment.
+  return 1024 + 128 * 2 * depth +
+         3 * warpgroupAttentionKeyTile(depth) * 2 * (depth + width) + 8 * 7;
+}
+
+int64_t attn::kernel::warpgroupAttentionKeyTile(int64_t depth) {
+  return depth >= 128 ? 128 : 64;
 }
 
 LogicalResult attn::kernel::verifyKernelCommon(Operation *op) {

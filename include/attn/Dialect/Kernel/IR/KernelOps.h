@@ -59,6 +59,12 @@ int64_t warpgroupGemmSharedBytes(int64_t tm, int64_t tn, int64_t stages);
 /// 128; and the dynamic shared memory it launches with.
 bool isWarpgroupAttention(graph::AttentionOp attention);
 int64_t warpgroupAttentionSharedBytes(int64_t depth, int64_t width);
+/// Keys per tile of that kernel: 128 at head dim 128 (FlashAttention-3's
+/// tile: wider S MMAs and half the barriers and row reductions per key,
+/// the consumers' registers raised by setmaxnreg to hold S, P and O), 64
+/// at head dim 64 (which needs no more registers than a block of 384
+/// threads has, and half the code to compile).
+int64_t warpgroupAttentionKeyTile(int64_t depth);
 
 /// Checks shared by every kernel kind: body arguments and yield match the
 /// op's inputs and results, and the body holds attn ops only.
