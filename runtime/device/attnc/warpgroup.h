@@ -442,6 +442,7 @@ ATTNC_WGMMA_RS_FUNCTION(attnc_wgmma_m64n128k16_bf16_rs, "m64n128k16", "bf16",
 // Emulation
 //===----------------------------------------------------------------------===//
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -501,11 +502,24 @@ struct Mma {
   /// For register A: the issuing thread's two rows of A (lane / 4 and
   /// lane / 4 + 8 of its warp's 16), gathered from its quad at issue.
   float rows[2][16];
+  /// The accumulators at the issue, which the wait checks are unchanged
+  /// (when no earlier pending wgmma of the thread writes them). C++ code
+  /// that writes them in between asks ptxas to serialise the kernel's
+  /// wgmma (C7515) where PTX would be undefined; the emulation, which adds
+  /// the product at the wait, would compute something else again. A
+  /// register A operand is a value: the emulation reads it at the issue,
+  /// and ptxas keeps its register until the wait, so it may be reassigned.
+  bool checkD;
+  float dAtIssue[128];
 };
 
 struct Thread {
   std::vector<Mma> open;
   std::vector<std::vector<Mma>> committed;
+  /// A wgmma.fence since the last wait_group: the ISA asks for one before
+  /// the first wgmma and after any register access that wgmma orders
+  /// against, which in attnc's kernels follows every wait.
+  bool fenced = false;
 };
 
 inline long long linearThread() {
@@ -545,7 +559,11 @@ inline Descriptor decode(unsigned long long desc) {
 /// (k % 8) * 128, column n at (n / 64) * leading + 2 (n % 64); K-major: B's
 /// column n is stored as A's row m is. D register 4j + i holds row
 /// 16 warp + lane / 4 + 8 (i / 2), column 8j + 2 (lane % 4) + i % 2.
-inline void perform(const Mma &op) {
+inline void perform(const Mma &op, const char *file, int line) {
+  if (op.checkD && std::memcmp(op.d, op.dAtIssue, op.n / 2 * sizeof(float)))
+    attnc_emu_fail("wgmma.wait_group", file, line,
+                   "the accumulators of a wgmma were written between its "
+                   "issue and the wait that completes it");
   Descriptor b = decode(op.b);
   Descriptor a = op.aInRegisters ? Descriptor{} : decode(op.a);
   for (unsigned j = 0; j < op.n / 8; ++j)
@@ -575,9 +593,21 @@ inline Mma &issue(float *d, unsigned n, unsigned long long a,
   if ((blockDim.x * blockDim.y * blockDim.z) % 128 != 0)
     attnc_emu_fail("wgmma", __FILE__, __LINE__,
                    "the block is not a whole number of warpgroups");
+  Thread &self = current();
+  if (!self.fenced)
+    attnc_emu_fail("wgmma.mma_async", __FILE__, __LINE__,
+                   "no wgmma.fence since the warpgroup's last wait_group");
   Mma op{};
   op.d = d;
   op.n = n;
+  // Pending wgmma on the same accumulators (a chain over K) write them
+  // before this one performs: only the chain's first checks them.
+  auto writesD = [&](const Mma &other) { return other.d == d; };
+  op.checkD = std::none_of(self.open.begin(), self.open.end(), writesD);
+  for (const std::vector<Mma> &group : self.committed)
+    op.checkD = op.checkD && std::none_of(group.begin(), group.end(), writesD);
+  if (op.checkD)
+    std::memcpy(op.dAtIssue, d, n / 2 * sizeof(float));
   op.a = a;
   op.b = b;
   op.bf16 = bf16;
@@ -699,7 +729,9 @@ __device__ inline void attnc_mbarrier_wait(unsigned long long *bar,
   attnc_emu_wait_until(attnc_warpgroup_emu::phaseComplete, &wait, file, line);
 }
 
-__device__ inline void attnc_wgmma_fence() {}
+__device__ inline void attnc_wgmma_fence() {
+  attnc_warpgroup_emu::current().fenced = true;
+}
 __device__ inline void attnc_wgmma_fence_operands(float *, int) {}
 __device__ inline void attnc_wgmma_fence_operands(unsigned *, int) {}
 
@@ -724,9 +756,10 @@ __device__ inline void attnc_wgmma_wait(const char *file = __builtin_FILE(),
     attnc_emu_wait_until(attnc_wgmma_emu_ready, nullptr, file, line);
   while (thread.committed.size() > size_t(N)) {
     for (const attnc_warpgroup_emu::Mma &op : thread.committed.front())
-      attnc_warpgroup_emu::perform(op);
+      attnc_warpgroup_emu::perform(op, file, line);
     thread.committed.erase(thread.committed.begin());
   }
+  thread.fenced = false;
 }
 
 #define ATTNC_WGMMA_EMU(NAME, N, BF16, BKMAJOR)                                 \

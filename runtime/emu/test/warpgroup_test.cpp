@@ -437,8 +437,38 @@ __global__ void noSwizzle(int *) {
   ATTNC_SHARED(attnc_b128, tile, 1024);
   float acc[32] = {};
   unsigned long long desc = attnc_shared_address(tile) >> 4; // swizzle 0
+  attnc_wgmma_fence();
   attnc_wgmma_m64n64k16_f16(acc, desc, desc);
   attnc_wgmma_commit();
+  attnc_wgmma_wait<0>();
+}
+/// A valid 128-byte-swizzled operand in a 1024-byte aligned tile.
+__device__ unsigned long long swizzledTile(attnc_b128 *tile) {
+  return attnc_wgmma_descriptor(
+      attnc_shared_address(attnc_align_shared_1024(tile)), 16, 1024);
+}
+__global__ void noFence(int *) {
+  ATTNC_SHARED(attnc_b128, tile, 1024 + 1024 / 16);
+  float acc[32] = {};
+  attnc_wgmma_m64n64k16_f16(acc, swizzledTile(tile), swizzledTile(tile));
+}
+__global__ void noFenceAfterWait(int *) {
+  ATTNC_SHARED(attnc_b128, tile, 1024 + 1024 / 16);
+  float acc[32] = {};
+  attnc_wgmma_fence();
+  attnc_wgmma_m64n64k16_f16(acc, swizzledTile(tile), swizzledTile(tile));
+  attnc_wgmma_commit();
+  attnc_wgmma_wait<0>();
+  acc[0] *= 2.0f; // a register access the next wgmma must be fenced from
+  attnc_wgmma_m64n64k16_f16(acc, swizzledTile(tile), swizzledTile(tile));
+}
+__global__ void accumulatorWrittenEarly(int *) {
+  ATTNC_SHARED(attnc_b128, tile, 1024 + 1024 / 16);
+  float acc[32] = {};
+  attnc_wgmma_fence();
+  attnc_wgmma_m64n64k16_f16(acc, swizzledTile(tile), swizzledTile(tile));
+  attnc_wgmma_commit();
+  acc[5] = 1.0f; // before the wait: serialised by ptxas, undefined in PTX
   attnc_wgmma_wait<0>();
 }
 template <void (*K)(int *)> void misuseThunk(void **) { K(nullptr); }
@@ -458,6 +488,12 @@ static void testMisuse() {
        "not a whole number of warpgroups"},
       {"wgmma without the 128-byte swizzle", misuseThunk<noSwizzle>, 128,
        "only the 128-byte swizzle"},
+      {"wgmma without a wgmma.fence", misuseThunk<noFence>, 128,
+       "no wgmma.fence"},
+      {"wgmma after a wait without a new wgmma.fence",
+       misuseThunk<noFenceAfterWait>, 128, "no wgmma.fence"},
+      {"accumulators written before the wait", misuseThunk<accumulatorWrittenEarly>,
+       128, "accumulators of a wgmma were written"},
   };
   for (const Case &c : cases) {
     std::string error = launch(c.thunk, {}, c.threads, 0);
