@@ -22,9 +22,9 @@
 //    (FlashAttention-3's intra-warpgroup overlap, below): a tile's
 //    softmax runs while the tensor cores compute the previous tile's P V.
 //
-// The two consumer warpgroups do not yet take turns (FlashAttention-3's
-// ping-pong). Leaving a tile's P V in flight across the loop's back edge
-// was tried first: ptxas then serialises every wgmma of the kernel ("non
+// The two consumer warpgroups take turns issuing their MMAs
+// (FlashAttention-3's ping-pong, below). Leaving a tile's P V in flight
+// across the loop's back edge was tried first: ptxas then serialises every wgmma of the kernel ("non
 // wgmma instructions reading accumulator registers"); the loop below
 // completes both of its wgmma groups inside each iteration instead.
 // Emulated in CI (attnc/warpgroup.h); EmitFlashAttention.cpp keeps the
@@ -272,11 +272,25 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
   w.line("#pragma unroll");
   w.line("for (int kk = 0; kk < " + num(blockKV / 16) +
          "; ++kk) fragP[kk][0] = fragP[kk][1] = fragP[kk][2] = fragP[kk][3] = 0u;");
+  //
+  // The two consumer warpgroups also take turns (FlashAttention-3's
+  // ping-pong): each issues an iteration's MMAs only in its turn, then
+  // hands the turn over, so one warpgroup's softmax runs while the other's
+  // MMAs keep the tensor cores busy, instead of both computing softmax at
+  // once. Named barrier 1 + c is consumer c's turn, 256 threads: its own
+  // 128 wait (bar.sync) for the other's 128 (bar.arrive). Consumer 1
+  // hands consumer 0 the first turn and does not hand over after its last
+  // iteration, so every turn either consumer waits for is given exactly
+  // once (both run the block's same key tiles) and none is left over.
   w.open("if (kvEnd > 0)");
+  w.line("if (consumer == 1) attnc_named_barrier_arrive(1, 256);");
   w.open("for (; kv0 < kvEnd; kv0 += " + num(blockKV) + ", ++it)");
   waitFull("it");
+  w.line("attnc_named_barrier_sync(1 + consumer, 256);");
   issueScores("it");
   issueValues("it > 0 ? it - 1 : 0");
+  w.line("if (consumer == 0 || kv0 + " + num(blockKV) +
+         " < kvEnd) attnc_named_barrier_arrive(2 - consumer, 256);");
   w.line("attnc_wgmma_wait<1>();");
   if (failed(softmax()))
     return failure();

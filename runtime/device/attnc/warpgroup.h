@@ -196,6 +196,19 @@ __device__ __forceinline__ void attnc_mbarrier_wait(unsigned long long *bar,
 #endif
 }
 
+/// Named barrier `id` (1-15; 0 is __syncthreads') of `threads` threads,
+/// counted per warp: sync waits until that many have arrived (itself
+/// included), arrive counts the calling warps without waiting. Two
+/// warpgroups take turns with a pair of them (PTX ISA, "bar.sync").
+__device__ __forceinline__ void attnc_named_barrier_sync(unsigned id,
+                                                         unsigned threads) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+__device__ __forceinline__ void attnc_named_barrier_arrive(unsigned id,
+                                                           unsigned threads) {
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
 /// Makes register and shared-memory accesses before it visible to the
 /// wgmma operations after it (required before the first wgmma that reads
 /// accumulators other instructions wrote).
@@ -445,6 +458,7 @@ ATTNC_WGMMA_RS_FUNCTION(attnc_wgmma_m64n128k16_bf16_rs, "m64n128k16", "bf16",
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <vector>
 
 namespace attnc_warpgroup_emu {
@@ -673,6 +687,81 @@ __device__ inline void attnc_mbarrier_arrive(unsigned long long *bar) {
 }
 
 __device__ inline void attnc_fence_barrier_init() {}
+
+namespace attnc_warpgroup_emu {
+/// A named barrier: arrivals in its current generation, the count the
+/// first of them named (later ones must agree), and its generation.
+struct NamedBarrier {
+  unsigned arrived = 0, threads = 0, generation = 0;
+};
+struct NamedBarriers {
+  NamedBarrier bars[16];
+};
+/// The calling block's named barriers, fresh for every launch.
+inline NamedBarrier &namedBarrier(unsigned id, unsigned threads,
+                                  const char *what, const char *file,
+                                  int line) {
+  struct Slot {
+    unsigned long long launch = 0;
+    NamedBarriers state;
+  };
+  static std::map<long long, Slot> all;
+  long long block = blockIdx.x + (long long)gridDim.x *
+                                     (blockIdx.y + (long long)gridDim.y * blockIdx.z);
+  unsigned long long launch = ::attnc_emu::gScheduler.launches;
+  Slot &slot = all[block];
+  if (slot.launch != launch)
+    slot = Slot{launch, NamedBarriers()};
+  if (id == 0 || id >= 16 || threads == 0 || threads % 32 != 0 ||
+      threads > blockDim.x * blockDim.y * blockDim.z)
+    attnc_emu_fail(what, file, line,
+                   "barrier %u of %u threads: the id must be 1-15 (0 is "
+                   "__syncthreads') and the count a multiple of 32 within "
+                   "the block",
+                   id, threads);
+  NamedBarrier &b = slot.state.bars[id];
+  if (b.arrived == 0)
+    b.threads = threads;
+  else if (b.threads != threads)
+    attnc_emu_fail(what, file, line,
+                   "barrier %u used with %u and %u threads in one generation",
+                   id, b.threads, threads);
+  return b;
+}
+/// Counts the caller; returns the generation it arrived in.
+inline unsigned arriveNamed(NamedBarrier &b) {
+  unsigned generation = b.generation;
+  if (++b.arrived == b.threads) {
+    b.arrived = 0;
+    ++b.generation;
+  }
+  return generation;
+}
+struct NamedWait {
+  const NamedBarrier *barrier;
+  unsigned generation;
+};
+inline bool namedPassed(void *arg) {
+  const NamedWait *wait = static_cast<const NamedWait *>(arg);
+  return wait->barrier->generation != wait->generation;
+}
+} // namespace attnc_warpgroup_emu
+
+__device__ inline void attnc_named_barrier_sync(
+    unsigned id, unsigned threads, const char *file = __builtin_FILE(),
+    int line = __builtin_LINE()) {
+  attnc_warpgroup_emu::NamedBarrier &b =
+      attnc_warpgroup_emu::namedBarrier(id, threads, "bar.sync", file, line);
+  attnc_warpgroup_emu::NamedWait wait{&b, attnc_warpgroup_emu::arriveNamed(b)};
+  if (b.generation == wait.generation)
+    attnc_emu_wait_until(attnc_warpgroup_emu::namedPassed, &wait, file, line);
+}
+__device__ inline void attnc_named_barrier_arrive(
+    unsigned id, unsigned threads, const char *file = __builtin_FILE(),
+    int line = __builtin_LINE()) {
+  attnc_warpgroup_emu::arriveNamed(attnc_warpgroup_emu::namedBarrier(
+      id, threads, "bar.arrive", file, line));
+}
 
 /// The register file is not modelled: a limit the block's pool could not
 /// grant would hang on the GPU, which the emitters rule out by arithmetic

@@ -884,7 +884,7 @@ inline void reportDeadlock(Scheduler &s) {
   static const char *const kWhat[kNumWaits] = {
       "are runnable", "wait at __syncthreads",
       "wait at __syncwarp or a warp collective", "wait at attnc_emu_grid_sync",
-      "wait on an mbarrier", "have returned"};
+      "wait on an mbarrier or a named barrier", "have returned"};
   for (Block &b : s.blocks) {
     unsigned count[kNumWaits] = {};
     const Fiber *first[kNumWaits] = {};

@@ -415,6 +415,59 @@ static void testMbarrierRing() {
 }
 
 //===----------------------------------------------------------------------===//
+// Named barriers: two warpgroups taking turns
+//===----------------------------------------------------------------------===//
+
+/// Warpgroups 0 and 1 take five turns each, as the attention's consumers
+/// do: barrier 1 + w is warpgroup w's turn; warpgroup 1 gives the first
+/// and does not give one after its last. In its turn a warpgroup's threads
+/// each add their number to the log's next entry, and between turns the
+/// warpgroup lingers (the others would overtake it without the barriers).
+__global__ void pingPong(int *out) {
+  ATTNC_SHARED(int, log, 11);
+  int wg = threadIdx.x / 128;
+  if (threadIdx.x == 0)
+    log[10] = 0;
+  __syncthreads();
+  if (wg == 1)
+    attnc_named_barrier_arrive(1, 256);
+  for (int turn = 0; turn < 5; ++turn) {
+    attnc_named_barrier_sync(1 + wg, 256);
+    int entry = log[10];
+    __syncwarp();
+    if (threadIdx.x % 128 == 0)
+      log[entry] = 0;
+    attnc_named_barrier_sync(3 + wg, 128); // the warpgroup alone
+    atomicAdd(&log[entry], 1 + wg);
+    attnc_named_barrier_sync(3 + wg, 128);
+    if (threadIdx.x % 128 == 0)
+      log[10] = entry + 1;
+    if (wg == 0 || turn < 4)
+      attnc_named_barrier_arrive(2 - wg, 256);
+    for (int i = 0; i < 3 * (2 - wg); ++i)
+      __syncwarp();
+  }
+  __syncthreads();
+  if (threadIdx.x < 11)
+    out[threadIdx.x] = log[threadIdx.x];
+}
+static void pingPongThunk(void **args) { pingPong(*static_cast<int **>(args[0])); }
+
+static void testPingPong() {
+  std::vector<int> out(11, -1);
+  int *o = out.data();
+  std::string problem = launch(pingPongThunk, {&o}, 256, 0);
+  for (int t = 0; t < 10 && problem.empty(); ++t)
+    if (out[t] != 128 * (1 + t % 2))
+      problem = "turn " + std::to_string(t) + " logged " +
+                std::to_string(out[t]) + ", want " +
+                std::to_string(128 * (1 + t % 2)) + " (alternating turns)";
+  if (problem.empty() && out[10] != 10)
+    problem = "the log has " + std::to_string(out[10]) + " turns, want 10";
+  report("named barriers: two warpgroups alternate five turns each", problem);
+}
+
+//===----------------------------------------------------------------------===//
 // Misuse is a launch error, never a hang
 //===----------------------------------------------------------------------===//
 
@@ -471,6 +524,15 @@ __global__ void accumulatorWrittenEarly(int *) {
   acc[5] = 1.0f; // before the wait: serialised by ptxas, undefined in PTX
   attnc_wgmma_wait<0>();
 }
+__global__ void turnNeverGiven(int *) {
+  attnc_named_barrier_sync(1 + threadIdx.x / 128, 256);
+}
+__global__ void barrierCountsDisagree(int *) {
+  if (threadIdx.x < 128)
+    attnc_named_barrier_arrive(1, 256);
+  else
+    attnc_named_barrier_sync(1, 160);
+}
 template <void (*K)(int *)> void misuseThunk(void **) { K(nullptr); }
 
 static void testMisuse() {
@@ -494,6 +556,10 @@ static void testMisuse() {
        misuseThunk<noFenceAfterWait>, 128, "no wgmma.fence"},
       {"accumulators written before the wait", misuseThunk<accumulatorWrittenEarly>,
        128, "accumulators of a wgmma were written"},
+      {"a turn nobody gives is a deadlock", misuseThunk<turnNeverGiven>, 256,
+       "named barrier"},
+      {"one named barrier with two thread counts",
+       misuseThunk<barrierCountsDisagree>, 256, "used with 256 and 160 threads"},
   };
   for (const Case &c : cases) {
     std::string error = launch(c.thunk, {}, c.threads, 0);
@@ -517,6 +583,7 @@ int main() {
   testLateRead();
   testTma();
   testMbarrierRing();
+  testPingPong();
   testMisuse();
   // After the failed launches, the emulation still runs kernels correctly.
   testWgmma<128>(false, 0xF);
