@@ -111,6 +111,18 @@ private:
   struct ResidentPlan {
     int64_t offset, perBlock, depth, cols; // offset in floats
   };
+  /// How a block's dot products over its own columns are shared out: each
+  /// thread takes `rows` rows of one column (the weight it reads serves
+  /// all of them, and their sums are independent chains), `lanes` adjacent
+  /// threads take every lanes-th k of it and add up with shuffles. The
+  /// lanes of a warp read rows kk of the resident weights with
+  /// kk % lanes apart and columns adjacent: column c of row kk is stored
+  /// at c ^ (kk % lanes) * swizzle, which puts the 32 on 32 banks (0: as
+  /// is, when the columns do not fill whole 32-float rows).
+  struct DotSplit {
+    int64_t rows, lanes, swizzle;
+  };
+  DotSplit dotSplit(const ResidentPlan &plan, int64_t rows) const;
   void loadResidentWeights();
   /// The matmul column that this block's c-th owned column is, and whether
   /// it exists (the last block's share may run past the end).
@@ -327,6 +339,30 @@ std::string RecurrenceEmitter::ownedColumnValid(const ResidentPlan &plan,
          num(units->perBlock) + " < " + num(units->units);
 }
 
+RecurrenceEmitter::DotSplit
+RecurrenceEmitter::dotSplit(const ResidentPlan &plan, int64_t rows) const {
+  DotSplit split{1, 1, 0};
+  while (split.rows * 2 <= std::min<int64_t>(rows, 8))
+    split.rows *= 2;
+  int64_t products = (rows + split.rows - 1) / split.rows * plan.perBlock;
+  while (split.lanes < 32 && products * split.lanes * 2 <= k.threads)
+    split.lanes *= 2;
+  if (split.lanes > 1 && plan.perBlock % 32 == 0)
+    split.swizzle = 32 / split.lanes;
+  return split;
+}
+
+/// The resident weights' element for row `kk`, column `c` of a block.
+static std::string residentIndex(int64_t offset, int64_t perBlock,
+                                 int64_t lanes, int64_t swizzle,
+                                 const std::string &kk, const std::string &c) {
+  std::string column = c;
+  if (swizzle)
+    column = "((" + c + ") ^ (" + kk + ") % " + num(lanes) + " * " +
+             num(swizzle) + ")";
+  return num(offset) + " + (" + kk + ") * " + num(perBlock) + " + " + column;
+}
+
 /// Loads each resident block's columns into shared memory (as f32).
 void RecurrenceEmitter::loadResidentWeights() {
   if (resident.empty())
@@ -342,7 +378,12 @@ void RecurrenceEmitter::loadResidentWeights() {
     w.line("const attnc_index col = " + ownedColumn(plan, "(e % " + num(plan.perBlock) + ")") +
            ";");
     Index at = matmul.getTransposeRhs() ? Index{"col", "kk"} : Index{"kk", "col"};
-    w.line("residentWeights[" + num(plan.offset) + " + e] = " +
+    ArrayRef<int64_t> out = shapeOf(matmul.getResult());
+    DotSplit split = out.size() == 2 ? dotSplit(plan, out[0]) : DotSplit{1, 1, 0};
+    w.line("residentWeights[" +
+           residentIndex(plan.offset, plan.perBlock, split.lanes,
+                         split.swizzle, "kk", "e % " + num(plan.perBlock)) +
+           "] = " +
            ownedColumnValid(plan, "(e % " + num(plan.perBlock) + ")", "col") +
            " ? " + *k.loadInput(rhs, at) + " : 0.0f;");
     w.close();
@@ -368,52 +409,73 @@ LogicalResult RecurrenceEmitter::emitMatmul(graph::MatmulOp matmul,
     owned = ResidentPlan{-1, units->groups * units->perBlock, depth,
                          out.back()};
   if (owned && out.size() == 2) {
-    // This block's columns, every row, from the on-chip copy. With few
-    // dot products per block (a small batch), `lanes` adjacent threads
-    // share one, each taking every lanes-th k, and add their partial sums
-    // with shuffles: all threads stay busy, and a step's latency is a
-    // slice of the contraction rather than all of it. The loop's trip count
-    // is the same for every thread, so whole warps reach the shuffles.
+    // This block's columns, every row, from the on-chip copy, shared out
+    // as dotSplit says. With few dot products per block (a small batch),
+    // several lanes share one: all threads stay busy, and a step's latency
+    // is a slice of the contraction rather than all of it. The loop's trip
+    // count is the same for every thread, so whole warps reach the
+    // shuffles. Rows past the last are computed on the last row's
+    // operands and not stored.
     const ResidentPlan &plan = *owned;
-    int64_t products = out[0] * plan.perBlock;
-    int64_t lanes = 1;
-    while (lanes < 32 && products * lanes * 2 <= k.threads)
-      lanes *= 2;
+    const int64_t rows = out[0];
+    DotSplit split = dotSplit(plan, rows);
+    const int64_t rowGroups = (rows + split.rows - 1) / split.rows;
+    const int64_t products = rowGroups * plan.perBlock;
+    const std::string lanes = num(split.lanes), r = num(split.rows);
     w.open("for (attnc_index base = 0; base < " + num(products) +
-           "; base += blockDim.x / " + num(lanes) + ")");
-    w.line("const attnc_index e = base + threadIdx.x / " + num(lanes) + ";");
-    w.line("const attnc_index row = e / " + num(plan.perBlock) +
+           "; base += blockDim.x / " + lanes + ")");
+    w.line("const attnc_index e = base + threadIdx.x / " + lanes + ";");
+    w.line("const attnc_index rowBase = e / " + num(plan.perBlock) + " * " + r +
            ", c = e % " + num(plan.perBlock) + ";");
     w.line("const attnc_index col = " + ownedColumn(plan, "c") + ";");
     w.line("const bool valid = e < " + num(products) + " && " +
            ownedColumnValid(plan, "c", "col") + ";");
-    w.line("float s = 0.0f;");
-    w.open("for (attnc_index kk = threadIdx.x % " + num(lanes) +
-           "; valid && kk < " + num(depth) + "; kk += " + num(lanes) + ")");
+    w.line("float s[" + r + "] = {};");
+    w.open("for (attnc_index kk = threadIdx.x % " + lanes + "; valid && kk < " +
+           num(depth) + "; kk += " + lanes + ")");
     ScalarEmitter scalar(w, [&](Value v, const Index &i) {
       return load(v, i, nullptr);
     });
-    Index at = matmul.getTransposeLhs() ? Index{"kk", "row"} : Index{"row", "kk"};
-    FailureOr<std::string> a = scalar.emit(matmul.getLhs(), at);
-    if (failed(a))
-      return failure();
     if (plan.offset >= 0) {
-      w.line("s += " + *a + " * residentWeights[" + num(plan.offset) +
-             " + kk * " + num(plan.perBlock) + " + c];");
+      w.line("const float weight = residentWeights[" +
+             residentIndex(plan.offset, plan.perBlock, split.lanes,
+                           split.swizzle, "kk", "c") +
+             "];");
     } else {
       Index at = matmul.getTransposeRhs() ? Index{"col", "kk"} : Index{"kk", "col"};
       FailureOr<std::string> b = scalar.emit(matmul.getRhs(), at);
       if (failed(b))
         return failure();
-      w.line("s += " + *a + " * " + *b + ";");
+      w.line("const float weight = " + *b + ";");
     }
+    w.line("#pragma unroll");
+    w.open("for (int r = 0; r < " + r + "; ++r)");
+    w.line("const attnc_index row = rowBase + r < " + num(rows) +
+           " ? rowBase + r : " + num(rows - 1) + ";");
+    // The left operand is loaded inside the row loop: a fresh emitter, so
+    // nothing it computes is reused across rows.
+    ScalarEmitter rowScalar(w, [&](Value v, const Index &i) {
+      return load(v, i, nullptr);
+    });
+    Index at = matmul.getTransposeLhs() ? Index{"kk", "row"} : Index{"row", "kk"};
+    FailureOr<std::string> a = rowScalar.emit(matmul.getLhs(), at);
+    if (failed(a))
+      return failure();
+    w.line("s[r] += " + *a + " * weight;");
     w.close();
-    for (int64_t offset = lanes / 2; offset >= 1; offset /= 2)
-      w.line("s += __shfl_xor_sync(0xffffffffu, s, " + num(offset) + ");");
-    std::string leader = lanes > 1 ? " && threadIdx.x % " + num(lanes) + " == 0"
-                                   : "";
-    w.line("if (valid" + leader + ") " + target + "[row * " + num(plan.cols) +
-           " + col] = " + roundTo(result, "s") + ";");
+    w.close();
+    std::string leader = split.lanes > 1
+                             ? " && threadIdx.x % " + lanes + " == 0"
+                             : "";
+    w.line("#pragma unroll");
+    w.open("for (int r = 0; r < " + r + "; ++r)");
+    for (int64_t offset = split.lanes / 2; offset >= 1; offset /= 2)
+      w.line("s[r] += __shfl_xor_sync(0xffffffffu, s[r], " + num(offset) +
+             ");");
+    w.line("if (valid" + leader + " && rowBase + r < " + num(rows) + ") " +
+           target + "[(rowBase + r) * " + num(plan.cols) + " + col] = " +
+           roundTo(result, "s[r]") + ";");
+    w.close();
     w.close();
     return success();
   }
