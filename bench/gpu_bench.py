@@ -36,18 +36,13 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import attnc_runtime as ar  # noqa: E402
+import hardware_checks  # noqa: E402
 
 DTYPE_CODE = {name: code for code, name in ar.DTYPES.items()}
 
 
-def bf16_bits(values):
-    """float32 -> bf16 bits, round to nearest even (NaN not expected)."""
-    bits = values.astype(np.float32).view(np.uint32)
-    return ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
-
-
-def from_bits(bits):
-    return (bits.astype(np.uint32) << 16).view(np.float32)
+bf16_bits = hardware_checks.to_bf16_bits
+from_bits = hardware_checks.from_bf16_bits
 
 
 def write_json(path, value):
@@ -120,7 +115,15 @@ def dry_run(args, runtime):
 
 def gpu_group(args, runtime, group):
     """Runs one group of GROUPS in this process and returns its result:
-    the ceilings for "ceilings", else the rows of its models."""
+    the ceilings for "ceilings", the hardware checks' rows for "checks",
+    else the rows of its models."""
+    if group == "checks":
+        if not os.path.exists(os.path.join(args.checks, "checks.json")):
+            print(f"no hardware checks prepared in {args.checks}")
+            return {"checks": []}
+        return {"checks": hardware_checks.run(
+            args.checks, runtime, ar.DEVICE_CUDA,
+            done=lambda rows: write_json(args.json, {"checks": rows}))}
     import torch
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -354,6 +357,7 @@ def gpu_group(args, runtime, group):
 # and attention come first; the wgmma (sm_90a) ones, first checked on
 # hardware here, come last, after the recurrences.
 GROUPS = [("ceilings", "bf16 matmul and device copy rates"),
+          ("checks", "odd-shape test models against f64 references"),
           ("gemm_sm90", "mma.sync GEMMs"), ("attention_sm90", "mma.sync attention"),
           ("lstm", "persistent LSTM"), ("mingru", "minGRU and its scan"),
           ("gemm", "wgmma GEMMs"), ("attention", "wgmma attention")]
@@ -398,7 +402,7 @@ def gpu_run(args):
     one never touches the GPU), then one table."""
     def command(group, path):
         command = [sys.executable, os.path.abspath(__file__), "--models", args.models,
-                   "--group", group, "--json", path]
+                   "--checks", args.checks, "--group", group, "--json", path]
         if ceilings:
             command += ["--ceilings", f"{ceilings['bf16_matmul_tflops']},{ceilings['copy_tbs']}"]
         return command
@@ -417,6 +421,7 @@ def gpu_run(args):
                 result["ceilings_assumed"] = True
             result["ceilings"] = ceilings
         result["rows"] += out.get("rows", [])
+        result["checks"] = result.get("checks", []) + out.get("checks", [])
         result["groups"].append({"group": group, "what": what[group], "status": status,
                                  "seconds": seconds})
         print(f"== {group} ({what[group]}): {status}, {seconds:.0f} s", flush=True)
@@ -459,6 +464,14 @@ def format_table(result):
         for r in steps:
             lines.append(f"| {r['model']} {r['shape']} | {r['per_step_us']:.2f} | "
                          f"{r['hbm_bound_per_step_us_bf16']:.2f} |")
+    checks = result.get("checks")
+    if checks:
+        bad = [f"{c['model']} ({c['max_rel_error']:.1e} > {c['tolerance']:.0e})"
+               for c in checks if not c["correct"]]
+        lines.append("")
+        lines.append(f"Hardware checks (odd-shape test models against f64 references): "
+                     f"{len(checks) - len(bad)} of {len(checks)} agree"
+                     + (f"; FAILED: {', '.join(bad)}" if bad else ""))
     failed = [g for g in result.get("groups", []) if g["status"] != "ok"]
     if failed:
         lines.append("")
@@ -479,6 +492,9 @@ def main():
     parser.add_argument("--ceilings", metavar="TFLOPS,TBS",
                         type=lambda s: tuple(float(v) for v in s.split(",")),
                         default=tuple(ASSUMED_CEILINGS.values()))
+    parser.add_argument("--checks", metavar="DIR",
+                        help="hardware checks prepared by bench/prepare.sh "
+                             "(default: DIR's sibling checks/)")
     parser.add_argument("--group-timeout", type=float, default=150.0,
                         help="seconds one group may take (default 150)")
     parser.add_argument("--deadline", type=float, default=450.0,
@@ -490,6 +506,8 @@ def main():
         return
     if not args.models:
         parser.error("--models is required (or --table FILE)")
+    if not args.checks:
+        args.checks = os.path.join(os.path.dirname(os.path.abspath(args.models)), "checks")
     if args.dry_run:
         result = dry_run(args, ar.Runtime(ar.default_library()))
     elif args.group:

@@ -4,7 +4,7 @@
 # PyTorch): bench/build/models/<name>.{ir,cubin}, full size for sm_90a
 # (the H200 with its architecture-specific wgmma), the GEMMs and attention
 # also for sm_90 as <name>_sm90.cubin (mma.sync), and bench/build/tiny/ for
-# the dry run.
+# the dry run, and bench/build/checks/ for the hardware checks.
 set -euo pipefail
 cd "$(dirname "$0")"
 attnc=${ATTNC:-../build/bin/attnc}
@@ -19,4 +19,14 @@ for kind in models tiny; do
     esac
   done
 done
-echo "bench models in $(pwd)/build/{models,tiny}"
+# The hardware checks: the GPU tests' odd-shape models, with inputs and
+# f64 references (bench/hardware_checks.py).
+rm -rf build/checks
+checks="attention_wgmma gemm_wgmma gemm_shared gemm_shared_types gemm_16bit
+  attention_16bit shared_operands scan_chunks lstm_resident_b1 lstm_resident_b5"
+examples="rnn_small lstm_small gru_small mingru_small mha_small
+  mha_causal_gqa_small transformer_block_small"
+ATTNC="$attnc" python3 hardware_checks.py prepare build/checks \
+  $(for m in $checks; do echo ../test/Target/Inputs/$m.ir; done) \
+  $(for m in $examples; do echo ../examples/$m.ir; done)
+echo "bench models in $(pwd)/build/{models,tiny,checks}"

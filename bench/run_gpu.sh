@@ -2,7 +2,7 @@
 # The GPU benchmark in one call, on a machine with the CUDA toolkit, the
 # NVIDIA driver and PyTorch with NumPy (no network, no LLVM): builds the runtime
 # library with the host compiler, then runs gpu_bench.py on the models
-# bench/prepare.sh compiled. Writes the table to stdout and the raw numbers
+# and hardware checks bench/prepare.sh compiled. Writes the table to stdout and the raw numbers
 # to ${OUT:-bench/build}/bench.json.
 set -euo pipefail
 cd "$(dirname "$0")"
