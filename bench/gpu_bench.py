@@ -2,7 +2,7 @@
 
 Usage:
   gpu_bench.py --models DIR [--json FILE]         on a GPU machine
-      [--group-timeout S] [--deadline S]
+      [--group-timeout S] [--check-timeout S] [--deadline S] [--checks DIR]
   gpu_bench.py --models DIR --group G --json F    one group, in this process
   gpu_bench.py --models DIR --dry-run [--json F]  anywhere: tiny models on
                                                   the emulation device
@@ -26,6 +26,7 @@ runs on the emu device and is compared with `attnc run --device=interp`.
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -117,13 +118,9 @@ def gpu_group(args, runtime, group):
     """Runs one group of GROUPS in this process and returns its result:
     the ceilings for "ceilings", the hardware checks' rows for "checks",
     else the rows of its models."""
-    if group == "checks":
-        if not os.path.exists(os.path.join(args.checks, "checks.json")):
-            print(f"no hardware checks prepared in {args.checks}")
-            return {"checks": []}
+    if group.startswith("check:"):
         return {"checks": hardware_checks.run(
-            args.checks, runtime, ar.DEVICE_CUDA,
-            done=lambda rows: write_json(args.json, {"checks": rows}))}
+            args.checks, runtime, ar.DEVICE_CUDA, only=group[len("check:"):])}
     import torch
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -357,7 +354,8 @@ def gpu_group(args, runtime, group):
 # and attention come first; the wgmma (sm_90a) ones, first checked on
 # hardware here, come last, after the recurrences.
 GROUPS = [("ceilings", "bf16 matmul and device copy rates"),
-          ("checks", "odd-shape test models against f64 references"),
+          ("checks", "odd-shape test models against f64 references, one "
+                     "process each (check:NAME)"),
           ("gemm_sm90", "mma.sync GEMMs"), ("attention_sm90", "mma.sync attention"),
           ("lstm", "persistent LSTM"), ("mingru", "minGRU and its scan"),
           ("gemm", "wgmma GEMMs"), ("attention", "wgmma attention")]
@@ -367,13 +365,15 @@ GROUPS = [("ceilings", "bf16 matmul and device copy rates"),
 ASSUMED_CEILINGS = {"bf16_matmul_tflops": 790.0, "copy_tbs": 4.3}
 
 
-def run_isolated(groups, command, group_timeout, deadline, done):
+def run_isolated(groups, command, timeout, deadline, done):
     """Runs each group as its own process, command(group, json_path), for at
-    most group_timeout seconds and within deadline seconds in all, and then
-    calls done(group, status, seconds, result), result being what the
+    most timeout(group) seconds and within deadline seconds in all, and
+    then calls done(group, status, seconds, result), result being what the
     process wrote to json_path. A kernel that hangs or faults (which
     poisons its CUDA context) so costs only its own group: the rows a group
-    wrote before it failed are kept, and every group gets a status."""
+    wrote before it failed are kept, and every group gets a status. A
+    group that runs out of time is killed with everything it started (its
+    own session), and waited for a few seconds at most."""
     start = time.monotonic()
     work = tempfile.mkdtemp(prefix="attnc-bench-groups-")
     for group in groups:
@@ -381,14 +381,20 @@ def run_isolated(groups, command, group_timeout, deadline, done):
         if left < 1:
             done(group, "not run: out of time", 0.0, {})
             continue
-        limit = min(group_timeout, left)
-        path = os.path.join(work, group + ".json")
+        limit = min(timeout(group), left)
+        path = os.path.join(work, group.replace(":", "-") + ".json")
         began = time.monotonic()
+        process = subprocess.Popen(command(group, path), start_new_session=True)
         try:
-            code = subprocess.run(command(group, path), timeout=limit).returncode
+            code = process.wait(timeout=limit)
             status = "ok" if code == 0 else f"failed (exit code {code})"
-        except subprocess.TimeoutExpired:  # the child is killed by now
+        except subprocess.TimeoutExpired:
             status = f"timed out after {limit:.0f} s"
+            os.killpg(process.pid, signal.SIGKILL)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # stuck in the driver: move on
+                status += ", and would not exit"
         result = {}
         if os.path.exists(path):
             with open(path) as f:
@@ -410,6 +416,19 @@ def gpu_run(args):
     result = {"mode": "gpu", "rows": [], "groups": []}
     ceilings = None
     what = dict(GROUPS)
+    # Each hardware check in its own process, with a short limit: a kernel
+    # that hangs costs the others nothing and the run little time.
+    groups = []
+    for name, _ in GROUPS:
+        if name != "checks":
+            groups.append(name)
+            continue
+        listing = os.path.join(args.checks, "checks.json")
+        if os.path.exists(listing):
+            with open(listing) as f:
+                for entry in json.load(f):
+                    groups.append("check:" + entry["model"])
+                    what[groups[-1]] = "hardware check"
 
     def done(group, status, seconds, out):
         nonlocal ceilings
@@ -428,7 +447,9 @@ def gpu_run(args):
         if args.json:  # kept current, so a run cut short still leaves its rows
             write_json(args.json, dict(result, partial=True))
 
-    run_isolated([g for g, _ in GROUPS], command, args.group_timeout, args.deadline, done)
+    run_isolated(groups, command,
+                 lambda g: args.check_timeout if g.startswith("check:") else args.group_timeout,
+                 args.deadline, done)
     print()
     print(format_table(result))
     return result
@@ -487,8 +508,8 @@ def main():
     parser.add_argument("--json")
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--table", metavar="FILE")
-    parser.add_argument("--group", choices=[g for g, _ in GROUPS],
-                        help="run only this group, in this process")
+    parser.add_argument("--group", help="run only this group (of GROUPS, or "
+                                         "check:NAME), in this process")
     parser.add_argument("--ceilings", metavar="TFLOPS,TBS",
                         type=lambda s: tuple(float(v) for v in s.split(",")),
                         default=tuple(ASSUMED_CEILINGS.values()))
@@ -497,8 +518,10 @@ def main():
                              "(default: DIR's sibling checks/)")
     parser.add_argument("--group-timeout", type=float, default=150.0,
                         help="seconds one group may take (default 150)")
-    parser.add_argument("--deadline", type=float, default=450.0,
-                        help="seconds all groups may take (default 450)")
+    parser.add_argument("--check-timeout", type=float, default=30.0,
+                        help="seconds one hardware check may take (default 30)")
+    parser.add_argument("--deadline", type=float, default=420.0,
+                        help="seconds all groups may take (default 420)")
     args = parser.parse_args()
     if args.table:
         with open(args.table) as f:
@@ -508,6 +531,9 @@ def main():
         parser.error("--models is required (or --table FILE)")
     if not args.checks:
         args.checks = os.path.join(os.path.dirname(os.path.abspath(args.models)), "checks")
+    if args.group and not (args.group.startswith("check:") or
+                           args.group in dict(GROUPS) and args.group != "checks"):
+        parser.error(f"--group {args.group}: not a group of the GPU run")
     if args.dry_run:
         result = dry_run(args, ar.Runtime(ar.default_library()))
     elif args.group:

@@ -81,11 +81,13 @@ def prepare(directory, models, attnc, runtime, arch="sm_90a"):
     return entries
 
 
-def run(directory, runtime, device, done=None):
-    """Runs every prepared model on `device` and returns one row per model;
-    done(rows) is called after each, so a caller can keep them."""
+def run(directory, runtime, device, only=None):
+    """Runs every prepared model (or the one named `only`) on `device` and
+    returns one row per model."""
     with open(os.path.join(directory, "checks.json")) as f:
-        entries = json.load(f)
+        entries = [e for e in json.load(f) if only is None or e["model"] == only]
+    if not entries:
+        sys.exit(f"no prepared hardware check {only or ''} in {directory}")
     rows = []
     for entry in entries:
         name = entry["model"]
@@ -115,8 +117,6 @@ def run(directory, runtime, device, done=None):
                      "tolerance": entry["tolerance"], "correct": ok})
         print(f"check {name:28s} {'agrees' if ok else 'DIFFERS'} (worst relative "
               f"error {worst:.2e}, tolerance {entry['tolerance']:.0e})", flush=True)
-        if done:
-            done(rows)
     return rows
 
 

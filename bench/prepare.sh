@@ -22,11 +22,13 @@ done
 # The hardware checks: the GPU tests' odd-shape models, with inputs and
 # f64 references (bench/hardware_checks.py).
 rm -rf build/checks
-checks="attention_wgmma gemm_wgmma gemm_shared gemm_shared_types gemm_16bit
-  attention_16bit shared_operands scan_chunks lstm_resident_b1 lstm_resident_b5"
+# Each runs in its own process on the GPU; the wgmma ones last.
 examples="rnn_small lstm_small gru_small mingru_small mha_small
   mha_causal_gqa_small transformer_block_small"
+checks="scan_chunks lstm_resident_b1 lstm_resident_b5 gemm_16bit
+  attention_16bit shared_operands gemm_shared gemm_shared_types gemm_wgmma
+  attention_wgmma"
 ATTNC="$attnc" python3 hardware_checks.py prepare build/checks \
-  $(for m in $checks; do echo ../test/Target/Inputs/$m.ir; done) \
-  $(for m in $examples; do echo ../examples/$m.ir; done)
+  $(for m in $examples; do echo ../examples/$m.ir; done) \
+  $(for m in $checks; do echo ../test/Target/Inputs/$m.ir; done)
 echo "bench models in $(pwd)/build/{models,tiny,checks}"

@@ -287,14 +287,8 @@ attnc_status attnc_session_enqueue(attnc_session session, void *stream) {
       return makeStatus(ATTNC_INVALID_ARGUMENT,
                         "input " + std::to_string(i) + " (" +
                             model->inputs[i]->name + ") is not bound");
-    int id = model->inputs[i]->id;
-    if (binding.host) {
-      if (Failure f = device.toDevice(addresses[id], binding.host,
-                                      model->inputs[i]->byteSize(), stream))
-        return makeStatus(f);
-    } else {
-      addresses[id] = binding.device;
-    }
+    if (!binding.host)
+      addresses[model->inputs[i]->id] = binding.device;
   }
   const Plan &plan = model->loaded.plan;
   // TMA copies (sm_90a) read their buffer only from 16-byte aligned
@@ -317,6 +311,14 @@ attnc_status attnc_session_enqueue(attnc_session session, void *stream) {
               step.kind + ") reads it with TMA, which needs a 16-byte "
               "aligned address");
     }
+  for (size_t i = 0; i < model->inputs.size(); ++i) {
+    const Binding &binding = session->inputs[i];
+    if (binding.host)
+      if (Failure f = device.toDevice(addresses[model->inputs[i]->id],
+                                      binding.host,
+                                      model->inputs[i]->byteSize(), stream))
+        return makeStatus(f);
+  }
   for (const PlanStep &step : plan.steps) {
     Failure f;
     switch (step.op) {

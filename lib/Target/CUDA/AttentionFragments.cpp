@@ -27,8 +27,9 @@ Index attn::cuda::emitAttentionBlock(KernelEmission &k, graph::AttentionOp op,
   CodeWriter &w = k.out;
   w.line("attnc_index bid = blockIdx.x;");
   // Causal blocks' work grows with their query tile: the GPU starts blocks
-  // in index order, so the longest go first and the short ones fill the
-  // last wave (longest-first scheduling, as FlashAttention-3 does).
+  // in index order, so within each batch and head the longest go first
+  // (as FlashAttention-3's grid does). Query tiles stay the fastest index,
+  // so the blocks running at once share few heads' K and V in L2.
   std::string tile = "bid % " + num(queryTiles);
   if (op.getCausalOffset())
     tile = num(queryTiles - 1) + " - " + tile;

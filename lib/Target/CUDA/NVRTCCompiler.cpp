@@ -225,9 +225,24 @@ static void warnSerializedWgmma(const std::string &log,
   }
 }
 
+/// Warns when ptxas ignored a kernel's setmaxnreg (C7504, C7508): the
+/// kernel still runs, with the launch bound's registers everywhere.
+static void warnIgnoredSetmaxnreg(const std::string &log, Location loc) {
+  llvm::SmallVector<llvm::StringRef> lines;
+  llvm::StringRef(log).split(lines, '\n');
+  for (llvm::StringRef line : lines)
+    if (line.contains("'setmaxnreg' ignored")) {
+      size_t at = line.find("(C75");
+      emitWarning(loc) << "ptxas ignored setmaxnreg: "
+                       << line.substr(at == llvm::StringRef::npos ? 0 : at).trim();
+      return;
+    }
+}
+
 /// Refuses a kernel whose setmaxnreg limits need more registers than
 /// ptxas gave it per thread (module.minRegisters): on the GPU its
-/// consumers would wait for them forever.
+/// consumers' setmaxnreg.inc would wait for them forever. (ptxas gives
+/// such a kernel its launch bound's limit; this holds it to that.)
 static LogicalResult checkRegisterPools(const std::string &resources,
                                         const EmittedModule &module,
                                         Location loc) {
@@ -237,18 +252,24 @@ static LogicalResult checkRegisterPools(const std::string &resources,
     llvm::Regex used("(^|\n)" + module.kernelNames[i] + " registers ([0-9]+)");
     llvm::SmallVector<llvm::StringRef> m;
     int64_t registers = 0;
-    if (!used.match(resources, &m) || m[2].getAsInteger(10, registers) ||
-        registers < module.minRegisters[i]) {
-      Location at = loc;
-      for (const SourceSpan &span : module.spans)
-        if (span.kernel == module.kernelNames[i])
-          at = span.loc;
-      return emitError(at) << "ptxas gave " << module.kernelNames[i] << " "
-                           << registers << " registers per thread, fewer than "
-                           << "the " << module.minRegisters[i]
-                           << " its setmaxnreg limits take from the block: on "
-                              "the GPU it would wait for them forever";
-    }
+    bool reported = used.match(resources, &m) &&
+                    !m[2].getAsInteger(10, registers);
+    if (reported && registers >= module.minRegisters[i])
+      continue;
+    Location at = loc;
+    for (const SourceSpan &span : module.spans)
+      if (span.kernel == module.kernelNames[i])
+        at = span.loc;
+    if (!reported)
+      return emitError(at) << "ptxas reported no register count for "
+                           << module.kernelNames[i]
+                           << ", whose setmaxnreg limits need "
+                           << module.minRegisters[i] << " per thread";
+    return emitError(at) << "ptxas gave " << module.kernelNames[i] << " "
+                         << registers << " registers per thread, fewer than "
+                         << "the " << module.minRegisters[i]
+                         << " its setmaxnreg limits take from the block: on "
+                            "the GPU it would wait for them forever";
   }
   return success();
 }
@@ -463,8 +484,10 @@ attn::cuda::compileModule(const EmittedModule &module,
   // in parallel, and nvJitLink joins the relocatable cubins and the data
   // (10-20 ms, most of it reading the data's PTX).
   unsigned count = programCount(module, options.jobs);
-  // ptxas honours setmaxnreg (allocating up to the raised limit after it,
-  // and the launch bound's limit for the launch) only in whole programs.
+  // ptxas honours setmaxnreg only in whole programs: in relocatable code
+  // it ignores it (C7504, "to maintain compatibility across compilation
+  // units"), and the consumers that needed the registers spill and get
+  // their wgmma serialised.
   if (llvm::any_of(module.minRegisters, [](int64_t r) { return r > 0; }))
     count = 1;
   std::vector<Program> programs;
@@ -529,6 +552,7 @@ attn::cuda::compileModule(const EmittedModule &module,
     result.programMs.push_back(program.ms);
   result.resources = summarizeResources(log, module);
   warnSerializedWgmma(log, module, loc);
+  warnIgnoredSetmaxnreg(log, loc);
   if (failed(checkRegisterPools(result.resources, module, loc)))
     return failure();
 

@@ -635,8 +635,9 @@ inline Mma &issue(float *d, unsigned n, unsigned long long a,
 /// wgmma with A in registers: the warp exchanges its A fragments (each
 /// lane holds, as mma.m16n8k16's A, elements (lane / 4 [+ 8], 2 (lane % 4)
 /// [+ 1] [+ 8]) of its warp's 16 rows) and each lane keeps its two rows.
-/// The registers are read at issue: the GPU may read them until the wait,
-/// and a kernel must not change them before it (PTX ISA, wgmma.fence).
+/// The registers are read at issue. In C++ they are values the asm takes
+/// at issue; ptxas keeps the registers that hold them until the wait, so
+/// the kernel may reassign its variables meanwhile.
 inline void issueRegisterA(float *d, unsigned n, const unsigned *a,
                            unsigned long long b, bool bf16, const char *file,
                            int line) {

@@ -44,9 +44,8 @@ struct EmittedModule {
   std::vector<std::string> instructions;
   /// Per kernel, the fewest registers per thread ptxas may give it, as its
   /// setmaxnreg limits take them from the block's pool (0: any number).
-  /// Relocatable code gets fewer (ptxas then allocates for the launch
-  /// bound's limit everywhere, setmaxnreg or not), so a module with such
-  /// a kernel compiles as one whole program.
+  /// In relocatable code ptxas ignores setmaxnreg (C7504), so a module
+  /// with such a kernel compiles as one whole program.
   std::vector<int64_t> minRegisters;
 };
 
