@@ -458,7 +458,6 @@ ATTNC_WGMMA_RS_FUNCTION(attnc_wgmma_m64n128k16_bf16_rs, "m64n128k16", "bf16",
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <map>
 #include <vector>
 
 namespace attnc_warpgroup_emu {
@@ -702,17 +701,7 @@ struct NamedBarriers {
 inline NamedBarrier &namedBarrier(unsigned id, unsigned threads,
                                   const char *what, const char *file,
                                   int line) {
-  struct Slot {
-    unsigned long long launch = 0;
-    NamedBarriers state;
-  };
-  static std::map<long long, Slot> all;
-  long long block = blockIdx.x + (long long)gridDim.x *
-                                     (blockIdx.y + (long long)gridDim.y * blockIdx.z);
-  unsigned long long launch = ::attnc_emu::gScheduler.launches;
-  Slot &slot = all[block];
-  if (slot.launch != launch)
-    slot = Slot{launch, NamedBarriers()};
+  NamedBarriers &barriers = attnc_emu_block_state<NamedBarriers>();
   if (id == 0 || id >= 16 || threads == 0 || threads % 32 != 0 ||
       threads > blockDim.x * blockDim.y * blockDim.z)
     attnc_emu_fail(what, file, line,
@@ -720,7 +709,7 @@ inline NamedBarrier &namedBarrier(unsigned id, unsigned threads,
                    "__syncthreads') and the count a multiple of 32 within "
                    "the block",
                    id, threads);
-  NamedBarrier &b = slot.state.bars[id];
+  NamedBarrier &b = barriers.bars[id];
   if (b.arrived == 0)
     b.threads = threads;
   else if (b.threads != threads)

@@ -1532,6 +1532,23 @@ template <class State> inline State &attnc_emu_thread_state() {
   return slot.state;
 }
 
+/// Per-block state (the named barriers of a block), as
+/// attnc_emu_thread_state: one per emulated block, fresh every launch.
+template <class State> inline State &attnc_emu_block_state() {
+  struct Slot {
+    unsigned long long launch = 0;
+    State state;
+  };
+  static std::map<long long, Slot> all;
+  long long block = blockIdx.x + (long long)gridDim.x *
+                                     (blockIdx.y + (long long)gridDim.y * blockIdx.z);
+  unsigned long long launch = ::attnc_emu::gScheduler.launches;
+  Slot &slot = all[block];
+  if (slot.launch != launch)
+    slot = Slot{launch, State()};
+  return slot.state;
+}
+
 /// The caller's lane in its warp (linear thread index modulo 32).
 inline unsigned attnc_emu_lane() { return ::attnc_emu::running().lane; }
 
