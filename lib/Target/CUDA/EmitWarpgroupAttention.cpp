@@ -5,7 +5,8 @@
 // of 384 threads owns 128 queries:
 //
 //  - Warpgroup 0 is the producer: one thread copies the Q tile once, then
-//    streams 64-key tiles of K and V through a three-stage ring, all with
+//    streams key tiles (64 keys, 128 at head dim 128) of K and V through
+//    a three-stage ring, all with
 //    TMA into 128-byte swizzled tiles. Each operand's tensor map views it
 //    as slices of [sequence, head dim] (one per batch and head, grouped
 //    heads sharing theirs), so a partial tile reads zeros, never the next
@@ -24,9 +25,10 @@
 //
 // The two consumer warpgroups take turns issuing their MMAs
 // (FlashAttention-3's ping-pong, below). Leaving a tile's P V in flight
-// across the loop's back edge was tried first: ptxas then serialises every wgmma of the kernel ("non
-// wgmma instructions reading accumulator registers"); the loop below
-// completes both of its wgmma groups inside each iteration instead.
+// across the loop's back edge was tried first: ptxas then serialises
+// every wgmma of the kernel ("non wgmma instructions reading accumulator
+// registers"); the loop below completes both of its wgmma groups inside
+// each iteration instead.
 // Emulated in CI (attnc/warpgroup.h); EmitFlashAttention.cpp keeps the
 // mma.sync kernel.
 //
