@@ -276,6 +276,16 @@ def gpu_group(args, runtime, group):
                 rows[-1]["per_step_us"] = rows[-1]["attnc_s"] / T * 1e6
                 rows[-1]["hbm_bound_per_step_us_bf16"] = 8 * H * H / (copy_tbs * 1e12) * 1e6
 
+    def recur(a, b, h0, steps, keep_states):
+        """h_t = a_t h_{t-1} + b_t, one PyTorch step at a time: the
+        sequential loop the minGRU's scan replaces."""
+        h, hs = h0, []
+        for t in range(steps):
+            h = a[t] * h + b[t]
+            if keep_states:
+                hs.append(h)
+        return [torch.stack(hs), h] if keep_states else h
+
     def mingrus():
         name = "mingru_t65536"
         if name in names:
@@ -286,22 +296,11 @@ def gpu_group(args, runtime, group):
 
             def reference():
                 z = torch.sigmoid(xs @ wz)
-                ht = xs @ wh
-                a, b = 1 - z, z * ht
-                h, hs = h0.clone(), []
-                for t in range(T):
-                    h = a[t] * h + b[t]
-                    hs.append(h)
-                return [torch.stack(hs), h]
+                return recur(1 - z, z * (xs @ wh), h0, T, True)
 
             def loop_4096():
                 z = torch.sigmoid(xs[:4096] @ wz)
-                ht = xs[:4096] @ wh
-                a, b = 1 - z, z * ht
-                h = h0
-                for t in range(4096):
-                    h = a[t] * h + b[t]
-                return h
+                return recur(1 - z, z * (xs[:4096] @ wh), h0, 4096, False)
             with torch.no_grad():
                 # The whole model: its two f32 projections dominate, so it is
                 # rated by their flops; mingru_scan_t65536 rates the scan's
@@ -320,20 +319,11 @@ def gpu_group(args, runtime, group):
 
             def scan_reference():
                 z = torch.sigmoid(zxs)
-                a, b = 1 - z, z * hts
-                h, hs = h0.clone(), []
-                for t in range(T):
-                    h = a[t] * h + b[t]
-                    hs.append(h)
-                return [torch.stack(hs), h]
+                return recur(1 - z, z * hts, h0, T, True)
 
             def scan_loop_4096():
                 z = torch.sigmoid(zxs[:4096])
-                a, b = 1 - z, z * hts[:4096]
-                h = h0
-                for t in range(4096):
-                    h = a[t] * h + b[t]
-                return h
+                return recur(1 - z, z * hts[:4096], h0, 4096, False)
             with torch.no_grad():
                 record(name, f"T{T} B{B} H{H}", "f32", [zxs, hts, h0], scan_reference,
                        {"torch loop (4096 of 65536 steps, x16)":

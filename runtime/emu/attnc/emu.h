@@ -1511,42 +1511,42 @@ inline unsigned char *attnc_emu_shared_at(unsigned offset) {
          offset;
 }
 
-/// Per-thread state an instruction family keeps outside the fibers (the
-/// pending copies of cp.async, the pending wgmma of a warpgroup): one per
-/// emulated thread (block and thread index), started afresh by every
-/// launch, so that nothing a failed launch left pending is ever performed.
-template <class State> inline State &attnc_emu_thread_state() {
+namespace attnc_emu {
+/// State kept outside the fibers under `key`, one map per State and Kind,
+/// started afresh by every launch, so that nothing a failed launch left
+/// behind is ever used.
+template <class State, int Kind> inline State &launchState(long long key) {
   struct Slot {
     unsigned long long launch = 0;
     State state;
   };
   static std::map<long long, Slot> all;
-  long long block = blockIdx.x + (long long)gridDim.x *
-                                     (blockIdx.y + (long long)gridDim.y * blockIdx.z);
-  long long thread = threadIdx.x + (long long)blockDim.x *
-                                       (threadIdx.y + (long long)blockDim.y * threadIdx.z);
-  unsigned long long launch = ::attnc_emu::gScheduler.launches;
-  Slot &slot = all[block * (long long)::attnc_emu::kMaxBlockThreads + thread];
-  if (slot.launch != launch)
-    slot = Slot{launch, State()};
+  Slot &slot = all[key];
+  if (slot.launch != gScheduler.launches)
+    slot = Slot{gScheduler.launches, State()};
   return slot.state;
 }
+inline long long linearBlock() {
+  return blockIdx.x +
+         (long long)gridDim.x * (blockIdx.y + (long long)gridDim.y * blockIdx.z);
+}
+} // namespace attnc_emu
 
-/// Per-block state (the named barriers of a block), as
-/// attnc_emu_thread_state: one per emulated block, fresh every launch.
+/// Per-thread state an instruction family keeps outside the fibers (the
+/// pending copies of cp.async, the pending wgmma of a warpgroup): one per
+/// emulated thread (block and thread index), fresh for every launch.
+template <class State> inline State &attnc_emu_thread_state() {
+  long long thread = threadIdx.x + (long long)blockDim.x *
+                                       (threadIdx.y + (long long)blockDim.y * threadIdx.z);
+  return ::attnc_emu::launchState<State, 0>(
+      ::attnc_emu::linearBlock() * (long long)::attnc_emu::kMaxBlockThreads +
+      thread);
+}
+
+/// Per-block state (the named barriers of a block): one per emulated
+/// block, fresh for every launch.
 template <class State> inline State &attnc_emu_block_state() {
-  struct Slot {
-    unsigned long long launch = 0;
-    State state;
-  };
-  static std::map<long long, Slot> all;
-  long long block = blockIdx.x + (long long)gridDim.x *
-                                     (blockIdx.y + (long long)gridDim.y * blockIdx.z);
-  unsigned long long launch = ::attnc_emu::gScheduler.launches;
-  Slot &slot = all[block];
-  if (slot.launch != launch)
-    slot = Slot{launch, State()};
-  return slot.state;
+  return ::attnc_emu::launchState<State, 1>(::attnc_emu::linearBlock());
 }
 
 /// The caller's lane in its warp (linear thread index modulo 32).
