@@ -107,22 +107,34 @@ private:
     llvm::SmallVector<std::string> carryNow, carryNext;
   };
   LogicalResult emitSteps(graph::ScanOp op, bool outermost);
+  void prefetchSequences(graph::ScanOp op, const std::string &time);
 
   struct ResidentPlan {
     int64_t offset, perBlock, depth, cols; // offset in floats
   };
-  /// How a block's dot products over its own columns are shared out: each
-  /// thread takes `rows` rows of one column (the weight it reads serves
-  /// all of them, and their sums are independent chains), `lanes` adjacent
-  /// threads take every lanes-th k of it and add up with shuffles. The
-  /// lanes of a warp read rows kk of the resident weights with
-  /// kk % lanes apart and columns adjacent: column c of row kk is stored
-  /// at c ^ (kk % lanes) * swizzle, which puts the 32 on 32 banks (0: as
-  /// is, when the columns do not fill whole 32-float rows).
+  /// How a block's dot products over its own columns are shared out when
+  /// its weights stay in global memory: each thread takes `rows` rows of
+  /// one column (the weight it reads serves all of them, and their sums are
+  /// independent chains), `lanes` adjacent threads take every lanes-th k of
+  /// it and add up with shuffles.
   struct DotSplit {
-    int64_t rows, lanes, swizzle;
+    int64_t rows, lanes;
   };
   DotSplit dotSplit(const ResidentPlan &plan, int64_t rows) const;
+  /// The register tile of a product with resident weights
+  /// (emitResidentMatmul): each thread accumulates `rows` x `cols` outputs
+  /// over every lanes-th group of 4 k, `lanes` adjacent threads sharing a
+  /// tile. `swizzle` (0: none) spreads a warp's weight reads over the
+  /// banks; see residentSlot.
+  struct TileSplit {
+    int64_t rows, cols, lanes, swizzle;
+  };
+  TileSplit tileSplit(const ResidentPlan &plan, int64_t rows) const;
+  std::string residentSlot(const ResidentPlan &plan, const TileSplit &split,
+                           const std::string &k4, const std::string &c) const;
+  LogicalResult emitResidentMatmul(graph::MatmulOp matmul,
+                                   const ResidentPlan &plan,
+                                   const std::string &target);
   void loadResidentWeights();
   /// The matmul column that this block's c-th owned column is, and whether
   /// it exists (the last block's share may run past the end).
@@ -138,6 +150,10 @@ private:
   llvm::SmallVector<ActiveScan> active;       // outermost first
   unsigned nesting = 0;
   std::optional<UnitSplit> units;
+  /// Shared memory after the resident weights, in floats: the staged left
+  /// operand of a resident product (stagingFloats of it) and, under a unit
+  /// split, the block's tile of the product (-1: none).
+  int64_t stagingOffset = -1, stagingFloats = 0, productOffset = -1;
 };
 } // namespace
 
@@ -226,6 +242,17 @@ std::optional<std::string> RecurrenceEmitter::load(Value value,
   if (Operation *def = value.getDefiningOp())
     if (computing && (def == computing || computing->isAncestor(def)))
       return std::nullopt;
+  // The unit split's product, in the block's shared tile: column col is
+  // owned column (col / units) * perBlock + col % units - the block's
+  // first unit (only the block's own units read it).
+  if (productOffset >= 0 && value == units->matmul->getResult(0)) {
+    std::string col = "(" + index[1] + ")";
+    return "residentWeights[" + num(productOffset) + " + (" + index[0] +
+           ") * " + num(units->groups * units->perBlock) + " + " + col +
+           " / " + num(units->units) + " * " + num(units->perBlock) + " + " +
+           col + " % " + num(units->units) + " - blockIdx.x * " +
+           num(units->perBlock) + "]";
+  }
   auto it = scratch.find(value);
   if (it != scratch.end())
     return it->second + "[" + linearize(index, shapeOf(value)) + "]";
@@ -298,27 +325,52 @@ LogicalResult RecurrenceEmitter::phase(ArrayRef<Write> writes,
 /// of each such matrix, loads them once before the first step, and
 /// computes exactly those columns of the product every step: the weights
 /// cross HBM once instead of once per step (Persistent RNNs, Diamos et
-/// al. 2016).
+/// al. 2016). Behind the weights come the staging area for the products'
+/// left operands (all of them, or chunks of at least 16 k per row, which
+/// the weights leave room for) and, under a unit split, the block's tile
+/// of the product, which its gates then read without leaving the SM.
 void RecurrenceEmitter::planResidentWeights(int64_t blocks, int64_t budget) {
-  int64_t offset = 0;
+  llvm::SmallVector<graph::MatmulOp> candidates;
+  int64_t reserve = 0;
   for (Operation &op : scan.getBody().front().without_terminator()) {
     auto matmul = dyn_cast<graph::MatmulOp>(op);
     if (!matmul || !k.inputNumber(matmul.getRhs()) ||
         shapeOf(matmul.getRhs()).size() != 2 ||
         shapeOf(matmul.getResult()).size() != 2)
       continue;
+    candidates.push_back(matmul);
+    reserve = std::max(reserve, shapeOf(matmul.getResult())[0] * 16 * 4);
+  }
+  int64_t productBytes = 0;
+  if (units)
+    productBytes =
+        llvm::alignTo(units->rows * units->groups * units->perBlock * 4, 16);
+  int64_t offset = 0, stagingNeed = 0;
+  for (graph::MatmulOp matmul : candidates) {
     ArrayRef<int64_t> rhs = shapeOf(matmul.getRhs());
     int64_t depth = matmul.getTransposeRhs() ? rhs[1] : rhs[0];
     int64_t cols = matmul.getTransposeRhs() ? rhs[0] : rhs[1];
     int64_t perBlock = units ? units->groups * units->perBlock
                              : (cols + blocks - 1) / blocks;
-    int64_t bytes = depth * perBlock * 4;
-    if (offset + bytes > budget)
+    // Rows of 4 k (float4 reads), the last one zero-padded.
+    int64_t paddedDepth = llvm::alignTo(depth, 4);
+    int64_t bytes = paddedDepth * perBlock * 4;
+    if (offset + bytes + reserve + productBytes > budget)
       continue;
     resident[matmul] = {offset / 4, perBlock, depth, cols};
     offset += bytes;
+    stagingNeed = std::max(stagingNeed,
+                           shapeOf(matmul.getResult())[0] * paddedDepth * 4);
   }
-  k.dynamicShared = offset;
+  if (resident.empty())
+    return;
+  if (units && resident.count(units->matmul)) {
+    productOffset = offset / 4;
+    offset += productBytes;
+  }
+  stagingOffset = offset / 4;
+  stagingFloats = (std::min(stagingNeed, budget - offset) & ~int64_t(15)) / 4;
+  k.dynamicShared = offset + stagingFloats * 4;
 }
 
 std::string RecurrenceEmitter::ownedColumn(const ResidentPlan &plan,
@@ -341,29 +393,56 @@ std::string RecurrenceEmitter::ownedColumnValid(const ResidentPlan &plan,
 
 RecurrenceEmitter::DotSplit
 RecurrenceEmitter::dotSplit(const ResidentPlan &plan, int64_t rows) const {
-  DotSplit split{1, 1, 0};
+  DotSplit split{1, 1};
   while (split.rows * 2 <= std::min<int64_t>(rows, 8))
     split.rows *= 2;
   int64_t products = (rows + split.rows - 1) / split.rows * plan.perBlock;
   while (split.lanes < 32 && products * split.lanes * 2 <= k.threads)
     split.lanes *= 2;
-  if (split.lanes > 1 && plan.perBlock % 32 == 0)
-    split.swizzle = 32 / split.lanes;
   return split;
 }
 
-/// The resident weights' element for row `kk`, column `c` of a block.
-static std::string residentIndex(int64_t offset, int64_t perBlock,
-                                 int64_t lanes, int64_t swizzle,
-                                 const std::string &kk, const std::string &c) {
-  std::string column = c;
-  if (swizzle)
-    column = "((" + c + ") ^ (" + kk + ") % " + num(lanes) + " * " +
-             num(swizzle) + ")";
-  return num(offset) + " + (" + kk + ") * " + num(perBlock) + " + " + column;
+/// Up to 8 rows and 2 columns per thread. Per group of 4 k a thread then
+/// reads 2 float4 of weights and 8 float4 of the left operand for 64
+/// FMAs: the FMA pipe, not shared memory, bounds the step (one column per
+/// thread would read as many bytes as it does FMAs). Lanes share tiles
+/// while the block has threads to spare, so a small batch still keeps
+/// every thread busy and a step's latency is a slice of the contraction.
+RecurrenceEmitter::TileSplit
+RecurrenceEmitter::tileSplit(const ResidentPlan &plan, int64_t rows) const {
+  TileSplit split{1, plan.perBlock % 2 == 0 ? 2 : 1, 1, 0};
+  while (split.rows * 2 <= std::min<int64_t>(rows, 8))
+    split.rows *= 2;
+  int64_t products = (rows + split.rows - 1) / split.rows *
+                     (plan.perBlock / split.cols);
+  while (split.lanes < 32 && products * split.lanes * 2 <= k.threads)
+    split.lanes *= 2;
+  int64_t warpColumns = 32 / split.lanes;
+  if (plan.perBlock % 8 == 0 && warpColumns < 8)
+    split.swizzle = warpColumns;
+  return split;
 }
 
-/// Loads each resident block's columns into shared memory (as f32).
+/// The float4 slot of the resident weights that holds k = 4 k4 .. 4 k4 + 3
+/// of the block's column c: row k4 of perBlock slots. A warp reads
+/// 32 / lanes adjacent columns at each of `lanes` consecutive k4; eight
+/// slots fill the 32 banks, so with fewer than eight columns the slot
+/// index is XORed with (k4 % lanes) * columns (mod 8), which gives each
+/// k4 of the warp its own banks: 4 wavefronts for 512 bytes, the minimum.
+/// The XOR stays within an aligned group of 8 columns (perBlock % 8 == 0).
+std::string RecurrenceEmitter::residentSlot(const ResidentPlan &plan,
+                                            const TileSplit &split,
+                                            const std::string &k4,
+                                            const std::string &c) const {
+  std::string column = "(" + c + ")";
+  if (split.swizzle)
+    column = "(" + column + " ^ (" + k4 + ") % " + num(split.lanes) + " * " +
+             num(split.swizzle) + " % 8)";
+  return "(" + k4 + ") * " + num(plan.perBlock) + " + " + column;
+}
+
+/// Loads each resident block's columns into shared memory (as f32), in
+/// the float4 slots of residentSlot, zeros past the last k and column.
 void RecurrenceEmitter::loadResidentWeights() {
   if (resident.empty())
     return;
@@ -372,23 +451,142 @@ void RecurrenceEmitter::loadResidentWeights() {
   for (auto &[op, plan] : resident) {
     auto matmul = cast<graph::MatmulOp>(op);
     Value rhs = matmul.getRhs();
-    w.open("for (int e = threadIdx.x; e < " + num(plan.depth * plan.perBlock) +
+    TileSplit split = tileSplit(plan, shapeOf(matmul.getResult())[0]);
+    w.open("for (int e = threadIdx.x; e < " +
+           num(llvm::alignTo(plan.depth, 4) * plan.perBlock) +
            "; e += blockDim.x)");
-    w.line("const attnc_index kk = e / " + num(plan.perBlock) + ";");
-    w.line("const attnc_index col = " + ownedColumn(plan, "(e % " + num(plan.perBlock) + ")") +
-           ";");
+    w.line("const attnc_index kk = e / " + num(plan.perBlock) + ", c = e % " +
+           num(plan.perBlock) + ";");
+    w.line("const attnc_index col = " + ownedColumn(plan, "c") + ";");
     Index at = matmul.getTransposeRhs() ? Index{"col", "kk"} : Index{"kk", "col"};
-    ArrayRef<int64_t> out = shapeOf(matmul.getResult());
-    DotSplit split = out.size() == 2 ? dotSplit(plan, out[0]) : DotSplit{1, 1, 0};
-    w.line("residentWeights[" +
-           residentIndex(plan.offset, plan.perBlock, split.lanes,
-                         split.swizzle, "kk", "e % " + num(plan.perBlock)) +
-           "] = " +
-           ownedColumnValid(plan, "(e % " + num(plan.perBlock) + ")", "col") +
+    w.line("residentWeights[" + num(plan.offset) + " + (" +
+           residentSlot(plan, split, "kk / 4", "c") + ") * 4 + kk % 4] = kk < " +
+           num(plan.depth) + " && " + ownedColumnValid(plan, "c", "col") +
            " ? " + *k.loadInput(rhs, at) + " : 0.0f;");
     w.close();
   }
   w.line("__syncthreads();");
+}
+
+/// The block's columns of a product whose weights are resident, every
+/// row, as tileSplit shares them out. The left operand is staged in
+/// shared memory first (in chunks of k when it does not fit), so the dot
+/// products read float4s of it next to float4s of the weights; rows past
+/// the last are computed on the last row's operands and not stored. The
+/// trip counts are the same for every lane of a warp's tiles, so whole
+/// warps reach the shuffles.
+LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
+                                                    const ResidentPlan &plan,
+                                                    const std::string &target) {
+  CodeWriter &w = k.out;
+  Value result = matmul.getResult();
+  const int64_t rows = shapeOf(result)[0], perBlock = plan.perBlock;
+  const int64_t depth4 = (plan.depth + 3) / 4;
+  const int64_t chunk4 = std::min(depth4, stagingFloats / rows / 4);
+  const bool oneChunk = chunk4 == depth4;
+  const TileSplit split = tileSplit(plan, rows);
+  const int64_t colGroups = perBlock / split.cols;
+  const int64_t products = (rows + split.rows - 1) / split.rows * colGroups;
+  const std::string lanes = num(split.lanes), r = num(split.rows),
+                    c = num(split.cols);
+  const std::string staged = "residentWeights[" + num(stagingOffset) + " + ";
+  const std::string weights4 = "reinterpret_cast<const float4 *>("
+                               "residentWeights + " + num(plan.offset) + ")";
+  const std::string staged4 = "reinterpret_cast<const float4 *>("
+                              "residentWeights + " + num(stagingOffset) + ")";
+
+  // Rows x 4 chunk4 k of the left operand (from k = 4 first4 when
+  // chunked), zeros past the end.
+  auto stage = [&]() -> LogicalResult {
+    w.open("for (int i = threadIdx.x; i < " + num(rows * chunk4 * 4) +
+           "; i += blockDim.x)");
+    w.line("const attnc_index row = i / " + num(chunk4 * 4) + ", kk = " +
+           (oneChunk ? "" : "first4 * 4 + ") + "i % " + num(chunk4 * 4) +
+           ";");
+    w.line("float value = 0.0f;");
+    w.open("if (kk < " + num(plan.depth) + ")");
+    ScalarEmitter scalar(w, [&](Value v, const Index &i) {
+      return load(v, i, nullptr);
+    });
+    Index at = matmul.getTransposeLhs() ? Index{"kk", "row"} : Index{"row", "kk"};
+    FailureOr<std::string> a = scalar.emit(matmul.getLhs(), at);
+    if (failed(a))
+      return failure();
+    w.line("value = " + *a + ";");
+    w.close();
+    w.line(staged + "i] = value;");
+    w.close();
+    return success();
+  };
+
+  if (oneChunk) {
+    if (failed(stage()))
+      return failure();
+    w.line("__syncthreads();");
+  }
+  w.open("for (attnc_index base = 0; base < " + num(products) +
+         "; base += blockDim.x / " + lanes + ")");
+  w.line("const attnc_index e = base + threadIdx.x / " + lanes +
+         ", lane = threadIdx.x % " + lanes + ";");
+  w.line("const attnc_index rowBase = e / " + num(colGroups) + " * " + r +
+         ", group = e % " + num(colGroups) + ";");
+  w.line("float acc[" + r + "][" + c + "] = {};");
+  if (!oneChunk) {
+    w.open("for (attnc_index first4 = 0; first4 < " + num(depth4) +
+           "; first4 += " + num(chunk4) + ")");
+    w.line("__syncthreads(); // every thread is done with the last chunk");
+    if (failed(stage()))
+      return failure();
+    w.line("__syncthreads();");
+  }
+  const std::string global4 = oneChunk ? "k4" : "first4 + k4";
+  w.open("for (attnc_index k4 = lane; k4 < " + num(chunk4) +
+         (oneChunk ? "" : " && " + global4 + " < " + num(depth4)) +
+         "; k4 += " + lanes + ")");
+  w.line("float4 b[" + c + "];");
+  w.line("#pragma unroll");
+  w.line("for (int j = 0; j < " + c + "; ++j) b[j] = " + weights4 + "[" +
+         residentSlot(plan, split, global4,
+                      "group + j * " + num(colGroups)) +
+         "];");
+  w.line("#pragma unroll");
+  w.open("for (int r = 0; r < " + r + "; ++r)");
+  w.line("const attnc_index row = rowBase + r < " + num(rows) +
+         " ? rowBase + r : " + num(rows - 1) + ";");
+  w.line("const float4 a = " + staged4 + "[row * " + num(chunk4) + " + k4];");
+  w.line("#pragma unroll");
+  w.line("for (int j = 0; j < " + c + "; ++j) acc[r][j] = fmaf(a.w, b[j].w, "
+         "fmaf(a.z, b[j].z, fmaf(a.y, b[j].y, fmaf(a.x, b[j].x, acc[r][j]))));");
+  w.close();
+  w.close();
+  if (!oneChunk)
+    w.close();
+
+  // Add up the lanes' sums; the first lane stores.
+  w.line("#pragma unroll");
+  w.open("for (int r = 0; r < " + r + "; ++r)");
+  w.line("#pragma unroll");
+  w.open("for (int j = 0; j < " + c + "; ++j)");
+  for (int64_t offset = split.lanes / 2; offset >= 1; offset /= 2)
+    w.line("acc[r][j] += __shfl_xor_sync(0xffffffffu, acc[r][j], " +
+           num(offset) + ");");
+  w.line("const attnc_index c = group + j * " + num(colGroups) + ";");
+  std::string stores = "lane == 0 && e < " + num(products) +
+                       " && rowBase + r < " + num(rows);
+  if (productOffset >= 0 && units && units->matmul == matmul.getOperation()) {
+    w.line("if (" + stores + ") residentWeights[" + num(productOffset) +
+           " + (rowBase + r) * " + num(perBlock) + " + c] = " +
+           roundTo(result, "acc[r][j]") + ";");
+  } else {
+    w.line("const attnc_index col = " + ownedColumn(plan, "c") + ";");
+    w.line("if (" + stores + " && " + ownedColumnValid(plan, "c", "col") +
+           ") " + target + "[(rowBase + r) * " + num(plan.cols) + " + col] = " +
+           roundTo(result, "acc[r][j]") + ";");
+  }
+  w.close();
+  w.close();
+  w.close();
+  return success();
 }
 
 LogicalResult RecurrenceEmitter::emitMatmul(graph::MatmulOp matmul,
@@ -400,23 +598,20 @@ LogicalResult RecurrenceEmitter::emitMatmul(graph::MatmulOp matmul,
   ArrayRef<int64_t> lhs = shapeOf(matmul.getLhs());
   int64_t depth = matmul.getTransposeLhs() ? lhs[lhs.size() - 2] : lhs.back();
   auto it = resident.find(matmul);
-  // Under a unit split the block computes its own columns even when the
-  // weights stay in global memory (offset -1).
-  std::optional<ResidentPlan> owned;
   if (it != resident.end())
-    owned = it->second;
-  else if (units && units->matmul == matmul.getOperation())
-    owned = ResidentPlan{-1, units->groups * units->perBlock, depth,
-                         out.back()};
-  if (owned && out.size() == 2) {
-    // This block's columns, every row, from the on-chip copy, shared out
-    // as dotSplit says. With few dot products per block (a small batch),
-    // several lanes share one: all threads stay busy, and a step's latency
-    // is a slice of the contraction rather than all of it. The loop's trip
+    return emitResidentMatmul(matmul, it->second, target);
+  if (units && units->matmul == matmul.getOperation() && out.size() == 2) {
+    // Under a unit split the block computes its own columns even when the
+    // weights stay in global memory: every row, shared out as dotSplit
+    // says. With few dot products per block (a small batch), several
+    // lanes share one: all threads stay busy, and a step's latency is a
+    // slice of the contraction rather than all of it. The loop's trip
     // count is the same for every thread, so whole warps reach the
     // shuffles. Rows past the last are computed on the last row's
     // operands and not stored.
-    const ResidentPlan &plan = *owned;
+    const ResidentPlan owned{-1, units->groups * units->perBlock, depth,
+                             out.back()};
+    const ResidentPlan &plan = owned;
     const int64_t rows = out[0];
     DotSplit split = dotSplit(plan, rows);
     const int64_t rowGroups = (rows + split.rows - 1) / split.rows;
@@ -436,18 +631,12 @@ LogicalResult RecurrenceEmitter::emitMatmul(graph::MatmulOp matmul,
     ScalarEmitter scalar(w, [&](Value v, const Index &i) {
       return load(v, i, nullptr);
     });
-    if (plan.offset >= 0) {
-      w.line("const float weight = residentWeights[" +
-             residentIndex(plan.offset, plan.perBlock, split.lanes,
-                           split.swizzle, "kk", "c") +
-             "];");
-    } else {
-      Index at = matmul.getTransposeRhs() ? Index{"col", "kk"} : Index{"kk", "col"};
-      FailureOr<std::string> b = scalar.emit(matmul.getRhs(), at);
-      if (failed(b))
-        return failure();
-      w.line("const float weight = " + *b + ";");
-    }
+    Index weightAt =
+        matmul.getTransposeRhs() ? Index{"col", "kk"} : Index{"kk", "col"};
+    FailureOr<std::string> b = scalar.emit(matmul.getRhs(), weightAt);
+    if (failed(b))
+      return failure();
+    w.line("const float weight = " + *b + ";");
     w.line("#pragma unroll");
     w.open("for (int r = 0; r < " + r + "; ++r)");
     w.line("const attnc_index row = rowBase + r < " + num(rows) +
@@ -540,6 +729,31 @@ LogicalResult RecurrenceEmitter::run() {
 /// per step each body op as a phase (nested scans recursively), then the
 /// yield. The outermost scan writes kernel results; a nested one writes
 /// its results into their scratch buffers.
+/// Has the grid fetch this step's slice of each sequence the kernel reads
+/// from its inputs into L2, as the step begins: the projected inputs
+/// (x W, hoisted out of the recurrence) are too large to stay in L2 from
+/// the GEMM that wrote them, and the gates would otherwise wait on HBM
+/// after the product, on the critical path. The product and the staging
+/// before it take longer than the fetch. Only slices along dim 0 are
+/// contiguous lines.
+void RecurrenceEmitter::prefetchSequences(graph::ScanOp op,
+                                          const std::string &time) {
+  CodeWriter &w = k.out;
+  for (Value sequence : op.getSequences()) {
+    std::optional<unsigned> input = k.inputNumber(sequence);
+    if (!input || op.getDim() != 0)
+      continue;
+    auto type = cast<RankedTensorType>(sequence.getType());
+    int64_t sliceBytes = numElements(sequence) / type.getShape()[0] *
+                         ((type.getElementTypeBitWidth() + 7) / 8);
+    w.line("for (attnc_index line = gtid; line < " +
+           num((sliceBytes + 127) / 128) +
+           "; line += gsize) attnc_prefetch_l2(reinterpret_cast<const char "
+           "*>(in" + num(*input) + ") + " + time + " * " + num(sliceBytes) +
+           " + line * 128);");
+  }
+}
+
 LogicalResult RecurrenceEmitter::emitSteps(graph::ScanOp op, bool outermost) {
   CodeWriter &w = k.out;
   Block &body = op.getBody().front();
@@ -568,6 +782,8 @@ LogicalResult RecurrenceEmitter::emitSteps(graph::ScanOp op, bool outermost) {
                           : "step" + level.time) +
          ";");
   active.push_back(level);
+  if (outermost)
+    prefetchSequences(op, level.time);
   for (Operation &nested : body.without_terminator()) {
     if (auto inner = dyn_cast<graph::ScanOp>(nested)) {
       if (failed(emitSteps(inner, /*outermost=*/false)))

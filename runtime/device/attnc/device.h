@@ -103,6 +103,17 @@ __device__ __forceinline__ void attnc_store(attnc_i1 *p, attnc_index i, float v)
   p[i].value = v != 0.0f ? 1 : 0;
 }
 
+/// Asks L2 to fetch the 128-byte line holding `p`, which the caller will
+/// read later: a hint, nothing waits for it. The emulation reads the byte,
+/// so a prefetch outside its buffer fails there as a load would.
+__device__ __forceinline__ void attnc_prefetch_l2(const void *p) {
+#if defined(ATTNC_EMU)
+  (void)*static_cast<const volatile char *>(p);
+#else
+  asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
+#endif
+}
+
 /// Rounding an f32 value to what a tensor of that type can hold: each op
 /// result is rounded to its type, as the interpreter does.
 __device__ __forceinline__ float attnc_round_f16(float v) {

@@ -140,6 +140,15 @@ struct alignas(8) float2 {
 };
 inline constexpr float2 make_float2(float x, float y) { return {x, y}; }
 
+/// CUDA's 16-byte vector of four floats (the recurrence reads its operands
+/// from shared memory as float4).
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+inline constexpr float4 make_float4(float x, float y, float z, float w) {
+  return {x, y, z, w};
+}
+
 inline constexpr int warpSize = 32;
 
 namespace attnc_emu {
@@ -978,7 +987,9 @@ inline bool startBlock(Scheduler &s, size_t slot, uint3 blockIdx) {
   b.live = n;
   b.atBarrier = 0;
   b.arena = s.arenas.slot(slot);
-  b.staticLimit = kSharedBytes - s.dynamicBytes;
+  // The dynamic part starts 16-byte aligned, as on the GPU, so kernels may
+  // read it as float4.
+  b.staticLimit = (kSharedBytes - s.dynamicBytes) & ~size_t(15);
   b.poisoned = 0;
   std::memset(b.arena + b.staticLimit, kSharedPoison, s.dynamicBytes);
 
