@@ -132,6 +132,7 @@ private:
   TileSplit tileSplit(const ResidentPlan &plan, int64_t rows) const;
   std::string residentSlot(const ResidentPlan &plan, const TileSplit &split,
                            const std::string &k4, const std::string &c) const;
+  std::optional<std::string> plainBuffer(Value value);
   LogicalResult emitResidentMatmul(graph::MatmulOp matmul,
                                    const ResidentPlan &plan,
                                    const std::string &target);
@@ -468,13 +469,34 @@ void RecurrenceEmitter::loadResidentWeights() {
   w.line("__syncthreads();");
 }
 
+/// The left operand of a product as a plain row-major f32 buffer: a carry
+/// of a scan being stepped, or an earlier phase's result.
+std::optional<std::string> RecurrenceEmitter::plainBuffer(Value value) {
+  auto it = scratch.find(value);
+  if (it != scratch.end())
+    return it->second;
+  for (ActiveScan &level : active)
+    for (auto [i, arg] : llvm::enumerate(level.op.getCarriedArgs()))
+      if (arg == value)
+        return level.carryNow[i];
+  return std::nullopt;
+}
+
 /// The block's columns of a product whose weights are resident, every
 /// row, as tileSplit shares them out. The left operand is staged in
-/// shared memory first (in chunks of k when it does not fit), so the dot
+/// shared memory (in chunks of k when it does not fit), so the dot
 /// products read float4s of it next to float4s of the weights; rows past
 /// the last are computed on the last row's operands and not stored. The
 /// trip counts are the same for every lane of a warp's tiles, so whole
 /// warps reach the shuffles.
+///
+/// When the left operand is a plain buffer (the recurrent state, as a
+/// rule), it streams in through cp.async, at least four chunks into two
+/// buffers: the block computes on one chunk while the next arrives. Every
+/// block reads all of it each step (B x H: 64 KiB per block at batch 16
+/// and H = 1024, f32), so without the overlap the step would wait for L2
+/// as long as it computes. Otherwise the threads stage it through the
+/// scalar emitter, then compute.
 LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
                                                     const ResidentPlan &plan,
                                                     const std::string &target) {
@@ -482,18 +504,34 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
   Value result = matmul.getResult();
   const int64_t rows = shapeOf(result)[0], perBlock = plan.perBlock;
   const int64_t depth4 = (plan.depth + 3) / 4;
-  const int64_t chunk4 = std::min(depth4, stagingFloats / rows / 4);
-  const bool oneChunk = chunk4 == depth4;
+  std::optional<std::string> buffer = plainBuffer(matmul.getLhs());
+  const bool async =
+      buffer && !matmul.getTransposeLhs() && plan.depth % 4 == 0;
   const TileSplit split = tileSplit(plan, rows);
+  // Float4s of a row per chunk; streamed chunks are whole multiples of the
+  // lanes (so no lane idles) when the buffers allow it.
+  int64_t chunk4 = std::min(depth4, stagingFloats / rows / 4);
+  if (async) {
+    int64_t room = stagingFloats / 2 / rows / 4;
+    if (room > split.lanes)
+      room = llvm::alignDown(room, split.lanes);
+    chunk4 = std::min<int64_t>(room,
+                               llvm::alignTo((depth4 + 3) / 4, split.lanes));
+  }
+  const int64_t chunks = (depth4 + chunk4 - 1) / chunk4;
+  const bool oneChunk = !async && chunks == 1;
   const int64_t colGroups = perBlock / split.cols;
   const int64_t products = (rows + split.rows - 1) / split.rows * colGroups;
   const std::string lanes = num(split.lanes), r = num(split.rows),
                     c = num(split.cols);
-  const std::string staged = "residentWeights[" + num(stagingOffset) + " + ";
   const std::string weights4 = "reinterpret_cast<const float4 *>("
                                "residentWeights + " + num(plan.offset) + ")";
-  const std::string staged4 = "reinterpret_cast<const float4 *>("
-                              "residentWeights + " + num(stagingOffset) + ")";
+  std::string staged4 = "reinterpret_cast<const float4 *>(residentWeights + " +
+                        num(stagingOffset) + ")";
+  if (async)
+    staged4 = "reinterpret_cast<const float4 *>(residentWeights + " +
+              num(stagingOffset) + " + chunk % 2 * " + num(rows * chunk4 * 4) +
+              ")";
 
   // Rows x 4 chunk4 k of the left operand (from k = 4 first4 when
   // chunked), zeros past the end.
@@ -514,9 +552,22 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
       return failure();
     w.line("value = " + *a + ";");
     w.close();
-    w.line(staged + "i] = value;");
+    w.line("residentWeights[" + num(stagingOffset) + " + i] = value;");
     w.close();
     return success();
+  };
+  // Starts copying chunk `which` into its buffer, zeros past the end.
+  auto issue = [&](const std::string &which) {
+    w.open("for (int i = threadIdx.x; i < " + num(rows * chunk4) +
+           "; i += blockDim.x)");
+    w.line("const attnc_index row = i / " + num(chunk4) + ", k4 = (" + which +
+           ") * " + num(chunk4) + " + i % " + num(chunk4) + ";");
+    w.line("attnc_cp_async_16(residentWeights + " + num(stagingOffset) +
+           " + (" + which + ") % 2 * " + num(rows * chunk4 * 4) +
+           " + i * 4, " + *buffer + " + row * " + num(plan.depth) +
+           " + (k4 < " + num(depth4) + " ? k4 : 0) * 4, k4 < " + num(depth4) +
+           ");");
+    w.close();
   };
 
   if (oneChunk) {
@@ -531,7 +582,20 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
   w.line("const attnc_index rowBase = e / " + num(colGroups) + " * " + r +
          ", group = e % " + num(colGroups) + ";");
   w.line("float acc[" + r + "][" + c + "] = {};");
-  if (!oneChunk) {
+  std::string global4 = "k4";
+  if (async) {
+    global4 = "chunk * " + num(chunk4) + " + k4";
+    issue("0");
+    w.line("attnc_cp_async_commit();");
+    w.open("for (attnc_index chunk = 0; chunk < " + num(chunks) + "; ++chunk)");
+    w.open("if (chunk + 1 < " + num(chunks) + ")");
+    issue("chunk + 1");
+    w.close();
+    w.line("attnc_cp_async_commit();");
+    w.line("attnc_cp_async_wait<1>(); // this chunk's copies, not the next's");
+    w.line("__syncthreads();");
+  } else if (!oneChunk) {
+    global4 = "first4 + k4";
     w.open("for (attnc_index first4 = 0; first4 < " + num(depth4) +
            "; first4 += " + num(chunk4) + ")");
     w.line("__syncthreads(); // every thread is done with the last chunk");
@@ -539,15 +603,13 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
       return failure();
     w.line("__syncthreads();");
   }
-  const std::string global4 = oneChunk ? "k4" : "first4 + k4";
   w.open("for (attnc_index k4 = lane; k4 < " + num(chunk4) +
          (oneChunk ? "" : " && " + global4 + " < " + num(depth4)) +
          "; k4 += " + lanes + ")");
   w.line("float4 b[" + c + "];");
   w.line("#pragma unroll");
   w.line("for (int j = 0; j < " + c + "; ++j) b[j] = " + weights4 + "[" +
-         residentSlot(plan, split, global4,
-                      "group + j * " + num(colGroups)) +
+         residentSlot(plan, split, global4, "group + j * " + num(colGroups)) +
          "];");
   w.line("#pragma unroll");
   w.open("for (int r = 0; r < " + r + "; ++r)");
@@ -559,6 +621,8 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
          "fmaf(a.z, b[j].z, fmaf(a.y, b[j].y, fmaf(a.x, b[j].x, acc[r][j]))));");
   w.close();
   w.close();
+  if (async)
+    w.line("__syncthreads(); // the copy two chunks on refills this buffer");
   if (!oneChunk)
     w.close();
 
