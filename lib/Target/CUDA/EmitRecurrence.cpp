@@ -520,8 +520,14 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
   }
   const int64_t chunks = (depth4 + chunk4 - 1) / chunk4;
   const bool oneChunk = !async && chunks == 1;
+  // Streamed chunks: as many buffers as fit, all chunks in flight at once
+  // when h fits (a chunk's FMAs at batch 1 take less than an L2 round
+  // trip, so a two-buffer ring would wait once per chunk).
+  const int64_t slots =
+      std::min(chunks, stagingFloats / std::max<int64_t>(1, rows * chunk4 * 4));
   const int64_t colGroups = perBlock / split.cols;
   const int64_t products = (rows + split.rows - 1) / split.rows * colGroups;
+  const int64_t bases = (products * split.lanes + k.threads - 1) / k.threads;
   const std::string lanes = num(split.lanes), r = num(split.rows),
                     c = num(split.cols);
   const std::string weights4 = "reinterpret_cast<const float4 *>("
@@ -530,7 +536,8 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
                         num(stagingOffset) + ")";
   if (async)
     staged4 = "reinterpret_cast<const float4 *>(residentWeights + " +
-              num(stagingOffset) + " + chunk % 2 * " + num(rows * chunk4 * 4) +
+              num(stagingOffset) + " + chunk % " + num(slots) + " * " +
+              num(rows * chunk4 * 4) +
               ")";
 
   // Rows x 4 chunk4 k of the left operand (from k = 4 first4 when
@@ -563,7 +570,8 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
     w.line("const attnc_index row = i / " + num(chunk4) + ", k4 = (" + which +
            ") * " + num(chunk4) + " + i % " + num(chunk4) + ";");
     w.line("attnc_cp_async_16(residentWeights + " + num(stagingOffset) +
-           " + (" + which + ") % 2 * " + num(rows * chunk4 * 4) +
+           " + (" + which + ") % " + num(slots) + " * " +
+           num(rows * chunk4 * 4) +
            " + i * 4, " + *buffer + " + row * " + num(plan.depth) +
            " + (k4 < " + num(depth4) + " ? k4 : 0) * 4, k4 < " + num(depth4) +
            ");");
@@ -585,14 +593,18 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
   std::string global4 = "k4";
   if (async) {
     global4 = "chunk * " + num(chunk4) + " + k4";
-    issue("0");
+    const std::string ahead = num(slots - 1);
+    w.open("for (attnc_index chunk = 0; chunk < " + ahead + "; ++chunk)");
+    issue("chunk");
     w.line("attnc_cp_async_commit();");
+    w.close();
     w.open("for (attnc_index chunk = 0; chunk < " + num(chunks) + "; ++chunk)");
-    w.open("if (chunk + 1 < " + num(chunks) + ")");
-    issue("chunk + 1");
+    w.open("if (chunk + " + ahead + " < " + num(chunks) + ")");
+    issue("chunk + " + ahead);
     w.close();
     w.line("attnc_cp_async_commit();");
-    w.line("attnc_cp_async_wait<1>(); // this chunk's copies, not the next's");
+    w.line("attnc_cp_async_wait<" + ahead +
+           ">(); // this chunk's copies, not the later ones'");
     w.line("__syncthreads();");
   } else if (!oneChunk) {
     global4 = "first4 + k4";
@@ -621,10 +633,12 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
          "fmaf(a.z, b[j].z, fmaf(a.y, b[j].y, fmaf(a.x, b[j].x, acc[r][j]))));");
   w.close();
   w.close();
-  if (async)
-    w.line("__syncthreads(); // the copy two chunks on refills this buffer");
+  if (async && slots < chunks)
+    w.line("__syncthreads(); // a later chunk's copies refill this buffer");
   if (!oneChunk)
     w.close();
+  if (async && slots == chunks && bases > 1)
+    w.line("__syncthreads(); // the next tiles' copies refill the buffers");
 
   // Add up the lanes' sums; the first lane stores.
   w.line("#pragma unroll");
