@@ -26,6 +26,8 @@
 #include "attn/Dialect/Kernel/IR/KernelOps.h"
 
 #include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/Regex.h"
 
 using namespace mlir;
 using namespace attn;
@@ -82,6 +84,8 @@ private:
   /// Where a value of the scan body lives while a phase reads it.
   std::optional<std::string> load(Value value, const Index &index,
                                   Operation *computing);
+  std::optional<std::string> locate(Value value, const Index &index,
+                                    Operation *computing);
   /// Writes `value` to `target` (a float buffer or an output; `stacked`
   /// writes step t of the stacked result `outer`).
   struct Write {
@@ -107,6 +111,9 @@ private:
     llvm::SmallVector<std::string> carryNow, carryNext;
   };
   LogicalResult emitSteps(graph::ScanOp op, bool outermost);
+  llvm::SmallVector<Write> yieldWrites(const ActiveScan &level,
+                                       bool outermost);
+  void preloadYieldOperands(ArrayRef<Write> writes);
   void prefetchSequences(graph::ScanOp op, const std::string &time);
 
   struct ResidentPlan {
@@ -155,6 +162,11 @@ private:
   /// operand of a resident product (stagingFloats of it) and, under a unit
   /// split, the block's tile of the product (-1: none).
   int64_t stagingOffset = -1, stagingFloats = 0, productOffset = -1;
+  /// Loads of the unit split's gates done at the start of the step
+  /// (preloadYieldOperands): expression -> the register holding it.
+  llvm::StringMap<std::string> preloaded;
+  /// While set, load() appends every expression it returns here.
+  std::vector<std::string> *recordLoads = nullptr;
 };
 } // namespace
 
@@ -236,9 +248,25 @@ void RecurrenceEmitter::openElementLoop(int64_t count) {
          num(units->units) + " + unit;");
 }
 
+/// locate's expression, or the register it was preloaded into; a dry run
+/// (recordLoads) collects the expressions instead.
 std::optional<std::string> RecurrenceEmitter::load(Value value,
                                                    const Index &index,
                                                    Operation *computing) {
+  std::optional<std::string> expression = locate(value, index, computing);
+  if (!expression)
+    return expression;
+  if (recordLoads) {
+    recordLoads->push_back(*expression);
+    return expression;
+  }
+  auto it = preloaded.find(*expression);
+  return it != preloaded.end() ? it->second : *expression;
+}
+
+std::optional<std::string> RecurrenceEmitter::locate(Value value,
+                                                     const Index &index,
+                                                     Operation *computing) {
   // Values inside the op being computed (a fused body) are computed.
   if (Operation *def = value.getDefiningOp())
     if (computing && (def == computing || computing->isAncestor(def)))
@@ -832,6 +860,72 @@ void RecurrenceEmitter::prefetchSequences(graph::ScanOp op,
   }
 }
 
+/// What a step of `level` writes as it ends: its outputs (kernel results,
+/// or the stacked results of a nested scan), then the next state.
+llvm::SmallVector<RecurrenceEmitter::Write>
+RecurrenceEmitter::yieldWrites(const ActiveScan &level, bool outermost) {
+  graph::ScanOp op = level.op;
+  Operation *yield = op.getBody().front().getTerminator();
+  unsigned numStacked = op.getStackedOutputs().size();
+  llvm::SmallVector<Write> writes;
+  for (auto [s, stacked] : llvm::enumerate(op.getStackedOutputs())) {
+    if (!outermost) {
+      writes.push_back({yield->getOperand(s), scratch[stacked], true, stacked});
+      continue;
+    }
+    for (auto [r, kernelValue] : llvm::enumerate(k.results()))
+      if (kernelValue == stacked)
+        writes.push_back({yield->getOperand(s), "out" + num(r), true, stacked});
+  }
+  for (auto [i, next] : llvm::enumerate(level.carryNext))
+    writes.push_back({yield->getOperand(numStacked + i), next});
+  return writes;
+}
+
+/// Under a unit split with at most one gate element per thread, loads the
+/// gates' operands from global memory (the step's slice of x W, the
+/// carried cell state, the bias) into registers as the step begins, so
+/// their L2 and HBM latency passes during the product instead of after
+/// it, on the critical path. A dry run of the gates' phase finds them;
+/// loads whose index depends on computed values stay where they are.
+void RecurrenceEmitter::preloadYieldOperands(ArrayRef<Write> writes) {
+  const int64_t count = units->rows * units->perBlock;
+  for (const Write &write : writes)
+    if (numElements(write.value) != units->rows * units->units)
+      return; // more than one phase
+  if (writes.empty() || count > k.threads)
+    return;
+  std::vector<std::string> loads;
+  size_t mark = k.body.size();
+  recordLoads = &loads;
+  LogicalResult dryRun = phase(writes, nullptr);
+  recordLoads = nullptr;
+  k.body.resize(mark);
+  if (failed(dryRun))
+    return;
+  static const llvm::Regex computed("(^|[^A-Za-z0-9_])v[0-9]+([^A-Za-z0-9_]|$)");
+  llvm::SmallVector<std::string> chosen;
+  for (const std::string &load : loads) {
+    if (chosen.size() == 16 || preloaded.count(load) ||
+        load.find("residentWeights") != std::string::npos ||
+        computed.match(load))
+      continue;
+    preloaded[load] = "preload" + num(chosen.size());
+    chosen.push_back(load);
+  }
+  if (chosen.empty())
+    return;
+  CodeWriter &w = k.out;
+  std::string declare = "float";
+  for (size_t i = 0; i < chosen.size(); ++i)
+    declare += (i ? ", preload" : " preload") + num(i) + " = 0.0f";
+  w.line(declare + ";");
+  openElementLoop(units->rows * units->units);
+  for (const std::string &load : chosen)
+    w.line(preloaded[load] + " = " + load + ";");
+  w.close();
+}
+
 LogicalResult RecurrenceEmitter::emitSteps(graph::ScanOp op, bool outermost) {
   CodeWriter &w = k.out;
   Block &body = op.getBody().front();
@@ -860,8 +954,12 @@ LogicalResult RecurrenceEmitter::emitSteps(graph::ScanOp op, bool outermost) {
                           : "step" + level.time) +
          ";");
   active.push_back(level);
-  if (outermost)
+  llvm::SmallVector<Write> writes = yieldWrites(level, outermost);
+  if (outermost) {
     prefetchSequences(op, level.time);
+    if (units)
+      preloadYieldOperands(writes);
+  }
   for (Operation &nested : body.without_terminator()) {
     if (auto inner = dyn_cast<graph::ScanOp>(nested)) {
       if (failed(emitSteps(inner, /*outermost=*/false)))
@@ -886,20 +984,6 @@ LogicalResult RecurrenceEmitter::emitSteps(graph::ScanOp op, bool outermost) {
     barrier();
   }
   // Yield: this step's outputs, then the next state.
-  Operation *yield = body.getTerminator();
-  unsigned numStacked = op.getStackedOutputs().size();
-  llvm::SmallVector<Write> writes;
-  for (auto [s, stacked] : llvm::enumerate(op.getStackedOutputs())) {
-    if (!outermost) {
-      writes.push_back({yield->getOperand(s), scratch[stacked], true, stacked});
-      continue;
-    }
-    for (auto [r, kernelValue] : llvm::enumerate(k.results()))
-      if (kernelValue == stacked)
-        writes.push_back({yield->getOperand(s), "out" + num(r), true, stacked});
-  }
-  for (auto [i, next] : llvm::enumerate(level.carryNext))
-    writes.push_back({yield->getOperand(numStacked + i), next});
   // One loop per element count, so equal-shaped yields share their work.
   while (!writes.empty()) {
     int64_t count = numElements(writes.front().value);
@@ -910,6 +994,7 @@ LogicalResult RecurrenceEmitter::emitSteps(graph::ScanOp op, bool outermost) {
       return failure();
     writes = std::move(rest);
   }
+  preloaded.clear();
   barrier();
   for (size_t i = 0; i < level.carryNow.size(); ++i)
     w.line("{ float *swap = " + level.carryNow[i] + "; " + level.carryNow[i] +
