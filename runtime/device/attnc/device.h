@@ -207,6 +207,14 @@ __device__ __forceinline__ float attnc_block_max(float v, float *scratch) {
 /// Correct only when all blocks are co-resident, which a cooperative launch
 /// guarantees (or refuses). The emulation has its own primitive, since a
 /// spinning fiber would never yield.
+///
+/// The arrival is a release and the spin reads are acquires, at GPU scope
+/// (PTX ISA, memory consistency model): the block's writes, ordered before
+/// the arrival by the first __syncthreads, happen before whatever any
+/// block does after seeing the count, which the second __syncthreads
+/// passes on to its threads. That is all a grid barrier needs, without
+/// the two full fences (membar.gl) around a relaxed atomic that it took
+/// before; a persistent recurrence pays this once per step.
 __device__ __forceinline__ void attnc_grid_sync(unsigned int *counter) {
 #if defined(ATTNC_EMU)
   (void)counter;
@@ -215,12 +223,20 @@ __device__ __forceinline__ void attnc_grid_sync(unsigned int *counter) {
   __syncthreads();
   if (threadIdx.x == 0 && threadIdx.y == 0 && threadIdx.z == 0) {
     unsigned int blocks = gridDim.x * gridDim.y * gridDim.z;
-    __threadfence();
-    unsigned int arrived = atomicAdd(counter, 1u) + 1u;
+    unsigned int arrived;
+    asm volatile("atom.release.gpu.global.add.u32 %0, [%1], 1;"
+                 : "=r"(arrived)
+                 : "l"(counter)
+                 : "memory");
+    arrived += 1u;
     unsigned int target = ((arrived + blocks - 1u) / blocks) * blocks;
-    while (*(volatile unsigned int *)counter < target) {
-    }
-    __threadfence();
+    unsigned int seen;
+    do {
+      asm volatile("ld.acquire.gpu.global.u32 %0, [%1];"
+                   : "=r"(seen)
+                   : "l"(counter)
+                   : "memory");
+    } while (seen < target);
   }
   __syncthreads();
 #endif
