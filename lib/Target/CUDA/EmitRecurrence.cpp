@@ -643,6 +643,9 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
       return failure();
     w.line("__syncthreads();");
   }
+  // Unrolled twice, so one iteration's shared loads issue under the
+  // other's FMAs (a block has only two warps per scheduler to hide them).
+  w.line("#pragma unroll 2");
   w.open("for (attnc_index k4 = lane; k4 < " + num(chunk4) +
          (oneChunk ? "" : " && " + global4 + " < " + num(depth4)) +
          "; k4 += " + lanes + ")");
