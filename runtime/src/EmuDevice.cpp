@@ -87,7 +87,10 @@ public:
                   (compiler.empty() ? std::string("c++, clang++, g++")
                                     : compiler) +
                   "); install one or set ATTNC_HOST_CXX"};
-    const std::string flags = "-std=c++17 -O1 -fPIC -shared -DATTNC_EMU";
+    // CUDA code reads memory through other types (float4 over floats,
+    // fragments over halves), which C++'s aliasing rules do not allow.
+    const std::string flags =
+        "-std=c++17 -O1 -fno-strict-aliasing -fPIC -shared -DATTNC_EMU";
     std::string keyText = model.contents.source + kEmuHeader +
                           kDeviceHeader + kNumericsHeader + kMmaHeader +
                           kWarpgroupHeader +

@@ -113,7 +113,8 @@ private:
   LogicalResult emitSteps(graph::ScanOp op, bool outermost);
   llvm::SmallVector<Write> yieldWrites(const ActiveScan &level,
                                        bool outermost);
-  void preloadYieldOperands(ArrayRef<Write> writes);
+  FailureOr<llvm::StringMap<std::string>>
+  preloadYieldOperands(ArrayRef<Write> writes);
   void prefetchSequences(graph::ScanOp op, const std::string &time);
 
   struct ResidentPlan {
@@ -163,10 +164,12 @@ private:
   /// split, the block's tile of the product (-1: none).
   int64_t stagingOffset = -1, stagingFloats = 0, productOffset = -1;
   /// Loads of the unit split's gates done at the start of the step
-  /// (preloadYieldOperands): expression -> the register holding it.
+  /// (preloadYieldOperands): expression -> the register holding it; set
+  /// only while the gates are emitted.
   llvm::StringMap<std::string> preloaded;
-  /// While set, load() appends every expression it returns here.
-  std::vector<std::string> *recordLoads = nullptr;
+  /// While set, load() appends here what it reads of kernel inputs and
+  /// carries, with the writer's depth (deeper: inside a branch).
+  std::vector<std::pair<std::string, int>> *recordLoads = nullptr;
 };
 } // namespace
 
@@ -249,7 +252,8 @@ void RecurrenceEmitter::openElementLoop(int64_t count) {
 }
 
 /// locate's expression, or the register it was preloaded into; a dry run
-/// (recordLoads) collects the expressions instead.
+/// (recordLoads) collects the loads of kernel inputs and carries, which
+/// nothing in the step writes, instead.
 std::optional<std::string> RecurrenceEmitter::load(Value value,
                                                    const Index &index,
                                                    Operation *computing) {
@@ -257,7 +261,11 @@ std::optional<std::string> RecurrenceEmitter::load(Value value,
   if (!expression)
     return expression;
   if (recordLoads) {
-    recordLoads->push_back(*expression);
+    bool carried = llvm::any_of(active, [&](ActiveScan &level) {
+      return llvm::is_contained(level.op.getCarriedArgs(), value);
+    });
+    if (k.inputNumber(value) || carried)
+      recordLoads->push_back({*expression, k.out.depth()});
     return expression;
   }
   auto it = preloaded.find(*expression);
@@ -354,13 +362,12 @@ LogicalResult RecurrenceEmitter::phase(ArrayRef<Write> writes,
 /// of each such matrix, loads them once before the first step, and
 /// computes exactly those columns of the product every step: the weights
 /// cross HBM once instead of once per step (Persistent RNNs, Diamos et
-/// al. 2016). Behind the weights come the staging area for the products'
-/// left operands (all of them, or chunks of at least 16 k per row, which
-/// the weights leave room for) and, under a unit split, the block's tile
-/// of the product, which its gates then read without leaving the SM.
+/// al. 2016). Behind the weights come, under a unit split, the block's
+/// tile of the product, which its gates then read without leaving the SM,
+/// and the staging area for the products' left operands: all of them, or
+/// at least 16 k of every row, which each placed matrix leaves room for.
 void RecurrenceEmitter::planResidentWeights(int64_t blocks, int64_t budget) {
   llvm::SmallVector<graph::MatmulOp> candidates;
-  int64_t reserve = 0;
   for (Operation &op : scan.getBody().front().without_terminator()) {
     auto matmul = dyn_cast<graph::MatmulOp>(op);
     if (!matmul || !k.inputNumber(matmul.getRhs()) ||
@@ -368,14 +375,15 @@ void RecurrenceEmitter::planResidentWeights(int64_t blocks, int64_t budget) {
         shapeOf(matmul.getResult()).size() != 2)
       continue;
     candidates.push_back(matmul);
-    reserve = std::max(reserve, shapeOf(matmul.getResult())[0] * 16 * 4);
   }
   int64_t productBytes = 0;
   if (units)
     productBytes =
         llvm::alignTo(units->rows * units->groups * units->perBlock * 4, 16);
-  int64_t offset = 0, stagingNeed = 0;
+  int64_t offset = 0, stagingNeed = 0, reserve = 0;
+  bool productPlaced = false;
   for (graph::MatmulOp matmul : candidates) {
+    int64_t rows = shapeOf(matmul.getResult())[0];
     ArrayRef<int64_t> rhs = shapeOf(matmul.getRhs());
     int64_t depth = matmul.getTransposeRhs() ? rhs[1] : rhs[0];
     int64_t cols = matmul.getTransposeRhs() ? rhs[0] : rhs[1];
@@ -384,16 +392,20 @@ void RecurrenceEmitter::planResidentWeights(int64_t blocks, int64_t budget) {
     // Rows of 4 k (float4 reads), the last one zero-padded.
     int64_t paddedDepth = llvm::alignTo(depth, 4);
     int64_t bytes = paddedDepth * perBlock * 4;
-    if (offset + bytes + reserve + productBytes > budget)
+    int64_t withReserve = std::max(reserve, rows * 16 * 4);
+    bool product = units && units->matmul == matmul.getOperation();
+    int64_t tile = productPlaced || product ? productBytes : 0;
+    if (offset + bytes + withReserve + tile > budget)
       continue;
     resident[matmul] = {offset / 4, perBlock, depth, cols};
     offset += bytes;
-    stagingNeed = std::max(stagingNeed,
-                           shapeOf(matmul.getResult())[0] * paddedDepth * 4);
+    reserve = withReserve;
+    productPlaced |= product;
+    stagingNeed = std::max(stagingNeed, rows * paddedDepth * 4);
   }
   if (resident.empty())
     return;
-  if (units && resident.count(units->matmul)) {
+  if (productPlaced) {
     productOffset = offset / 4;
     offset += productBytes;
   }
@@ -476,7 +488,10 @@ void RecurrenceEmitter::loadResidentWeights() {
   if (resident.empty())
     return;
   CodeWriter &w = k.out;
-  w.line("ATTNC_DYNAMIC_SHARED(float, residentWeights);");
+  // Declared as 16-byte elements, so the float4 reads and cp.async
+  // destinations are aligned whatever the compiler would give floats.
+  w.line("ATTNC_DYNAMIC_SHARED(attnc_b128, residentRaw);");
+  w.line("float *residentWeights = reinterpret_cast<float *>(residentRaw);");
   for (auto &[op, plan] : resident) {
     auto matmul = cast<graph::MatmulOp>(op);
     Value rhs = matmul.getRhs();
@@ -543,8 +558,10 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
     int64_t room = stagingFloats / 2 / rows / 4;
     if (room > split.lanes)
       room = llvm::alignDown(room, split.lanes);
-    chunk4 = std::min<int64_t>(room,
-                               llvm::alignTo((depth4 + 3) / 4, split.lanes));
+    // At least one float4 per row: a buffer that holds the whole of a
+    // shallow h (depth 4) leaves no room for a second.
+    chunk4 = std::max<int64_t>(
+        1, std::min<int64_t>(room, llvm::alignTo((depth4 + 3) / 4, split.lanes)));
   }
   const int64_t chunks = (depth4 + chunk4 - 1) / chunk4;
   const bool oneChunk = !async && chunks == 1;
@@ -889,44 +906,71 @@ RecurrenceEmitter::yieldWrites(const ActiveScan &level, bool outermost) {
 /// gates' operands from global memory (the step's slice of x W, the
 /// carried cell state, the bias) into registers as the step begins, so
 /// their L2 and HBM latency passes during the product instead of after
-/// it, on the critical path. A dry run of the gates' phase finds them;
-/// loads whose index depends on computed values stay where they are.
-void RecurrenceEmitter::preloadYieldOperands(ArrayRef<Write> writes) {
+/// it, on the critical path. A dry run of the gates' phase finds them:
+/// loads of kernel inputs and carries (which nothing in the step writes)
+/// that every element makes (not inside a branch, such as a concat's)
+/// at indices made of the element and step indices alone. Returns what
+/// it preloaded, for load() to use while the gates are emitted.
+FailureOr<llvm::StringMap<std::string>>
+RecurrenceEmitter::preloadYieldOperands(ArrayRef<Write> writes) {
+  llvm::StringMap<std::string> chosen;
   const int64_t count = units->rows * units->perBlock;
   for (const Write &write : writes)
     if (numElements(write.value) != units->rows * units->units)
-      return; // more than one phase
+      return chosen; // more than one phase
   if (writes.empty() || count > k.threads)
-    return;
-  std::vector<std::string> loads;
-  size_t mark = k.body.size();
+    return chosen;
+  std::vector<std::pair<std::string, int>> loads;
+  const size_t mark = k.body.size();
+  const int bodyDepth = k.out.depth() + 1;
   recordLoads = &loads;
   LogicalResult dryRun = phase(writes, nullptr);
   recordLoads = nullptr;
   k.body.resize(mark);
   if (failed(dryRun))
-    return;
-  static const llvm::Regex computed("(^|[^A-Za-z0-9_])v[0-9]+([^A-Za-z0-9_]|$)");
-  llvm::SmallVector<std::string> chosen;
-  for (const std::string &load : loads) {
-    if (chosen.size() == 16 || preloaded.count(load) ||
-        load.find("residentWeights") != std::string::npos ||
-        computed.match(load))
+    return failure();
+  // Identifiers an index may use at the start of the step.
+  static const llvm::Regex allowed(
+      "^(attnc_load|in[0-9]+|carryNowt[0-9_]+|t[0-9]+|e)$");
+  auto inScope = [&](StringRef load) {
+    for (size_t i = 0; i < load.size();) {
+      if (!isalpha(load[i]) && load[i] != '_') {
+        // Skip a number whole, so its digits are not read as a name.
+        size_t j = i;
+        while (j < load.size() && isalnum(load[j]))
+          ++j;
+        i = std::max(i + 1, j);
+        continue;
+      }
+      size_t j = i;
+      while (j < load.size() && (isalnum(load[j]) || load[j] == '_'))
+        ++j;
+      if (!allowed.match(load.substr(i, j - i)))
+        return false;
+      i = j;
+    }
+    return true;
+  };
+  llvm::SmallVector<std::string> order;
+  for (const auto &[load, depth] : loads) {
+    if (order.size() == 16 || depth != bodyDepth || chosen.count(load) ||
+        !inScope(load))
       continue;
-    preloaded[load] = "preload" + num(chosen.size());
-    chosen.push_back(load);
+    chosen[load] = "preload" + num(order.size());
+    order.push_back(load);
   }
-  if (chosen.empty())
-    return;
+  if (order.empty())
+    return chosen;
   CodeWriter &w = k.out;
   std::string declare = "float";
-  for (size_t i = 0; i < chosen.size(); ++i)
+  for (size_t i = 0; i < order.size(); ++i)
     declare += (i ? ", preload" : " preload") + num(i) + " = 0.0f";
   w.line(declare + ";");
   openElementLoop(units->rows * units->units);
-  for (const std::string &load : chosen)
-    w.line(preloaded[load] + " = " + load + ";");
+  for (const std::string &load : order)
+    w.line(chosen[load] + " = " + load + ";");
   w.close();
+  return chosen;
 }
 
 LogicalResult RecurrenceEmitter::emitSteps(graph::ScanOp op, bool outermost) {
@@ -958,10 +1002,16 @@ LogicalResult RecurrenceEmitter::emitSteps(graph::ScanOp op, bool outermost) {
          ";");
   active.push_back(level);
   llvm::SmallVector<Write> writes = yieldWrites(level, outermost);
+  llvm::StringMap<std::string> gateOperands;
   if (outermost) {
     prefetchSequences(op, level.time);
-    if (units)
-      preloadYieldOperands(writes);
+    if (units) {
+      FailureOr<llvm::StringMap<std::string>> preloads =
+          preloadYieldOperands(writes);
+      if (failed(preloads))
+        return failure();
+      gateOperands = std::move(*preloads);
+    }
   }
   for (Operation &nested : body.without_terminator()) {
     if (auto inner = dyn_cast<graph::ScanOp>(nested)) {
@@ -987,6 +1037,7 @@ LogicalResult RecurrenceEmitter::emitSteps(graph::ScanOp op, bool outermost) {
     barrier();
   }
   // Yield: this step's outputs, then the next state.
+  preloaded = std::move(gateOperands);
   // One loop per element count, so equal-shaped yields share their work.
   while (!writes.empty()) {
     int64_t count = numElements(writes.front().value);

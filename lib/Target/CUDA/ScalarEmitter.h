@@ -66,6 +66,8 @@ public:
   void open(const std::string &header); // "header {" then indent
   void close(const std::string &trailer = "}");
   std::string fresh(const char *prefix);
+  /// Nesting depth of the open blocks (1 at the kernel body's top level).
+  int depth() const { return indent; }
 
 private:
   std::string &text;
