@@ -53,10 +53,12 @@ std::string attn::cuda::attentionKeyEnd(graph::AttentionOp op, int64_t keys,
   return num(keys);
 }
 
-LogicalResult attn::cuda::emitScoreTile(KernelEmission &k,
-                                        graph::AttentionOp op,
-                                        const Index &batch, int64_t sTiles,
-                                        int64_t queries, int64_t keys) {
+FailureOr<std::string> attn::cuda::emitScoreTile(KernelEmission &k,
+                                                 graph::AttentionOp op,
+                                                 const Index &batch,
+                                                 int64_t sTiles,
+                                                 int64_t queries,
+                                                 int64_t keys) {
   CodeWriter &w = k.out;
   // A loop over the thread's elements of the S tile, each with its query
   // row and key.
@@ -68,21 +70,29 @@ LogicalResult attn::cuda::emitScoreTile(KernelEmission &k,
     w.line("const attnc_index rowI = rowBase + (e >= 2 ? 8 : 0);");
     w.line("const attnc_index keyJ = kv0 + t * 8 + 2 * inGroup + (e & 1);");
   };
-  // Scale and score modification. Padded rows and keys are clamped for
-  // the score modification (which may read buffers at i and j) and
-  // masked below.
-  openElementLoop();
-  w.line("const attnc_index i = rowI < " + num(queries) + " ? rowI : " +
-         num(queries - 1) + ";");
-  w.line("const attnc_index j = keyJ < " + num(keys) + " ? keyJ : " +
-         num(keys - 1) + ";");
-  w.line("float sval = " + floatLiteral(op.getScale().convertToDouble()) +
-         " * s[t][e];");
-  if (failed(applyScoreMod(k, op, batch, "sval")))
-    return failure();
-  w.line("s[t][e] = sval;");
-  w.close();
-  w.close();
+  // Without a score modification a positive scale commutes with the
+  // maximum, so S stays unscaled and the scale joins log2(e) in the one
+  // FMA that forms each exponent (as FlashAttention does): two fewer
+  // operations per score in the softmax-bound loop.
+  const double scale = op.getScale().convertToDouble();
+  const bool foldScale = op.getScoreMod().empty() && scale > 0;
+  const double log2e = 1.4426950408889634;
+  if (!foldScale) {
+    // Scale and score modification. Padded rows and keys are clamped for
+    // the score modification (which may read buffers at i and j) and
+    // masked below.
+    openElementLoop();
+    w.line("const attnc_index i = rowI < " + num(queries) + " ? rowI : " +
+           num(queries - 1) + ";");
+    w.line("const attnc_index j = keyJ < " + num(keys) + " ? keyJ : " +
+           num(keys - 1) + ";");
+    w.line("float sval = " + floatLiteral(scale) + " * s[t][e];");
+    if (failed(applyScoreMod(k, op, batch, "sval")))
+      return failure();
+    w.line("s[t][e] = sval;");
+    w.close();
+    w.close();
+  }
   // The mask, only in tiles that reach past the keys or (causal) past the
   // block's first query: the others, all of a long causal row but its
   // last tile or two, skip its compares in the softmax-bound loop. The
@@ -106,14 +116,17 @@ LogicalResult attn::cuda::emitScoreTile(KernelEmission &k,
   w.line("for (int t = 0; t < " + num(sTiles) +
          "; ++t) for (int e = 0; e < 4; ++e) tileMax[e >> 1] = "
          "fmaxf(tileMax[e >> 1], s[t][e]);");
-  return success();
+  return floatLiteral(foldScale ? scale * log2e : log2e);
 }
 
 void attn::cuda::emitOnlineSoftmax(CodeWriter &w, int64_t sTiles,
-                                   int64_t oTiles, StringRef rescaleArray) {
+                                   int64_t oTiles, StringRef log2Factor,
+                                   StringRef rescaleArray) {
   // Row maxima over the four lanes of a row; O and the sum rescaled; P in
-  // S's registers. Exponentials in base 2 with log2(e) folded into the
-  // argument, as FlashAttention does (ex2 is one instruction).
+  // S's registers. Exponentials in base 2, the factor to base 2 (and the
+  // scale, when emitScoreTile folded it) and the row's maximum applied by
+  // one FMA, as FlashAttention does; one ex2 each (attnc_exp2_ftz).
+  const std::string factor = log2Factor.str();
   w.line("#pragma unroll");
   w.open("for (int h = 0; h < 2; ++h)");
   w.line("tileMax[h] = fmaxf(tileMax[h], __shfl_xor_sync(0xffffffffu, "
@@ -124,9 +137,9 @@ void attn::cuda::emitOnlineSoftmax(CodeWriter &w, int64_t sTiles,
   // A row with nothing visible yet keeps max -inf: exp(-inf - base) must be
   // 0 and the rescale 1, never exp(-inf + inf) = NaN.
   w.line("const float base = newMax == __int_as_float(0xff800000) ? 0.0f : "
-         "newMax;");
+         "-newMax * " + factor + ";");
   w.line("const float correction = rowMax[h] == newMax ? 1.0f : "
-         "exp2f((rowMax[h] - base) * 1.442695041f);");
+         "attnc_exp2_ftz(fmaf(rowMax[h], " + factor + ", base));");
   w.line("rowMax[h] = newMax;");
   w.line("rowSum[h] *= correction;");
   if (!rescaleArray.empty()) {
@@ -138,8 +151,9 @@ void attn::cuda::emitOnlineSoftmax(CodeWriter &w, int64_t sTiles,
   }
   w.line("#pragma unroll");
   w.line("for (int t = 0; t < " + num(sTiles) +
-         "; ++t) for (int c = 0; c < 2; ++c) { const float p = exp2f((s[t][2 * h "
-         "+ c] - base) * 1.442695041f); s[t][2 * h + c] = p; rowSum[h] += p; }");
+         "; ++t) for (int c = 0; c < 2; ++c) { const float p = "
+         "attnc_exp2_ftz(fmaf(s[t][2 * h + c], " + factor +
+         ", base)); s[t][2 * h + c] = p; rowSum[h] += p; }");
   w.close();
 }
 

@@ -167,9 +167,11 @@ LogicalResult attn::cuda::emitFlashAttention(KernelEmission &k,
 
   // Scale, masks, score modification, online softmax (shared with the
   // wgmma kernel: AttentionFragments.cpp).
-  if (failed(emitScoreTile(k, op, batch, sTiles, queries, keys)))
+  FailureOr<std::string> log2Factor =
+      emitScoreTile(k, op, batch, sTiles, queries, keys);
+  if (failed(log2Factor))
     return failure();
-  emitOnlineSoftmax(w, sTiles, oTiles);
+  emitOnlineSoftmax(w, sTiles, oTiles, *log2Factor);
 
   // O += P V: P's registers from S's (C layout = A layout), V k-major.
   w.line("#pragma unroll");

@@ -123,13 +123,17 @@ std::string attentionKeyEnd(graph::AttentionOp op, int64_t keys,
 
 /// The tensor-core attention kernels' shared fragment code
 /// (AttentionFragments.cpp): scale, masks and score modification of the S
-/// tile into tileMax; the online softmax (which rescales O at once, or,
+/// tile into tileMax, returning the factor that takes S to base-2
+/// exponents (log2(e), times the scale when S is left unscaled); the
+/// online softmax with that factor (which rescales O at once, or,
 /// given `rescaleArray`, leaves each row's factor there for a caller whose
 /// O is still being accumulated); the normalised store of O.
-mlir::LogicalResult emitScoreTile(KernelEmission &k, graph::AttentionOp op,
-                                  const Index &batch, int64_t sTiles,
-                                  int64_t queries, int64_t keys);
+mlir::FailureOr<std::string> emitScoreTile(KernelEmission &k,
+                                           graph::AttentionOp op,
+                                           const Index &batch, int64_t sTiles,
+                                           int64_t queries, int64_t keys);
 void emitOnlineSoftmax(CodeWriter &w, int64_t sTiles, int64_t oTiles,
+                       llvm::StringRef log2Factor,
                        llvm::StringRef rescaleArray = {});
 void emitAttentionStore(KernelEmission &k, const Index &batch, int64_t oTiles,
                         int64_t queries);

@@ -144,6 +144,22 @@ __device__ __forceinline__ float attnc_relu(float x) { return fmaxf(x, 0.0f); }
 __device__ __forceinline__ float attnc_rsqrt(float x) {
   return 1.0f / sqrtf(x);
 }
+/// 2^x for the attention softmax: one MUFU.EX2 (ex2.approx.ftz, relative
+/// error about 2^-22). exp2f keeps subnormal results, for which ptxas
+/// wraps each ex2 in a compare and two multiplies; a softmax weight below
+/// 2^-126 of the row's largest is zero in any output type, so flushing
+/// it loses nothing. The emulation computes exp2 exactly and flushes the
+/// same way.
+__device__ __forceinline__ float attnc_exp2_ftz(float x) {
+#if defined(ATTNC_EMU)
+  float y = exp2f(x);
+  return y < 1.17549435e-38f ? 0.0f : y;
+#else
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+#endif
+}
 /// sin and cos of one argument; on the GPU with one range reduction.
 __device__ __forceinline__ void attnc_sincos(float x, float *sine,
                                              float *cosine) {
