@@ -79,6 +79,31 @@ __device__ __forceinline__ void attnc_store2(attnc_bf16 *p, attnc_index i,
   *reinterpret_cast<unsigned *>(p + i) = attnc_pack_bf16(v0, v1);
 }
 
+/// Stores elements i .. i + 7 as 16-byte accesses: `i` must be a multiple
+/// of 8 (of 4 for f32). The GEMM epilogue of a plain product (no fused
+/// ops) writes its tile this way, a fifth of the instructions of element
+/// stores.
+struct alignas(16) attnc_u32x4 {
+  unsigned x, y, z, w;
+};
+__device__ __forceinline__ void attnc_store8(float *p, attnc_index i,
+                                             float4 lo, float4 hi) {
+  reinterpret_cast<float4 *>(p + i)[0] = lo;
+  reinterpret_cast<float4 *>(p + i)[1] = hi;
+}
+__device__ __forceinline__ void attnc_store8(attnc_f16 *p, attnc_index i,
+                                             float4 lo, float4 hi) {
+  *reinterpret_cast<attnc_u32x4 *>(p + i) = {
+      attnc_pack_f16(lo.x, lo.y), attnc_pack_f16(lo.z, lo.w),
+      attnc_pack_f16(hi.x, hi.y), attnc_pack_f16(hi.z, hi.w)};
+}
+__device__ __forceinline__ void attnc_store8(attnc_bf16 *p, attnc_index i,
+                                             float4 lo, float4 hi) {
+  *reinterpret_cast<attnc_u32x4 *>(p + i) = {
+      attnc_pack_bf16(lo.x, lo.y), attnc_pack_bf16(lo.z, lo.w),
+      attnc_pack_bf16(hi.x, hi.y), attnc_pack_bf16(hi.z, hi.w)};
+}
+
 #if !defined(ATTNC_EMU)
 //===----------------------------------------------------------------------===//
 // GPU: one PTX instruction each
