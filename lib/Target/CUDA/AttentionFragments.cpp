@@ -53,7 +53,7 @@ std::string attn::cuda::attentionKeyEnd(graph::AttentionOp op, int64_t keys,
   return num(keys);
 }
 
-FailureOr<std::string> attn::cuda::emitScoreTile(KernelEmission &k,
+FailureOr<ExponentForm> attn::cuda::emitScoreTile(KernelEmission &k,
                                                  graph::AttentionOp op,
                                                  const Index &batch,
                                                  int64_t sTiles,
@@ -116,17 +116,19 @@ FailureOr<std::string> attn::cuda::emitScoreTile(KernelEmission &k,
   w.line("for (int t = 0; t < " + num(sTiles) +
          "; ++t) for (int e = 0; e < 4; ++e) tileMax[e >> 1] = "
          "fmaxf(tileMax[e >> 1], s[t][e]);");
-  return floatLiteral(foldScale ? scale * log2e : log2e);
+  return ExponentForm{floatLiteral(foldScale ? scale * log2e : log2e),
+                      foldScale};
 }
 
 void attn::cuda::emitOnlineSoftmax(CodeWriter &w, int64_t sTiles,
-                                   int64_t oTiles, StringRef log2Factor,
+                                   int64_t oTiles, const ExponentForm &form,
                                    StringRef rescaleArray) {
   // Row maxima over the four lanes of a row; O and the sum rescaled; P in
-  // S's registers. Exponentials in base 2, the factor to base 2 (and the
+  // S's registers. Exponentials in base 2: the factor to base 2 (and the
   // scale, when emitScoreTile folded it) and the row's maximum applied by
   // one FMA, as FlashAttention does; one ex2 each (attnc_exp2_ftz).
-  const std::string factor = log2Factor.str();
+  const std::string &factor = form.factor;
+  const bool fma = form.fma;
   w.line("#pragma unroll");
   w.open("for (int h = 0; h < 2; ++h)");
   w.line("tileMax[h] = fmaxf(tileMax[h], __shfl_xor_sync(0xffffffffu, "
@@ -136,10 +138,18 @@ void attn::cuda::emitOnlineSoftmax(CodeWriter &w, int64_t sTiles,
   w.line("const float newMax = fmaxf(rowMax[h], tileMax[h]);");
   // A row with nothing visible yet keeps max -inf: exp(-inf - base) must be
   // 0 and the rescale 1, never exp(-inf + inf) = NaN.
-  w.line("const float base = newMax == __int_as_float(0xff800000) ? 0.0f : "
-         "-newMax * " + factor + ";");
+  //
+  // With the scale folded, S holds raw products (finite, or -inf where
+  // masked), and each exponent is one FMA with base = -max * factor. A
+  // score modification may mask with a large finite value instead (-1e9,
+  // -1e30): rounding max * factor there would be an error of whole units
+  // in the exponent (2^18 at -1e9), so then the maximum is subtracted
+  // first, exactly, as before the scale was folded. The correction always
+  // subtracts first: exact for close maxima, and the same for both forms.
+  w.line("const float base = newMax == __int_as_float(0xff800000) ? 0.0f : " +
+         std::string(fma ? "-newMax * " + factor : "newMax") + ";");
   w.line("const float correction = rowMax[h] == newMax ? 1.0f : "
-         "attnc_exp2_ftz(fmaf(rowMax[h], " + factor + ", base));");
+         "attnc_exp2_ftz((rowMax[h] - newMax) * " + factor + ");");
   w.line("rowMax[h] = newMax;");
   w.line("rowSum[h] *= correction;");
   if (!rescaleArray.empty()) {
@@ -152,8 +162,10 @@ void attn::cuda::emitOnlineSoftmax(CodeWriter &w, int64_t sTiles,
   w.line("#pragma unroll");
   w.line("for (int t = 0; t < " + num(sTiles) +
          "; ++t) for (int c = 0; c < 2; ++c) { const float p = "
-         "attnc_exp2_ftz(fmaf(s[t][2 * h + c], " + factor +
-         ", base)); s[t][2 * h + c] = p; rowSum[h] += p; }");
+         "attnc_exp2_ftz(" +
+         (fma ? "fmaf(s[t][2 * h + c], " + factor + ", base)"
+                : "(s[t][2 * h + c] - base) * " + factor) +
+         "); s[t][2 * h + c] = p; rowSum[h] += p; }");
   w.close();
 }
 
@@ -162,7 +174,8 @@ void attn::cuda::emitAttentionStore(KernelEmission &k, const Index &batch,
   CodeWriter &w = k.out;
   // Row sums over the four lanes of a row, then one reciprocal per row and
   // a multiply per element. __fdividef (div.approx, 2 ulp): a row sum is
-  // at least 1 (its maximum contributes exp2(0)), far inside the range
+  // at least about 1 (its maximum contributes exp2 of 0, or of the
+  // rounding error of max * factor), far inside the range
   // where it is accurate; IEEE division would be a ptxas subroutine, which
   // in relocatable code serialises a kernel's wgmma (docs/codegen.md).
   w.line("#pragma unroll");

@@ -167,11 +167,11 @@ LogicalResult attn::cuda::emitFlashAttention(KernelEmission &k,
 
   // Scale, masks, score modification, online softmax (shared with the
   // wgmma kernel: AttentionFragments.cpp).
-  FailureOr<std::string> log2Factor =
+  FailureOr<ExponentForm> exponents =
       emitScoreTile(k, op, batch, sTiles, queries, keys);
-  if (failed(log2Factor))
+  if (failed(exponents))
     return failure();
-  emitOnlineSoftmax(w, sTiles, oTiles, *log2Factor);
+  emitOnlineSoftmax(w, sTiles, oTiles, *exponents);
 
   // O += P V: P's registers from S's (C layout = A layout), V k-major.
   w.line("#pragma unroll");

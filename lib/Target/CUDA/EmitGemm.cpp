@@ -126,10 +126,15 @@ LogicalResult attn::cuda::emitTileEpilogue(KernelEmission &k,
     w.line("const float4 *from = reinterpret_cast<const float4 *>(outTile + "
            "e / " + num(tn) + " * " + num(stride) + " + e % " + num(tn) +
            ");");
+    // A quarter warp's 16-byte reads, 32 bytes apart, would meet in pairs
+    // on the same banks: every other group of four threads reads its
+    // second half first.
+    w.line("const int swap = (threadIdx.x >> 2) & 1;");
+    w.line("const float4 first = from[swap], second = from[swap ^ 1];");
     w.line("attnc_store8(out0, " +
            linearize(outputIndex("gm", "gn"),
                      shapeOf(matmul.getResult())) +
-           ", from[0], from[1]);");
+           ", swap ? second : first, swap ? first : second);");
     w.close();
     return success();
   }
@@ -335,7 +340,9 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
     // 16-byte elements keep the tiles aligned for ldmatrix.
     w.line("ATTNC_DYNAMIC_SHARED(attnc_b128, smemTiles);");
   } else {
-    w.line("ATTNC_DYNAMIC_SHARED(float, smem);");
+    // 16-byte elements: the SIMT loop reads its tiles as float4.
+    w.line("ATTNC_DYNAMIC_SHARED(attnc_b128, smemRaw);");
+    w.line("float *smem = reinterpret_cast<float *>(smemRaw);");
   }
   // Block index: batch loops outermost, then m, then n fastest.
   w.line("attnc_index bid = blockIdx.x;");
@@ -415,31 +422,46 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
   }
 
   // f32 (or mixed) operands: a register-tiled SIMT GEMM. The threads form
-  // a 16-wide grid; each accumulates an rm x rn micro-tile (rows ty + TY i,
-  // columns tx + 16 j) from rank-1 updates read out of shared memory: A
+  // a 16-wide grid; each accumulates an rm x rn micro-tile (rows ty + TY i)
+  // from rank-1 updates read out of shared memory. The K loop is not
+  // unrolled beyond 4 k: full unrolling made every f32 GEMM cost NVRTC
+  // ~0.4 s.
+  //
+  // When the tile has whole 64-column groups (rn a multiple of 4), each
+  // thread's columns are 4 adjacent ones in each 64 (tx * 4 + 64 g + q)
+  // and both operands are read as float4: A row-major (rows padded by 4
+  // floats, so the two rows a warp reads fall in different banks) along
+  // k, B along n. Per 4 k a thread then issues rm + rn shared loads for
+  // 4 rm rn FMAs (16 for 256 at 8 x 8), where one float each (rm + rn per
+  // k) would keep shared memory as busy as the FMA pipe. Otherwise A is
   // staged transposed (k-major, its stride padded by one so the
-  // transposing stores spread over banks), so a warp's A reads are
-  // broadcasts and its B reads consecutive words. The K loop is unrolled by
-  // 4 only: full unrolling made every f32 GEMM cost NVRTC ~0.4 s.
+  // transposing stores spread over banks), a warp's A reads broadcasts
+  // and its B reads consecutive words.
   const int64_t tx = 16, ty = std::max<int64_t>(1, k.threads / 16);
   const int64_t rm = (tm + ty - 1) / ty, rn = (tn + tx - 1) / tx;
-  const int64_t strideA = ty * rm + 1, strideB = tx * rn;
-  k.dynamicShared =
-      std::max((strideA + strideB) * tk * 4, tm * tn * int64_t(4));
+  const bool wide = rn % 4 == 0 && tn == tx * rn && tk % 4 == 0;
+  const int64_t strideA = wide ? tk + 4 : ty * rm + 1, strideB = tx * rn;
+  const int64_t rowsA = ty * rm;
+  k.dynamicShared = std::max(
+      (wide ? rowsA * strideA + strideB * tk : (strideA + strideB) * tk) * 4,
+      tm * tn * int64_t(4));
   w.line("float *As = smem;");
-  w.line("float *Bs = smem + " + num(strideA * tk) + ";");
+  w.line("float *Bs = smem + " + num(wide ? rowsA * strideA : strideA * tk) +
+         ";");
   w.line("const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;");
   w.line("float acc[" + num(rm) + "][" + num(rn) + "];");
   w.line("for (int i = 0; i < " + num(rm) + "; ++i) for (int j = 0; j < " +
          num(rn) + "; ++j) acc[i][j] = 0.0f;");
   w.open("for (attnc_index k0 = 0; k0 < " + num(depth) + "; k0 += " + num(tk) +
          ")");
-  w.open("for (int i = threadIdx.x; i < " + num(ty * rm * tk) +
+  w.open("for (int i = threadIdx.x; i < " + num(rowsA * tk) +
          "; i += blockDim.x)");
   w.line("const int r = i / " + num(tk) + ", kk = i % " + num(tk) + ";");
   w.line("const attnc_index gm = tileM * " + num(tm) + " + r, gk = k0 + kk;");
-  w.line("As[kk * " + num(strideA) + " + r] = (r < " + num(tm) + " && gm < " +
-         num(totalRows) + " && gk < " + num(depth) + ") ? " +
+  w.line("As[" +
+         (wide ? "r * " + num(strideA) + " + kk" : "kk * " + num(strideA) + " + r") +
+         "] = (r < " + num(tm) + " && gm < " + num(totalRows) + " && gk < " +
+         num(depth) + ") ? " +
          *k.loadInput(matmul.getLhs(),
                       operandIndex(matmul.getLhs(), matmul.getTransposeLhs(),
                                    "gm", "gk", "gm")) +
@@ -458,19 +480,48 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
          " : 0.0f;");
   w.close();
   w.line("__syncthreads();");
-  w.line("#pragma unroll 4");
-  w.open("for (int kk = 0; kk < " + num(tk) + "; ++kk)");
-  w.line("float a[" + num(rm) + "], b[" + num(rn) + "];");
-  w.line("#pragma unroll");
-  w.line("for (int i = 0; i < " + num(rm) + "; ++i) a[i] = As[kk * " +
-         num(strideA) + " + ty + " + num(ty) + " * i];");
-  w.line("#pragma unroll");
-  w.line("for (int j = 0; j < " + num(rn) + "; ++j) b[j] = Bs[kk * " +
-         num(strideB) + " + tx + 16 * j];");
-  w.line("#pragma unroll");
-  w.line("for (int i = 0; i < " + num(rm) + "; ++i) for (int j = 0; j < " +
-         num(rn) + "; ++j) acc[i][j] += a[i] * b[j];");
-  w.close();
+  if (wide) {
+    const int64_t groups = rn / 4;
+    w.line("#pragma unroll 1");
+    w.open("for (int kk = 0; kk < " + num(tk) + "; kk += 4)");
+    w.line("float4 a[" + num(rm) + "];");
+    w.line("#pragma unroll");
+    w.line("for (int i = 0; i < " + num(rm) + "; ++i) a[i] = "
+           "*reinterpret_cast<const float4 *>(As + (ty + " + num(ty) +
+           " * i) * " + num(strideA) + " + kk);");
+    w.line("#pragma unroll");
+    w.open("for (int q = 0; q < 4; ++q)");
+    w.line("float4 b[" + num(groups) + "];");
+    w.line("#pragma unroll");
+    w.line("for (int g = 0; g < " + num(groups) + "; ++g) b[g] = "
+           "*reinterpret_cast<const float4 *>(Bs + (kk + q) * " +
+           num(strideB) + " + 64 * g + 4 * tx);");
+    w.line("#pragma unroll");
+    w.open("for (int i = 0; i < " + num(rm) + "; ++i)");
+    w.line("const float ai = q == 0 ? a[i].x : q == 1 ? a[i].y : q == 2 ? "
+           "a[i].z : a[i].w;");
+    w.line("#pragma unroll");
+    w.line("for (int g = 0; g < " + num(groups) + "; ++g) { "
+           "acc[i][4 * g] += ai * b[g].x; acc[i][4 * g + 1] += ai * b[g].y; "
+           "acc[i][4 * g + 2] += ai * b[g].z; acc[i][4 * g + 3] += ai * b[g].w; }");
+    w.close();
+    w.close();
+    w.close();
+  } else {
+    w.line("#pragma unroll 4");
+    w.open("for (int kk = 0; kk < " + num(tk) + "; ++kk)");
+    w.line("float a[" + num(rm) + "], b[" + num(rn) + "];");
+    w.line("#pragma unroll");
+    w.line("for (int i = 0; i < " + num(rm) + "; ++i) a[i] = As[kk * " +
+           num(strideA) + " + ty + " + num(ty) + " * i];");
+    w.line("#pragma unroll");
+    w.line("for (int j = 0; j < " + num(rn) + "; ++j) b[j] = Bs[kk * " +
+           num(strideB) + " + tx + 16 * j];");
+    w.line("#pragma unroll");
+    w.line("for (int i = 0; i < " + num(rm) + "; ++i) for (int j = 0; j < " +
+           num(rn) + "; ++j) acc[i][j] += a[i] * b[j];");
+    w.close();
+  }
   w.line("__syncthreads();");
   w.close();
 
@@ -481,7 +532,8 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
   w.open("for (int i = 0; i < " + num(rm) + "; ++i)");
   w.line("#pragma unroll");
   w.open("for (int j = 0; j < " + num(rn) + "; ++j)");
-  w.line("const int r = ty + " + num(ty) + " * i, c = tx + 16 * j;");
+  w.line("const int r = ty + " + num(ty) + " * i, c = " +
+         (wide ? "64 * (j / 4) + 4 * tx + j % 4" : "tx + 16 * j") + ";");
   w.line("if (r < " + num(tm) + " && c < " + num(tn) + ") outTile[r * " +
          num(tn) + " + c] = acc[i][j];");
   w.close();

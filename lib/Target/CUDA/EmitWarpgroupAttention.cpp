@@ -241,11 +241,11 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
   // of O left in `rescale`; then P packed into fragP.
   auto softmax = [&]() -> LogicalResult {
     w.line("attnc_wgmma_fence_operands(&s[0][0], " + num(sTiles * 4) + ");");
-    FailureOr<std::string> log2Factor =
+    FailureOr<ExponentForm> exponents =
         emitScoreTile(k, op, batch, sTiles, queries, keys);
-    if (failed(log2Factor))
+    if (failed(exponents))
       return failure();
-    emitOnlineSoftmax(w, sTiles, oTiles, *log2Factor, "rescale");
+    emitOnlineSoftmax(w, sTiles, oTiles, *exponents, "rescale");
     return success();
   };
   auto packP = [&] {

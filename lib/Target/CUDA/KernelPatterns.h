@@ -123,17 +123,24 @@ std::string attentionKeyEnd(graph::AttentionOp op, int64_t keys,
 
 /// The tensor-core attention kernels' shared fragment code
 /// (AttentionFragments.cpp): scale, masks and score modification of the S
-/// tile into tileMax, returning the factor that takes S to base-2
-/// exponents (log2(e), times the scale when S is left unscaled); the
-/// online softmax with that factor (which rescales O at once, or,
+/// tile into tileMax, returning the form of its exponents; the online
+/// softmax in that form (which rescales O at once, or,
 /// given `rescaleArray`, leaves each row's factor there for a caller whose
 /// O is still being accumulated); the normalised store of O.
-mlir::FailureOr<std::string> emitScoreTile(KernelEmission &k,
-                                           graph::AttentionOp op,
-                                           const Index &batch, int64_t sTiles,
-                                           int64_t queries, int64_t keys);
+/// How the softmax forms its base-2 exponents from S: times `factor`
+/// (log2(e), or the scale times log2(e) when S is left unscaled), the
+/// row's maximum applied by one FMA when `fma` (S then never holds large
+/// finite mask values), else subtracted first.
+struct ExponentForm {
+  std::string factor;
+  bool fma;
+};
+mlir::FailureOr<ExponentForm> emitScoreTile(KernelEmission &k,
+                                            graph::AttentionOp op,
+                                            const Index &batch, int64_t sTiles,
+                                            int64_t queries, int64_t keys);
 void emitOnlineSoftmax(CodeWriter &w, int64_t sTiles, int64_t oTiles,
-                       llvm::StringRef log2Factor,
+                       const ExponentForm &form,
                        llvm::StringRef rescaleArray = {});
 void emitAttentionStore(KernelEmission &k, const Index &batch, int64_t oTiles,
                         int64_t queries);
