@@ -442,45 +442,30 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
   const bool wide = rn % 4 == 0 && tn == tx * rn && tk % 4 == 0;
   const int64_t strideA = wide ? tk + 4 : ty * rm + 1, strideB = tx * rn;
   const int64_t rowsA = ty * rm;
-  k.dynamicShared = std::max(
-      (wide ? rowsA * strideA + strideB * tk : (strideA + strideB) * tk) * 4,
-      tm * tn * int64_t(4));
-  w.line("float *As = smem;");
-  w.line("float *Bs = smem + " + num(wide ? rowsA * strideA : strideA * tk) +
-         ";");
+  // Plain row-major f32 operands whose rows split into 16-byte chunks
+  // stream in through cp.async, two stages, the next K tile arriving while
+  // the block computes on this one (the wide layout: both tiles are
+  // straight copies of the operands' rows).
+  auto isF32 = [](Value v) {
+    return cast<RankedTensorType>(v.getType()).getElementType().isF32();
+  };
+  const bool streamed = wide && isF32(matmul.getLhs()) &&
+                        isF32(matmul.getRhs()) && !matmul.getTransposeLhs() &&
+                        !matmul.getTransposeRhs() &&
+                        shapeOf(matmul.getRhs()).size() == 2 &&
+                        (folded || batchRank == 0) && depth % 4 == 0 &&
+                        cols % 4 == 0;
+  const int64_t stageFloats =
+      wide ? rowsA * strideA + strideB * tk : (strideA + strideB) * tk;
+  k.dynamicShared = std::max((streamed ? 2 : 1) * stageFloats * 4,
+                             tm * tn * int64_t(4));
   w.line("const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;");
   w.line("float acc[" + num(rm) + "][" + num(rn) + "];");
   w.line("for (int i = 0; i < " + num(rm) + "; ++i) for (int j = 0; j < " +
          num(rn) + "; ++j) acc[i][j] = 0.0f;");
-  w.open("for (attnc_index k0 = 0; k0 < " + num(depth) + "; k0 += " + num(tk) +
-         ")");
-  w.open("for (int i = threadIdx.x; i < " + num(rowsA * tk) +
-         "; i += blockDim.x)");
-  w.line("const int r = i / " + num(tk) + ", kk = i % " + num(tk) + ";");
-  w.line("const attnc_index gm = tileM * " + num(tm) + " + r, gk = k0 + kk;");
-  w.line("As[" +
-         (wide ? "r * " + num(strideA) + " + kk" : "kk * " + num(strideA) + " + r") +
-         "] = (r < " + num(tm) + " && gm < " + num(totalRows) + " && gk < " +
-         num(depth) + ") ? " +
-         *k.loadInput(matmul.getLhs(),
-                      operandIndex(matmul.getLhs(), matmul.getTransposeLhs(),
-                                   "gm", "gk", "gm")) +
-         " : 0.0f;");
-  w.close();
-  w.open("for (int i = threadIdx.x; i < " + num(tk * strideB) +
-         "; i += blockDim.x)");
-  w.line("const int kk = i / " + num(strideB) + ", c = i % " + num(strideB) +
-         ";");
-  w.line("const attnc_index gk = k0 + kk, gn = tileN * " + num(tn) + " + c;");
-  w.line("Bs[i] = (c < " + num(tn) + " && gk < " + num(depth) + " && gn < " +
-         num(cols) + ") ? " +
-         *k.loadInput(matmul.getRhs(),
-                      operandIndex(matmul.getRhs(), matmul.getTransposeRhs(),
-                                   "gk", "gn", "")) +
-         " : 0.0f;");
-  w.close();
-  w.line("__syncthreads();");
-  if (wide) {
+
+  // The wide layout's rank-4 updates from As and Bs.
+  auto wideUpdates = [&] {
     const int64_t groups = rn / 4;
     w.line("#pragma unroll 1");
     w.open("for (int kk = 0; kk < " + num(tk) + "; kk += 4)");
@@ -507,23 +492,108 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
     w.close();
     w.close();
     w.close();
+  };
+
+  if (streamed) {
+    const int64_t tilesK = (depth + tk - 1) / tk;
+    const std::string lhs = "in" + num(*k.inputNumber(matmul.getLhs()));
+    const std::string rhs = "in" + num(*k.inputNumber(matmul.getRhs()));
+    // K tile `kt` into stage kt % 2, zero-filled past the matrices.
+    auto issue = [&](const std::string &kt) {
+      w.open("");
+      w.line("float *stageA = smem + (" + kt + ") % 2 * " + num(stageFloats) +
+             ", *stageB = stageA + " + num(rowsA * strideA) + ";");
+      w.open("for (int c = threadIdx.x; c < " + num(rowsA * tk / 4) +
+             "; c += blockDim.x)");
+      w.line("const int r = c / " + num(tk / 4) + ", kc = c % " + num(tk / 4) +
+             " * 4;");
+      w.line("const attnc_index gm = tileM * " + num(tm) + " + r, gk = (" + kt +
+             ") * " + num(tk) + " + kc;");
+      w.line("const bool valid = r < " + num(tm) + " && gm < " +
+             num(totalRows) + " && gk < " + num(depth) + ";");
+      w.line("attnc_cp_async_16(stageA + r * " + num(strideA) + " + kc, " + lhs +
+             " + (valid ? gm * " + num(depth) + " + gk : 0), valid);");
+      w.close();
+      w.open("for (int c = threadIdx.x; c < " + num(tk * tn / 4) +
+             "; c += blockDim.x)");
+      w.line("const int kk = c / " + num(tn / 4) + ", nc = c % " + num(tn / 4) +
+             " * 4;");
+      w.line("const attnc_index gk = (" + kt + ") * " + num(tk) +
+             " + kk, gn = tileN * " + num(tn) + " + nc;");
+      w.line("const bool valid = gk < " + num(depth) + " && gn < " + num(cols) +
+             ";");
+      w.line("attnc_cp_async_16(stageB + kk * " + num(strideB) + " + nc, " +
+             rhs + " + (valid ? gk * " + num(cols) + " + gn : 0), valid);");
+      w.close();
+      w.close();
+    };
+    issue("0");
+    w.line("attnc_cp_async_commit();");
+    w.open("for (attnc_index kt = 0; kt < " + num(tilesK) + "; ++kt)");
+    w.open("if (kt + 1 < " + num(tilesK) + ")");
+    issue("kt + 1");
+    w.close();
+    w.line("attnc_cp_async_commit();");
+    w.line("attnc_cp_async_wait<1>(); // this tile's copies, not the next's");
+    w.line("__syncthreads();");
+    w.line("const float *As = smem + kt % 2 * " + num(stageFloats) +
+           ", *Bs = As + " + num(rowsA * strideA) + ";");
+    wideUpdates();
+    w.line("__syncthreads(); // the copy two tiles on refills this stage");
+    w.close();
   } else {
-    w.line("#pragma unroll 4");
-    w.open("for (int kk = 0; kk < " + num(tk) + "; ++kk)");
-    w.line("float a[" + num(rm) + "], b[" + num(rn) + "];");
-    w.line("#pragma unroll");
-    w.line("for (int i = 0; i < " + num(rm) + "; ++i) a[i] = As[kk * " +
-           num(strideA) + " + ty + " + num(ty) + " * i];");
-    w.line("#pragma unroll");
-    w.line("for (int j = 0; j < " + num(rn) + "; ++j) b[j] = Bs[kk * " +
-           num(strideB) + " + tx + 16 * j];");
-    w.line("#pragma unroll");
-    w.line("for (int i = 0; i < " + num(rm) + "; ++i) for (int j = 0; j < " +
-           num(rn) + "; ++j) acc[i][j] += a[i] * b[j];");
+    w.line("float *As = smem;");
+    w.line("float *Bs = smem + " +
+           num(wide ? rowsA * strideA : strideA * tk) + ";");
+    w.open("for (attnc_index k0 = 0; k0 < " + num(depth) + "; k0 += " +
+           num(tk) + ")");
+    w.open("for (int i = threadIdx.x; i < " + num(rowsA * tk) +
+           "; i += blockDim.x)");
+    w.line("const int r = i / " + num(tk) + ", kk = i % " + num(tk) + ";");
+    w.line("const attnc_index gm = tileM * " + num(tm) + " + r, gk = k0 + kk;");
+    w.line("As[" +
+           (wide ? "r * " + num(strideA) + " + kk"
+                 : "kk * " + num(strideA) + " + r") +
+           "] = (r < " + num(tm) + " && gm < " + num(totalRows) + " && gk < " +
+           num(depth) + ") ? " +
+           *k.loadInput(matmul.getLhs(),
+                        operandIndex(matmul.getLhs(), matmul.getTransposeLhs(),
+                                     "gm", "gk", "gm")) +
+           " : 0.0f;");
+    w.close();
+    w.open("for (int i = threadIdx.x; i < " + num(tk * strideB) +
+           "; i += blockDim.x)");
+    w.line("const int kk = i / " + num(strideB) + ", c = i % " + num(strideB) +
+           ";");
+    w.line("const attnc_index gk = k0 + kk, gn = tileN * " + num(tn) + " + c;");
+    w.line("Bs[i] = (c < " + num(tn) + " && gk < " + num(depth) + " && gn < " +
+           num(cols) + ") ? " +
+           *k.loadInput(matmul.getRhs(),
+                        operandIndex(matmul.getRhs(), matmul.getTransposeRhs(),
+                                     "gk", "gn", "")) +
+           " : 0.0f;");
+    w.close();
+    w.line("__syncthreads();");
+    if (wide) {
+      wideUpdates();
+    } else {
+      w.line("#pragma unroll 4");
+      w.open("for (int kk = 0; kk < " + num(tk) + "; ++kk)");
+      w.line("float a[" + num(rm) + "], b[" + num(rn) + "];");
+      w.line("#pragma unroll");
+      w.line("for (int i = 0; i < " + num(rm) + "; ++i) a[i] = As[kk * " +
+             num(strideA) + " + ty + " + num(ty) + " * i];");
+      w.line("#pragma unroll");
+      w.line("for (int j = 0; j < " + num(rn) + "; ++j) b[j] = Bs[kk * " +
+             num(strideB) + " + tx + 16 * j];");
+      w.line("#pragma unroll");
+      w.line("for (int i = 0; i < " + num(rm) + "; ++i) for (int j = 0; j < " +
+             num(rn) + "; ++j) acc[i][j] += a[i] * b[j];");
+      w.close();
+    }
+    w.line("__syncthreads();");
     w.close();
   }
-  w.line("__syncthreads();");
-  w.close();
 
   // Epilogue through a row-major shared tile, as on the tensor-core path:
   // one compact loop runs the fused epilogue once per element.
