@@ -2,11 +2,12 @@
 //
 // The text form, one record per line, whitespace-separated:
 //
-//   attnc-plan 2
+//   attnc-plan 3
 //   arch sm_90
 //   entry lstm_small
 //   buffer <id> input|output|temp <index|-> f32|f16|bf16|i1 [d0,d1,...] <name|->
 //   launch <kernel> <kind> grid X Y Z block X Y Z smem <bytes> coop 0|1 args <id>...
+//          [aligned <arg>...]
 //          [maps <arg>:<slices>:<rows>:<cols>:<box rows>:<box cols>...]
 //          [scalars <int64>...]
 //   zero <id>
@@ -134,6 +135,10 @@ std::string attnc::rt::printPlan(const Plan &plan) {
          << " " << s.block[1] << " " << s.block[2] << " smem "
          << s.dynamicShared << " coop " << (s.cooperative ? 1 : 0) << " args";
       for (int a : s.args)
+        os << " " << a;
+      if (!s.aligned.empty())
+        os << " aligned";
+      for (int a : s.aligned)
         os << " " << a;
       if (!s.maps.empty())
         os << " maps";
@@ -293,14 +298,30 @@ static bool parseLaunch(LineReader &in, PlanStep &step, std::string *error) {
   step.dynamicShared = size_t(values[6]);
   step.cooperative = values[7] != 0;
   std::string token;
-  bool maps = false, scalars = false;
+  bool aligned = false, maps = false, scalars = false;
   while (in.word(&token)) {
+    if (!aligned && !maps && !scalars && token == "aligned") {
+      aligned = true;
+      continue;
+    }
     if (!maps && !scalars && token == "maps") {
       maps = true;
       continue;
     }
     if (!scalars && token == "scalars") {
       scalars = true;
+      continue;
+    }
+    if (aligned && !maps && !scalars) {
+      char *end = nullptr;
+      errno = 0;
+      long long value = std::strtoll(token.c_str(), &end, 10);
+      if (errno || end == token.c_str() || *end || value < 0 ||
+          value >= (long long)step.args.size()) {
+        *error = in.fail("'aligned' names no argument: '" + token + "'");
+        return false;
+      }
+      step.aligned.push_back(int(value));
       continue;
     }
     if (scalars) {
@@ -365,6 +386,10 @@ static bool parseLaunch(LineReader &in, PlanStep &step, std::string *error) {
       return false;
     }
     step.maps.push_back(m);
+  }
+  if (aligned && step.aligned.empty()) {
+    *error = in.fail("'aligned' lists no argument");
+    return false;
   }
   if (maps && step.maps.empty()) {
     *error = in.fail("'maps' lists no tensor map");

@@ -60,6 +60,9 @@ struct PlanStep {
   size_t dynamicShared = 0;
   bool cooperative = false;
   std::vector<int> args; // buffer ids, in parameter order
+  /// Arguments (indices into args) the kernel reads with 16-byte copies
+  /// (cp.async), which need 16-byte aligned addresses.
+  std::vector<int> aligned;
   std::vector<TensorMapDesc> maps; // parameters after the buffers
   /// 64-bit integers after the maps: the shape of a launch of a kernel
   /// that several kernel ops share (ModuleEmitter.cpp), last its variant.
@@ -69,8 +72,9 @@ struct PlanStep {
 
 struct Plan {
   /// 2: launches may carry scalars, and several may launch one kernel.
-  /// Version 1 plans (neither) still read.
-  static constexpr int kVersion = 2;
+  /// 3: launches may list the arguments they read with 16-byte copies.
+  /// Older plans (none of these) still read.
+  static constexpr int kVersion = 3;
   std::string arch;  // sm_80, sm_90, sm_90a
   std::string entry; // graph name
   std::vector<BufferDesc> buffers; // buffers[i].id == i

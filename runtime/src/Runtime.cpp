@@ -291,26 +291,35 @@ attnc_status attnc_session_enqueue(attnc_session session, void *stream) {
       addresses[model->inputs[i]->id] = binding.device;
   }
   const Plan &plan = model->loaded.plan;
-  // TMA copies (sm_90a) read their buffer only from 16-byte aligned
-  // addresses (cuTensorMapEncodeTiled's rule). The runtime's own buffers
-  // are, but a device pointer the caller bound (a slice of a larger
-  // tensor) may not be: refuse before anything is enqueued.
-  for (const PlanStep &step : plan.steps)
-    for (const TensorMapDesc &map : step.maps) {
-      int id = step.args[map.arg];
-      if (addresses[id] % 16 == 0)
-        continue;
-      const BufferDesc *buffer = plan.buffer(id);
-      char address[32];
-      std::snprintf(address, sizeof address, "0x%llx",
-                    (unsigned long long)addresses[id]);
-      return makeStatus(
-          ATTNC_INVALID_ARGUMENT,
-          "input " + std::to_string(buffer->index) + " (" + buffer->name +
-              ") is bound at " + address + ", but " + step.kernel + " (" +
-              step.kind + ") reads it with TMA, which needs a 16-byte "
-              "aligned address");
-    }
+  // TMA copies (sm_90a) and cp.async read their buffer only from 16-byte
+  // aligned addresses (cuTensorMapEncodeTiled's rule; a cp.async of 16
+  // bytes faults otherwise). The runtime's own buffers are, but a device
+  // pointer the caller bound (a slice of a larger tensor) may not be:
+  // refuse before anything is enqueued.
+  auto misaligned = [&](const PlanStep &step, int arg,
+                        const char *how) -> attnc_status {
+    int id = step.args[arg];
+    if (addresses[id] % 16 == 0)
+      return nullptr;
+    const BufferDesc *buffer = plan.buffer(id);
+    char address[32];
+    std::snprintf(address, sizeof address, "0x%llx",
+                  (unsigned long long)addresses[id]);
+    return makeStatus(
+        ATTNC_INVALID_ARGUMENT,
+        "input " + std::to_string(buffer->index) + " (" + buffer->name +
+            ") is bound at " + address + ", but " + step.kernel + " (" +
+            step.kind + ") reads it with " + how +
+            ", which needs a 16-byte aligned address");
+  };
+  for (const PlanStep &step : plan.steps) {
+    for (const TensorMapDesc &map : step.maps)
+      if (attnc_status refused = misaligned(step, map.arg, "TMA"))
+        return refused;
+    for (int arg : step.aligned)
+      if (attnc_status refused = misaligned(step, arg, "16-byte copies"))
+        return refused;
+  }
   for (size_t i = 0; i < model->inputs.size(); ++i) {
     const Binding &binding = session->inputs[i];
     if (binding.host)

@@ -14,14 +14,15 @@ using namespace attnc::rt;
 
 namespace {
 
-const char *kPlan = "attnc-plan 2\n"
+const char *kPlan = "attnc-plan 3\n"
                     "arch sm_90a\n"
                     "entry g\n"
                     "buffer 0 input 0 bf16 [37,200] a\n"
                     "buffer 1 input 1 bf16 [200,72] b\n"
                     "buffer 2 output 0 f32 [37,72] c\n"
                     "launch attnc_k0 gemm grid 1 1 1 block 256 1 1 smem 99392 "
-                    "coop 0 args 2 0 1 maps 1:1:37:200:64:64 2:1:200:72:64:64 "
+                    "coop 0 args 2 0 1 aligned 1 2 maps 1:1:37:200:64:64 "
+                    "2:1:200:72:64:64 "
                     "scalars 4 0 8589934592\n"
                     "end\n";
 
@@ -40,6 +41,7 @@ TEST(PlanTest, TensorMapsRoundTrip) {
   const PlanStep &step = plan.steps[0];
   ASSERT_EQ(step.args.size(), 3u);
   ASSERT_EQ(step.maps.size(), 2u);
+  EXPECT_EQ(step.aligned, (std::vector<int>{1, 2}));
   EXPECT_EQ(step.maps[0].arg, 1);
   EXPECT_EQ(step.maps[0].rows, 37);
   EXPECT_EQ(step.maps[0].cols, 200);
@@ -112,6 +114,17 @@ TEST(PlanTest, RejectsBadTensorMaps) {
       {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 scalars "
        "1 maps 1:1:37:200:64:64",
        "bad scalar 'maps'"},
+      // Aligned arguments: past the arguments, not a number, none, or
+      // after the maps.
+      {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 aligned 3",
+       "'aligned' names no argument: '3'"},
+      {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 aligned x",
+       "'aligned' names no argument: 'x'"},
+      {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 aligned",
+       "'aligned' lists no argument"},
+      {"launch k gemm grid 1 1 1 block 1 1 1 smem 0 coop 0 args 2 0 1 maps "
+       "1:1:37:200:64:64 aligned 1",
+       "bad tensor map 'aligned'"},
   };
   for (const Case &c : cases) {
     Plan plan;
@@ -124,14 +137,15 @@ TEST(PlanTest, RejectsBadTensorMaps) {
 
 TEST(PlanTest, VersionOnePlansStillRead) {
   std::string text = kPlan;
-  text.replace(text.find("attnc-plan 2"), 12, "attnc-plan 1");
+  text.replace(text.find("attnc-plan 3"), 12, "attnc-plan 1");
+  text.replace(text.find(" aligned 1 2"), 12, "");
   text.replace(text.find(" scalars 4 0 8589934592"), 23, "");
   Plan plan;
   std::string error;
   EXPECT_TRUE(parsePlan(text, &plan, &error)) << error;
-  text.replace(text.find("attnc-plan 1"), 12, "attnc-plan 3");
+  text.replace(text.find("attnc-plan 1"), 12, "attnc-plan 4");
   EXPECT_FALSE(parsePlan(text, &plan, &error));
-  EXPECT_NE(error.find("version 3"), std::string::npos) << error;
+  EXPECT_NE(error.find("version 4"), std::string::npos) << error;
 }
 
 TEST(PlanTest, LaunchesOfOneKernelPassTheSameParameters) {

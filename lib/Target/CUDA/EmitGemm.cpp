@@ -196,6 +196,9 @@ static LogicalResult emitTensorCoreLoop(
   // The operands' parameters (one, when both are the same tensor).
   std::string lhsBuffer = "in" + num(*k.inputNumber(matmul.getLhs()));
   std::string rhsBuffer = "in" + num(*k.inputNumber(matmul.getRhs()));
+  if (stages > 1)
+    k.copiedInputs = {*k.inputNumber(matmul.getLhs()),
+                      *k.inputNumber(matmul.getRhs())};
   int64_t stageElements = tm * t.strideA + t.tk * t.strideB;
   k.dynamicShared = stages * stageElements * 2;
 
@@ -439,8 +442,11 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
   // and its B reads consecutive words.
   const int64_t tx = 16, ty = std::max<int64_t>(1, k.threads / 16);
   const int64_t rm = (tm + ty - 1) / ty, rn = (tn + tx - 1) / tx;
-  const bool wide = rn % 4 == 0 && tn == tx * rn && tk % 4 == 0;
-  const int64_t strideA = wide ? tk + 4 : ty * rm + 1, strideB = tx * rn;
+  const bool wide = rn % 4 == 0 && tn == tx * rn && tk > 0 && tk % 4 == 0;
+  // The two rows a warp reads are strideA floats apart: tk + 4 puts them
+  // on different banks unless that is a multiple of 32 (tk of 28 or 60).
+  const int64_t paddedK = (tk + 4) % 32 == 0 ? tk + 8 : tk + 4;
+  const int64_t strideA = wide ? paddedK : ty * rm + 1, strideB = tx * rn;
   const int64_t rowsA = ty * rm;
   // Plain row-major f32 operands whose rows split into 16-byte chunks
   // stream in through cp.async, two stages, the next K tile arriving while
@@ -498,6 +504,8 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
     const int64_t tilesK = (depth + tk - 1) / tk;
     const std::string lhs = "in" + num(*k.inputNumber(matmul.getLhs()));
     const std::string rhs = "in" + num(*k.inputNumber(matmul.getRhs()));
+    k.copiedInputs = {*k.inputNumber(matmul.getLhs()),
+                      *k.inputNumber(matmul.getRhs())};
     // K tile `kt` into stage kt % 2, zero-filled past the matrices.
     auto issue = [&](const std::string &kt) {
       w.open("");
@@ -601,11 +609,19 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
   w.line("#pragma unroll");
   w.open("for (int i = 0; i < " + num(rm) + "; ++i)");
   w.line("#pragma unroll");
-  w.open("for (int j = 0; j < " + num(rn) + "; ++j)");
-  w.line("const int r = ty + " + num(ty) + " * i, c = " +
-         (wide ? "64 * (j / 4) + 4 * tx + j % 4" : "tx + 16 * j") + ";");
-  w.line("if (r < " + num(tm) + " && c < " + num(tn) + ") outTile[r * " +
-         num(tn) + " + c] = acc[i][j];");
+  if (wide) {
+    // Each thread's 4 adjacent columns per 64 as one 16-byte store.
+    w.open("for (int g = 0; g < " + num(rn / 4) + "; ++g)");
+    w.line("const int r = ty + " + num(ty) + " * i;");
+    w.line("if (r < " + num(tm) + ") *reinterpret_cast<float4 *>(outTile + r * " +
+           num(tn) + " + 64 * g + 4 * tx) = make_float4(acc[i][4 * g], "
+           "acc[i][4 * g + 1], acc[i][4 * g + 2], acc[i][4 * g + 3]);");
+  } else {
+    w.open("for (int j = 0; j < " + num(rn) + "; ++j)");
+    w.line("const int r = ty + " + num(ty) + " * i, c = tx + 16 * j;");
+    w.line("if (r < " + num(tm) + " && c < " + num(tn) + ") outTile[r * " +
+           num(tn) + " + c] = acc[i][j];");
+  }
   w.close();
   w.close();
   w.line("__syncthreads();");

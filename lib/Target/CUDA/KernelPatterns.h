@@ -61,6 +61,9 @@ public:
     int64_t outer, rows, cols, boxRows, boxCols;
   };
   llvm::SmallVector<TensorMapUse> tensorMaps;
+  /// Inputs (block argument numbers) the kernel reads with 16-byte
+  /// copies (cp.async): the runtime refuses them at unaligned addresses.
+  llvm::SmallVector<unsigned> copiedInputs;
 
   /// Sharing one compiled kernel between kernel ops (ModuleEmitter.cpp).
   /// A pattern may write its body as a part that depends on the op only

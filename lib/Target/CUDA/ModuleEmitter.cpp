@@ -271,6 +271,9 @@ void ModuleBuilder::recordLaunch(unsigned number) {
       plan.steps.push_back(zero);
     }
   }
+  for (unsigned input : k.copiedInputs)
+    if (!llvm::is_contained(launch.aligned, int(op->getNumResults() + input)))
+      launch.aligned.push_back(int(op->getNumResults() + input));
   // Tensor maps after the buffers, by value (the runtime encodes each for
   // its buffer).
   for (const KernelEmission::TensorMapUse &map : k.tensorMaps) {
