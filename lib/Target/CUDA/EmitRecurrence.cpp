@@ -141,6 +141,7 @@ private:
   std::string residentSlot(const ResidentPlan &plan, const TileSplit &split,
                            const std::string &k4, const std::string &c) const;
   std::optional<std::string> plainBuffer(Value value);
+  FailureOr<std::string> leftOperandAt(graph::MatmulOp matmul);
   LogicalResult emitResidentMatmul(graph::MatmulOp matmul,
                                    const ResidentPlan &plan,
                                    const std::string &target);
@@ -512,6 +513,17 @@ void RecurrenceEmitter::loadResidentWeights() {
   w.line("__syncthreads();");
 }
 
+/// The left operand of a product at (row, kk) in scope, through a fresh
+/// scalar emitter (nothing computed for another element is reused).
+FailureOr<std::string>
+RecurrenceEmitter::leftOperandAt(graph::MatmulOp matmul) {
+  ScalarEmitter scalar(k.out, [&](Value v, const Index &i) {
+    return load(v, i, nullptr);
+  });
+  Index at = matmul.getTransposeLhs() ? Index{"kk", "row"} : Index{"row", "kk"};
+  return scalar.emit(matmul.getLhs(), at);
+}
+
 /// The left operand of a product as a plain row-major f32 buffer: a carry
 /// of a scan being stepped, or an earlier phase's result.
 std::optional<std::string> RecurrenceEmitter::plainBuffer(Value value) {
@@ -595,11 +607,7 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
            ";");
     w.line("float value = 0.0f;");
     w.open("if (kk < " + num(plan.depth) + ")");
-    ScalarEmitter scalar(w, [&](Value v, const Index &i) {
-      return load(v, i, nullptr);
-    });
-    Index at = matmul.getTransposeLhs() ? Index{"kk", "row"} : Index{"row", "kk"};
-    FailureOr<std::string> a = scalar.emit(matmul.getLhs(), at);
+    FailureOr<std::string> a = leftOperandAt(matmul);
     if (failed(a))
       return failure();
     w.line("value = " + *a + ";");
@@ -767,13 +775,9 @@ LogicalResult RecurrenceEmitter::emitMatmul(graph::MatmulOp matmul,
     w.open("for (int r = 0; r < " + r + "; ++r)");
     w.line("const attnc_index row = rowBase + r < " + num(rows) +
            " ? rowBase + r : " + num(rows - 1) + ";");
-    // The left operand is loaded inside the row loop: a fresh emitter, so
-    // nothing it computes is reused across rows.
-    ScalarEmitter rowScalar(w, [&](Value v, const Index &i) {
-      return load(v, i, nullptr);
-    });
-    Index at = matmul.getTransposeLhs() ? Index{"kk", "row"} : Index{"row", "kk"};
-    FailureOr<std::string> a = rowScalar.emit(matmul.getLhs(), at);
+    // The left operand is loaded inside the row loop (a fresh emitter:
+    // nothing it computes is reused across rows).
+    FailureOr<std::string> a = leftOperandAt(matmul);
     if (failed(a))
       return failure();
     w.line("s[r] += " + *a + " * weight;");
