@@ -1,0 +1,134 @@
+//===- RecurrenceEmitter.h - the persistent recurrence's emitter -*- C++ -*-===//
+//
+// The class that writes a kernel.recurrence (EmitRecurrence.cpp: the
+// unit split, phases and steps; RecurrenceProduct.cpp: products whose
+// weights stay in shared memory; RecurrenceOperands.cpp: what a step
+// fetches ahead of its gates). Private to the CUDA target.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_TARGET_CUDA_RECURRENCEEMITTER_H
+#define ATTN_TARGET_CUDA_RECURRENCEEMITTER_H
+
+#include "KernelPatterns.h"
+
+#include "attn/Dialect/Graph/IR/GraphOps.h"
+
+#include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/StringMap.h"
+
+namespace attn::cuda {
+
+/// The hidden-unit split of a recurrence step (EmitRecurrence.cpp): the
+/// matmul's N columns are `groups` blocks of `units`; each grid block owns
+/// `perBlock` units, i.e. columns g * units + blockIdx.x * perBlock + u.
+struct UnitSplit {
+  mlir::Operation *matmul;
+  int64_t rows, groups, units, perBlock;
+};
+
+/// Writes one kernel.recurrence's body into its KernelEmission: run()
+/// after findUnitSplit and planResidentWeights.
+class RecurrenceEmitter {
+public:
+  RecurrenceEmitter(KernelEmission &k, graph::ScanOp scan) : k(k), scan(scan) {}
+  void findUnitSplit(int64_t blocks);
+  void planResidentWeights(int64_t blocks, int64_t budget);
+  mlir::LogicalResult run();
+
+private:
+  /// Where a value of the scan body lives while a phase reads it.
+  std::optional<std::string> load(mlir::Value value, const Index &index,
+                                  mlir::Operation *computing);
+  std::optional<std::string> locate(mlir::Value value, const Index &index,
+                                    mlir::Operation *computing);
+  /// Writes `value` to `target` (a float buffer or an output; `stacked`
+  /// writes step t of the stacked result `outer`).
+  struct Write {
+    mlir::Value value;
+    std::string target;
+    bool stacked = false;
+    mlir::Value outer;
+  };
+  mlir::LogicalResult phase(mlir::Value value, const std::string &target,
+                      mlir::Operation *computing, bool stacked = false,
+                      mlir::Value outer = {});
+  mlir::LogicalResult phase(llvm::ArrayRef<Write> writes, mlir::Operation *computing);
+  /// The loop header of a phase over `count` elements: grid-stride, or
+  /// this block's units under a unit split.
+  void openElementLoop(int64_t count);
+  mlir::LogicalResult emitMatmul(graph::MatmulOp matmul, const std::string &target);
+  void barrier() { k.out.line("attnc_grid_sync(barrier);"); }
+
+  /// A scan being stepped: its time variable and carry buffers.
+  struct ActiveScan {
+    graph::ScanOp op;
+    std::string time;
+    llvm::SmallVector<std::string> carryNow, carryNext;
+  };
+  mlir::LogicalResult emitSteps(graph::ScanOp op, bool outermost);
+  llvm::SmallVector<Write> yieldWrites(const ActiveScan &level,
+                                       bool outermost);
+  mlir::FailureOr<llvm::StringMap<std::string>>
+  preloadYieldOperands(llvm::ArrayRef<Write> writes);
+  void prefetchSequences(graph::ScanOp op, const std::string &time);
+
+  struct ResidentPlan {
+    int64_t offset, perBlock, depth, cols; // offset in floats
+  };
+  /// How a block's dot products over its own columns are shared out when
+  /// its weights stay in global memory: each thread takes `rows` rows of
+  /// one column (the weight it reads serves all of them, and their sums are
+  /// independent chains), `lanes` adjacent threads take every lanes-th k of
+  /// it and add up with shuffles.
+  struct DotSplit {
+    int64_t rows, lanes;
+  };
+  DotSplit dotSplit(const ResidentPlan &plan, int64_t rows) const;
+  /// The register tile of a product with resident weights
+  /// (emitResidentMatmul): each thread accumulates `rows` x `cols` outputs
+  /// over every lanes-th group of 4 k, `lanes` adjacent threads sharing a
+  /// tile. `swizzle` (0: none) spreads a warp's weight reads over the
+  /// banks; see residentSlot.
+  struct TileSplit {
+    int64_t rows, cols, lanes, swizzle;
+  };
+  TileSplit tileSplit(const ResidentPlan &plan, int64_t rows) const;
+  std::string residentSlot(const ResidentPlan &plan, const TileSplit &split,
+                           const std::string &k4, const std::string &c) const;
+  std::optional<std::string> plainBuffer(mlir::Value value);
+  mlir::FailureOr<std::string> leftOperandAt(graph::MatmulOp matmul);
+  mlir::LogicalResult emitResidentMatmul(graph::MatmulOp matmul,
+                                   const ResidentPlan &plan,
+                                   const std::string &target);
+  void loadResidentWeights();
+  /// The matmul column that this block's c-th owned column is, and whether
+  /// it exists (the last block's share may run past the end).
+  std::string ownedColumn(const ResidentPlan &plan, const std::string &c);
+  std::string ownedColumnValid(const ResidentPlan &plan, const std::string &c,
+                               const std::string &col);
+
+  KernelEmission &k;
+  graph::ScanOp scan;
+  // In body order, so the generated text is deterministic.
+  llvm::MapVector<mlir::Operation *, ResidentPlan> resident;
+  llvm::DenseMap<mlir::Value, std::string> scratch; // body op results
+  llvm::SmallVector<ActiveScan> active;       // outermost first
+  unsigned nesting = 0;
+  std::optional<UnitSplit> units;
+  /// Shared memory after the resident weights, in floats: the staged left
+  /// operand of a resident product (stagingFloats of it) and, under a unit
+  /// split, the block's tile of the product (-1: none).
+  int64_t stagingOffset = -1, stagingFloats = 0, productOffset = -1;
+  /// Loads of the unit split's gates done at the start of the step
+  /// (preloadYieldOperands): expression -> the register holding it; set
+  /// only while the gates are emitted.
+  llvm::StringMap<std::string> preloaded;
+  /// While set, load() appends here what it reads of kernel inputs and
+  /// carries, with the writer's depth (deeper: inside a branch).
+  std::vector<std::pair<std::string, int>> *recordLoads = nullptr;
+};
+
+} // namespace attn::cuda
+
+#endif // ATTN_TARGET_CUDA_RECURRENCEEMITTER_H
