@@ -255,10 +255,10 @@ LogicalResult RecurrenceEmitter::emitMatmul(graph::MatmulOp matmul,
     return emitResidentMatmul(matmul, it->second, target);
   if (units && units->matmul == matmul.getOperation() && out.size() == 2) {
     // Under a unit split the block computes its own columns even when the
-    // weights stay in global memory: every row, shared out as dotSplit
-    // says. With few dot products per block (a small batch), several
-    // lanes share one: all threads stay busy, and a step's latency is a
-    // slice of the contraction rather than all of it. The loop's trip
+    // weights stay in global memory: every row, one column per thread,
+    // shared out as tileSplit says. With few dot products per block (a
+    // small batch), several lanes share one: all threads stay busy, and a
+    // step's latency is a slice of the contraction rather than all of it. The loop's trip
     // count is the same for every thread, so whole warps reach the
     // shuffles. Rows past the last are computed on the last row's
     // operands and not stored.
@@ -266,7 +266,7 @@ LogicalResult RecurrenceEmitter::emitMatmul(graph::MatmulOp matmul,
                              out.back()};
     const ResidentPlan &plan = owned;
     const int64_t rows = out[0];
-    DotSplit split = dotSplit(plan, rows);
+    TileSplit split = tileSplit(plan, rows, /*cols=*/1);
     const int64_t rowGroups = (rows + split.rows - 1) / split.rows;
     const int64_t products = rowGroups * plan.perBlock;
     const std::string lanes = num(split.lanes), r = num(split.rows);

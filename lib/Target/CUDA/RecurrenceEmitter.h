@@ -76,24 +76,19 @@ private:
   struct ResidentPlan {
     int64_t offset, perBlock, depth, cols; // offset in floats
   };
-  /// How a block's dot products over its own columns are shared out when
-  /// its weights stay in global memory: each thread takes `rows` rows of
-  /// one column (the weight it reads serves all of them, and their sums are
-  /// independent chains), `lanes` adjacent threads take every lanes-th k of
-  /// it and add up with shuffles.
-  struct DotSplit {
-    int64_t rows, lanes;
-  };
-  DotSplit dotSplit(const ResidentPlan &plan, int64_t rows) const;
-  /// The register tile of a product with resident weights
-  /// (emitResidentMatmul): each thread accumulates `rows` x `cols` outputs
-  /// over every lanes-th group of 4 k, `lanes` adjacent threads sharing a
-  /// tile. `swizzle` (0: none) spreads a warp's weight reads over the
-  /// banks; see residentSlot.
+  /// How a block's dot products over its own columns are shared out: each
+  /// thread accumulates `rows` x `cols` outputs (a weight it reads serves
+  /// all rows, and their sums are independent chains) over every lanes-th
+  /// k (group of 4 k, from resident weights), `lanes` adjacent threads
+  /// sharing a tile and adding up with shuffles. `swizzle` (0: none)
+  /// spreads a warp's reads of resident weights over the banks; see
+  /// residentSlot. `cols` 0 picks the resident products' (2 when the
+  /// block's columns pair up).
   struct TileSplit {
     int64_t rows, cols, lanes, swizzle;
   };
-  TileSplit tileSplit(const ResidentPlan &plan, int64_t rows) const;
+  TileSplit tileSplit(const ResidentPlan &plan, int64_t rows,
+                      int64_t cols = 0) const;
   std::string residentSlot(const ResidentPlan &plan, const TileSplit &split,
                            const std::string &k4, const std::string &c) const;
   std::optional<std::string> plainBuffer(mlir::Value value);

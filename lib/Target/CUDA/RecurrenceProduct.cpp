@@ -93,17 +93,6 @@ std::string RecurrenceEmitter::ownedColumnValid(const ResidentPlan &plan,
          num(units->perBlock) + " < " + num(units->units);
 }
 
-RecurrenceEmitter::DotSplit
-RecurrenceEmitter::dotSplit(const ResidentPlan &plan, int64_t rows) const {
-  DotSplit split{1, 1};
-  while (split.rows * 2 <= std::min<int64_t>(rows, 8))
-    split.rows *= 2;
-  int64_t products = (rows + split.rows - 1) / split.rows * plan.perBlock;
-  while (split.lanes < 32 && products * split.lanes * 2 <= k.threads)
-    split.lanes *= 2;
-  return split;
-}
-
 /// Up to 8 rows and 2 columns per thread. Per group of 4 k a thread then
 /// reads 2 float4 of weights and 8 float4 of the left operand for 64
 /// FMAs: the FMA pipe, not shared memory, bounds the step (one column per
@@ -111,8 +100,9 @@ RecurrenceEmitter::dotSplit(const ResidentPlan &plan, int64_t rows) const {
 /// while the block has threads to spare, so a small batch still keeps
 /// every thread busy and a step's latency is a slice of the contraction.
 RecurrenceEmitter::TileSplit
-RecurrenceEmitter::tileSplit(const ResidentPlan &plan, int64_t rows) const {
-  TileSplit split{1, plan.perBlock % 2 == 0 ? 2 : 1, 1, 0};
+RecurrenceEmitter::tileSplit(const ResidentPlan &plan, int64_t rows,
+                             int64_t cols) const {
+  TileSplit split{1, cols ? cols : plan.perBlock % 2 == 0 ? 2 : 1, 1, 0};
   while (split.rows * 2 <= std::min<int64_t>(rows, 8))
     split.rows *= 2;
   int64_t products = (rows + split.rows - 1) / split.rows *
