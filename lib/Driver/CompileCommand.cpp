@@ -122,8 +122,12 @@ int attn::driver::compileModel(const CompileOptions &options) {
   graph::GraphOp graph = findEntry(*module, options.entry, options.modelPath);
   if (!graph)
     return 1;
-  FailureOr<cuda::EmittedModule> emitted =
-      cuda::emitModule(graph, options.arch);
+  cuda::EmitOptions emitOptions;
+  emitOptions.arch = options.arch;
+  emitOptions.f32Matmul = options.f32Matmul == "simt"   ? cuda::F32Matmul::Simt
+                          : options.f32Matmul == "tf32" ? cuda::F32Matmul::Tf32
+                                                        : cuda::F32Matmul::Tf32x3;
+  FailureOr<cuda::EmittedModule> emitted = cuda::emitModule(graph, emitOptions);
   if (failed(emitted))
     return 1;
   clock.lap("emit");
@@ -255,7 +259,9 @@ bool attn::driver::compileToModelFile(llvm::StringRef irText,
                                     : ": no graph named '" + entry.str() + "'");
     return false;
   }
-  FailureOr<cuda::EmittedModule> emitted = cuda::emitModule(graph, arch);
+  cuda::EmitOptions emitOptions;
+  emitOptions.arch = arch.str();
+  FailureOr<cuda::EmittedModule> emitted = cuda::emitModule(graph, emitOptions);
   if (failed(emitted))
     return fail();
   cuda::CompileOptions compile;

@@ -85,6 +85,20 @@ static cl::opt<unsigned> jobs(
     cl::desc("NVRTC programs to compile in parallel, the kernels split over "
              "them and linked (default 0: one per hardware thread, at most 8)"),
     cl::value_desc("N"), cl::init(0), cl::sub(cl::SubCommand::getTopLevel()));
+enum class F32MatmulKind { Tf32x3, Tf32, Simt };
+static cl::opt<F32MatmulKind> f32Matmul(
+    "f32-matmul", cl::desc("How products of two f32 matrices run"),
+    cl::init(F32MatmulKind::Tf32x3),
+    cl::values(clEnumValN(F32MatmulKind::Tf32x3, "3xtf32",
+                          "TF32 tensor cores, each operand split in two "
+                          "(3 MMAs per product): about f32's accuracy "
+                          "(default)"),
+               clEnumValN(F32MatmulKind::Tf32, "tf32",
+                          "one TF32 MMA per product (10-bit significands, "
+                          "as PyTorch's allow_tf32)"),
+               clEnumValN(F32MatmulKind::Simt, "simt",
+                          "f32 FMAs, no tensor cores")),
+    cl::sub(cl::SubCommand::getTopLevel()));
 static cl::opt<std::string>
     arch("arch", cl::desc("GPU target: sm_80, sm_90 (default) or sm_90a"),
          cl::init("sm_90"), cl::sub(cl::SubCommand::getTopLevel()));
@@ -186,6 +200,9 @@ static int compile() {
   options.breakKernel = breakKernel;
   options.timing = timing;
   options.jobs = jobs;
+  options.f32Matmul = f32Matmul == F32MatmulKind::Simt   ? "simt"
+                      : f32Matmul == F32MatmulKind::Tf32 ? "tf32"
+                                                         : "3xtf32";
   switch (emitKind) {
   case EmitKind::Input:
     options.emit = "input";

@@ -84,6 +84,9 @@ struct CompileOptions {
   bool timing = false;
   /// NVRTC programs compiled in parallel (cuda::CompileOptions::jobs).
   unsigned jobs = 0;
+  /// How f32 x f32 matrix products run: "3xtf32", "tf32" or "simt"
+  /// (cuda::F32Matmul).
+  std::string f32Matmul = "3xtf32";
 };
 
 /// `attnc MODEL.ir`: returns the process exit code.

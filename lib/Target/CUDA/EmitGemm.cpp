@@ -2,20 +2,21 @@
 //
 // Each block computes one tm x tn output tile (the kernel op's tiles),
 // staging tm x tk of A and tk x tn of B per K step in dynamic shared
-// memory. f32 operands run a register-tiled SIMT loop (a micro-tile of
-// outputs per thread). The epilogue runs once per output element, from a
-// shared f32 tile, through the scalar emitter, so bias, activation,
-// residual add and cast never touch memory twice. Batch dims
-// are grid loops, or folded into m when the kernel op says so (no "b"
-// loops). With f16 or bf16 operands the main loop runs on tensor cores
-// (mma.sync through attnc/mma.h, sm_80 and later), fed by a cp.async
-// multi-stage pipeline when the operands are plain row-major matrices. On
-// sm_90a such GEMMs use the warp-specialised wgmma kernel instead
-// (EmitWarpgroupGemm.cpp).
+// memory. The epilogue runs once per output element, from a shared f32
+// tile, through the scalar emitter, so bias, activation, residual add and
+// cast never touch memory twice. Batch dims are grid loops, or folded into
+// m when the kernel op says so (no "b" loops). The main loop runs on
+// tensor cores (mma.sync through attnc/mma.h, sm_80 and later): m16n8k16
+// for f16 or bf16 operands, m16n8k8 on TF32 parts for f32 operands
+// (EmitGemmTf32.cpp), fed by a cp.async multi-stage pipeline when the
+// operands are plain row-major matrices. On sm_90a 16-bit GEMMs use the
+// warp-specialised wgmma kernel instead (EmitWarpgroupGemm.cpp). Mixed
+// operand types, and f32 ones under --f32-matmul=simt, run a
+// register-tiled SIMT loop (a micro-tile of outputs per thread).
 //
 //===----------------------------------------------------------------------===//
 
-#include "KernelPatterns.h"
+#include "TensorCoreGemm.h"
 
 #include "attn/Dialect/Graph/IR/GraphOps.h"
 #include "attn/Dialect/Kernel/IR/KernelOps.h"
@@ -50,54 +51,104 @@ static GemmLoops readLoops(Operation *kernel) {
   return loops;
 }
 
-/// Tensor cores take 16-bit operands of one type (f16 or bf16).
-static bool useTensorCores(graph::MatmulOp matmul) {
+/// Tensor cores take 16-bit operands of one type (f16 or bf16), or, as
+/// TF32, f32 operands unless --f32-matmul=simt.
+static bool useTensorCores(graph::MatmulOp matmul, F32Matmul f32Matmul) {
   Type lhs = cast<RankedTensorType>(matmul.getLhs().getType()).getElementType();
   Type rhs = cast<RankedTensorType>(matmul.getRhs().getType()).getElementType();
-  return lhs == rhs && (lhs.isF16() || lhs.isBF16());
+  return lhs == rhs && (lhs.isF16() || lhs.isBF16() ||
+                        (lhs.isF32() && f32Matmul != F32Matmul::Simt));
 }
 
-/// The block tile's split over warps for the tensor-core loops.
-struct WarpTiling {
-  int64_t tn, tk, strideA, strideB, warps, pieces, perWarp;
+namespace {
+/// m16n8k16 on f16 or bf16 tiles: each warp owns 16 x 16 pieces of the
+/// block tile, round-robin. A comes with ldmatrix .x4 (lanes 0-15 address
+/// rows 0-15 at k 0, lanes 16-31 at k 8: the a0a1, a2a3, a4a5, a6a7
+/// quarters), B (k-major) with .x4.trans (matrices 0-1 are k 0-7 and 8-15
+/// of n 0-7, 2-3 of n 8-15). Tile rows are padded by 8 elements so
+/// ldmatrix rows stay 16-byte aligned and spread over banks.
+class Mma16Math : public TensorCoreMath {
+public:
+  Mma16Math(int64_t tm, int64_t tn, int64_t tk, int64_t threads, bool bf16)
+      : tn(tn), mma(bf16 ? "attnc_mma_m16n8k16_bf16" : "attnc_mma_m16n8k16_f16") {
+    element = "unsigned short";
+    elementBytes = 2;
+    this->tk = (tk + 15) / 16 * 16;
+    strideA = this->tk + 8;
+    strideB = tn + 8;
+    outStride = tn;
+    warps = threads / 32;
+    pieces = (tm / 16) * (tn / 16);
+    perWarp = (pieces + warps - 1) / warps;
+  }
+
+  void declare(CodeWriter &w) const override {
+    w.line("const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;");
+    w.line("const int group = lane >> 2, inGroup = lane & 3;");
+    w.line("float acc[" + num(perWarp) + "][2][4];");
+    w.line("for (int p = 0; p < " + num(perWarp) +
+           "; ++p) for (int j = 0; j < 2; ++j) for (int i = 0; i < 4; ++i) "
+           "acc[p][j][i] = 0.0f;");
+  }
+
+  void tile(CodeWriter &w, const std::string &tileA,
+            const std::string &tileB) const override {
+    w.open("for (int kk = 0; kk < " + num(tk) + "; kk += 16)");
+    // Unrolled so the accumulators stay in registers (indexed by constants).
+    w.line("#pragma unroll");
+    w.open("for (int p = 0; p < " + num(perWarp) + "; ++p)");
+    piece(w);
+    w.line("unsigned fragA[4], fragB[4];");
+    w.line("attnc_ldmatrix_x4(fragA, " + tileA + " + (pieceRow + (lane & 15)) * " +
+           num(strideA) + " + kk + (lane >> 4) * 8);");
+    w.line("attnc_ldmatrix_x4_trans(fragB, " + tileB + " + (kk + (lane & 15)) * " +
+           num(strideB) + " + pieceCol + (lane >> 4) * 8);");
+    w.line(mma + "(acc[p][0], fragA, fragB, acc[p][0]);");
+    w.line(mma + "(acc[p][1], fragA, fragB + 2, acc[p][1]);");
+    w.close();
+    w.close();
+  }
+
+  void store(CodeWriter &w) const override {
+    // c_i at row group (+8 for i >= 2), column 2 * inGroup + (i & 1) of
+    // n-tile j: registers i = 0, 1 (and 2, 3) are adjacent columns, 8-byte
+    // stores.
+    w.line("#pragma unroll");
+    w.open("for (int p = 0; p < " + num(perWarp) + "; ++p)");
+    piece(w);
+    w.line("float2 *row0 = reinterpret_cast<float2 *>(outTile + (pieceRow + "
+           "group) * " +
+           num(outStride) + " + pieceCol + 2 * inGroup), *row8 = row0 + " +
+           num(4 * outStride) + ";");
+    w.line("#pragma unroll");
+    w.line("for (int j = 0; j < 2; ++j) { row0[4 * j] = make_float2(acc[p][j][0], "
+           "acc[p][j][1]); row8[4 * j] = make_float2(acc[p][j][2], acc[p][j][3]); }");
+    w.close();
+  }
+
+private:
+  /// Piece p of this warp: its first row and column in the block tile.
+  void piece(CodeWriter &w) const {
+    w.line("const int piece = warp + p * " + num(warps) + ";");
+    w.line("if (piece >= " + num(pieces) + ") break;");
+    w.line("const int pieceRow = (piece / " + num(tn / 16) +
+           ") * 16, pieceCol = (piece % " + num(tn / 16) + ") * 16;");
+  }
+
+  int64_t tn, warps = 1, pieces = 1, perWarp = 1;
   std::string mma;
 };
-
-/// One K tile's MMAs, reading the 16-bit tiles at `tileA` and `tileB`.
-/// Each warp owns 16 x 16 pieces of the block tile, round-robin; A comes
-/// with ldmatrix .x4 (lanes 0-15 address rows 0-15 at k 0, lanes 16-31 at
-/// k 8: the a0a1, a2a3, a4a5, a6a7 quarters), B (k-major) with .x4.trans
-/// (matrices 0-1 are k 0-7 and 8-15 of n 0-7, 2-3 of n 8-15).
-static void emitMmaTile(CodeWriter &w, const WarpTiling &t,
-                        const std::string &tileA, const std::string &tileB) {
-  w.open("for (int kk = 0; kk < " + num(t.tk) + "; kk += 16)");
-  // Unrolled so the accumulators stay in registers (indexed by constants).
-  w.line("#pragma unroll");
-  w.open("for (int p = 0; p < " + num(t.perWarp) + "; ++p)");
-  w.line("const int piece = warp + p * " + num(t.warps) + ";");
-  w.line("if (piece >= " + num(t.pieces) + ") break;");
-  w.line("const int pieceRow = (piece / " + num(t.tn / 16) +
-         ") * 16, pieceCol = (piece % " + num(t.tn / 16) + ") * 16;");
-  w.line("unsigned fragA[4], fragB[4];");
-  w.line("attnc_ldmatrix_x4(fragA, " + tileA + " + (pieceRow + (lane & 15)) * " +
-         num(t.strideA) + " + kk + (lane >> 4) * 8);");
-  w.line("attnc_ldmatrix_x4_trans(fragB, " + tileB + " + (kk + (lane & 15)) * " +
-         num(t.strideB) + " + pieceCol + (lane >> 4) * 8);");
-  w.line(t.mma + "(acc[p][0], fragA, fragB, acc[p][0]);");
-  w.line(t.mma + "(acc[p][1], fragA, fragB + 2, acc[p][1]);");
-  w.close();
-  w.close();
-}
+} // namespace
 
 /// Whether both operands are plain row-major matrices whose rows split into
-/// 16-byte chunks (8 elements), so cp.async can copy them: A not transposed
-/// (its batch dims, if any, folded into m), B not transposed and 2-D, and K
-/// and N multiples of 8.
+/// 16-byte chunks (`perChunk` elements), so cp.async can copy them: A not
+/// transposed (its batch dims, if any, folded into m), B not transposed and
+/// 2-D, and K and N multiples of the chunk.
 static bool canPipeline(graph::MatmulOp matmul, int64_t depth, int64_t cols,
-                        bool folded, size_t batchRank) {
+                        bool folded, size_t batchRank, int64_t perChunk) {
   return !matmul.getTransposeLhs() && !matmul.getTransposeRhs() &&
          shapeOf(matmul.getRhs()).size() == 2 && (folded || batchRank == 0) &&
-         depth % 8 == 0 && cols % 8 == 0;
+         depth % perChunk == 0 && cols % perChunk == 0;
 }
 
 LogicalResult attn::cuda::emitTileEpilogue(KernelEmission &k,
@@ -154,37 +205,28 @@ LogicalResult attn::cuda::emitTileEpilogue(KernelEmission &k,
   return success();
 }
 
-/// The tensor-core main loop and epilogue (sm_80 and later), with f32
-/// accumulators in the C/D fragment layout of the PTX ISA until the
+/// The staged element of an operand at (row, col) of the product, for
+/// synchronous staging: an expression of the tile's element type.
+using StagedElementFn = llvm::function_ref<std::string(
+    bool lhs, const std::string &row, const std::string &col)>;
+
+/// The tensor-core main loop and epilogue (sm_80 and later) around the
+/// arithmetic of `math`, whose accumulators stay in registers until the
 /// epilogue. With `stages` > 1 the K tiles stream through a ring of shared
 /// memory stages filled by cp.async, `stages - 1` tiles ahead of the MMAs
 /// (the multi-stage pipeline of sm_80 GEMMs); otherwise each tile is
 /// staged synchronously (any layout, transposes and broadcast batch dims
-/// included). Tile rows are padded by 8 elements so ldmatrix rows stay
-/// 16-byte aligned and spread over banks.
-static LogicalResult emitTensorCoreLoop(
-    KernelEmission &k, graph::MatmulOp matmul, int64_t tm, int64_t tn,
-    int64_t tk, int64_t depth, int64_t totalRows, int64_t cols,
-    int64_t stages,
-    llvm::function_ref<Index(bool, const std::string &, const std::string &)>
-        operandAt,
-    llvm::function_ref<Index(const std::string &, const std::string &)>
-        outputIndex) {
+/// included), element by element through `stagedElement`.
+static LogicalResult
+emitTensorCoreLoop(KernelEmission &k, graph::MatmulOp matmul,
+                   const TensorCoreMath &math, int64_t tm, int64_t tn,
+                   int64_t depth, int64_t totalRows, int64_t cols,
+                   int64_t stages, StagedElementFn stagedElement,
+                   OutputIndexFn outputIndex) {
   CodeWriter &w = k.out;
-  bool bf16 =
-      cast<RankedTensorType>(matmul.getLhs().getType()).getElementType().isBF16();
-  WarpTiling t;
-  t.tn = tn;
-  // The K step is a whole number of m16n8k16 steps (a short K, whose
-  // looped tile is K itself, is zero-padded up to one).
-  t.tk = (tk + 15) / 16 * 16;
-  t.strideA = t.tk + 8;
-  t.strideB = tn + 8;
-  t.warps = k.threads / 32;
-  t.pieces = (tm / 16) * (tn / 16);
-  t.perWarp = (t.pieces + t.warps - 1) / t.warps;
-  t.mma = bf16 ? "attnc_mma_m16n8k16_bf16" : "attnc_mma_m16n8k16_f16";
-  int64_t numTiles = (depth + t.tk - 1) / t.tk;
+  const int64_t tk = math.tk, perChunk = 16 / math.elementBytes;
+  const std::string zero = math.element == "float" ? "0.0f" : "0";
+  int64_t numTiles = (depth + tk - 1) / tk;
   stages = std::max<int64_t>(1, std::min(stages, numTiles));
   // The pipelined loop reads the operands' extents as scalars, so that
   // GEMMs differing only in them share one kernel (the synchronous one
@@ -199,42 +241,38 @@ static LogicalResult emitTensorCoreLoop(
   if (stages > 1)
     k.copiedInputs = {*k.inputNumber(matmul.getLhs()),
                       *k.inputNumber(matmul.getRhs())};
-  int64_t stageElements = tm * t.strideA + t.tk * t.strideB;
-  k.dynamicShared = stages * stageElements * 2;
+  int64_t stageElements = tm * math.strideA + tk * math.strideB;
+  k.dynamicShared = stages * stageElements * math.elementBytes;
 
-  w.line("unsigned short *tiles = reinterpret_cast<unsigned short *>(smemTiles);");
-  w.line("const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;");
-  w.line("const int group = lane >> 2, inGroup = lane & 3;");
-  w.line("float acc[" + num(t.perWarp) + "][2][4];");
-  w.line("for (int p = 0; p < " + num(t.perWarp) +
-         "; ++p) for (int j = 0; j < 2; ++j) for (int i = 0; i < 4; ++i) "
-         "acc[p][j][i] = 0.0f;");
+  w.line(math.element + " *tiles = reinterpret_cast<" + math.element +
+         " *>(smemTiles);");
+  math.declare(w);
 
   if (stages > 1) {
     // K tile `kt` into stage `s`: 16-byte chunks, zero-filled past the
     // matrices (the padded products add nothing).
-    int64_t chunksA = t.tk / 8, chunksB = tn / 8;
+    int64_t chunksA = tk / perChunk, chunksB = tn / perChunk;
     w.open("auto issue = [&](attnc_index kt, int s)");
-    w.line("unsigned short *stageA = tiles + s * " + num(stageElements) + ";");
-    w.line("unsigned short *stageB = stageA + " + num(tm * t.strideA) + ";");
+    w.line(math.element + " *stageA = tiles + s * " + num(stageElements) + ";");
+    w.line(math.element + " *stageB = stageA + " + num(tm * math.strideA) + ";");
     w.open("for (int c = threadIdx.x; c < " + num(tm * chunksA) +
            "; c += blockDim.x)");
     w.line("const int r = c / " + num(chunksA) + ", kc = (c % " +
-           num(chunksA) + ") * 8;");
+           num(chunksA) + ") * " + num(perChunk) + ";");
     w.line("const attnc_index gm = tileM * " + num(tm) + " + r, gk = kt * " +
-           num(t.tk) + " + kc;");
+           num(tk) + " + kc;");
     w.line("const bool valid = gm < " + rowsM + " && gk < " + depthK + ";");
-    w.line("attnc_cp_async_16(stageA + r * " + num(t.strideA) + " + kc, " +
+    w.line("attnc_cp_async_16(stageA + r * " + num(math.strideA) + " + kc, " +
            lhsBuffer + " + (valid ? gm * " + depthK + " + gk : 0), valid);");
     w.close();
-    w.open("for (int c = threadIdx.x; c < " + num(t.tk * chunksB) +
+    w.open("for (int c = threadIdx.x; c < " + num(tk * chunksB) +
            "; c += blockDim.x)");
     w.line("const int r = c / " + num(chunksB) + ", nc = (c % " +
-           num(chunksB) + ") * 8;");
-    w.line("const attnc_index gk = kt * " + num(t.tk) + " + r, gn = tileN * " +
+           num(chunksB) + ") * " + num(perChunk) + ";");
+    w.line("const attnc_index gk = kt * " + num(tk) + " + r, gn = tileN * " +
            num(tn) + " + nc;");
     w.line("const bool valid = gk < " + depthK + " && gn < " + colsN + ";");
-    w.line("attnc_cp_async_16(stageB + r * " + num(t.strideB) + " + nc, " +
+    w.line("attnc_cp_async_16(stageB + r * " + num(math.strideB) + " + nc, " +
            rhsBuffer + " + (valid ? gk * " + colsN + " + gn : 0), valid);");
     w.close();
     w.close("};");
@@ -247,73 +285,56 @@ static LogicalResult emitTensorCoreLoop(
     w.line("attnc_cp_async_wait<" + num(stages - 2) + ">();");
     w.line("__syncthreads(); // tile kt is visible; stage (kt - 1) is free");
     w.line("const int s = kt % " + num(stages) + ";");
-    w.line("unsigned short *tileA = tiles + s * " + num(stageElements) + ";");
-    w.line("unsigned short *tileB = tileA + " + num(tm * t.strideA) + ";");
+    w.line(math.element + " *tileA = tiles + s * " + num(stageElements) + ";");
+    w.line(math.element + " *tileB = tileA + " + num(tm * math.strideA) + ";");
     w.line("if (kt + " + num(stages - 1) + " < " + tilesK +
            ") issue(kt + " + num(stages - 1) + ", (kt + " + num(stages - 1) +
            ") % " + num(stages) + ");");
     w.line("attnc_cp_async_commit();");
-    emitMmaTile(w, t, "tileA", "tileB");
+    math.tile(w, "tileA", "tileB");
     w.close();
   } else {
-    auto bits = [&](bool lhs, const std::string &row, const std::string &col) {
-      Value v = lhs ? matmul.getLhs() : matmul.getRhs();
-      return (lhs ? lhsBuffer : rhsBuffer) + "[" +
-             linearize(operandAt(lhs, row, col), shapeOf(v)) + "].bits";
-    };
-    w.line("unsigned short *tileA = tiles;");
-    w.line("unsigned short *tileB = tileA + " + num(tm * t.strideA) + ";");
+    w.line(math.element + " *tileA = tiles;");
+    w.line(math.element + " *tileB = tileA + " + num(tm * math.strideA) + ";");
     w.open("for (attnc_index k0 = 0; k0 < " + num(depth) + "; k0 += " +
-           num(t.tk) + ")");
-    w.open("for (int e = threadIdx.x; e < " + num(tm * t.tk) +
+           num(tk) + ")");
+    w.open("for (int e = threadIdx.x; e < " + num(tm * tk) +
            "; e += blockDim.x)");
-    w.line("const int r = e / " + num(t.tk) + ", c = e % " + num(t.tk) + ";");
+    w.line("const int r = e / " + num(tk) + ", c = e % " + num(tk) + ";");
     w.line("const attnc_index gm = tileM * " + num(tm) + " + r, gk = k0 + c;");
-    w.line("tileA[r * " + num(t.strideA) + " + c] = (gm < " + num(totalRows) +
-           " && gk < " + num(depth) + ") ? " + bits(true, "gm", "gk") + " : 0;");
+    w.line("tileA[r * " + num(math.strideA) + " + c] = (gm < " +
+           num(totalRows) + " && gk < " + num(depth) + ") ? " +
+           stagedElement(true, "gm", "gk") + " : " + zero + ";");
     w.close();
-    w.open("for (int e = threadIdx.x; e < " + num(t.tk * tn) +
+    w.open("for (int e = threadIdx.x; e < " + num(tk * tn) +
            "; e += blockDim.x)");
     w.line("const int r = e / " + num(tn) + ", c = e % " + num(tn) + ";");
     w.line("const attnc_index gk = k0 + r, gn = tileN * " + num(tn) + " + c;");
-    w.line("tileB[r * " + num(t.strideB) + " + c] = (gk < " + num(depth) +
-           " && gn < " + num(cols) + ") ? " + bits(false, "gk", "gn") + " : 0;");
+    w.line("tileB[r * " + num(math.strideB) + " + c] = (gk < " + num(depth) +
+           " && gn < " + num(cols) + ") ? " + stagedElement(false, "gk", "gn") +
+           " : " + zero + ";");
     w.close();
     w.line("__syncthreads();");
-    emitMmaTile(w, t, "tileA", "tileB");
+    math.tile(w, "tileA", "tileB");
     w.line("__syncthreads();");
     w.close();
   }
 
   // Epilogue through shared memory: the accumulators leave the fragment
-  // layout (c_i at row group, +8 for i >= 2, column 2 * inGroup + (i & 1)
-  // of n-tile j) for a row-major f32 tile, then one loop over the tile runs
-  // the fused epilogue once per element, with consecutive threads on
+  // layout for a row-major f32 tile, then one loop over the tile runs the
+  // fused epilogue once per element, with consecutive threads on
   // consecutive columns (coalesced stores), as compact code: unrolling it
-  // per fragment register would repeat the epilogue 64 times.
-  k.dynamicShared = std::max<int64_t>(k.dynamicShared, tm * tn * 4);
+  // per fragment register would repeat the epilogue for each.
+  k.dynamicShared =
+      std::max<int64_t>(k.dynamicShared, tm * math.outStride * 4);
   if (stages > 1)
     w.line("attnc_cp_async_wait<0>();");
   w.line("__syncthreads(); // the tiles are free");
   w.line("float *outTile = reinterpret_cast<float *>(smemTiles);");
-  w.line("#pragma unroll");
-  w.open("for (int p = 0; p < " + num(t.perWarp) + "; ++p)");
-  w.line("const int piece = warp + p * " + num(t.warps) + ";");
-  w.line("if (piece >= " + num(t.pieces) + ") break;");
-  w.line("const int pieceRow = (piece / " + num(tn / 16) +
-         ") * 16, pieceCol = (piece % " + num(tn / 16) + ") * 16;");
-  // Registers i = 0, 1 (and 2, 3) are adjacent columns: 8-byte stores.
-  w.line("float2 *row0 = reinterpret_cast<float2 *>(outTile + (pieceRow + "
-         "group) * " +
-         num(tn) + " + pieceCol + 2 * inGroup), *row8 = row0 + " +
-         num(4 * tn) + ";");
-  w.line("#pragma unroll");
-  w.line("for (int j = 0; j < 2; ++j) { row0[4 * j] = make_float2(acc[p][j][0], "
-         "acc[p][j][1]); row8[4 * j] = make_float2(acc[p][j][2], acc[p][j][3]); }");
-  w.close();
+  math.store(w);
   w.line("__syncthreads();");
   k.endSharedPart();
-  return emitTileEpilogue(k, matmul, tm, tn, tn, totalRows, cols,
+  return emitTileEpilogue(k, matmul, tm, tn, math.outStride, totalRows, cols,
                           outputIndex);
 }
 
@@ -339,7 +360,8 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
   int64_t tm = loops.tm, tn = loops.tn, tk = loops.tk;
 
   CodeWriter &w = k.out;
-  if (useTensorCores(matmul)) {
+  const bool tensorCores = useTensorCores(matmul, k.f32Matmul);
+  if (tensorCores) {
     // 16-byte elements keep the tiles aligned for ldmatrix.
     w.line("ATTNC_DYNAMIC_SHARED(attnc_b128, smemTiles);");
   } else {
@@ -406,27 +428,44 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
                              k.target.kernels.gemmStages};
     return emitWarpgroupGemm(k, matmul, shape, outputIndex);
   }
-  if (useTensorCores(matmul)) {
-    // Pipeline depth from the target (targets/targets.json, gemm_stages).
+  if (tensorCores) {
+    Type type =
+        cast<RankedTensorType>(matmul.getLhs().getType()).getElementType();
+    std::unique_ptr<TensorCoreMath> math =
+        type.isF32()
+            ? makeTf32Math(tm, tn, tk, k.threads,
+                           k.f32Matmul == F32Matmul::Tf32x3)
+            : std::make_unique<Mma16Math>(tm, tn, tk, k.threads, type.isBF16());
+    // Pipeline depth from the target (targets/targets.json, gemm_stages),
+    // as many as fit its shared memory (f32 stages are twice as large).
     int64_t stages = 1;
-    if (canPipeline(matmul, depth, cols, folded, batchRank))
-      stages = k.target.kernels.gemmStages;
-    return emitTensorCoreLoop(k, matmul, tm, tn, tk, depth, totalRows, cols,
-                              stages,
-                              [&](bool lhs, const std::string &row,
-                                  const std::string &col) {
-                                Value v = lhs ? matmul.getLhs() : matmul.getRhs();
-                                bool transposed = lhs ? matmul.getTransposeLhs()
-                                                      : matmul.getTransposeRhs();
-                                return operandIndex(v, transposed, row, col,
-                                                    lhs ? row : "");
-                              },
+    if (canPipeline(matmul, depth, cols, folded, batchRank,
+                    16 / math->elementBytes)) {
+      int64_t stageBytes =
+          (tm * math->strideA + math->tk * math->strideB) * math->elementBytes;
+      stages = std::min(k.target.kernels.gemmStages,
+                        k.target.kernels.smemPerBlockBytes / stageBytes);
+    }
+    auto stagedElement = [&](bool lhs, const std::string &row,
+                             const std::string &col) {
+      Value v = lhs ? matmul.getLhs() : matmul.getRhs();
+      bool transposed =
+          lhs ? matmul.getTransposeLhs() : matmul.getTransposeRhs();
+      Index index = operandIndex(v, transposed, row, col, lhs ? row : "");
+      if (type.isF32())
+        return *k.loadInput(v, index);
+      return "in" + num(*k.inputNumber(v)) + "[" +
+             linearize(index, shapeOf(v)) + "].bits";
+    };
+    return emitTensorCoreLoop(k, matmul, *math, tm, tn, depth, totalRows, cols,
+                              stages < 2 ? 1 : stages, stagedElement,
                               outputIndex);
   }
 
-  // f32 (or mixed) operands: a register-tiled SIMT GEMM. The threads form
-  // a 16-wide grid; each accumulates an rm x rn micro-tile (rows ty + TY i)
-  // from rank-1 updates read out of shared memory. The K loop is not
+  // Mixed operands (or f32 ones under --f32-matmul=simt): a register-tiled
+  // SIMT GEMM. The threads form a 16-wide grid; each accumulates an rm x rn
+  // micro-tile (rows ty + TY i) from rank-1 updates read out of shared
+  // memory. The K loop is not
   // unrolled beyond 4 k: full unrolling made every f32 GEMM cost NVRTC
   // ~0.4 s.
   //

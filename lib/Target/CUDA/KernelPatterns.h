@@ -14,6 +14,7 @@
 #include "ScalarEmitter.h"
 
 #include "attn/Analysis/TargetDescription.h"
+#include "attn/Target/CUDA/CUDAEmitter.h"
 
 #include "attn/Dialect/Graph/IR/GraphOps.h"
 
@@ -41,6 +42,8 @@ public:
   CodeWriter out;
   /// The architecture the module is emitted for (its kernel defaults).
   const analysis::TargetDescription &target;
+  /// How f32 x f32 GEMMs run (attnc --f32-matmul).
+  F32Matmul f32Matmul = F32Matmul::Tf32x3;
 
   // Launch shape, set by the pattern.
   int64_t blocks = 1;

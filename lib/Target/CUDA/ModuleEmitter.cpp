@@ -61,8 +61,9 @@ static unsigned countLines(const std::string &text) {
 namespace {
 class ModuleBuilder {
 public:
-  ModuleBuilder(graph::GraphOp graph, const analysis::TargetDescription &target)
-      : graph(graph), target(target) {
+  ModuleBuilder(graph::GraphOp graph, const analysis::TargetDescription &target,
+                F32Matmul f32Matmul)
+      : graph(graph), target(target), f32Matmul(f32Matmul) {
     plan.arch = target.name;
     plan.entry = graph.getSymName().str();
   }
@@ -78,6 +79,7 @@ private:
 
   graph::GraphOp graph;
   const analysis::TargetDescription &target;
+  F32Matmul f32Matmul;
   Plan plan;
   EmittedModule module;
   llvm::DenseMap<Value, int> bufferOf;
@@ -136,6 +138,7 @@ void ModuleBuilder::writeSource(KernelEmission &k, const std::string &params,
   std::string instructions;
   for (auto [wrapper, instruction] :
        {std::pair{"attnc_mma_m16n8k16", "mma.sync.m16n8k16"},
+        std::pair{"attnc_mma_m16n8k8_tf32", "mma.sync.m16n8k8.tf32"},
         std::pair{"attnc_wgmma_m64n", "wgmma.mma_async"},
         std::pair{"attnc_ldmatrix", "ldmatrix"},
         std::pair{"attnc_cp_async_16", "cp.async"},
@@ -319,6 +322,7 @@ FailureOr<EmittedModule> ModuleBuilder::run() {
   for (Operation &op : body.without_terminator()) {
     auto k = std::make_unique<KernelEmission>(
         &op, "attnc_k" + std::to_string(kernels.size()), target);
+    k->f32Matmul = f32Matmul;
     if (failed(dispatch(*k)))
       return failure();
     if (k->dynamicShared > target.kernels.smemPerBlockBytes)
@@ -364,10 +368,10 @@ FailureOr<EmittedModule> ModuleBuilder::run() {
 }
 
 FailureOr<EmittedModule> attn::cuda::emitModule(graph::GraphOp graph,
-                                                StringRef arch) {
+                                                const EmitOptions &options) {
   llvm::Expected<analysis::TargetDescription> target =
-      analysis::lookupTarget(arch);
+      analysis::lookupTarget(options.arch);
   if (!target)
     return graph.emitError() << toString(target.takeError());
-  return ModuleBuilder(graph, *target).run();
+  return ModuleBuilder(graph, *target, options.f32Matmul).run();
 }

@@ -1,9 +1,9 @@
 //===- mma.h - tensor-core primitives for generated kernels -----*- C++ -*-===//
 //
 // The warp-level matrix instructions that generated tensor-core kernels use:
-// mma.sync m16n8k16 with f16 or bf16 inputs and f32 accumulators, ldmatrix
-// (.x2, .x4, with and without .trans) to load their fragments from shared
-// memory, and packing of two f32 values into the f16x2 / bf16x2 registers
+// mma.sync m16n8k16 with f16 or bf16 inputs and f32 accumulators,
+// mma.sync m16n8k8 with TF32 inputs (f32 GEMMs), ldmatrix (.x2, .x4, with
+// and without .trans) to load their fragments from shared memory, and packing of two f32 values into the f16x2 / bf16x2 registers
 // they take. On the GPU each function is one inline PTX instruction (sm_80
 // and later). Under ATTNC_EMU the same calls run on the CPU: the warp's
 // lanes exchange their registers through the emulation layer
@@ -146,6 +146,42 @@ __device__ __forceinline__ void attnc_mma_m16n8k16_bf16(float d[4],
                                                         const float c[4]) {
 #if ATTNC_MMA_PTX
   asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+               "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+               "{%10, %11, %12, %13};\n"
+               : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]),
+                 "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+#else
+  (void)d, (void)a, (void)b, (void)c;
+  __trap();
+#endif
+}
+
+/// cvt.rna.tf32.f32: x rounded to TF32 (10 explicit significand bits, to
+/// nearest, ties away from zero), as the 32-bit pattern mma.sync's .tf32
+/// operands take (the low 13 bits zero).
+__device__ __forceinline__ unsigned attnc_tf32_round(float x) {
+#if ATTNC_MMA_PTX
+  unsigned r;
+  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
+  return r;
+#else
+  (void)x;
+  __trap();
+  return 0;
+#endif
+}
+
+/// D = A * B + C for a warp: A 16x8 (row), B 8x8 (col), TF32 inputs (one
+/// per register), f32 accumulators, in the registers of "Matrix Fragments
+/// for mma.m16n8k8" of the PTX ISA (see the emulation below for the
+/// layout). `d` may be `c`.
+__device__ __forceinline__ void attnc_mma_m16n8k8_tf32(float d[4],
+                                                       const unsigned a[4],
+                                                       const unsigned b[2],
+                                                       const float c[4]) {
+#if ATTNC_MMA_PTX
+  asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
                "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
                "{%10, %11, %12, %13};\n"
                : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
@@ -381,6 +417,86 @@ inline void ldmatrix(unsigned *r, unsigned count, bool trans,
     r[i] = result[i];
 }
 
+/// cvt.rna.tf32.f32 on the bits: adding half of TF32's last place (bit
+/// 12) to the magnitude rounds it to nearest with ties away from zero (a
+/// carry into the exponent is the correct next binade, or infinity);
+/// clearing the low 13 bits truncates to TF32. NaN and infinity pass
+/// through (a NaN kept quiet).
+inline unsigned tf32Round(float x) {
+  unsigned bits;
+  memcpy(&bits, &x, 4);
+  if ((bits & 0x7f800000u) == 0x7f800000u)
+    return (bits & 0x007fffffu) ? (bits | 0x00400000u) & 0xffffe000u : bits;
+  return (bits + 0x1000u) & 0xffffe000u;
+}
+
+/// An operand register as the tensor cores read a .tf32 element: its low 13
+/// bits ignored.
+inline float tf32Value(unsigned reg) {
+  unsigned bits = reg & 0xffffe000u;
+  float value;
+  memcpy(&value, &bits, 4);
+  return value;
+}
+
+struct Tf32Operands {
+  unsigned a[4];
+  unsigned b[2];
+};
+
+/// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32.
+///
+/// Layouts, from the PTX ISA section "Matrix Fragments for mma.m16n8k8"
+/// (.tf32: one element per register; groupID and threadID_in_group as for
+/// m16n8k16):
+///   A (16x8, .row), a0..a3: row = groupID for a0 and a2, groupID + 8 for
+///     a1 and a3; col = threadID_in_group, plus 4 for a2 and a3.
+///   B (8x8, .col), b0, b1: row = threadID_in_group, plus 4 for b1;
+///     col = groupID.
+///   C, D (16x8, f32): as m16n8k16's.
+///
+/// Arithmetic: each input is its register with the low 13 bits cleared,
+/// so the 11-bit significands multiply exactly in f32; the eight products
+/// are added to c in k order with one f32 rounding each, as mma() does. The
+/// hardware's order and rounding of the sum are unspecified (docs/
+/// emulation.md), so results may differ from a GPU's in the last bits.
+inline void mmaTf32(float d[4], const unsigned a[4], const unsigned b[2],
+                    const float c[4], const char *file, int line) {
+  Tf32Operands mine;
+  for (int i = 0; i < 4; ++i)
+    mine.a[i] = a[i];
+  mine.b[0] = b[0];
+  mine.b[1] = b[1];
+  float accumulator[4] = {c[0], c[1], c[2], c[3]};
+  Tf32Operands all[32];
+  attnc_emu_warp_exchange(&mine, sizeof mine, all, "attnc_mma_m16n8k8_tf32",
+                          file, line);
+  attnc_emu_warp_exchange_end(file, line);
+
+  float matrixA[16][8], matrixB[8][8];
+  for (unsigned lane = 0; lane < 32; ++lane) {
+    unsigned group = lane >> 2, inGroup = lane & 3;
+    for (unsigned i = 0; i < 4; ++i)
+      matrixA[group + (i & 1) * 8][inGroup + (i >> 1) * 4] =
+          tf32Value(all[lane].a[i]);
+    for (unsigned i = 0; i < 2; ++i)
+      matrixB[inGroup + i * 4][group] = tf32Value(all[lane].b[i]);
+  }
+
+  unsigned lane = attnc_emu_lane();
+  unsigned group = lane >> 2, inGroup = lane & 3;
+  for (unsigned i = 0; i < 4; ++i) {
+    unsigned row = i < 2 ? group : group + 8;
+    unsigned col = inGroup * 2 + (i & 1);
+    float sum = accumulator[i];
+    for (unsigned k = 0; k < 8; ++k)
+      sum = fmaf(matrixA[row][k], matrixB[k][col], sum);
+    accumulator[i] = sum;
+  }
+  for (int i = 0; i < 4; ++i)
+    d[i] = accumulator[i];
+}
+
 } // namespace attnc_mma_emu
 
 __device__ __forceinline__ void
@@ -395,6 +511,16 @@ attnc_mma_m16n8k16_bf16(float d[4], const unsigned a[4], const unsigned b[2],
                         const float c[4], ATTNC_MMA_CALL_SITE) {
   attnc_mma_emu::mma(d, a, b, c, true, "attnc_mma_m16n8k16_bf16", attncFile,
                      attncLine);
+}
+
+__device__ __forceinline__ unsigned attnc_tf32_round(float x) {
+  return attnc_mma_emu::tf32Round(x);
+}
+
+__device__ __forceinline__ void
+attnc_mma_m16n8k8_tf32(float d[4], const unsigned a[4], const unsigned b[2],
+                       const float c[4], ATTNC_MMA_CALL_SITE) {
+  attnc_mma_emu::mmaTf32(d, a, b, c, attncFile, attncLine);
 }
 
 __device__ __forceinline__ void
@@ -426,6 +552,17 @@ __device__ __forceinline__ void attnc_ldmatrix_x2_trans(unsigned r[2],
 #undef ATTNC_MMA_CALL_SITE
 
 #endif // ATTNC_EMU
+
+/// x as big + small, both TF32 (the split of error-compensated "3xTF32"
+/// products): big is x rounded to TF32, small the rounded remainder. x - big
+/// is exact in f32, so big + small keeps 22 of x's 24 significand bits, and
+/// a product of two such sums, less its small x small term, has about f32's
+/// relative error (docs/codegen.md).
+__device__ __forceinline__ void attnc_tf32_split(float x, unsigned &big,
+                                                 unsigned &small) {
+  big = attnc_tf32_round(x);
+  small = attnc_tf32_round(x - __uint_as_float(big));
+}
 
 //===----------------------------------------------------------------------===//
 // Asynchronous copies: cp.async (sm_80 and later)

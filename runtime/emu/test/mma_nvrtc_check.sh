@@ -35,7 +35,8 @@ if [ ! -x "$nvcc" ]; then
   exit 0
 fi
 
-# Every primitive once (the GEMM uses .x4, .x4.trans and both mma types).
+# Every primitive once (the GEMM uses .x4, .x4.trans and both 16-bit mma
+# types).
 cat > "$work/all_primitives.cu" <<'EOF'
 #include "attnc/device.h"
 extern "C" __global__ void all_primitives(float *out, const float *in) {
@@ -55,6 +56,10 @@ extern "C" __global__ void all_primitives(float *out, const float *in) {
   attnc_mma_m16n8k16_f16(d, a, b2, c);
   attnc_mma_m16n8k16_bf16(d, a, b2t, d);
   attnc_mma_m16n8k16_f16(d, a, b4 + 2, d);
+  unsigned big[4], small[4];
+  for (int i = 0; i < 4; ++i)
+    attnc_tf32_split(in[4 * threadIdx.x + i], big[i], small[i]);
+  attnc_mma_m16n8k8_tf32(d, big, small, d);
   for (int i = 0; i < 4; ++i)
     out[threadIdx.x * 4 + i] = d[i];
 }
@@ -68,6 +73,8 @@ instructions=(
   "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"
   "ldmatrix.sync.aligned.m8n8.x2.shared.b16"
   "ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16"
+  "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32"
+  "cvt.rna.tf32.f32"
 )
 # What each source must contain (the GEMM lacks the .x2 forms).
 gemm_instructions=("${instructions[@]:0:4}")

@@ -1,7 +1,8 @@
 //===- mma_test.cpp - Tests of the tensor-core primitives under emulation -===//
 //
 // Kernels in CUDA syntax that use attnc/mma.h (mma.sync m16n8k16 f16/bf16,
-// ldmatrix .x2/.x4/.trans, f16x2/bf16x2 packing), compiled by the host
+// mma.sync m16n8k8 tf32 and the 3xTF32 split, ldmatrix .x2/.x4/.trans,
+// f16x2/bf16x2 packing), compiled by the host
 // compiler against the emulation layer and launched through attnc_emu_launch
 // as the runtime does. They check the fragment layouts against the PTX ISA
 // ("Matrix Fragments for mma.m16n8k16 with floating point type", "Warp-level
@@ -693,6 +694,196 @@ static void testMisuse() {
   }
 }
 
+//===----------------------------------------------------------------------===//
+// (d) TF32: rounding, mma.sync m16n8k8 fragments, the 3xTF32 split
+//===----------------------------------------------------------------------===//
+
+static unsigned floatBits(float value) {
+  unsigned bits;
+  std::memcpy(&bits, &value, 4);
+  return bits;
+}
+static float bitsFloat(unsigned bits) {
+  float value;
+  std::memcpy(&value, &bits, 4);
+  return value;
+}
+
+static void testTf32Round() {
+  Check check("cvt.rna.tf32.f32: to nearest, ties away from zero");
+  struct Case {
+    unsigned in, want;
+  } cases[] = {
+      {0x3f800000u, 0x3f800000u}, // 1
+      {0x3f801000u, 0x3f802000u}, // 1 + 2^-11, a tie: away, not to even 1
+      {0xbf801000u, 0xbf802000u}, // its negative: away from zero too
+      {0x3f800fffu, 0x3f800000u}, // just below the tie
+      {0x3f803000u, 0x3f804000u}, // a tie above an odd last place
+      {0x3fffffffu, 0x40000000u}, // the carry reaches the exponent
+      {0x00001000u, 0x00002000u}, // subnormals round alike
+      {0x80000fffu, 0x80000000u}, // and keep their sign
+      {0x7f800000u, 0x7f800000u}, // infinity passes through
+  };
+  for (const Case &c : cases) {
+    unsigned got = attnc_tf32_round(bitsFloat(c.in));
+    check.expect(got == c.want, str("round(0x", std::hex, c.in, ") = 0x", got,
+                                    ", expected 0x", c.want));
+  }
+  float nan = bitsFloat(attnc_tf32_round(std::nanf("")));
+  check.expect(std::isnan(nan), "NaN did not stay NaN");
+}
+
+/// Each warp p computes D_p (16x8) = A_p (16x8, row-major) * B_p (8x8,
+/// row-major k x n) + C_p from fragments placed by hand after the PTX ISA's
+/// "Matrix Fragments for mma.m16n8k8" (.tf32). The registers hold the raw
+/// f32 bits, so the test also sees that the low 13 bits are ignored.
+__global__ void mmaTf32Direct(float *D, const float *A, const float *B,
+                              const float *C) {
+  unsigned lane = threadIdx.x % 32, p = blockIdx.x * (blockDim.x / 32) +
+                                         threadIdx.x / 32;
+  unsigned group = lane >> 2, inGroup = lane % 4;
+  const float *a = A + p * 128, *b = B + p * 64, *c = C + p * 128;
+  unsigned fa[4] = {floatBits(a[group * 8 + inGroup]),
+                    floatBits(a[(group + 8) * 8 + inGroup]),
+                    floatBits(a[group * 8 + inGroup + 4]),
+                    floatBits(a[(group + 8) * 8 + inGroup + 4])};
+  unsigned fb[2] = {floatBits(b[inGroup * 8 + group]),
+                    floatBits(b[(inGroup + 4) * 8 + group])};
+  float fc[4], d[4];
+  for (unsigned i = 0; i < 4; ++i)
+    fc[i] = c[(i < 2 ? group : group + 8) * 8 + inGroup * 2 + (i & 1)];
+  attnc_mma_m16n8k8_tf32(d, fa, fb, fc);
+  for (unsigned i = 0; i < 4; ++i)
+    D[p * 128 + (i < 2 ? group : group + 8) * 8 + inGroup * 2 + (i & 1)] = d[i];
+}
+static void mmaTf32DirectThunk(void **args) {
+  mmaTf32Direct(*static_cast<float **>(args[0]),
+                *static_cast<const float **>(args[1]),
+                *static_cast<const float **>(args[2]),
+                *static_cast<const float **>(args[3]));
+}
+
+static float truncatedTf32(float value) {
+  return bitsFloat(floatBits(value) & 0xffffe000u);
+}
+
+static void testMmaTf32Direct(bool integers) {
+  const unsigned warps = 3;
+  Check check(str("mma m16n8k8 tf32, fragments by hand, ",
+                  integers ? "small integers (exact)" : "random f32 values",
+                  ", 3 warps"));
+  std::mt19937 rng(integers ? 77 : 78);
+  std::uniform_real_distribution<float> unit(-2.0f, 2.0f);
+  std::uniform_int_distribution<int> small(-8, 8);
+  auto fill = [&](std::vector<float> &v) {
+    for (float &x : v)
+      x = integers ? static_cast<float>(small(rng)) : unit(rng);
+  };
+  std::vector<float> A(warps * 128), B(warps * 64), C(warps * 128),
+      D(warps * 128, NAN);
+  fill(A), fill(B), fill(C);
+  float *dPtr = D.data();
+  const float *aPtr = A.data(), *bPtr = B.data(), *cPtr = C.data();
+  Result r = launch(mmaTf32DirectThunk, {&dPtr, &aPtr, &bPtr, &cPtr}, 1,
+                    32 * warps);
+  if (!check.expect(r.ok(), "launch failed: " + r.error))
+    return;
+  for (unsigned p = 0; p < warps; ++p)
+    for (int row = 0; row < 16; ++row)
+      for (int col = 0; col < 8; ++col) {
+        // The documented arithmetic: truncated inputs, products in k order.
+        float want = C[p * 128 + row * 8 + col];
+        double exact = want;
+        for (int k = 0; k < 8; ++k) {
+          float a = truncatedTf32(A[p * 128 + row * 8 + k]);
+          float b = truncatedTf32(B[p * 64 + k * 8 + col]);
+          want = std::fma(a, b, want);
+          exact += static_cast<double>(a) * b;
+        }
+        float got = D[p * 128 + row * 8 + col];
+        check.expect(std::memcmp(&want, &got, 4) == 0 &&
+                         (!integers || got == exact),
+                     str("warp ", p, " d[", row, "][", col, "] = ", got,
+                         ", expected ", want));
+      }
+}
+
+/// One warp computes C (16x8) = A (16xK) * B (Kx8) from f32 values through
+/// TF32 tensor cores, with `terms` MMAs per k step of 8: 1 (A and B
+/// rounded to TF32) or 3 (attnc_tf32_split: small x big, big x small, big x
+/// big), as EmitGemmTf32.cpp does.
+__global__ void mmaTf32Product(float *C, const float *A, const float *B,
+                               int depth, int terms) {
+  unsigned lane = threadIdx.x, group = lane >> 2, inGroup = lane % 4;
+  float acc[4] = {0, 0, 0, 0};
+  for (int k0 = 0; k0 < depth; k0 += 8) {
+    unsigned aBig[4], aSmall[4], bBig[2], bSmall[2];
+    for (unsigned i = 0; i < 4; ++i)
+      attnc_tf32_split(A[(group + (i & 1) * 8) * depth + k0 + inGroup +
+                         (i >> 1) * 4],
+                       aBig[i], aSmall[i]);
+    for (unsigned i = 0; i < 2; ++i)
+      attnc_tf32_split(B[(k0 + inGroup + i * 4) * 8 + group], bBig[i],
+                       bSmall[i]);
+    if (terms == 3) {
+      attnc_mma_m16n8k8_tf32(acc, aSmall, bBig, acc);
+      attnc_mma_m16n8k8_tf32(acc, aBig, bSmall, acc);
+    }
+    attnc_mma_m16n8k8_tf32(acc, aBig, bBig, acc);
+  }
+  for (unsigned i = 0; i < 4; ++i)
+    C[(i < 2 ? group : group + 8) * 8 + inGroup * 2 + (i & 1)] = acc[i];
+}
+static void mmaTf32ProductThunk(void **args) {
+  mmaTf32Product(*static_cast<float **>(args[0]),
+                 *static_cast<const float **>(args[1]),
+                 *static_cast<const float **>(args[2]),
+                 *static_cast<int *>(args[3]), *static_cast<int *>(args[4]));
+}
+
+/// ||C - ref|| / ||ref|| of a 16x8x256 product of U(-1, 1) values, against
+/// f64. 3xTF32 must be within f32's reach (each product errs by about
+/// 3 * 2^-22 of |a b|, the f32 sum by k * 2^-24 at worst; measured 4e-7,
+/// so 1e-6); one TF32 product must not be (2^-11 per operand gives about
+/// 2e-4 here; 5e-5 is far below that and far above 3xTF32's error), which
+/// shows the compensation is what brings the error down.
+static void testTf32Split() {
+  Check check("3xTF32 products reach f32 accuracy, 1xTF32 products do not");
+  const int depth = 256;
+  std::mt19937 rng(91);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  std::vector<float> A(16 * depth), B(depth * 8);
+  for (float &x : A)
+    x = unit(rng);
+  for (float &x : B)
+    x = unit(rng);
+  for (int terms : {3, 1}) {
+    std::vector<float> C(128, NAN);
+    float *cPtr = C.data();
+    const float *aPtr = A.data(), *bPtr = B.data();
+    int depthArg = depth, termsArg = terms;
+    Result r = launch(mmaTf32ProductThunk,
+                      {&cPtr, &aPtr, &bPtr, &depthArg, &termsArg}, 1, 32);
+    if (!check.expect(r.ok(), "launch failed: " + r.error))
+      return;
+    double diff = 0, norm = 0;
+    for (int row = 0; row < 16; ++row)
+      for (int col = 0; col < 8; ++col) {
+        double ref = 0;
+        for (int k = 0; k < depth; ++k)
+          ref += static_cast<double>(A[row * depth + k]) * B[k * 8 + col];
+        diff += (C[row * 8 + col] - ref) * (C[row * 8 + col] - ref);
+        norm += ref * ref;
+      }
+    double error = std::sqrt(diff / norm);
+    if (terms == 3)
+      check.expect(error < 1e-6, str("3xTF32 relative error ", error));
+    else
+      check.expect(error > 5e-5, str("1xTF32 relative error ", error,
+                                     " is suspiciously small"));
+  }
+}
+
 int main() {
   testPack();
   testLdmatrixLayout();
@@ -706,6 +897,10 @@ int main() {
     testMmaShared(bf16, false, 1);
     testMmaShared(bf16, true, 3);
   }
+  testTf32Round();
+  testMmaTf32Direct(true);
+  testMmaTf32Direct(false);
+  testTf32Split();
   testMisuse();
   // After the failed launches, the emulation still runs kernels correctly.
   for (bool bf16 : {false, true}) {

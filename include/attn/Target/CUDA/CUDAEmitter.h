@@ -51,8 +51,26 @@ struct EmittedModule {
 
 /// Emits every kernel op of `graph`, which must be at kernel level.
 /// Errors are diagnostics at the offending op.
+/// How products of two f32 matrices run (attnc --f32-matmul).
+enum class F32Matmul {
+  /// TF32 tensor cores with error compensation: each operand split into
+  /// two TF32 parts, three MMAs per product ("3xTF32"), about f32's
+  /// accuracy (docs/codegen.md).
+  Tf32x3,
+  /// One TF32 MMA per product: 10-bit significands, relative errors near
+  /// 1e-3, as cuDNN's and PyTorch's TF32 modes.
+  Tf32,
+  /// f32 FMAs off the tensor cores.
+  Simt,
+};
+
+struct EmitOptions {
+  std::string arch = "sm_90";
+  F32Matmul f32Matmul = F32Matmul::Tf32x3;
+};
+
 mlir::FailureOr<EmittedModule> emitModule(graph::GraphOp graph,
-                                          llvm::StringRef arch);
+                                          const EmitOptions &options);
 
 /// What NVRTC made of a module.
 struct CompiledModule {

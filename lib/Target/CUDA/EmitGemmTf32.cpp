@@ -1,0 +1,175 @@
+//===- EmitGemmTf32.cpp - f32 GEMMs on TF32 tensor cores ------------------===//
+//
+// f32 x f32 products on mma.sync m16n8k8 with TF32 inputs (sm_80 and
+// later). TF32 keeps 10 of f32's 23 significand bits, so one TF32 product
+// errs by about 1e-3, which is what cuDNN's and PyTorch's TF32 modes accept
+// (--f32-matmul=tf32). By default each operand is split into a rounded
+// part and a rounded remainder (attnc_tf32_split in attnc/mma.h) and the
+// product is the sum of three MMAs, big x big + big x small + small x
+// big; only small x small (about 2^-22 of the product) is dropped, so the
+// result is about as accurate as an f32 FMA loop, at about twice its rate
+// on an H200 (three MMAs at the TF32 rate against the FMA pipe).
+//
+// Each warp owns a (16 mt) x (8 nt) part of the block tile; the warps'
+// shape is the one that reads the fewest fragment registers per MMA. The
+// fragments come from the f32 tiles with scalar shared loads: ldmatrix
+// moves 16-bit elements, and the row paddings below make every load of a
+// warp hit 32 distinct banks. The split (two cvt.rna and a subtraction per
+// element) happens once per fragment register and feeds all the MMAs that
+// use it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "TensorCoreGemm.h"
+
+using namespace attn;
+using namespace attn::cuda;
+
+namespace {
+
+class Tf32Math : public TensorCoreMath {
+public:
+  Tf32Math(int64_t tm, int64_t tn, int64_t tk, int64_t threads,
+           bool compensated)
+      : compensated(compensated) {
+    element = "float";
+    elementBytes = 4;
+    this->tk = (tk + 7) / 8 * 8;
+    // A's fragment loads (row group, column inGroup) spread over the
+    // banks when rows are 4 mod 8 words apart; B's (row inGroup, column
+    // group) when they are 8 mod 16 apart. Both keep rows 16-byte aligned
+    // for cp.async.
+    strideA = this->tk + 4;
+    strideB = tn + 8;
+    // The accumulator pairs of a half warp (rows group, columns
+    // 2 inGroup) cover 32 distinct banks when rows are 8 mod 32 apart.
+    outStride = tn + 8;
+    chooseWarps(tm, tn, threads / 32);
+  }
+
+  void declare(CodeWriter &w) const override {
+    w.line("const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;");
+    w.line("const int group = lane >> 2, inGroup = lane & 3;");
+    w.line("const int warpRow = warp / " + num(warpsN) + " * " +
+           num(16 * mTiles) + ", warpCol = warp % " + num(warpsN) + " * " +
+           num(8 * nTiles) + ";");
+    w.line("float acc[" + num(mTiles) + "][" + num(nTiles) + "][4];");
+    w.line("for (int i = 0; i < " + num(mTiles) + "; ++i) for (int j = 0; j < " +
+           num(nTiles) + "; ++j) for (int r = 0; r < 4; ++r) acc[i][j][r] = "
+           "0.0f;");
+  }
+
+  void tile(CodeWriter &w, const std::string &tileA,
+            const std::string &tileB) const override {
+    // Warps past the ones the tile shape can use (small tiles) still
+    // stage their share of the tiles and meet the barriers.
+    if (activeWarps < totalWarps)
+      w.open("if (warp < " + num(activeWarps) + ")");
+    // Two K steps in flight: the next step's shared loads and splits
+    // issue under this step's MMAs.
+    w.line("#pragma unroll 2");
+    w.open("for (int kk = 0; kk < " + num(tk) + "; kk += 8)");
+    w.line("unsigned bBig[" + num(nTiles) + "][2]" +
+           (compensated ? ", bSmall[" + num(nTiles) + "][2]" : "") + ";");
+    w.line("#pragma unroll");
+    w.open("for (int j = 0; j < " + num(nTiles) + "; ++j)");
+    w.line("const float *b = " + tileB + " + (kk + inGroup) * " +
+           num(strideB) + " + warpCol + 8 * j + group;");
+    w.line(split("b[0]", "bBig[j][0]", "bSmall[j][0]"));
+    w.line(split("b[" + num(4 * strideB) + "]", "bBig[j][1]", "bSmall[j][1]"));
+    w.close();
+    w.line("#pragma unroll");
+    w.open("for (int i = 0; i < " + num(mTiles) + "; ++i)");
+    w.line("const float *a = " + tileA + " + (warpRow + 16 * i + group) * " +
+           num(strideA) + " + kk + inGroup;");
+    w.line(std::string("unsigned aBig[4]") +
+           (compensated ? ", aSmall[4]" : "") + ";");
+    // a0..a3: (row, k) = (group, inGroup), (group + 8, inGroup),
+    // (group, inGroup + 4), (group + 8, inGroup + 4).
+    const std::string offsets[4] = {"0", num(8 * strideA), "4",
+                                    num(8 * strideA + 4)};
+    for (int r = 0; r < 4; ++r)
+      w.line(split("a[" + offsets[r] + "]", "aBig[" + num(r) + "]",
+                   "aSmall[" + num(r) + "]"));
+    w.line("#pragma unroll");
+    w.open("for (int j = 0; j < " + num(nTiles) + "; ++j)");
+    if (compensated) {
+      // The small terms first, while the accumulator holds less.
+      w.line("attnc_mma_m16n8k8_tf32(acc[i][j], aSmall, bBig[j], acc[i][j]);");
+      w.line("attnc_mma_m16n8k8_tf32(acc[i][j], aBig, bSmall[j], acc[i][j]);");
+    }
+    w.line("attnc_mma_m16n8k8_tf32(acc[i][j], aBig, bBig[j], acc[i][j]);");
+    w.close();
+    w.close();
+    w.close();
+    if (activeWarps < totalWarps)
+      w.close();
+  }
+
+  void store(CodeWriter &w) const override {
+    if (activeWarps < totalWarps)
+      w.open("if (warp < " + num(activeWarps) + ")");
+    // c0, c1 (and c2, c3, eight rows down) are adjacent columns.
+    w.line("#pragma unroll");
+    w.open("for (int i = 0; i < " + num(mTiles) + "; ++i)");
+    w.line("#pragma unroll");
+    w.open("for (int j = 0; j < " + num(nTiles) + "; ++j)");
+    w.line("float2 *row0 = reinterpret_cast<float2 *>(outTile + (warpRow + "
+           "16 * i + group) * " +
+           num(outStride) + " + warpCol + 8 * j + 2 * inGroup), *row8 = row0 + " +
+           num(4 * outStride) + ";");
+    w.line("*row0 = make_float2(acc[i][j][0], acc[i][j][1]);");
+    w.line("*row8 = make_float2(acc[i][j][2], acc[i][j][3]);");
+    w.close();
+    w.close();
+    if (activeWarps < totalWarps)
+      w.close();
+  }
+
+private:
+  /// The warps' grid (warpsM x warpsN of them active) and each warp's
+  /// tiles of 16 x 8: the shape with the fewest fragment registers (4 per
+  /// 16-row tile of A, 2 per 8-column tile of B) per MMA, using as many
+  /// warps as the block tile can give whole tiles to.
+  void chooseWarps(int64_t tm, int64_t tn, int64_t warps) {
+    totalWarps = warps;
+    for (int64_t active = warps; active >= 1; active /= 2) {
+      double best = 0;
+      for (int64_t wm = 1; wm <= active; wm *= 2) {
+        int64_t wn = active / wm;
+        if (active % wm || tm % (16 * wm) || tn % (8 * wn))
+          continue;
+        int64_t mt = tm / (16 * wm), nt = tn / (8 * wn);
+        double cost = double(4 * mt + 2 * nt) / double(mt * nt);
+        if (best == 0 || cost < best) {
+          best = cost;
+          activeWarps = active;
+          warpsN = wn;
+          mTiles = mt;
+          nTiles = nt;
+        }
+      }
+      if (best != 0)
+        return;
+    }
+  }
+
+  /// The TF32 parts of the f32 `value`.
+  std::string split(const std::string &value, const std::string &big,
+                    const std::string &small) const {
+    if (compensated)
+      return "attnc_tf32_split(" + value + ", " + big + ", " + small + ");";
+    return big + " = attnc_tf32_round(" + value + ");";
+  }
+
+  bool compensated;
+  int64_t totalWarps = 1, activeWarps = 1, warpsN = 1, mTiles = 1, nTiles = 1;
+};
+
+} // namespace
+
+std::unique_ptr<TensorCoreMath>
+attn::cuda::makeTf32Math(int64_t tm, int64_t tn, int64_t tk, int64_t threads,
+                         bool compensated) {
+  return std::make_unique<Tf32Math>(tm, tn, tk, threads, compensated);
+}

@@ -1,0 +1,54 @@
+//===- TensorCoreGemm.h - the arithmetic of a mma.sync GEMM -----*- C++ -*-===//
+//
+// A tensor-core GEMM on the mma.sync path has two halves. EmitGemm.cpp
+// moves the data: it stages each K tile of A (tm x tk, row-major) and B
+// (tk x tn, k-major) in shared memory, synchronously or through a cp.async
+// ring, and runs the fused epilogue from an f32 tile. The arithmetic in
+// between (which MMA, how warps split the block tile, how fragments are
+// read, how the accumulators reach the f32 tile) is a TensorCoreMath:
+// m16n8k16 on 16-bit operands (EmitGemm.cpp), or m16n8k8 on TF32 parts of
+// f32 operands (EmitGemmTf32.cpp). Both use one staging code.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_LIB_TARGET_CUDA_TENSORCOREGEMM_H
+#define ATTN_LIB_TARGET_CUDA_TENSORCOREGEMM_H
+
+#include "KernelPatterns.h"
+
+#include <memory>
+
+namespace attn::cuda {
+
+class TensorCoreMath {
+public:
+  virtual ~TensorCoreMath() = default;
+  /// The shared tiles' element type ("unsigned short" holds 16-bit bits)
+  /// and its size in bytes.
+  std::string element;
+  int64_t elementBytes = 2;
+  /// The K step (a whole number of MMA steps; a shorter K is zero-padded)
+  /// and the row strides of the A and B tiles, in elements.
+  int64_t tk = 0, strideA = 0, strideB = 0;
+  /// The row stride of the f32 output tile the accumulators go to.
+  int64_t outStride = 0;
+
+  /// Per-thread constants and the zeroed accumulators.
+  virtual void declare(CodeWriter &w) const = 0;
+  /// One K tile's MMAs, from the tiles at `tileA` and `tileB`.
+  virtual void tile(CodeWriter &w, const std::string &tileA,
+                    const std::string &tileB) const = 0;
+  /// The accumulators into `outTile` (f32, rows outStride apart).
+  virtual void store(CodeWriter &w) const = 0;
+};
+
+/// The TF32 arithmetic for an f32 x f32 product on a tm x tn block tile
+/// with `threads` threads, K tiles of `tk`; `compensated` splits each
+/// operand into two TF32 parts (3xTF32) instead of rounding it once.
+std::unique_ptr<TensorCoreMath> makeTf32Math(int64_t tm, int64_t tn,
+                                             int64_t tk, int64_t threads,
+                                             bool compensated);
+
+} // namespace attn::cuda
+
+#endif
