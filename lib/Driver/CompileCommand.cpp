@@ -25,6 +25,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <optional>
 
 using namespace mlir;
 using namespace attn;
@@ -78,6 +79,17 @@ private:
 };
 } // namespace
 
+/// The emitter's mode for a --f32-matmul value; none for an unknown one.
+static std::optional<cuda::F32Matmul> parseF32Matmul(llvm::StringRef mode) {
+  if (mode == "3xtf32")
+    return cuda::F32Matmul::Tf32x3;
+  if (mode == "tf32")
+    return cuda::F32Matmul::Tf32;
+  if (mode == "simt")
+    return cuda::F32Matmul::Simt;
+  return std::nullopt;
+}
+
 int attn::driver::compileModel(const CompileOptions &options) {
   StageClock clock(options.timing);
   if (options.modelPath.empty()) {
@@ -88,6 +100,11 @@ int attn::driver::compileModel(const CompileOptions &options) {
           analysis::lookupTarget(options.arch);
       !target) {
     reportError("--arch: " + toString(target.takeError()));
+    return 1;
+  }
+  if (!parseF32Matmul(options.f32Matmul)) {
+    reportError("--f32-matmul: unknown mode '" + options.f32Matmul +
+                "' (3xtf32, tf32 or simt)");
     return 1;
   }
   DialectRegistry registry;
@@ -124,9 +141,7 @@ int attn::driver::compileModel(const CompileOptions &options) {
     return 1;
   cuda::EmitOptions emitOptions;
   emitOptions.arch = options.arch;
-  emitOptions.f32Matmul = options.f32Matmul == "simt"   ? cuda::F32Matmul::Simt
-                          : options.f32Matmul == "tf32" ? cuda::F32Matmul::Tf32
-                                                        : cuda::F32Matmul::Tf32x3;
+  emitOptions.f32Matmul = *parseF32Matmul(options.f32Matmul);
   FailureOr<cuda::EmittedModule> emitted = cuda::emitModule(graph, emitOptions);
   if (failed(emitted))
     return 1;
@@ -210,11 +225,17 @@ bool attn::driver::compileToModelFile(llvm::StringRef irText,
                                       llvm::StringRef arch,
                                       llvm::StringRef entry,
                                       std::vector<char> &modelFile,
-                                      std::string &error) {
+                                      std::string &error,
+                                      llvm::StringRef f32Matmul) {
   if (llvm::Expected<analysis::TargetDescription> target =
           analysis::lookupTarget(arch);
       !target) {
     error = toString(target.takeError());
+    return false;
+  }
+  std::optional<cuda::F32Matmul> mode = parseF32Matmul(f32Matmul);
+  if (!mode) {
+    error = "unknown f32 matmul mode '" + f32Matmul.str() + "'";
     return false;
   }
   DialectRegistry registry;
@@ -261,6 +282,7 @@ bool attn::driver::compileToModelFile(llvm::StringRef irText,
   }
   cuda::EmitOptions emitOptions;
   emitOptions.arch = arch.str();
+  emitOptions.f32Matmul = *mode;
   FailureOr<cuda::EmittedModule> emitted = cuda::emitModule(graph, emitOptions);
   if (failed(emitted))
     return fail();

@@ -91,7 +91,7 @@ int attn::driver::runOnDevice(const RunOptions &options) {
     std::vector<char> file;
     std::string error;
     if (!compileToModelFile(bytes, options.modelPath, arch, options.entry, file,
-                            error)) {
+                            error, options.f32Matmul)) {
       reportError(error);
       return 1;
     }

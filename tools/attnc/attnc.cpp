@@ -98,7 +98,13 @@ static cl::opt<F32MatmulKind> f32Matmul(
                           "as PyTorch's allow_tf32)"),
                clEnumValN(F32MatmulKind::Simt, "simt",
                           "f32 FMAs, no tensor cores")),
-    cl::sub(cl::SubCommand::getTopLevel()));
+    cl::sub(cl::SubCommand::getTopLevel()), cl::sub(runCommand));
+
+static std::string f32MatmulName() {
+  return f32Matmul == F32MatmulKind::Simt   ? "simt"
+         : f32Matmul == F32MatmulKind::Tf32 ? "tf32"
+                                            : "3xtf32";
+}
 static cl::opt<std::string>
     arch("arch", cl::desc("GPU target: sm_80, sm_90 (default) or sm_90a"),
          cl::init("sm_90"), cl::sub(cl::SubCommand::getTopLevel()));
@@ -200,9 +206,7 @@ static int compile() {
   options.breakKernel = breakKernel;
   options.timing = timing;
   options.jobs = jobs;
-  options.f32Matmul = f32Matmul == F32MatmulKind::Simt   ? "simt"
-                      : f32Matmul == F32MatmulKind::Tf32 ? "tf32"
-                                                         : "3xtf32";
+  options.f32Matmul = f32MatmulName();
   switch (emitKind) {
   case EmitKind::Input:
     options.emit = "input";
@@ -238,6 +242,10 @@ int main(int argc, char **argv) {
                                    "attnc: compile and run attn model graphs\n",
                                    &flagErrorStream)) {
     StringRef first = StringRef(flagErrors).trim().split('\n').first;
+    // A bad value of an enumerated flag (--emit=x) is reported by the
+    // option itself, on its own line to stderr: that line is the error.
+    if (first.empty())
+      return 1;
     first.consume_front("attnc: ");
     driver::reportError(first.contains("Try:") ? first
                                                : first + " (try: attnc --help)");
@@ -253,6 +261,7 @@ int main(int argc, char **argv) {
     options.keepDType = keepDType;
     options.device = device;
     options.precision = precision;
+    options.f32Matmul = f32MatmulName();
     return driver::runModel(options);
   }
   if (analyzeCommand)

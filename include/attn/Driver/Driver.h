@@ -58,6 +58,9 @@ struct RunOptions {
   bool keepDType = false;
   std::string device = "interp";
   interp::Precision precision = interp::Precision::F32;
+  /// How f32 x f32 matrix products run when a .ir file is compiled for the
+  /// emu or cuda device (CompileOptions::f32Matmul).
+  std::string f32Matmul = "3xtf32";
 };
 
 /// `attnc run`: returns the process exit code.
@@ -95,10 +98,12 @@ int compileModel(const CompileOptions &options);
 /// Compiles attn IR text to a model file (the bytes of model.cubin) for
 /// `arch`, in process: graph `entry`, or the first when `entry` is empty.
 /// On failure returns false with the first error, one line, in `error`
-/// (`bufferName` stands for the file in positions).
+/// (`bufferName` stands for the file in positions). f32 x f32 products
+/// run as `f32Matmul` says (CompileOptions::f32Matmul).
 bool compileToModelFile(llvm::StringRef irText, llvm::StringRef bufferName,
                         llvm::StringRef arch, llvm::StringRef entry,
-                        std::vector<char> &modelFile, std::string &error);
+                        std::vector<char> &modelFile, std::string &error,
+                        llvm::StringRef f32Matmul = "3xtf32");
 
 /// `attnc inspect MODEL.cubin`: prints the kernels with ptxas's resource
 /// report, and the plan. Needs no GPU. Returns the exit code.

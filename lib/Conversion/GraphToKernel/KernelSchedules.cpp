@@ -114,9 +114,14 @@ static Schedule scheduleGemm(graph::MatmulOp op, const TargetDescription &t) {
   b.grid("n", n, tn);
   b.looped("k", k, tk);
   b.schedule.threads = d.gemmThreads;
-  int64_t stages = std::min(d.gemmStages, (k + tk - 1) / tk);
-  b.schedule.smem =
-      stages * (tm * tk * elementBytes(op.getLhs()) + tk * tn * elementBytes(op.getRhs()));
+  // As many stages as the target's shared memory holds: f32 tiles (the
+  // TF32 GEMM) take twice the bytes of 16-bit ones.
+  int64_t stageBytes =
+      tm * tk * elementBytes(op.getLhs()) + tk * tn * elementBytes(op.getRhs());
+  int64_t stages = std::max<int64_t>(
+      1, std::min({d.gemmStages, (k + tk - 1) / tk,
+                   d.smemPerBlockBytes / stageBytes}));
+  b.schedule.smem = stages * stageBytes;
   return b.schedule;
 }
 

@@ -6,9 +6,11 @@
 // (--f32-matmul=tf32). By default each operand is split into a rounded
 // part and a rounded remainder (attnc_tf32_split in attnc/mma.h) and the
 // product is the sum of three MMAs, big x big + big x small + small x
-// big; only small x small (about 2^-22 of the product) is dropped, so the
-// result is about as accurate as an f32 FMA loop, at about twice its rate
-// on an H200 (three MMAs at the TF32 rate against the FMA pipe).
+// big; only small x small (about 2^-22 of the product) is dropped. Each K
+// step's MMAs go into a partial sum added to the accumulator in f32, so a
+// tensor core that truncates its sums never truncates the accumulator.
+// The result is about as accurate as an f32 FMA loop, at about twice its
+// rate on an H200 (three MMAs at the TF32 rate against the FMA pipe).
 //
 // Each warp owns a (16 mt) x (8 nt) part of the block tile; the warps'
 // shape is the one that reads the fewest fragment registers per MMA. The
@@ -21,6 +23,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "TensorCoreGemm.h"
+
+#include <cassert>
 
 using namespace attn;
 using namespace attn::cuda;
@@ -41,8 +45,9 @@ public:
     // for cp.async.
     strideA = this->tk + 4;
     strideB = tn + 8;
-    // The accumulator pairs of a half warp (rows group, columns
-    // 2 inGroup) cover 32 distinct banks when rows are 8 mod 32 apart.
+    // The accumulator pairs of a half warp (rows group 0-3, columns
+    // 2 inGroup) cover 32 distinct banks when rows are 8 or 24 mod 32
+    // words apart.
     outStride = tn + 8;
     chooseWarps(tm, tn, threads / 32);
   }
@@ -94,11 +99,23 @@ public:
     w.line("#pragma unroll");
     w.open("for (int j = 0; j < " + num(nTiles) + "; ++j)");
     if (compensated) {
-      // The small terms first, while the accumulator holds less.
-      w.line("attnc_mma_m16n8k8_tf32(acc[i][j], aSmall, bBig[j], acc[i][j]);");
-      w.line("attnc_mma_m16n8k8_tf32(acc[i][j], aBig, bSmall[j], acc[i][j]);");
+      // The three products of one K step go into a zeroed partial sum that
+      // is then added to the accumulator by an f32 add, which rounds to
+      // nearest: the tensor cores may truncate each MMA's sum (emulation
+      // of attnc_mma_m16n8k8_tf32), and truncating the accumulator at every
+      // MMA biases it by up to 1e-4 relative at K = 4096 (measured under
+      // emulation; 1e-6 this way, as an f32 FMA loop). The small terms go
+      // first, while the partial sum holds less.
+      w.line("float part[4] = {0.0f, 0.0f, 0.0f, 0.0f};");
+      w.line("attnc_mma_m16n8k8_tf32(part, aSmall, bBig[j], part);");
+      w.line("attnc_mma_m16n8k8_tf32(part, aBig, bSmall[j], part);");
+      w.line("attnc_mma_m16n8k8_tf32(part, aBig, bBig[j], part);");
+      w.line("for (int r = 0; r < 4; ++r) acc[i][j][r] += part[r];");
+    } else {
+      // One TF32 rounding (about 5e-4 of each operand) outweighs any
+      // truncation of the accumulator.
+      w.line("attnc_mma_m16n8k8_tf32(acc[i][j], aBig, bBig[j], acc[i][j]);");
     }
-    w.line("attnc_mma_m16n8k8_tf32(acc[i][j], aBig, bBig[j], acc[i][j]);");
     w.close();
     w.close();
     w.close();
@@ -132,6 +149,10 @@ private:
   /// 16-row tile of A, 2 per 8-column tile of B) per MMA, using as many
   /// warps as the block tile can give whole tiles to.
   void chooseWarps(int64_t tm, int64_t tn, int64_t warps) {
+    // Kernel formation's GEMM tiles are powers of two of at least 16
+    // (KernelSchedules.cpp), which the bank claims above rely on too; with
+    // them, one warp with one 16 x 8 tile always fits.
+    assert(tm % 16 == 0 && tn % 16 == 0 && "GEMM tiles of whole 16 x 16");
     totalWarps = warps;
     for (int64_t active = warps; active >= 1; active /= 2) {
       double best = 0;

@@ -456,10 +456,14 @@ struct Tf32Operands {
 ///   C, D (16x8, f32): as m16n8k16's.
 ///
 /// Arithmetic: each input is its register with the low 13 bits cleared,
-/// so the 11-bit significands multiply exactly in f32; the eight products
-/// are added to c in k order with one f32 rounding each, as mma() does. The
-/// hardware's order and rounding of the sum are unspecified (docs/
-/// emulation.md), so results may differ from a GPU's in the last bits.
+/// so the 11-bit significands multiply exactly; c plus the eight products
+/// is rounded once to f32, toward zero. The ISA leaves the hardware's order
+/// and rounding unspecified; truncation is what Ootomo and Yokota measured
+/// in A100's TF32 MMAs ("Recovering single precision accuracy from Tensor
+/// Cores while surpassing the FP32 theoretical peak performance", 2022).
+/// Its bias grows with the number of MMAs accumulated into one register,
+/// so the emulation takes the truncating case: a kernel that loses f32
+/// accuracy to it fails its tests here (docs/emulation.md).
 inline void mmaTf32(float d[4], const unsigned a[4], const unsigned b[2],
                     const float c[4], const char *file, int line) {
   Tf32Operands mine;
@@ -488,10 +492,17 @@ inline void mmaTf32(float d[4], const unsigned a[4], const unsigned b[2],
   for (unsigned i = 0; i < 4; ++i) {
     unsigned row = i < 2 ? group : group + 8;
     unsigned col = inGroup * 2 + (i & 1);
-    float sum = accumulator[i];
+    // The products are exact in double; their sum with c is too unless
+    // the terms' magnitudes lie more than about 2^30 apart, and then the
+    // double's rounding is far below the f32 result's last place. Rounded
+    // once, toward zero.
+    double sum = accumulator[i];
     for (unsigned k = 0; k < 8; ++k)
-      sum = fmaf(matrixA[row][k], matrixB[k][col], sum);
-    accumulator[i] = sum;
+      sum += (double)matrixA[row][k] * matrixB[k][col];
+    float rounded = (float)sum;
+    if (std::fabs((double)rounded) > std::fabs(sum))
+      rounded = std::nextafter(rounded, 0.0f);
+    accumulator[i] = rounded;
   }
   for (int i = 0; i < 4; ++i)
     d[i] = accumulator[i];
@@ -561,6 +572,16 @@ __device__ __forceinline__ void attnc_ldmatrix_x2_trans(unsigned r[2],
 __device__ __forceinline__ void attnc_tf32_split(float x, unsigned &big,
                                                  unsigned &small) {
   big = attnc_tf32_round(x);
+  if ((big & 0x7fffffffu) == 0x7f800000u) {
+    // An infinite x has no remainder (inf - inf would make small a NaN);
+    // a finite x so near FLT_MAX that it rounded up to infinity is
+    // truncated instead, so that big + small stays x.
+    if ((__float_as_uint(x) & 0x7fffffffu) == 0x7f800000u) {
+      small = 0;
+      return;
+    }
+    big = __float_as_uint(x) & 0xffffe000u;
+  }
   small = attnc_tf32_round(x - __uint_as_float(big));
 }
 

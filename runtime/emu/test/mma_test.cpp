@@ -22,6 +22,7 @@
 
 #include "mma_gemm_kernel.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -733,6 +734,32 @@ static void testTf32Round() {
   check.expect(std::isnan(nan), "NaN did not stay NaN");
 }
 
+static void testTf32SplitEdges() {
+  Check check("attnc_tf32_split: big + small is x, infinities included");
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  std::vector<float> values = {0.0f, -0.0f, 1.0f, 3.0e38f, -3.0e38f,
+                               bitsFloat(0x7f7fffffu), bitsFloat(0xff7ff000u),
+                               1e-40f, INFINITY, -INFINITY};
+  for (int i = 0; i < 1000; ++i)
+    values.push_back(std::ldexp(unit(rng), i % 200 - 100));
+  for (float x : values) {
+    unsigned big, small;
+    attnc_tf32_split(x, big, small);
+    check.expect((big & 0x1fffu) == 0 && (small & 0x1fffu) == 0,
+                 str("split(", x, ") has parts that are not TF32"));
+    double sum = static_cast<double>(bitsFloat(big)) + bitsFloat(small);
+    // 22 significand bits kept: within 2^-21 of |x| (exact for infinities).
+    // TF32 cuts the encoding's low 13 bits, so below f32's normal range
+    // (2^-126) the remainder keeps an absolute 2^-137 instead.
+    double bound = std::max(std::ldexp(std::fabs(static_cast<double>(x)), -21),
+                            std::ldexp(1.0, -137));
+    bool close = std::isinf(x) ? sum == x : std::fabs(sum - x) <= bound;
+    check.expect(close, str("split(", x, ") = ", bitsFloat(big), " + ",
+                            bitsFloat(small)));
+  }
+}
+
 /// Each warp p computes D_p (16x8) = A_p (16x8, row-major) * B_p (8x8,
 /// row-major k x n) + C_p from fragments placed by hand after the PTX ISA's
 /// "Matrix Fragments for mma.m16n8k8" (.tf32). The registers hold the raw
@@ -791,15 +818,15 @@ static void testMmaTf32Direct(bool integers) {
   for (unsigned p = 0; p < warps; ++p)
     for (int row = 0; row < 16; ++row)
       for (int col = 0; col < 8; ++col) {
-        // The documented arithmetic: truncated inputs, products in k order.
-        float want = C[p * 128 + row * 8 + col];
-        double exact = want;
-        for (int k = 0; k < 8; ++k) {
-          float a = truncatedTf32(A[p * 128 + row * 8 + k]);
-          float b = truncatedTf32(B[p * 64 + k * 8 + col]);
-          want = std::fma(a, b, want);
-          exact += static_cast<double>(a) * b;
-        }
+        // The documented arithmetic: truncated inputs, c plus the exact
+        // products rounded once toward zero.
+        double exact = C[p * 128 + row * 8 + col];
+        for (int k = 0; k < 8; ++k)
+          exact += static_cast<double>(truncatedTf32(A[p * 128 + row * 8 + k])) *
+                   truncatedTf32(B[p * 64 + k * 8 + col]);
+        float want = static_cast<float>(exact);
+        if (std::fabs(static_cast<double>(want)) > std::fabs(exact))
+          want = std::nextafter(want, 0.0f);
         float got = D[p * 128 + row * 8 + col];
         check.expect(std::memcmp(&want, &got, 4) == 0 &&
                          (!integers || got == exact),
@@ -811,9 +838,11 @@ static void testMmaTf32Direct(bool integers) {
 /// One warp computes C (16x8) = A (16xK) * B (Kx8) from f32 values through
 /// TF32 tensor cores, with `terms` MMAs per k step of 8: 1 (A and B
 /// rounded to TF32) or 3 (attnc_tf32_split: small x big, big x small, big x
-/// big), as EmitGemmTf32.cpp does.
+/// big). With `partial`, each step's MMAs go into a zeroed partial sum added
+/// to the accumulator in f32, as EmitGemmTf32.cpp does, rather than
+/// straight into the accumulator.
 __global__ void mmaTf32Product(float *C, const float *A, const float *B,
-                               int depth, int terms) {
+                               int depth, int terms, int partial) {
   unsigned lane = threadIdx.x, group = lane >> 2, inGroup = lane % 4;
   float acc[4] = {0, 0, 0, 0};
   for (int k0 = 0; k0 < depth; k0 += 8) {
@@ -825,11 +854,15 @@ __global__ void mmaTf32Product(float *C, const float *A, const float *B,
     for (unsigned i = 0; i < 2; ++i)
       attnc_tf32_split(B[(k0 + inGroup + i * 4) * 8 + group], bBig[i],
                        bSmall[i]);
+    float part[4] = {0, 0, 0, 0};
+    float *sum = partial ? part : acc;
     if (terms == 3) {
-      attnc_mma_m16n8k8_tf32(acc, aSmall, bBig, acc);
-      attnc_mma_m16n8k8_tf32(acc, aBig, bSmall, acc);
+      attnc_mma_m16n8k8_tf32(sum, aSmall, bBig, sum);
+      attnc_mma_m16n8k8_tf32(sum, aBig, bSmall, sum);
     }
-    attnc_mma_m16n8k8_tf32(acc, aBig, bBig, acc);
+    attnc_mma_m16n8k8_tf32(sum, aBig, bBig, sum);
+    for (unsigned i = 0; i < 4; ++i)
+      acc[i] += part[i];
   }
   for (unsigned i = 0; i < 4; ++i)
     C[(i < 2 ? group : group + 8) * 8 + inGroup * 2 + (i & 1)] = acc[i];
@@ -838,18 +871,23 @@ static void mmaTf32ProductThunk(void **args) {
   mmaTf32Product(*static_cast<float **>(args[0]),
                  *static_cast<const float **>(args[1]),
                  *static_cast<const float **>(args[2]),
-                 *static_cast<int *>(args[3]), *static_cast<int *>(args[4]));
+                 *static_cast<int *>(args[3]), *static_cast<int *>(args[4]),
+                 *static_cast<int *>(args[5]));
 }
 
-/// ||C - ref|| / ||ref|| of a 16x8x256 product of U(-1, 1) values, against
-/// f64. 3xTF32 must be within f32's reach (each product errs by about
-/// 3 * 2^-22 of |a b|, the f32 sum by k * 2^-24 at worst; measured 4e-7,
-/// so 1e-6); one TF32 product must not be (2^-11 per operand gives about
-/// 2e-4 here; 5e-5 is far below that and far above 3xTF32's error), which
-/// shows the compensation is what brings the error down.
+/// ||C - ref|| / ||ref|| of a 16x8x2048 product of U(-1, 1) values,
+/// against f64. 3xTF32 with partial sums per K step (EmitGemmTf32.cpp) must
+/// be within f32's reach: each product errs by about 3 * 2^-22 of |a b|,
+/// the f32 sum by k * 2^-24 at worst (measured 2.6e-7, so 1e-6). Straight
+/// into the accumulator, the emulated MMA's truncation of it at each of the
+/// 768 MMAs biases the result (measured 1.7e-5, so above 5e-6). One TF32
+/// product (2^-11 per operand: measured 2.7e-4) must be far from f32 (above
+/// 5e-5). Together they show that the split and the partial sums are what
+/// bring the error down.
 static void testTf32Split() {
-  Check check("3xTF32 products reach f32 accuracy, 1xTF32 products do not");
-  const int depth = 256;
+  Check check("3xTF32 products with partial sums reach f32 accuracy; "
+              "without them, or with 1xTF32, they do not");
+  const int depth = 2048;
   std::mt19937 rng(91);
   std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
   std::vector<float> A(16 * depth), B(depth * 8);
@@ -857,30 +895,41 @@ static void testTf32Split() {
     x = unit(rng);
   for (float &x : B)
     x = unit(rng);
-  for (int terms : {3, 1}) {
+  std::vector<double> ref(128);
+  double norm = 0;
+  for (int row = 0; row < 16; ++row)
+    for (int col = 0; col < 8; ++col) {
+      double sum = 0;
+      for (int k = 0; k < depth; ++k)
+        sum += static_cast<double>(A[row * depth + k]) * B[k * 8 + col];
+      ref[row * 8 + col] = sum;
+      norm += sum * sum;
+    }
+  struct Variant {
+    int terms, partial;
+    double bound;
+    bool below;
+    const char *what;
+  } variants[] = {{3, 1, 1e-6, true, "3xTF32, partial sums"},
+                  {3, 0, 5e-6, false, "3xTF32 into the accumulator"},
+                  {1, 1, 5e-5, false, "1xTF32"}};
+  for (const Variant &v : variants) {
     std::vector<float> C(128, NAN);
     float *cPtr = C.data();
     const float *aPtr = A.data(), *bPtr = B.data();
-    int depthArg = depth, termsArg = terms;
+    int depthArg = depth, termsArg = v.terms, partialArg = v.partial;
     Result r = launch(mmaTf32ProductThunk,
-                      {&cPtr, &aPtr, &bPtr, &depthArg, &termsArg}, 1, 32);
+                      {&cPtr, &aPtr, &bPtr, &depthArg, &termsArg, &partialArg},
+                      1, 32);
     if (!check.expect(r.ok(), "launch failed: " + r.error))
       return;
-    double diff = 0, norm = 0;
-    for (int row = 0; row < 16; ++row)
-      for (int col = 0; col < 8; ++col) {
-        double ref = 0;
-        for (int k = 0; k < depth; ++k)
-          ref += static_cast<double>(A[row * depth + k]) * B[k * 8 + col];
-        diff += (C[row * 8 + col] - ref) * (C[row * 8 + col] - ref);
-        norm += ref * ref;
-      }
+    double diff = 0;
+    for (int i = 0; i < 128; ++i)
+      diff += (C[i] - ref[i]) * (C[i] - ref[i]);
     double error = std::sqrt(diff / norm);
-    if (terms == 3)
-      check.expect(error < 1e-6, str("3xTF32 relative error ", error));
-    else
-      check.expect(error > 5e-5, str("1xTF32 relative error ", error,
-                                     " is suspiciously small"));
+    check.expect(v.below ? error < v.bound : error > v.bound,
+                 str(v.what, ": relative error ", error,
+                     v.below ? " is not below " : " is not above ", v.bound));
   }
 }
 
@@ -898,6 +947,7 @@ int main() {
     testMmaShared(bf16, true, 3);
   }
   testTf32Round();
+  testTf32SplitEdges();
   testMmaTf32Direct(true);
   testMmaTf32Direct(false);
   testTf32Split();
