@@ -63,6 +63,19 @@ def relative_error(got, want):
 # Dry run: emu device against the interpreter
 #===------------------------------------------------------------------------===#
 
+# Model files compiled from one graph in another way (bench/prepare.sh):
+# for sm_90 (mma.sync), and the f32 GEMM with --f32-matmul=simt or tf32.
+VARIANTS = ("_sm90", "_simt", "_tf32")
+
+
+def graph_of(name):
+    """The benchmark graph (its .ir) a model file was compiled from."""
+    for suffix in VARIANTS:
+        if name.endswith(suffix):
+            return name[:-len(suffix)]
+    return name
+
+
 def dry_run(args, runtime):
     rows = []
     work = tempfile.mkdtemp(prefix="attnc-bench-")
@@ -87,7 +100,7 @@ def dry_run(args, runtime):
         session.run()
         seconds = time.perf_counter() - start
         ref_dir = os.path.join(work, name + ".ref")
-        graph = name[:-len("_sm90")] if name.endswith("_sm90") else name
+        graph = graph_of(name)
         command = ["attnc", "run", os.path.join(args.models, graph + ".ir"),
                    "--out", ref_dir] + sum((["--input", f] for f in files), [])
         subprocess.run(command, check=True, capture_output=True)
@@ -98,7 +111,9 @@ def dry_run(args, runtime):
                 tolerance = 2e-2
             else:
                 got = session.read(i, np.empty(info["shape"], np.float32))
-                tolerance = 1e-5
+                # One TF32 rounding per operand: f16's significand, so the
+                # f16 tolerance of test/Target/emu_differential.py.
+                tolerance = 4e-3 if name.endswith("_tf32") else 1e-5
             want = np.load(os.path.join(ref_dir, f"out{i}.npy")).astype(np.float64)
             error = relative_error(got, want)
             if not error <= tolerance:
@@ -231,6 +246,30 @@ def gpu_group(args, runtime, group):
             record(name, f"{n}x{n}x{n}", "bf16", [a, b], lambda: [a.float() @ b.float()],
                    {"torch.matmul": lambda: a @ b}, 2 * n ** 3, "TFLOP/s", 1e-2)
 
+    def f32_gemms():
+        """The f32 GEMM in each --f32-matmul mode (all mma.sync or SIMT,
+        none wgmma): 3xTF32 and SIMT against cuBLAS with TF32 off (what
+        PyTorch does by default), one TF32 product against cuBLAS with it
+        on. The reference is f64; the percent column is of the bf16 rate."""
+        n = 4096
+        a, b = rand((n, n), torch.float32), rand((n, n), torch.float32)
+
+        def tf32_matmul():
+            torch.backends.cuda.matmul.allow_tf32 = True
+            try:
+                return a @ b
+            finally:
+                torch.backends.cuda.matmul.allow_tf32 = False
+        sgemm = {"torch.matmul (TF32 off)": lambda: a @ b}
+        for mode, dtype, peers, tolerance in (
+                ("", "f32 (3xtf32)", sgemm, 1e-5), ("_simt", "f32 (simt)", sgemm, 1e-5),
+                ("_tf32", "f32 (tf32)", {"torch.matmul (TF32 on)": tf32_matmul}, 4e-3)):
+            name = f"gemm_f32_{n}{mode}"
+            if name in names:
+                record(name, f"{n}x{n}x{n}", dtype, [a, b],
+                       lambda: [a.double() @ b.double()], peers, 2 * n ** 3,
+                       "TFLOP/s", tolerance)
+
     def attentions(suffix):
         for causal in (False, True):
             name = f"attention{'_causal' if causal else ''}_bf16_s4096{suffix}"
@@ -330,7 +369,8 @@ def gpu_group(args, runtime, group):
                             lambda: [scan_loop_4096() for _ in range(16)]},
                        3 * T * B * H * 4, "TB/s", 1e-4)
 
-    {"gemm_sm90": lambda: gemms("_sm90"), "attention_sm90": lambda: attentions("_sm90"),
+    {"gemm_sm90": lambda: (gemms("_sm90"), f32_gemms()),
+     "attention_sm90": lambda: attentions("_sm90"),
      "lstm": lstms, "mingru": mingrus,
      "gemm": lambda: gemms(""), "attention": lambda: attentions("")}[group]()
     return {"rows": rows}
@@ -346,7 +386,8 @@ def gpu_group(args, runtime, group):
 GROUPS = [("ceilings", "bf16 matmul and device copy rates"),
           ("checks", "odd-shape test models against f64 references, one "
                      "process each (check:NAME)"),
-          ("gemm_sm90", "mma.sync GEMMs"), ("attention_sm90", "mma.sync attention"),
+          ("gemm_sm90", "mma.sync GEMMs (bf16 for sm_90, f32 on TF32)"),
+          ("attention_sm90", "mma.sync attention"),
           ("lstm", "persistent LSTM"), ("mingru", "minGRU and its scan"),
           ("gemm", "wgmma GEMMs"), ("attention", "wgmma attention")]
 

@@ -2,7 +2,9 @@
 
 Usage: make_models.py OUTDIR [--tiny]
 
-The shapes are issue 6's: bf16 GEMMs (large square), attention forward at
+The shapes are issue 6's: bf16 GEMMs (large square), an f32 GEMM (the
+LSTM's and minGRU's projections are f32; bench/prepare.sh compiles it
+for each --f32-matmul mode), attention forward at
 head dim 128 in bf16 (causal and not, S = 4096), the LSTM at T = 512,
 H = I = 1024 for batch 1, 16 and 64 (f32, as torch.nn.LSTM runs on cuDNN
 by default), and the minGRU at T = 65536 (f32), whole and as its scan
@@ -114,6 +116,7 @@ def mingru_scan(name, t, b, h):
 def models(tiny):
     if tiny:
         return [gemm("gemm_bf16", 37, 72, 200, "bf16"),  # K, N multiples of 8: wgmma on sm_90a
+                gemm("gemm_f32", 37, 72, 200, "f32"),
                 attention("attention_bf16", 1, 2, 19, 64, False, "bf16"),  # head dim 64: wgmma on sm_90a
                 attention("attention_causal_bf16", 1, 2, 70, 64, True, "bf16"),
                 lstm("lstm_b3", 5, 3, 7, 11),
@@ -121,6 +124,7 @@ def models(tiny):
                 mingru_scan("mingru_scan", 70, 2, 9)]
     return [gemm("gemm_bf16_4096", 4096, 4096, 4096, "bf16"),
             gemm("gemm_bf16_8192", 8192, 8192, 8192, "bf16"),
+            gemm("gemm_f32_4096", 4096, 4096, 4096, "f32"),
             attention("attention_bf16_s4096", 4, 16, 4096, 128, False, "bf16"),
             attention("attention_causal_bf16_s4096", 4, 16, 4096, 128, True, "bf16"),
             lstm("lstm_b1", 512, 1, 1024, 1024),

@@ -2,8 +2,10 @@
 # Makes the benchmark models and compiles them to model files, here, where
 # attnc is built (the GPU machine has only the toolkit, the driver and
 # PyTorch): bench/build/models/<name>.{ir,cubin}, full size for sm_90a
-# (the H200 with its architecture-specific wgmma), the GEMMs and attention
-# also for sm_90 as <name>_sm90.cubin (mma.sync), and bench/build/tiny/ for
+# (the H200 with its architecture-specific wgmma), the bf16 GEMMs and
+# attention also for sm_90 as <name>_sm90.cubin (mma.sync), the f32 GEMM
+# also with --f32-matmul=simt and tf32 as <name>_simt.cubin and
+# <name>_tf32.cubin (the default is 3xTF32), and bench/build/tiny/ for
 # the dry run, and bench/build/checks/ for the hardware checks.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,7 +17,11 @@ for kind in models tiny; do
   for ir in build/$kind/*.ir; do
     "$attnc" "$ir" --arch sm_90a -o "${ir%.ir}.cubin"
     case "$(basename "$ir")" in
-      gemm_*|attention_*) "$attnc" "$ir" --arch sm_90 -o "${ir%.ir}_sm90.cubin" ;;
+      gemm_bf16*|attention_*) "$attnc" "$ir" --arch sm_90 -o "${ir%.ir}_sm90.cubin" ;;
+      gemm_f32*)
+        for mode in simt tf32; do
+          "$attnc" "$ir" --arch sm_90a --f32-matmul=$mode -o "${ir%.ir}_$mode.cubin"
+        done ;;
     esac
   done
 done
