@@ -21,6 +21,8 @@
 #include "attn/Dialect/Graph/IR/GraphOps.h"
 #include "attn/Dialect/Kernel/IR/KernelOps.h"
 
+#include <cassert>
+
 using namespace mlir;
 using namespace attn;
 using namespace attn::cuda;
@@ -60,82 +62,130 @@ static bool useTensorCores(graph::MatmulOp matmul, F32Matmul f32Matmul) {
                         (lhs.isF32() && f32Matmul != F32Matmul::Simt));
 }
 
+void TensorCoreMath::chooseWarpGrid(int64_t tm, int64_t tn, int64_t warps,
+                                    int64_t nUnit, int64_t regsA,
+                                    int64_t regsB) {
+  // Kernel formation's GEMM tiles are powers of two of at least 16
+  // (KernelSchedules.cpp): one warp with one tile always fits.
+  assert(tm % 16 == 0 && tn % 16 == 0 && "GEMM tiles of whole 16 x 16");
+  totalWarps = warps;
+  for (int64_t active = warps; active >= 1; active /= 2) {
+    double best = 0;
+    for (int64_t wm = 1; wm <= active; wm *= 2) {
+      int64_t wn = active / wm;
+      if (active % wm || tm % (16 * wm) || tn % (nUnit * wn))
+        continue;
+      int64_t mt = tm / (16 * wm), nt = tn / (nUnit * wn);
+      double cost = double(regsA * mt + regsB * nt) / double(mt * nt);
+      if (best == 0 || cost < best) {
+        best = cost;
+        activeWarps = active;
+        warpsN = wn;
+        mTiles = mt;
+        nTiles = nt;
+      }
+    }
+    if (best != 0)
+      return;
+  }
+}
+
+void TensorCoreMath::declareWarp(CodeWriter &w, int64_t nUnit) const {
+  w.line("const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;");
+  w.line("const int group = lane >> 2, inGroup = lane & 3;");
+  w.line("const int warpRow = warp / " + num(warpsN) + " * " +
+         num(16 * mTiles) + ", warpCol = warp % " + num(warpsN) + " * " +
+         num(nUnit * nTiles) + ";");
+}
+
+void TensorCoreMath::openActive(CodeWriter &w) const {
+  if (activeWarps < totalWarps)
+    w.open("if (warp < " + num(activeWarps) + ")");
+}
+
+void TensorCoreMath::closeActive(CodeWriter &w) const {
+  if (activeWarps < totalWarps)
+    w.close();
+}
+
 namespace {
-/// m16n8k16 on f16 or bf16 tiles: each warp owns 16 x 16 pieces of the
-/// block tile, round-robin. A comes with ldmatrix .x4 (lanes 0-15 address
-/// rows 0-15 at k 0, lanes 16-31 at k 8: the a0a1, a2a3, a4a5, a6a7
-/// quarters), B (k-major) with .x4.trans (matrices 0-1 are k 0-7 and 8-15
-/// of n 0-7, 2-3 of n 8-15). Tile rows are padded by 8 elements so
-/// ldmatrix rows stay 16-byte aligned and spread over banks.
+/// m16n8k16 on f16 or bf16 tiles. Each warp owns mTiles x nTiles tiles of
+/// 16 x 16 (64 x 32 of a 128 x 128 block tile), so per K step of 16 it
+/// loads mTiles + nTiles fragments with ldmatrix .x4 for 2 mTiles nTiles
+/// MMAs (6 for 16: a warp owning a strip of single 16 x 16 pieces loaded
+/// 16, more than shared memory can feed at the tensor cores' rate). A
+/// comes with .x4 (lanes 0-15 address rows 0-15 at k 0, lanes 16-31 at
+/// k 8: the a0a1, a2a3, a4a5, a6a7 quarters), B (k-major) with .x4.trans
+/// (matrices 0-1 are k 0-7 and 8-15 of n 0-7, 2-3 of n 8-15: two n8
+/// tiles). Tile rows are padded by 8 elements so ldmatrix rows stay
+/// 16-byte aligned and spread over banks.
 class Mma16Math : public TensorCoreMath {
 public:
   Mma16Math(int64_t tm, int64_t tn, int64_t tk, int64_t threads, bool bf16)
-      : tn(tn), mma(bf16 ? "attnc_mma_m16n8k16_bf16" : "attnc_mma_m16n8k16_f16") {
+      : mma(bf16 ? "attnc_mma_m16n8k16_bf16" : "attnc_mma_m16n8k16_f16") {
     element = "unsigned short";
     elementBytes = 2;
     this->tk = (tk + 15) / 16 * 16;
     strideA = this->tk + 8;
     strideB = tn + 8;
     outStride = tn;
-    warps = threads / 32;
-    pieces = (tm / 16) * (tn / 16);
-    perWarp = (pieces + warps - 1) / warps;
+    chooseWarpGrid(tm, tn, threads / 32, 16, 1, 1);
   }
 
   void declare(CodeWriter &w) const override {
-    w.line("const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;");
-    w.line("const int group = lane >> 2, inGroup = lane & 3;");
-    w.line("float acc[" + num(perWarp) + "][2][4];");
-    w.line("for (int p = 0; p < " + num(perWarp) +
-           "; ++p) for (int j = 0; j < 2; ++j) for (int i = 0; i < 4; ++i) "
-           "acc[p][j][i] = 0.0f;");
+    declareWarp(w, 16);
+    w.line("float acc[" + num(mTiles) + "][" + num(2 * nTiles) + "][4];");
+    w.line("for (int i = 0; i < " + num(mTiles) + "; ++i) for (int j = 0; j < " +
+           num(2 * nTiles) + "; ++j) for (int r = 0; r < 4; ++r) acc[i][j][r] = "
+           "0.0f;");
   }
 
   void tile(CodeWriter &w, const std::string &tileA,
             const std::string &tileB) const override {
+    openActive(w);
     w.open("for (int kk = 0; kk < " + num(tk) + "; kk += 16)");
+    w.line("unsigned fragB[" + num(nTiles) + "][4];");
     // Unrolled so the accumulators stay in registers (indexed by constants).
     w.line("#pragma unroll");
-    w.open("for (int p = 0; p < " + num(perWarp) + "; ++p)");
-    piece(w);
-    w.line("unsigned fragA[4], fragB[4];");
-    w.line("attnc_ldmatrix_x4(fragA, " + tileA + " + (pieceRow + (lane & 15)) * " +
-           num(strideA) + " + kk + (lane >> 4) * 8);");
-    w.line("attnc_ldmatrix_x4_trans(fragB, " + tileB + " + (kk + (lane & 15)) * " +
-           num(strideB) + " + pieceCol + (lane >> 4) * 8);");
-    w.line(mma + "(acc[p][0], fragA, fragB, acc[p][0]);");
-    w.line(mma + "(acc[p][1], fragA, fragB + 2, acc[p][1]);");
+    w.line("for (int j = 0; j < " + num(nTiles) + "; ++j) "
+           "attnc_ldmatrix_x4_trans(fragB[j], " + tileB + " + (kk + (lane & 15)) * " +
+           num(strideB) + " + warpCol + 16 * j + (lane >> 4) * 8);");
+    w.line("#pragma unroll");
+    w.open("for (int i = 0; i < " + num(mTiles) + "; ++i)");
+    w.line("unsigned fragA[4];");
+    w.line("attnc_ldmatrix_x4(fragA, " + tileA +
+           " + (warpRow + 16 * i + (lane & 15)) * " + num(strideA) +
+           " + kk + (lane >> 4) * 8);");
+    w.line("#pragma unroll");
+    w.open("for (int j = 0; j < " + num(nTiles) + "; ++j)");
+    w.line(mma + "(acc[i][2 * j], fragA, fragB[j], acc[i][2 * j]);");
+    w.line(mma + "(acc[i][2 * j + 1], fragA, fragB[j] + 2, acc[i][2 * j + 1]);");
     w.close();
     w.close();
+    w.close();
+    closeActive(w);
   }
 
   void store(CodeWriter &w) const override {
     // c_i at row group (+8 for i >= 2), column 2 * inGroup + (i & 1) of
-    // n-tile j: registers i = 0, 1 (and 2, 3) are adjacent columns, 8-byte
-    // stores.
+    // n8 tile j: registers i = 0, 1 (and 2, 3) are adjacent columns,
+    // 8-byte stores.
+    openActive(w);
     w.line("#pragma unroll");
-    w.open("for (int p = 0; p < " + num(perWarp) + "; ++p)");
-    piece(w);
-    w.line("float2 *row0 = reinterpret_cast<float2 *>(outTile + (pieceRow + "
-           "group) * " +
-           num(outStride) + " + pieceCol + 2 * inGroup), *row8 = row0 + " +
+    w.open("for (int i = 0; i < " + num(mTiles) + "; ++i)");
+    w.line("float2 *row0 = reinterpret_cast<float2 *>(outTile + (warpRow + "
+           "16 * i + group) * " +
+           num(outStride) + " + warpCol + 2 * inGroup), *row8 = row0 + " +
            num(4 * outStride) + ";");
     w.line("#pragma unroll");
-    w.line("for (int j = 0; j < 2; ++j) { row0[4 * j] = make_float2(acc[p][j][0], "
-           "acc[p][j][1]); row8[4 * j] = make_float2(acc[p][j][2], acc[p][j][3]); }");
+    w.line("for (int j = 0; j < " + num(2 * nTiles) + "; ++j) { row0[4 * j] = "
+           "make_float2(acc[i][j][0], acc[i][j][1]); row8[4 * j] = "
+           "make_float2(acc[i][j][2], acc[i][j][3]); }");
     w.close();
+    closeActive(w);
   }
 
 private:
-  /// Piece p of this warp: its first row and column in the block tile.
-  void piece(CodeWriter &w) const {
-    w.line("const int piece = warp + p * " + num(warps) + ";");
-    w.line("if (piece >= " + num(pieces) + ") break;");
-    w.line("const int pieceRow = (piece / " + num(tn / 16) +
-           ") * 16, pieceCol = (piece % " + num(tn / 16) + ") * 16;");
-  }
-
-  int64_t tn, warps = 1, pieces = 1, perWarp = 1;
   std::string mma;
 };
 } // namespace

@@ -24,8 +24,6 @@
 
 #include "TensorCoreGemm.h"
 
-#include <cassert>
-
 using namespace attn;
 using namespace attn::cuda;
 
@@ -49,15 +47,12 @@ public:
     // 2 inGroup) cover 32 distinct banks when rows are 8 or 24 mod 32
     // words apart.
     outStride = tn + 8;
-    chooseWarps(tm, tn, threads / 32);
+    // 4 fragment registers per 16-row tile of A, 2 per 8-column tile of B.
+    chooseWarpGrid(tm, tn, threads / 32, 8, 4, 2);
   }
 
   void declare(CodeWriter &w) const override {
-    w.line("const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;");
-    w.line("const int group = lane >> 2, inGroup = lane & 3;");
-    w.line("const int warpRow = warp / " + num(warpsN) + " * " +
-           num(16 * mTiles) + ", warpCol = warp % " + num(warpsN) + " * " +
-           num(8 * nTiles) + ";");
+    declareWarp(w, 8);
     w.line("float acc[" + num(mTiles) + "][" + num(nTiles) + "][4];");
     w.line("for (int i = 0; i < " + num(mTiles) + "; ++i) for (int j = 0; j < " +
            num(nTiles) + "; ++j) for (int r = 0; r < 4; ++r) acc[i][j][r] = "
@@ -66,10 +61,7 @@ public:
 
   void tile(CodeWriter &w, const std::string &tileA,
             const std::string &tileB) const override {
-    // Warps past the ones the tile shape can use (small tiles) still
-    // stage their share of the tiles and meet the barriers.
-    if (activeWarps < totalWarps)
-      w.open("if (warp < " + num(activeWarps) + ")");
+    openActive(w);
     // Two K steps in flight: the next step's shared loads and splits
     // issue under this step's MMAs.
     w.line("#pragma unroll 2");
@@ -119,13 +111,11 @@ public:
     w.close();
     w.close();
     w.close();
-    if (activeWarps < totalWarps)
-      w.close();
+    closeActive(w);
   }
 
   void store(CodeWriter &w) const override {
-    if (activeWarps < totalWarps)
-      w.open("if (warp < " + num(activeWarps) + ")");
+    openActive(w);
     // c0, c1 (and c2, c3, eight rows down) are adjacent columns.
     w.line("#pragma unroll");
     w.open("for (int i = 0; i < " + num(mTiles) + "; ++i)");
@@ -139,42 +129,10 @@ public:
     w.line("*row8 = make_float2(acc[i][j][2], acc[i][j][3]);");
     w.close();
     w.close();
-    if (activeWarps < totalWarps)
-      w.close();
+    closeActive(w);
   }
 
 private:
-  /// The warps' grid (warpsM x warpsN of them active) and each warp's
-  /// tiles of 16 x 8: the shape with the fewest fragment registers (4 per
-  /// 16-row tile of A, 2 per 8-column tile of B) per MMA, using as many
-  /// warps as the block tile can give whole tiles to.
-  void chooseWarps(int64_t tm, int64_t tn, int64_t warps) {
-    // Kernel formation's GEMM tiles are powers of two of at least 16
-    // (KernelSchedules.cpp), which the bank claims above rely on too; with
-    // them, one warp with one 16 x 8 tile always fits.
-    assert(tm % 16 == 0 && tn % 16 == 0 && "GEMM tiles of whole 16 x 16");
-    totalWarps = warps;
-    for (int64_t active = warps; active >= 1; active /= 2) {
-      double best = 0;
-      for (int64_t wm = 1; wm <= active; wm *= 2) {
-        int64_t wn = active / wm;
-        if (active % wm || tm % (16 * wm) || tn % (8 * wn))
-          continue;
-        int64_t mt = tm / (16 * wm), nt = tn / (8 * wn);
-        double cost = double(4 * mt + 2 * nt) / double(mt * nt);
-        if (best == 0 || cost < best) {
-          best = cost;
-          activeWarps = active;
-          warpsN = wn;
-          mTiles = mt;
-          nTiles = nt;
-        }
-      }
-      if (best != 0)
-        return;
-    }
-  }
-
   /// The TF32 parts of the f32 `value`.
   std::string split(const std::string &value, const std::string &big,
                     const std::string &small) const {
@@ -184,7 +142,6 @@ private:
   }
 
   bool compensated;
-  int64_t totalWarps = 1, activeWarps = 1, warpsN = 1, mTiles = 1, nTiles = 1;
 };
 
 } // namespace

@@ -40,6 +40,24 @@ public:
                     const std::string &tileB) const = 0;
   /// The accumulators into `outTile` (f32, rows outStride apart).
   virtual void store(CodeWriter &w) const = 0;
+
+protected:
+  /// Splits the tm x tn block tile over `warps` warps, each owning
+  /// mTiles x nTiles tiles of 16 x nUnit: the grid of warps (warpsN of them
+  /// across) that loads the fewest fragment registers per MMA, given
+  /// `regsA` per 16-row tile of A and `regsB` per nUnit-column tile of B,
+  /// with as many warps as the tile gives whole tiles to (activeWarps).
+  void chooseWarpGrid(int64_t tm, int64_t tn, int64_t warps, int64_t nUnit,
+                      int64_t regsA, int64_t regsB);
+  /// Declares lane, warp, group, inGroup and the warp's first row and
+  /// column (warpRow, warpCol).
+  void declareWarp(CodeWriter &w, int64_t nUnit) const;
+  /// Opens (closes) the code only active warps run: with a tile too small
+  /// for all, the others still stage their share and meet the barriers.
+  void openActive(CodeWriter &w) const;
+  void closeActive(CodeWriter &w) const;
+
+  int64_t totalWarps = 1, activeWarps = 1, warpsN = 1, mTiles = 1, nTiles = 1;
 };
 
 /// The TF32 arithmetic for an f32 x f32 product on a tm x tn block tile
