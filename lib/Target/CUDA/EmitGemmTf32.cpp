@@ -62,9 +62,12 @@ public:
   void tile(CodeWriter &w, const std::string &tileA,
             const std::string &tileB) const override {
     openActive(w);
-    // Two K steps in flight: the next step's shared loads and splits
-    // issue under this step's MMAs.
-    w.line("#pragma unroll 2");
+    // One K step at a time: its mTiles x nTiles independent chains of MMAs
+    // (16 at 128 x 128 tiles) keep the tensor cores busy while the next
+    // A tile's loads and splits issue. Unrolling twice cost 50 registers
+    // and 80 ms of NVRTC per kernel (the LSTM example: 0.37 against 0.29 s
+    // as one program).
+    w.line("#pragma unroll 1");
     w.open("for (int kk = 0; kk < " + num(tk) + "; kk += 8)");
     w.line("unsigned bBig[" + num(nTiles) + "][2]" +
            (compensated ? ", bSmall[" + num(nTiles) + "][2]" : "") + ";");
