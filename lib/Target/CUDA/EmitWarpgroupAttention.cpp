@@ -257,9 +257,14 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
     w.line("fragP[kk][3] = " + pack + "(s[2 * kk + 1][2], s[2 * kk + 1][3]);");
     w.close();
   };
+  // After the wait, o is read and written again and fragP rewritten: the
+  // fences keep the compiler from moving either above it, while P V's
+  // wgmma may still read fragP (packing is a plain asm, free to move).
   auto waitValues = [&] {
     w.line("attnc_wgmma_wait<0>();");
     w.line("attnc_wgmma_fence_operands(&o[0][0], " + num(oTiles * 4) + ");");
+    w.line("attnc_wgmma_fence_operands(&fragP[0][0], " +
+           num(blockKV / 16 * 4) + ");");
   };
 
   // Software-pipelined as FlashAttention-3 does within a warpgroup: tile
