@@ -91,8 +91,10 @@ public:
     for (int r = 0; r < 4; ++r)
       w.line(split("a[" + offsets[r] + "]", "aBig[" + num(r) + "]",
                    "aSmall[" + num(r) + "]"));
-    w.line("#pragma unroll");
-    w.open("for (int j = 0; j < " + num(nTiles) + "; ++j)");
+    auto eachTile = [&](const std::string &body) {
+      w.line("#pragma unroll");
+      w.line("for (int j = 0; j < " + num(nTiles) + "; ++j) " + body);
+    };
     if (compensated) {
       // The three products of one K step go into a zeroed partial sum that
       // is then added to the accumulator by an f32 add, which rounds to
@@ -100,18 +102,21 @@ public:
       // of attnc_mma_m16n8k8_tf32), and truncating the accumulator at every
       // MMA biases it by up to 1e-4 relative at K = 4096 (measured under
       // emulation; 1e-6 this way, as an f32 FMA loop). The small terms go
-      // first, while the partial sum holds less.
-      w.line("float part[4] = {0.0f, 0.0f, 0.0f, 0.0f};");
-      w.line("attnc_mma_m16n8k8_tf32(part, aSmall, bBig[j], part);");
-      w.line("attnc_mma_m16n8k8_tf32(part, aBig, bSmall[j], part);");
-      w.line("attnc_mma_m16n8k8_tf32(part, aBig, bBig[j], part);");
-      w.line("for (int r = 0; r < 4; ++r) acc[i][j][r] += part[r];");
+      // first, while the partial sum holds less. Each kind of product runs
+      // over the nTiles tiles before the next, so that consecutive MMAs are
+      // independent and issue back to back (a tile's three depend on each
+      // other).
+      w.line("float part[" + num(nTiles) + "][4];");
+      eachTile("for (int r = 0; r < 4; ++r) part[j][r] = 0.0f;");
+      eachTile("attnc_mma_m16n8k8_tf32(part[j], aSmall, bBig[j], part[j]);");
+      eachTile("attnc_mma_m16n8k8_tf32(part[j], aBig, bSmall[j], part[j]);");
+      eachTile("attnc_mma_m16n8k8_tf32(part[j], aBig, bBig[j], part[j]);");
+      eachTile("for (int r = 0; r < 4; ++r) acc[i][j][r] += part[j][r];");
     } else {
       // One TF32 rounding (about 5e-4 of each operand) outweighs any
       // truncation of the accumulator.
-      w.line("attnc_mma_m16n8k8_tf32(acc[i][j], aBig, bBig[j], acc[i][j]);");
+      eachTile("attnc_mma_m16n8k8_tf32(acc[i][j], aBig, bBig[j], acc[i][j]);");
     }
-    w.close();
     w.close();
     w.close();
     closeActive(w);

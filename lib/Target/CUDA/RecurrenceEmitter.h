@@ -96,6 +96,43 @@ private:
   mlir::LogicalResult emitResidentMatmul(graph::MatmulOp matmul,
                                    const ResidentPlan &plan,
                                    const std::string &target);
+  /// How a resident product's left operand reaches shared memory
+  /// (planStaging): `chunk4` float4s of each row per chunk (0: none fit),
+  /// rows `rowFloats` apart, `chunks` of them through `slots` buffers,
+  /// streamed by cp.async from `buffer` (`async`) or staged by the threads.
+  struct StagedOperand {
+    std::optional<std::string> buffer;
+    bool async = false, oneChunk = false;
+    int64_t chunk4 = 0, rowFloats = 0, chunks = 0, slots = 0;
+  };
+  StagedOperand planStaging(graph::MatmulOp matmul, const ResidentPlan &plan,
+                            int64_t pad, int64_t align);
+  /// How the tensor-core product shares out a block's 16 x 8 tiles (rows
+  /// padded to rows16): `units` blocks of mTiles x nTiles tiles (blocksN of
+  /// them across), each computed by kGroups warps that split its K steps,
+  /// `steps` K steps per iteration.
+  struct TensorWork {
+    int64_t rows16 = 16, mTiles = 1, nTiles = 1, blocksN = 1, units = 1,
+            kGroups = 1, steps = 1;
+  };
+  mlir::LogicalResult openChunks(graph::MatmulOp matmul,
+                                 const ResidentPlan &plan,
+                                 const StagedOperand &staged,
+                                 std::string &global4);
+  void closeChunks(const StagedOperand &staged);
+  void storeOwned(graph::MatmulOp matmul, const ResidentPlan &plan,
+                  const std::string &target, const std::string &condition,
+                  const std::string &row, const std::string &c,
+                  const std::string &value);
+  mlir::LogicalResult emitFmaProduct(graph::MatmulOp matmul,
+                                     const ResidentPlan &plan,
+                                     const StagedOperand &staged,
+                                     const std::string &target);
+  mlir::LogicalResult emitTensorCoreProduct(graph::MatmulOp matmul,
+                                            const ResidentPlan &plan,
+                                            const StagedOperand &staged,
+                                            const TensorWork &work,
+                                            const std::string &target);
   void loadResidentWeights();
   /// The matmul column that this block's c-th owned column is, and whether
   /// it exists (the last block's share may run past the end).

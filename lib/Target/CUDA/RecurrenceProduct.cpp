@@ -12,6 +12,8 @@
 
 #include "RecurrenceEmitter.h"
 
+#include <functional>
+
 using namespace mlir;
 using namespace attn;
 using namespace attn::cuda;
@@ -188,50 +190,233 @@ std::optional<std::string> RecurrenceEmitter::plainBuffer(Value value) {
 }
 
 /// The block's columns of a product whose weights are resident, every
-/// row, as tileSplit shares them out. The left operand is staged in
-/// shared memory (in chunks of k when it does not fit), so the dot
-/// products read float4s of it next to float4s of the weights; rows past
-/// the last are computed on the last row's operands and not stored. The
-/// trip counts are the same for every lane of a warp's tiles, so whole
-/// warps reach the shuffles.
+/// row. The left operand is staged in shared memory (in chunks of k when it
+/// does not fit), so the dot products read it next to the weights. When it
+/// is a plain buffer (the recurrent state, as a rule), it streams in
+/// through cp.async, at least four chunks into as many buffers as fit: the
+/// block computes on one chunk while the next arrive. Every block reads all
+/// of it each step (B x H: 64 KiB per block at batch 16 and H = 1024, f32),
+/// so without the overlap the step would wait for L2 as long as it
+/// computes. Otherwise the threads stage it through the scalar emitter.
 ///
-/// When the left operand is a plain buffer (the recurrent state, as a
-/// rule), it streams in through cp.async, at least four chunks into two
-/// buffers: the block computes on one chunk while the next arrives. Every
-/// block reads all of it each step (B x H: 64 KiB per block at batch 16
-/// and H = 1024, f32), so without the overlap the step would wait for L2
-/// as long as it computes. Otherwise the threads stage it through the
-/// scalar emitter, then compute.
+/// The arithmetic: with whole 8-column groups and at least 8 rows, and up
+/// to 32 tiles of 16 x 8 per block, on TF32 tensor cores as 3xTF32 (as
+/// the f32 GEMMs, EmitGemmTf32.cpp; emitTensorCoreProduct); otherwise (or
+/// under --f32-matmul=simt) f32 FMAs, shared out as tileSplit says
+/// (emitFmaProduct).
 LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
                                                     const ResidentPlan &plan,
                                                     const std::string &target) {
-  CodeWriter &w = k.out;
-  Value result = matmul.getResult();
-  const int64_t rows = shapeOf(result)[0], perBlock = plan.perBlock;
+  const int64_t rows = shapeOf(matmul.getResult())[0];
+  const int64_t warps = k.threads / 32;
+  // Tensor cores: each active warp a block of mTiles x nTiles tiles of
+  // 16 x 8 over a share of the K steps (TensorWork), so that every A
+  // fragment it splits feeds nTiles products and every B fragment mTiles.
+  TensorWork work;
+  work.rows16 = (rows + 15) / 16 * 16;
+  const int64_t tilesM = work.rows16 / 16, tilesN = plan.perBlock / 8;
+  for (int64_t n = std::min<int64_t>(tilesN, 4); n >= 1; --n)
+    if (tilesN % n == 0) {
+      work.nTiles = n;
+      break;
+    }
+  work.mTiles = tilesM % 2 == 0 ? 2 : 1;
+  work.blocksN = tilesN / work.nTiles;
+  work.units = tilesM / work.mTiles * work.blocksN;
+  if (k.f32Matmul != F32Matmul::Simt && rows >= 8 && plan.perBlock % 8 == 0 &&
+      work.units <= warps) {
+    // Warps split the K steps while warps are left and their partial
+    // products fit where the operand was staged.
+    while (work.units * work.kGroups * 2 <= warps &&
+           work.kGroups * 2 * work.rows16 * plan.perBlock <= stagingFloats)
+      work.kGroups *= 2;
+    // K steps per iteration: 2, when whole chunks allow it.
+    for (work.steps = 2; work.steps >= 1; work.steps /= 2) {
+      StagedOperand staged =
+          planStaging(matmul, plan, 4, 2 * work.kGroups * work.steps);
+      if (staged.chunk4)
+        return emitTensorCoreProduct(matmul, plan, staged, work, target);
+    }
+  }
+  return emitFmaProduct(matmul, plan, planStaging(matmul, plan, 0, 1), target);
+}
+
+/// How a product's left operand reaches shared memory: chunk4 float4s of
+/// each row per chunk (a multiple of `align`; 0 when none fits), rows
+/// rowFloats = 4 chunk4 + pad apart, `slots` buffers (streamed) or one.
+/// Tensor cores take chunks of whole iterations of their K steps and rows
+/// padded by 4 floats (4 mod 8 then, chunk4 being even), so a warp's
+/// fragment loads (8 rows x 4 k) hit 32 banks.
+RecurrenceEmitter::StagedOperand
+RecurrenceEmitter::planStaging(graph::MatmulOp matmul, const ResidentPlan &plan,
+                               int64_t pad, int64_t align) {
+  StagedOperand st;
+  const int64_t rows = shapeOf(matmul.getResult())[0];
   const int64_t depth4 = (plan.depth + 3) / 4;
-  std::optional<std::string> buffer = plainBuffer(matmul.getLhs());
-  const bool async =
-      buffer && !matmul.getTransposeLhs() && plan.depth % 4 == 0;
+  st.buffer = plainBuffer(matmul.getLhs());
+  st.async = st.buffer && !matmul.getTransposeLhs() && plan.depth % 4 == 0;
+  const bool tensorCores = pad != 0;
   const TileSplit split = tileSplit(plan, rows);
   // Float4s of a row per chunk; streamed chunks are whole multiples of the
   // lanes (so no lane idles) when the buffers allow it.
-  int64_t chunk4 = std::min(depth4, stagingFloats / rows / 4);
-  if (async) {
-    int64_t room = stagingFloats / 2 / rows / 4;
-    if (room > split.lanes)
+  int64_t fit = (stagingFloats / rows - pad) / 4;
+  st.chunk4 = std::min<int64_t>(llvm::alignTo(depth4, align), fit);
+  if (st.async) {
+    int64_t room = (stagingFloats / 2 / rows - pad) / 4;
+    if (!tensorCores && room > split.lanes)
       room = llvm::alignDown(room, split.lanes);
     // At least one float4 per row: a buffer that holds the whole of a
     // shallow h (depth 4) leaves no room for a second.
-    chunk4 = std::max<int64_t>(
-        1, std::min<int64_t>(room, llvm::alignTo((depth4 + 3) / 4, split.lanes)));
+    int64_t quarter = (int64_t)llvm::alignTo((depth4 + 3) / 4,
+                                    tensorCores ? align : split.lanes);
+    st.chunk4 = std::max<int64_t>(1, std::min<int64_t>(room, quarter));
   }
-  const int64_t chunks = (depth4 + chunk4 - 1) / chunk4;
-  const bool oneChunk = !async && chunks == 1;
+  if (st.chunk4 < align) {
+    st.chunk4 = 0;
+    return st;
+  }
+  st.chunk4 = llvm::alignDown(st.chunk4, align);
+  st.rowFloats = st.chunk4 * 4 + pad;
+  st.chunks = (depth4 + st.chunk4 - 1) / st.chunk4;
+  st.oneChunk = !st.async && st.chunks == 1;
   // Streamed chunks: as many buffers as fit, all chunks in flight at once
   // when h fits (a chunk's FMAs at batch 1 take less than an L2 round
   // trip, so a two-buffer ring would wait once per chunk).
-  const int64_t slots =
-      std::min(chunks, stagingFloats / std::max<int64_t>(1, rows * chunk4 * 4));
+  st.slots = std::min(st.chunks,
+                      stagingFloats / std::max<int64_t>(1, rows * st.rowFloats));
+  return st;
+}
+
+/// Stages the left operand: the whole of it before the products (one
+/// chunk), or opens the loop over its chunks, each streamed or staged,
+/// visible to the block inside it; `global4` is set to the global float4
+/// index of the chunk's float4 `k4`. closeChunks ends the loop.
+LogicalResult RecurrenceEmitter::openChunks(graph::MatmulOp matmul,
+                                            const ResidentPlan &plan,
+                                            const StagedOperand &st,
+                                            std::string &global4) {
+  CodeWriter &w = k.out;
+  const int64_t rows = shapeOf(matmul.getResult())[0];
+  const int64_t depth4 = (plan.depth + 3) / 4;
+  const int64_t slot = rows * st.rowFloats;
+  // Rows x 4 chunk4 k of the left operand (from k = 4 first4 when
+  // chunked), zeros past the end.
+  auto stage = [&]() -> LogicalResult {
+    w.open("for (int i = threadIdx.x; i < " + num(rows * st.chunk4 * 4) +
+           "; i += blockDim.x)");
+    w.line("const attnc_index row = i / " + num(st.chunk4 * 4) + ", kk = " +
+           (st.oneChunk ? "" : "first4 * 4 + ") + "i % " +
+           num(st.chunk4 * 4) + ";");
+    w.line("float value = 0.0f;");
+    w.open("if (kk < " + num(plan.depth) + ")");
+    FailureOr<std::string> a = leftOperandAt(matmul);
+    if (failed(a))
+      return failure();
+    w.line("value = " + *a + ";");
+    w.close();
+    if (st.rowFloats == st.chunk4 * 4)
+      w.line("residentWeights[" + num(stagingOffset) + " + i] = value;");
+    else
+      w.line("residentWeights[" + num(stagingOffset) + " + row * " +
+             num(st.rowFloats) + " + i % " + num(st.chunk4 * 4) +
+             "] = value;");
+    w.close();
+    return success();
+  };
+  // Starts copying chunk `which` into its buffer, zeros past the end.
+  auto issue = [&](const std::string &which) {
+    w.open("for (int i = threadIdx.x; i < " + num(rows * st.chunk4) +
+           "; i += blockDim.x)");
+    w.line("const attnc_index row = i / " + num(st.chunk4) + ", k4 = (" +
+           which + ") * " + num(st.chunk4) + " + i % " + num(st.chunk4) + ";");
+    std::string into = st.rowFloats == st.chunk4 * 4
+                           ? "i * 4"
+                           : "row * " + num(st.rowFloats) + " + i % " +
+                                 num(st.chunk4) + " * 4";
+    w.line("attnc_cp_async_16(residentWeights + " + num(stagingOffset) +
+           " + (" + which + ") % " + num(st.slots) + " * " + num(slot) +
+           " + " + into + ", " + *st.buffer + " + row * " + num(plan.depth) +
+           " + (k4 < " + num(depth4) + " ? k4 : 0) * 4, k4 < " + num(depth4) +
+           ");");
+    w.close();
+  };
+
+  global4 = "k4";
+  if (st.oneChunk) {
+    if (failed(stage()))
+      return failure();
+    w.line("__syncthreads();");
+    return success();
+  }
+  if (st.async) {
+    global4 = "chunk * " + num(st.chunk4) + " + k4";
+    const std::string ahead = num(st.slots - 1);
+    w.open("for (attnc_index chunk = 0; chunk < " + ahead + "; ++chunk)");
+    issue("chunk");
+    w.line("attnc_cp_async_commit();");
+    w.close();
+    w.open("for (attnc_index chunk = 0; chunk < " + num(st.chunks) +
+           "; ++chunk)");
+    w.open("if (chunk + " + ahead + " < " + num(st.chunks) + ")");
+    issue("chunk + " + ahead);
+    w.close();
+    w.line("attnc_cp_async_commit();");
+    w.line("attnc_cp_async_wait<" + ahead +
+           ">(); // this chunk's copies, not the later ones'");
+    w.line("__syncthreads();");
+    return success();
+  }
+  global4 = "first4 + k4";
+  w.open("for (attnc_index first4 = 0; first4 < " + num(depth4) +
+         "; first4 += " + num(st.chunk4) + ")");
+  w.line("__syncthreads(); // every thread is done with the last chunk");
+  if (failed(stage()))
+    return failure();
+  w.line("__syncthreads();");
+  return success();
+}
+
+void RecurrenceEmitter::closeChunks(const StagedOperand &st) {
+  if (st.async && st.slots < st.chunks)
+    k.out.line("__syncthreads(); // a later chunk's copies refill this buffer");
+  if (!st.oneChunk)
+    k.out.close();
+}
+
+/// Stores the block's product element (row, c), c one of its own columns:
+/// into its tile in shared memory under the unit split, else into `target`.
+void RecurrenceEmitter::storeOwned(graph::MatmulOp matmul,
+                                   const ResidentPlan &plan,
+                                   const std::string &target,
+                                   const std::string &condition,
+                                   const std::string &row, const std::string &c,
+                                   const std::string &value) {
+  CodeWriter &w = k.out;
+  Value result = matmul.getResult();
+  if (productOffset >= 0 && units && units->matmul == matmul.getOperation()) {
+    w.line("if (" + condition + ") residentWeights[" + num(productOffset) +
+           " + (" + row + ") * " + num(plan.perBlock) + " + " + c + "] = " +
+           roundTo(result, value) + ";");
+    return;
+  }
+  w.line("const attnc_index col = " + ownedColumn(plan, c) + ";");
+  w.line("if (" + condition + " && " + ownedColumnValid(plan, c, "col") + ") " +
+         target + "[(" + row + ") * " + num(plan.cols) + " + col] = " +
+         roundTo(result, value) + ";");
+}
+
+/// The FMA product: each thread a register tile of rows x columns, lanes
+/// sharing a tile's k (tileSplit); rows past the last are computed on the
+/// last row's operands and not stored. The trip counts are the same for
+/// every lane of a warp's tiles, so whole warps reach the shuffles.
+LogicalResult RecurrenceEmitter::emitFmaProduct(graph::MatmulOp matmul,
+                                                const ResidentPlan &plan,
+                                                const StagedOperand &st,
+                                                const std::string &target) {
+  CodeWriter &w = k.out;
+  const int64_t rows = shapeOf(matmul.getResult())[0], perBlock = plan.perBlock;
+  const int64_t depth4 = (plan.depth + 3) / 4;
+  const TileSplit split = tileSplit(plan, rows);
   const int64_t colGroups = perBlock / split.cols;
   const int64_t products = (rows + split.rows - 1) / split.rows * colGroups;
   const int64_t bases = (products * split.lanes + k.threads - 1) / k.threads;
@@ -241,50 +426,15 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
                                "residentWeights + " + num(plan.offset) + ")";
   std::string staged4 = "reinterpret_cast<const float4 *>(residentWeights + " +
                         num(stagingOffset) + ")";
-  if (async)
+  if (st.async)
     staged4 = "reinterpret_cast<const float4 *>(residentWeights + " +
-              num(stagingOffset) + " + chunk % " + num(slots) + " * " +
-              num(rows * chunk4 * 4) +
-              ")";
+              num(stagingOffset) + " + chunk % " + num(st.slots) + " * " +
+              num(rows * st.rowFloats) + ")";
 
-  // Rows x 4 chunk4 k of the left operand (from k = 4 first4 when
-  // chunked), zeros past the end.
-  auto stage = [&]() -> LogicalResult {
-    w.open("for (int i = threadIdx.x; i < " + num(rows * chunk4 * 4) +
-           "; i += blockDim.x)");
-    w.line("const attnc_index row = i / " + num(chunk4 * 4) + ", kk = " +
-           (oneChunk ? "" : "first4 * 4 + ") + "i % " + num(chunk4 * 4) +
-           ";");
-    w.line("float value = 0.0f;");
-    w.open("if (kk < " + num(plan.depth) + ")");
-    FailureOr<std::string> a = leftOperandAt(matmul);
-    if (failed(a))
+  if (st.oneChunk) {
+    std::string unused;
+    if (failed(openChunks(matmul, plan, st, unused)))
       return failure();
-    w.line("value = " + *a + ";");
-    w.close();
-    w.line("residentWeights[" + num(stagingOffset) + " + i] = value;");
-    w.close();
-    return success();
-  };
-  // Starts copying chunk `which` into its buffer, zeros past the end.
-  auto issue = [&](const std::string &which) {
-    w.open("for (int i = threadIdx.x; i < " + num(rows * chunk4) +
-           "; i += blockDim.x)");
-    w.line("const attnc_index row = i / " + num(chunk4) + ", k4 = (" + which +
-           ") * " + num(chunk4) + " + i % " + num(chunk4) + ";");
-    w.line("attnc_cp_async_16(residentWeights + " + num(stagingOffset) +
-           " + (" + which + ") % " + num(slots) + " * " +
-           num(rows * chunk4 * 4) +
-           " + i * 4, " + *buffer + " + row * " + num(plan.depth) +
-           " + (k4 < " + num(depth4) + " ? k4 : 0) * 4, k4 < " + num(depth4) +
-           ");");
-    w.close();
-  };
-
-  if (oneChunk) {
-    if (failed(stage()))
-      return failure();
-    w.line("__syncthreads();");
   }
   w.open("for (attnc_index base = 0; base < " + num(products) +
          "; base += blockDim.x / " + lanes + ")");
@@ -294,35 +444,13 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
          ", group = e % " + num(colGroups) + ";");
   w.line("float acc[" + r + "][" + c + "] = {};");
   std::string global4 = "k4";
-  if (async) {
-    global4 = "chunk * " + num(chunk4) + " + k4";
-    const std::string ahead = num(slots - 1);
-    w.open("for (attnc_index chunk = 0; chunk < " + ahead + "; ++chunk)");
-    issue("chunk");
-    w.line("attnc_cp_async_commit();");
-    w.close();
-    w.open("for (attnc_index chunk = 0; chunk < " + num(chunks) + "; ++chunk)");
-    w.open("if (chunk + " + ahead + " < " + num(chunks) + ")");
-    issue("chunk + " + ahead);
-    w.close();
-    w.line("attnc_cp_async_commit();");
-    w.line("attnc_cp_async_wait<" + ahead +
-           ">(); // this chunk's copies, not the later ones'");
-    w.line("__syncthreads();");
-  } else if (!oneChunk) {
-    global4 = "first4 + k4";
-    w.open("for (attnc_index first4 = 0; first4 < " + num(depth4) +
-           "; first4 += " + num(chunk4) + ")");
-    w.line("__syncthreads(); // every thread is done with the last chunk");
-    if (failed(stage()))
-      return failure();
-    w.line("__syncthreads();");
-  }
+  if (!st.oneChunk && failed(openChunks(matmul, plan, st, global4)))
+    return failure();
   // Unrolled twice, so one iteration's shared loads issue under the
   // other's FMAs (a block has only two warps per scheduler to hide them).
   w.line("#pragma unroll 2");
-  w.open("for (attnc_index k4 = lane; k4 < " + num(chunk4) +
-         (oneChunk ? "" : " && " + global4 + " < " + num(depth4)) +
+  w.open("for (attnc_index k4 = lane; k4 < " + num(st.chunk4) +
+         (st.oneChunk ? "" : " && " + global4 + " < " + num(depth4)) +
          "; k4 += " + lanes + ")");
   w.line("float4 b[" + c + "];");
   w.line("#pragma unroll");
@@ -333,17 +461,15 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
   w.open("for (int r = 0; r < " + r + "; ++r)");
   w.line("const attnc_index row = rowBase + r < " + num(rows) +
          " ? rowBase + r : " + num(rows - 1) + ";");
-  w.line("const float4 a = " + staged4 + "[row * " + num(chunk4) + " + k4];");
+  w.line("const float4 a = " + staged4 + "[row * " + num(st.rowFloats / 4) +
+         " + k4];");
   w.line("#pragma unroll");
   w.line("for (int j = 0; j < " + c + "; ++j) acc[r][j] = fmaf(a.w, b[j].w, "
          "fmaf(a.z, b[j].z, fmaf(a.y, b[j].y, fmaf(a.x, b[j].x, acc[r][j]))));");
   w.close();
   w.close();
-  if (async && slots < chunks)
-    w.line("__syncthreads(); // a later chunk's copies refill this buffer");
-  if (!oneChunk)
-    w.close();
-  if (async && slots == chunks && bases > 1)
+  closeChunks(st);
+  if (st.async && st.slots == st.chunks && bases > 1)
     w.line("__syncthreads(); // the next tiles' copies refill the buffers");
 
   // Add up the lanes' sums; the first lane stores.
@@ -355,20 +481,155 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
     w.line("acc[r][j] += __shfl_xor_sync(0xffffffffu, acc[r][j], " +
            num(offset) + ");");
   w.line("const attnc_index c = group + j * " + num(colGroups) + ";");
-  std::string stores = "lane == 0 && e < " + num(products) +
-                       " && rowBase + r < " + num(rows);
-  if (productOffset >= 0 && units && units->matmul == matmul.getOperation()) {
-    w.line("if (" + stores + ") residentWeights[" + num(productOffset) +
-           " + (rowBase + r) * " + num(perBlock) + " + c] = " +
-           roundTo(result, "acc[r][j]") + ";");
-  } else {
-    w.line("const attnc_index col = " + ownedColumn(plan, "c") + ";");
-    w.line("if (" + stores + " && " + ownedColumnValid(plan, "c", "col") +
-           ") " + target + "[(rowBase + r) * " + num(plan.cols) + " + col] = " +
-           roundTo(result, "acc[r][j]") + ";");
+  storeOwned(matmul, plan, target,
+             "lane == 0 && e < " + num(products) + " && rowBase + r < " +
+                 num(rows),
+             "rowBase + r", "c", "acc[r][j]");
+  w.close();
+  w.close();
+  w.close();
+  return success();
+}
+
+/// The tensor-core product: the block's rows x perBlock outputs as tiles of
+/// 16 x 8 (rows padded to 16 with the last row's operands, never stored).
+/// Each active warp computes a block of mTiles x nTiles tiles over a share
+/// of the K steps: kGroups warps split the steps of one block of tiles
+/// when there are fewer blocks than warps (a batch of 16 with 32 columns
+/// is one block of 1 x 4 tiles, so 8 warps each take an eighth of K), and
+/// add their partial products in shared memory, in a fixed order,
+/// afterwards. A K step of 8 k: A fragments from the staged operand and B
+/// fragments from the resident weights (a slot's 4 k of 8 adjacent
+/// columns are 32 consecutive words), each split once into TF32 parts and
+/// used by all the warp's tiles in its row or column, three MMAs per tile
+/// into a zeroed partial sum over `steps` K steps, then an f32 add into
+/// the accumulator (EmitGemmTf32.cpp says why). Each kind of MMA runs over
+/// all the warp's tiles before the next, so consecutive MMAs are
+/// independent.
+LogicalResult RecurrenceEmitter::emitTensorCoreProduct(
+    graph::MatmulOp matmul, const ResidentPlan &plan, const StagedOperand &st,
+    const TensorWork &work, const std::string &target) {
+  CodeWriter &w = k.out;
+  const int64_t rows = shapeOf(matmul.getResult())[0], perBlock = plan.perBlock;
+  const int64_t depth4 = (plan.depth + 3) / 4;
+  const int64_t mt = work.mTiles, nt = work.nTiles, steps = work.steps;
+  const int64_t active = work.units * work.kGroups;
+  const TileSplit split = tileSplit(plan, rows);
+  std::string rowsAt = "residentWeights + " + num(stagingOffset);
+  if (st.async)
+    rowsAt += " + chunk % " + num(st.slots) + " * " + num(rows * st.rowFloats);
+
+  w.open("");
+  w.line("const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;");
+  w.line("const int group = lane >> 2, inGroup = lane & 3;");
+  w.line("const int kGroup = warp / " + num(work.units) + ", unit = warp % " +
+         num(work.units) + ";");
+  w.line("const int m0 = unit / " + num(work.blocksN) + " * " + num(16 * mt) +
+         ", c0 = unit % " + num(work.blocksN) + " * " + num(8 * nt) + ";");
+  w.line("float acc[" + num(mt) + "][" + num(nt) + "][4] = {};");
+  std::string global4;
+  if (failed(openChunks(matmul, plan, st, global4)))
+    return failure();
+  w.line("const float *staged = " + rowsAt + ";");
+  // K step `step` of the chunk covers its float4s 2 step and 2 step + 1.
+  std::string stepBase = global4;
+  stepBase.replace(stepBase.rfind("k4"), 2, "2 * step");
+  // Chunks that run past the operand's end hold zeros there, but the
+  // weights past their end need not be finite.
+  const bool overrun = st.chunks * st.chunk4 > depth4;
+  auto tiles = [&](const std::string &body) {
+    w.line("#pragma unroll");
+    w.line("for (int i = 0; i < " + num(mt) + "; ++i) for (int j = 0; j < " +
+           num(nt) + "; ++j) " + body);
+  };
+  w.open("for (int s = kGroup * " + num(steps) + "; " +
+         (active < k.threads / 32 ? "warp < " + num(active) + " && " : "") +
+         "s < " + num(st.chunk4 / 2) + "; s += " +
+         num(work.kGroups * steps) + ")");
+  w.line("float part[" + num(mt) + "][" + num(nt) + "][4];");
+  tiles("for (int r = 0; r < 4; ++r) part[i][j][r] = 0.0f;");
+  w.line("#pragma unroll");
+  w.open("for (int u = 0; u < " + num(steps) + "; ++u)");
+  w.line("const int step = s + u;");
+  w.line("unsigned aBig[" + num(mt) + "][4], aSmall[" + num(mt) + "][4], bBig[" +
+         num(nt) + "][2], bSmall[" + num(nt) + "][2];");
+  // a0..a3: (row, k) = (group, inGroup), (group + 8, inGroup), (group,
+  // inGroup + 4), (group + 8, inGroup + 4) of the 16-row tile; b0, b1:
+  // (k, column) = (inGroup, group), (inGroup + 4, group) of the 8 columns.
+  w.line("#pragma unroll");
+  w.open("for (int i = 0; i < " + num(mt) + "; ++i)");
+  w.line("const int r0 = min(m0 + 16 * i + group, " + num(rows - 1) +
+         "), r8 = min(m0 + 16 * i + group + 8, " + num(rows - 1) + ");");
+  const std::string rowA[4] = {"r0", "r8", "r0", "r8"};
+  for (int r = 0; r < 4; ++r)
+    w.line("attnc_tf32_split(staged[" + rowA[r] + " * " + num(st.rowFloats) +
+           " + 8 * step + inGroup" + (r >= 2 ? " + 4" : "") + "], aBig[i][" +
+           num(r) + "], aSmall[i][" + num(r) + "]);");
+  w.close();
+  w.line("#pragma unroll");
+  w.open("for (int j = 0; j < " + num(nt) + "; ++j)");
+  for (int r = 0; r < 2; ++r) {
+    std::string k4 = stepBase + (r ? " + 1" : "");
+    std::string weight = "residentWeights[" + num(plan.offset) + " + (" +
+                         residentSlot(plan, split, k4, "c0 + 8 * j + group") +
+                         ") * 4 + inGroup]";
+    if (overrun)
+      weight = "(" + k4 + " < " + num(depth4) + " ? " + weight + " : 0.0f)";
+    w.line("attnc_tf32_split(" + weight + ", bBig[j][" + num(r) +
+           "], bSmall[j][" + num(r) + "]);");
   }
   w.close();
+  tiles("attnc_mma_m16n8k8_tf32(part[i][j], aSmall[i], bBig[j], part[i][j]);");
+  tiles("attnc_mma_m16n8k8_tf32(part[i][j], aBig[i], bSmall[j], part[i][j]);");
+  tiles("attnc_mma_m16n8k8_tf32(part[i][j], aBig[i], bBig[j], part[i][j]);");
   w.close();
+  tiles("for (int r = 0; r < 4; ++r) acc[i][j][r] += part[i][j][r];");
+  w.close();
+  closeChunks(st);
+
+  // c_r of tile (i, j): row m0 + 16 i + group (+ 8 for r >= 2), column
+  // c0 + 8 j + 2 inGroup (+ 1 for odd r).
+  auto eachResult = [&](const std::function<void()> &body) {
+    w.line("#pragma unroll");
+    w.open("for (int i = 0; i < " + num(mt) + "; ++i)");
+    w.line("#pragma unroll");
+    w.open("for (int j = 0; j < " + num(nt) + "; ++j)");
+    w.line("#pragma unroll");
+    w.open("for (int r = 0; r < 4; ++r)");
+    w.line("const int row = m0 + 16 * i + group + (r >> 1) * 8, c = c0 + 8 * j "
+           "+ 2 * inGroup + (r & 1);");
+    body();
+    w.close();
+    w.close();
+    w.close();
+  };
+  const std::string isActive =
+      active < k.threads / 32 ? "warp < " + num(active) + " && " : "";
+  if (work.kGroups == 1) {
+    eachResult([&] {
+      storeOwned(matmul, plan, target, isActive + "row < " + num(rows), "row",
+                 "c", "acc[i][j][r]");
+    });
+  } else {
+    // The staged operand's space holds the kGroups partial products.
+    w.line("__syncthreads(); // every warp is done with the staged operand");
+    w.line("float *partial = residentWeights + " + num(stagingOffset) + ";");
+    eachResult([&] {
+      w.line("if (" + isActive + "row < " + num(work.rows16) + ") partial[(kGroup * " +
+             num(work.rows16) + " + row) * " + num(perBlock) +
+             " + c] = acc[i][j][r];");
+    });
+    w.line("__syncthreads();");
+    w.open("for (int e = threadIdx.x; e < " + num(rows * perBlock) +
+           "; e += blockDim.x)");
+    w.line("const int row = e / " + num(perBlock) + ", c = e % " +
+           num(perBlock) + ";");
+    w.line("float sum = partial[e];");
+    for (int64_t g = 1; g < work.kGroups; ++g)
+      w.line("sum += partial[" + num(g * work.rows16 * perBlock) + " + e];");
+    storeOwned(matmul, plan, target, "true", "row", "c", "sum");
+    w.close();
+  }
   w.close();
   return success();
 }
