@@ -64,7 +64,14 @@ void RecurrenceEmitter::planResidentWeights(int64_t blocks, int64_t budget) {
     offset += bytes;
     reserve = withReserve;
     productPlaced |= product;
-    stagingNeed = std::max(stagingNeed, rows * paddedDepth * 4);
+    // A product on tensor cores pads each staged row by 4 floats per chunk
+    // of k (planStaging): room for 8 chunks' pads keeps a left operand that
+    // would fit without them all in flight at once.
+    int64_t pads = k.f32Matmul != F32Matmul::Simt && rows >= 8 &&
+                           perBlock % 8 == 0
+                       ? 32
+                       : 0;
+    stagingNeed = std::max(stagingNeed, rows * (paddedDepth + pads) * 4);
   }
   if (resident.empty())
     return;
@@ -199,11 +206,11 @@ std::optional<std::string> RecurrenceEmitter::plainBuffer(Value value) {
 /// so without the overlap the step would wait for L2 as long as it
 /// computes. Otherwise the threads stage it through the scalar emitter.
 ///
-/// The arithmetic: with whole 8-column groups and at least 8 rows, and up
-/// to 32 tiles of 16 x 8 per block, on TF32 tensor cores as 3xTF32 (as
-/// the f32 GEMMs, EmitGemmTf32.cpp; emitTensorCoreProduct); otherwise (or
-/// under --f32-matmul=simt) f32 FMAs, shared out as tileSplit says
-/// (emitFmaProduct).
+/// The arithmetic: with whole 8-column groups, at least 8 rows and no more
+/// blocks of tiles (TensorWork) than warps, on TF32 tensor cores as the
+/// f32 GEMMs (EmitGemmTf32.cpp; emitTensorCoreProduct), 3xTF32 or, under
+/// --f32-matmul=tf32, one MMA; otherwise (or under --f32-matmul=simt) f32
+/// FMAs, shared out as tileSplit says (emitFmaProduct).
 LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
                                                     const ResidentPlan &plan,
                                                     const std::string &target) {
@@ -226,17 +233,19 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
   if (k.f32Matmul != F32Matmul::Simt && rows >= 8 && plan.perBlock % 8 == 0 &&
       work.units <= warps) {
     // Warps split the K steps while warps are left and their partial
-    // products fit where the operand was staged.
-    while (work.units * work.kGroups * 2 <= warps &&
-           work.kGroups * 2 * work.rows16 * plan.perBlock <= stagingFloats)
-      work.kGroups *= 2;
-    // K steps per iteration: 2, when whole chunks allow it.
-    for (work.steps = 2; work.steps >= 1; work.steps /= 2) {
-      StagedOperand staged =
-          planStaging(matmul, plan, 4, 2 * work.kGroups * work.steps);
-      if (staged.chunk4)
-        return emitTensorCoreProduct(matmul, plan, staged, work, target);
-    }
+    // products fit where the operand was staged; fewer of them, and one K
+    // step per iteration, when the chunks of k cannot be whole multiples.
+    int64_t kGroups = 1;
+    while (work.units * kGroups * 2 <= warps &&
+           kGroups * 2 * work.rows16 * plan.perBlock <= stagingFloats)
+      kGroups *= 2;
+    for (work.kGroups = kGroups; work.kGroups >= 1; work.kGroups /= 2)
+      for (work.steps = 2; work.steps >= 1; work.steps /= 2) {
+        StagedOperand staged =
+            planStaging(matmul, plan, 4, 2 * work.kGroups * work.steps);
+        if (staged.chunk4)
+          return emitTensorCoreProduct(matmul, plan, staged, work, target);
+      }
   }
   return emitFmaProduct(matmul, plan, planStaging(matmul, plan, 0, 1), target);
 }
@@ -514,7 +523,8 @@ LogicalResult RecurrenceEmitter::emitTensorCoreProduct(
   const int64_t depth4 = (plan.depth + 3) / 4;
   const int64_t mt = work.mTiles, nt = work.nTiles, steps = work.steps;
   const int64_t active = work.units * work.kGroups;
-  const TileSplit split = tileSplit(plan, rows);
+  const bool compensated = k.f32Matmul == F32Matmul::Tf32x3;
+  const TileSplit tileLayout = tileSplit(plan, rows);
   std::string rowsAt = "residentWeights + " + num(stagingOffset);
   if (st.async)
     rowsAt += " + chunk % " + num(st.slots) + " * " + num(rows * st.rowFloats);
@@ -542,17 +552,30 @@ LogicalResult RecurrenceEmitter::emitTensorCoreProduct(
     w.line("for (int i = 0; i < " + num(mt) + "; ++i) for (int j = 0; j < " +
            num(nt) + "; ++j) " + body);
   };
+  // In a chunk that runs past the end, iterations wholly past it stop.
+  std::string firstStep = stepBase;
+  firstStep.replace(firstStep.rfind("step"), 4, "s");
   w.open("for (int s = kGroup * " + num(steps) + "; " +
          (active < k.threads / 32 ? "warp < " + num(active) + " && " : "") +
-         "s < " + num(st.chunk4 / 2) + "; s += " +
-         num(work.kGroups * steps) + ")");
+         "s < " + num(st.chunk4 / 2) +
+         (overrun ? " && " + firstStep + " < " + num(depth4) : "") +
+         "; s += " + num(work.kGroups * steps) + ")");
   w.line("float part[" + num(mt) + "][" + num(nt) + "][4];");
   tiles("for (int r = 0; r < 4; ++r) part[i][j][r] = 0.0f;");
   w.line("#pragma unroll");
   w.open("for (int u = 0; u < " + num(steps) + "; ++u)");
   w.line("const int step = s + u;");
-  w.line("unsigned aBig[" + num(mt) + "][4], aSmall[" + num(mt) + "][4], bBig[" +
-         num(nt) + "][2], bSmall[" + num(nt) + "][2];");
+  w.line("unsigned aBig[" + num(mt) + "][4], bBig[" + num(nt) + "][2]" +
+         (compensated ? ", aSmall[" + num(mt) + "][4], bSmall[" + num(nt) + "][2]"
+                      : "") +
+         ";");
+  // The TF32 parts of an f32 value (or, with one MMA, the value rounded).
+  auto split = [&](const std::string &value, const std::string &big,
+                   const std::string &small) {
+    return compensated ? "attnc_tf32_split(" + value + ", " + big + ", " +
+                             small + ");"
+                       : big + " = attnc_tf32_round(" + value + ");";
+  };
   // a0..a3: (row, k) = (group, inGroup), (group + 8, inGroup), (group,
   // inGroup + 4), (group + 8, inGroup + 4) of the 16-row tile; b0, b1:
   // (k, column) = (inGroup, group), (inGroup + 4, group) of the 8 columns.
@@ -562,25 +585,28 @@ LogicalResult RecurrenceEmitter::emitTensorCoreProduct(
          "), r8 = min(m0 + 16 * i + group + 8, " + num(rows - 1) + ");");
   const std::string rowA[4] = {"r0", "r8", "r0", "r8"};
   for (int r = 0; r < 4; ++r)
-    w.line("attnc_tf32_split(staged[" + rowA[r] + " * " + num(st.rowFloats) +
-           " + 8 * step + inGroup" + (r >= 2 ? " + 4" : "") + "], aBig[i][" +
-           num(r) + "], aSmall[i][" + num(r) + "]);");
+    w.line(split("staged[" + rowA[r] + " * " + num(st.rowFloats) +
+                     " + 8 * step + inGroup" + (r >= 2 ? " + 4" : "") + "]",
+                 "aBig[i][" + num(r) + "]", "aSmall[i][" + num(r) + "]"));
   w.close();
   w.line("#pragma unroll");
   w.open("for (int j = 0; j < " + num(nt) + "; ++j)");
   for (int r = 0; r < 2; ++r) {
     std::string k4 = stepBase + (r ? " + 1" : "");
     std::string weight = "residentWeights[" + num(plan.offset) + " + (" +
-                         residentSlot(plan, split, k4, "c0 + 8 * j + group") +
+                         residentSlot(plan, tileLayout, k4,
+                                      "c0 + 8 * j + group") +
                          ") * 4 + inGroup]";
     if (overrun)
       weight = "(" + k4 + " < " + num(depth4) + " ? " + weight + " : 0.0f)";
-    w.line("attnc_tf32_split(" + weight + ", bBig[j][" + num(r) +
-           "], bSmall[j][" + num(r) + "]);");
+    w.line(split(weight, "bBig[j][" + num(r) + "]",
+                 "bSmall[j][" + num(r) + "]"));
   }
   w.close();
-  tiles("attnc_mma_m16n8k8_tf32(part[i][j], aSmall[i], bBig[j], part[i][j]);");
-  tiles("attnc_mma_m16n8k8_tf32(part[i][j], aBig[i], bSmall[j], part[i][j]);");
+  if (compensated) {
+    tiles("attnc_mma_m16n8k8_tf32(part[i][j], aSmall[i], bBig[j], part[i][j]);");
+    tiles("attnc_mma_m16n8k8_tf32(part[i][j], aBig[i], bSmall[j], part[i][j]);");
+  }
   tiles("attnc_mma_m16n8k8_tf32(part[i][j], aBig[i], bBig[j], part[i][j]);");
   w.close();
   tiles("for (int r = 0; r < 4; ++r) acc[i][j][r] += part[i][j][r];");
