@@ -108,6 +108,23 @@ void TensorCoreMath::closeActive(CodeWriter &w) const {
     w.close();
 }
 
+void TensorCoreMath::storeAccumulators(CodeWriter &w, int64_t n8Tiles) const {
+  openActive(w);
+  w.line("#pragma unroll");
+  w.open("for (int i = 0; i < " + num(mTiles) + "; ++i)");
+  w.line("#pragma unroll");
+  w.open("for (int j = 0; j < " + num(n8Tiles) + "; ++j)");
+  w.line("float2 *row0 = reinterpret_cast<float2 *>(outTile + (warpRow + "
+         "16 * i + group) * " +
+         num(outStride) + " + warpCol + 8 * j + 2 * inGroup), *row8 = row0 + " +
+         num(4 * outStride) + ";");
+  w.line("*row0 = make_float2(acc[i][j][0], acc[i][j][1]);");
+  w.line("*row8 = make_float2(acc[i][j][2], acc[i][j][3]);");
+  w.close();
+  w.close();
+  closeActive(w);
+}
+
 namespace {
 /// m16n8k16 on f16 or bf16 tiles. Each warp owns mTiles x nTiles tiles of
 /// 16 x 16 (64 x 32 of a 128 x 128 block tile), so per K step of 16 it
@@ -167,22 +184,7 @@ public:
   }
 
   void store(CodeWriter &w) const override {
-    // c_i at row group (+8 for i >= 2), column 2 * inGroup + (i & 1) of
-    // n8 tile j: registers i = 0, 1 (and 2, 3) are adjacent columns,
-    // 8-byte stores.
-    openActive(w);
-    w.line("#pragma unroll");
-    w.open("for (int i = 0; i < " + num(mTiles) + "; ++i)");
-    w.line("float2 *row0 = reinterpret_cast<float2 *>(outTile + (warpRow + "
-           "16 * i + group) * " +
-           num(outStride) + " + warpCol + 2 * inGroup), *row8 = row0 + " +
-           num(4 * outStride) + ";");
-    w.line("#pragma unroll");
-    w.line("for (int j = 0; j < " + num(2 * nTiles) + "; ++j) { row0[4 * j] = "
-           "make_float2(acc[i][j][0], acc[i][j][1]); row8[4 * j] = "
-           "make_float2(acc[i][j][2], acc[i][j][3]); }");
-    w.close();
-    closeActive(w);
+    storeAccumulators(w, 2 * nTiles);
   }
 
 private:

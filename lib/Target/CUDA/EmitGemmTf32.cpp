@@ -122,23 +122,7 @@ public:
     closeActive(w);
   }
 
-  void store(CodeWriter &w) const override {
-    openActive(w);
-    // c0, c1 (and c2, c3, eight rows down) are adjacent columns.
-    w.line("#pragma unroll");
-    w.open("for (int i = 0; i < " + num(mTiles) + "; ++i)");
-    w.line("#pragma unroll");
-    w.open("for (int j = 0; j < " + num(nTiles) + "; ++j)");
-    w.line("float2 *row0 = reinterpret_cast<float2 *>(outTile + (warpRow + "
-           "16 * i + group) * " +
-           num(outStride) + " + warpCol + 8 * j + 2 * inGroup), *row8 = row0 + " +
-           num(4 * outStride) + ";");
-    w.line("*row0 = make_float2(acc[i][j][0], acc[i][j][1]);");
-    w.line("*row8 = make_float2(acc[i][j][2], acc[i][j][3]);");
-    w.close();
-    w.close();
-    closeActive(w);
-  }
+  void store(CodeWriter &w) const override { storeAccumulators(w, nTiles); }
 
 private:
   /// The TF32 parts of the f32 `value`.

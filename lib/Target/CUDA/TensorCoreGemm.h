@@ -56,6 +56,11 @@ protected:
   /// for all, the others still stage their share and meet the barriers.
   void openActive(CodeWriter &w) const;
   void closeActive(CodeWriter &w) const;
+  /// Stores acc[mTiles][n8Tiles][4], C fragments of 16 x 8 tiles, into
+  /// outTile: c_r at row group (+ 8 for r >= 2), column 2 inGroup
+  /// (+ 1 for odd r) of tile (i, j); c0, c1 (and c2, c3) as one 8-byte
+  /// store.
+  void storeAccumulators(CodeWriter &w, int64_t n8Tiles) const;
 
   int64_t totalWarps = 1, activeWarps = 1, warpsN = 1, mTiles = 1, nTiles = 1;
 };
