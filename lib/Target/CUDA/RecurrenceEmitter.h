@@ -108,7 +108,7 @@ private:
   StagedOperand planStaging(graph::MatmulOp matmul, const ResidentPlan &plan,
                             int64_t pad, int64_t align);
   /// How the tensor-core product shares out a block's 16 x 8 tiles (rows
-  /// padded to rows16): `units` blocks of mTiles x nTiles tiles (blocksN of
+  /// padded to rows16, a multiple of 32): `units` blocks of mTiles x nTiles tiles (blocksN of
   /// them across), each computed by kGroups warps that split its K steps,
   /// `steps` K steps per iteration.
   struct TensorWork {

@@ -67,10 +67,9 @@ void RecurrenceEmitter::planResidentWeights(int64_t blocks, int64_t budget) {
     // A product on tensor cores pads each staged row by 4 floats per chunk
     // of k (planStaging): room for 8 chunks' pads keeps a left operand that
     // would fit without them all in flight at once.
-    int64_t pads = k.f32Matmul != F32Matmul::Simt && rows >= 8 &&
-                           perBlock % 8 == 0
-                       ? 32
-                       : 0;
+    int64_t pads =
+        k.f32Matmul != F32Matmul::Simt && rows > 16 && perBlock % 8 == 0 ? 32
+                                                                          : 0;
     stagingNeed = std::max(stagingNeed, rows * (paddedDepth + pads) * 4);
   }
   if (resident.empty())
@@ -206,9 +205,9 @@ std::optional<std::string> RecurrenceEmitter::plainBuffer(Value value) {
 /// so without the overlap the step would wait for L2 as long as it
 /// computes. Otherwise the threads stage it through the scalar emitter.
 ///
-/// The arithmetic: with whole 8-column groups, at least 8 rows and no more
-/// blocks of tiles (TensorWork) than warps, on TF32 tensor cores as the
-/// f32 GEMMs (EmitGemmTf32.cpp; emitTensorCoreProduct), 3xTF32 or, under
+/// The arithmetic: with whole 8-column groups, more than 16 rows and no
+/// more blocks of tiles (TensorWork) than warps, on TF32 tensor cores as the f32 GEMMs
+/// (EmitGemmTf32.cpp; emitTensorCoreProduct), 3xTF32 or, under
 /// --f32-matmul=tf32, one MMA; otherwise (or under --f32-matmul=simt) f32
 /// FMAs, shared out as tileSplit says (emitFmaProduct).
 LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
@@ -220,18 +219,26 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
   // 16 x 8 over a share of the K steps (TensorWork), so that every A
   // fragment it splits feeds nTiles products and every B fragment mTiles.
   TensorWork work;
-  work.rows16 = (rows + 15) / 16 * 16;
+  // Rows in pairs of 16-row tiles (below).
+  work.rows16 = (rows + 31) / 32 * 32;
   const int64_t tilesM = work.rows16 / 16, tilesN = plan.perBlock / 8;
   for (int64_t n = std::min<int64_t>(tilesN, 4); n >= 1; --n)
     if (tilesN % n == 0) {
       work.nTiles = n;
       break;
     }
-  work.mTiles = tilesM % 2 == 0 ? 2 : 1;
+  work.mTiles = 2;
   work.blocksN = tilesN / work.nTiles;
   work.units = tilesM / work.mTiles * work.blocksN;
-  if (k.f32Matmul != F32Matmul::Simt && rows >= 8 && plan.perBlock % 8 == 0 &&
-      work.units <= warps) {
+  // Splitting an operand into TF32 parts costs about six instructions per
+  // element, every step (the weights are f32 in shared memory: their parts
+  // would need twice the room). Each weight fragment therefore feeds two
+  // row tiles (rows are padded to a multiple of 32 with the last row's
+  // operands): with one (a batch of 16 or less), a K step would issue
+  // about as many instructions as the FMA loop's for the same products
+  // (156 against 150 in the PTX at H = 1024), and the FMAs stay.
+  if (k.f32Matmul != F32Matmul::Simt && rows > 16 &&
+      plan.perBlock % 8 == 0 && work.units <= warps) {
     // Warps split the K steps while warps are left and their partial
     // products fit where the operand was staged; fewer of them, and one K
     // step per iteration, when the chunks of k cannot be whole multiples.
@@ -501,11 +508,12 @@ LogicalResult RecurrenceEmitter::emitFmaProduct(graph::MatmulOp matmul,
 }
 
 /// The tensor-core product: the block's rows x perBlock outputs as tiles of
-/// 16 x 8 (rows padded to 16 with the last row's operands, never stored).
-/// Each active warp computes a block of mTiles x nTiles tiles over a share
-/// of the K steps: kGroups warps split the steps of one block of tiles
-/// when there are fewer blocks than warps (a batch of 16 with 32 columns
-/// is one block of 1 x 4 tiles, so 8 warps each take an eighth of K), and
+/// 16 x 8 (rows padded to a multiple of 32 with the last row's operands,
+/// never stored). Each active warp computes a block of 2 x nTiles tiles
+/// over a share of the K steps: kGroups warps split the steps of one block
+/// of tiles when there are fewer blocks than warps (a batch of 32 with 32
+/// columns is one block of 2 x 4 tiles, so 8 warps each take an eighth of
+/// K; a batch of 64, two blocks, 4 warps each), and
 /// add their partial products in shared memory, in a fixed order,
 /// afterwards. A K step of 8 k: A fragments from the staged operand and B
 /// fragments from the resident weights (a slot's 4 k of 8 adjacent

@@ -572,17 +572,14 @@ __device__ __forceinline__ void attnc_ldmatrix_x2_trans(unsigned r[2],
 __device__ __forceinline__ void attnc_tf32_split(float x, unsigned &big,
                                                  unsigned &small) {
   big = attnc_tf32_round(x);
-  if ((big & 0x7fffffffu) == 0x7f800000u) {
-    // An infinite x has no remainder (inf - inf would make small a NaN);
-    // a finite x so near FLT_MAX that it rounded up to infinity is
-    // truncated instead, so that big + small stays x.
-    if ((__float_as_uint(x) & 0x7fffffffu) == 0x7f800000u) {
-      small = 0;
-      return;
-    }
-    big = __float_as_uint(x) & 0xffffe000u;
-  }
-  small = attnc_tf32_round(x - __uint_as_float(big));
+  // x - big is exact, and not finite only when x is infinite (inf - inf)
+  // or so near FLT_MAX (within 2^-12 of it) that its rounding overflowed:
+  // small is then 0, and x acts as the infinity big is. NaN stays in big.
+  // A select rather than a branch keeps the callers' K loops one basic
+  // block for ptxas to schedule.
+  const float rest = x - __uint_as_float(big);
+  const unsigned rounded = attnc_tf32_round(rest);
+  small = fabsf(rest) <= 3.402823466e38f ? rounded : 0u;
 }
 
 //===----------------------------------------------------------------------===//
