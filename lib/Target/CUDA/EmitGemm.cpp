@@ -90,12 +90,17 @@ void TensorCoreMath::chooseWarpGrid(int64_t tm, int64_t tn, int64_t warps,
   }
 }
 
-void TensorCoreMath::declareWarp(CodeWriter &w, int64_t nUnit) const {
+void TensorCoreMath::declareWarp(CodeWriter &w, int64_t nUnit,
+                                 int64_t n8Tiles) const {
   w.line("const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;");
   w.line("const int group = lane >> 2, inGroup = lane & 3;");
   w.line("const int warpRow = warp / " + num(warpsN) + " * " +
          num(16 * mTiles) + ", warpCol = warp % " + num(warpsN) + " * " +
          num(nUnit * nTiles) + ";");
+  w.line("float acc[" + num(mTiles) + "][" + num(n8Tiles) + "][4];");
+  w.line("for (int i = 0; i < " + num(mTiles) + "; ++i) for (int j = 0; j < " +
+         num(n8Tiles) + "; ++j) for (int r = 0; r < 4; ++r) acc[i][j][r] = "
+         "0.0f;");
 }
 
 void TensorCoreMath::openActive(CodeWriter &w) const {
@@ -150,11 +155,7 @@ public:
   }
 
   void declare(CodeWriter &w) const override {
-    declareWarp(w, 16);
-    w.line("float acc[" + num(mTiles) + "][" + num(2 * nTiles) + "][4];");
-    w.line("for (int i = 0; i < " + num(mTiles) + "; ++i) for (int j = 0; j < " +
-           num(2 * nTiles) + "; ++j) for (int r = 0; r < 4; ++r) acc[i][j][r] = "
-           "0.0f;");
+    declareWarp(w, 16, 2 * nTiles);
   }
 
   void tile(CodeWriter &w, const std::string &tileA,

@@ -52,11 +52,7 @@ public:
   }
 
   void declare(CodeWriter &w) const override {
-    declareWarp(w, 8);
-    w.line("float acc[" + num(mTiles) + "][" + num(nTiles) + "][4];");
-    w.line("for (int i = 0; i < " + num(mTiles) + "; ++i) for (int j = 0; j < " +
-           num(nTiles) + "; ++j) for (int r = 0; r < 4; ++r) acc[i][j][r] = "
-           "0.0f;");
+    declareWarp(w, 8, nTiles);
   }
 
   void tile(CodeWriter &w, const std::string &tileA,

@@ -108,13 +108,19 @@ private:
   StagedOperand planStaging(graph::MatmulOp matmul, const ResidentPlan &plan,
                             int64_t pad, int64_t align);
   /// How the tensor-core product shares out a block's 16 x 8 tiles (rows
-  /// padded to rows16, a multiple of 32): `units` blocks of mTiles x nTiles tiles (blocksN of
-  /// them across), each computed by kGroups warps that split its K steps,
-  /// `steps` K steps per iteration.
+  /// padded to paddedRows, a multiple of 32): `units` blocks of mTiles x
+  /// nTiles tiles (blocksN of them across), each computed by kGroups warps
+  /// that split its K steps, `steps` K steps per iteration. Two row tiles
+  /// per block, so that each weight fragment split feeds two MMAs
+  /// (emitResidentMatmul says why).
   struct TensorWork {
-    int64_t rows16 = 16, mTiles = 1, nTiles = 1, blocksN = 1, units = 1,
-            kGroups = 1, steps = 1;
+    static constexpr int64_t mTiles = 2;
+    int64_t paddedRows = 32, nTiles = 1, blocksN = 1, units = 1, kGroups = 1,
+            steps = 1;
   };
+  /// Whether a resident product of `rows` rows over `perBlock` columns per
+  /// block can take the tensor-core path (emitResidentMatmul).
+  bool tensorCoreRows(int64_t rows, int64_t perBlock) const;
   mlir::LogicalResult openChunks(graph::MatmulOp matmul,
                                  const ResidentPlan &plan,
                                  const StagedOperand &staged,

@@ -67,9 +67,7 @@ void RecurrenceEmitter::planResidentWeights(int64_t blocks, int64_t budget) {
     // A product on tensor cores pads each staged row by 4 floats per chunk
     // of k (planStaging): room for 8 chunks' pads keeps a left operand that
     // would fit without them all in flight at once.
-    int64_t pads =
-        k.f32Matmul != F32Matmul::Simt && rows > 16 && perBlock % 8 == 0 ? 32
-                                                                          : 0;
+    int64_t pads = tensorCoreRows(rows, perBlock) ? 32 : 0;
     stagingNeed = std::max(stagingNeed, rows * (paddedDepth + pads) * 4);
   }
   if (resident.empty())
@@ -195,6 +193,17 @@ std::optional<std::string> RecurrenceEmitter::plainBuffer(Value value) {
   return std::nullopt;
 }
 
+/// Splitting an operand into TF32 parts costs about six instructions per
+/// element, every step (the weights are f32 in shared memory: their parts
+/// would need twice the room). Each weight fragment therefore feeds two
+/// row tiles (rows padded to a multiple of 32 with the last row's
+/// operands): with one (a batch of 16 or less), a K step would issue about
+/// as many instructions as the FMA loop's for the same products (156
+/// against 150 in the PTX at H = 1024), and the FMAs stay.
+bool RecurrenceEmitter::tensorCoreRows(int64_t rows, int64_t perBlock) const {
+  return k.f32Matmul != F32Matmul::Simt && rows > 16 && perBlock % 8 == 0;
+}
+
 /// The block's columns of a product whose weights are resident, every
 /// row. The left operand is staged in shared memory (in chunks of k when it
 /// does not fit), so the dot products read it next to the weights. When it
@@ -219,32 +228,23 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
   // 16 x 8 over a share of the K steps (TensorWork), so that every A
   // fragment it splits feeds nTiles products and every B fragment mTiles.
   TensorWork work;
-  // Rows in pairs of 16-row tiles (below).
-  work.rows16 = (rows + 31) / 32 * 32;
-  const int64_t tilesM = work.rows16 / 16, tilesN = plan.perBlock / 8;
+  // Rows in pairs of 16-row tiles (tensorCoreRows).
+  work.paddedRows = (rows + 31) / 32 * 32;
+  const int64_t tilesM = work.paddedRows / 16, tilesN = plan.perBlock / 8;
   for (int64_t n = std::min<int64_t>(tilesN, 4); n >= 1; --n)
     if (tilesN % n == 0) {
       work.nTiles = n;
       break;
     }
-  work.mTiles = 2;
   work.blocksN = tilesN / work.nTiles;
   work.units = tilesM / work.mTiles * work.blocksN;
-  // Splitting an operand into TF32 parts costs about six instructions per
-  // element, every step (the weights are f32 in shared memory: their parts
-  // would need twice the room). Each weight fragment therefore feeds two
-  // row tiles (rows are padded to a multiple of 32 with the last row's
-  // operands): with one (a batch of 16 or less), a K step would issue
-  // about as many instructions as the FMA loop's for the same products
-  // (156 against 150 in the PTX at H = 1024), and the FMAs stay.
-  if (k.f32Matmul != F32Matmul::Simt && rows > 16 &&
-      plan.perBlock % 8 == 0 && work.units <= warps) {
+  if (tensorCoreRows(rows, plan.perBlock) && work.units <= warps) {
     // Warps split the K steps while warps are left and their partial
     // products fit where the operand was staged; fewer of them, and one K
     // step per iteration, when the chunks of k cannot be whole multiples.
     int64_t kGroups = 1;
     while (work.units * kGroups * 2 <= warps &&
-           kGroups * 2 * work.rows16 * plan.perBlock <= stagingFloats)
+           kGroups * 2 * work.paddedRows * plan.perBlock <= stagingFloats)
       kGroups *= 2;
     for (work.kGroups = kGroups; work.kGroups >= 1; work.kGroups /= 2)
       for (work.steps = 2; work.steps >= 1; work.steps /= 2) {
@@ -649,9 +649,10 @@ LogicalResult RecurrenceEmitter::emitTensorCoreProduct(
     w.line("__syncthreads(); // every warp is done with the staged operand");
     w.line("float *partial = residentWeights + " + num(stagingOffset) + ";");
     eachResult([&] {
-      w.line("if (" + isActive + "row < " + num(work.rows16) + ") partial[(kGroup * " +
-             num(work.rows16) + " + row) * " + num(perBlock) +
-             " + c] = acc[i][j][r];");
+      w.line((active < k.threads / 32 ? "if (warp < " + num(active) + ") "
+                                       : std::string()) +
+             "partial[(kGroup * " + num(work.paddedRows) + " + row) * " +
+             num(perBlock) + " + c] = acc[i][j][r];");
     });
     w.line("__syncthreads();");
     w.open("for (int e = threadIdx.x; e < " + num(rows * perBlock) +
@@ -660,7 +661,7 @@ LogicalResult RecurrenceEmitter::emitTensorCoreProduct(
            num(perBlock) + ";");
     w.line("float sum = partial[e];");
     for (int64_t g = 1; g < work.kGroups; ++g)
-      w.line("sum += partial[" + num(g * work.rows16 * perBlock) + " + e];");
+      w.line("sum += partial[" + num(g * work.paddedRows * perBlock) + " + e];");
     storeOwned(matmul, plan, target, "true", "row", "c", "sum");
     w.close();
   }

@@ -49,9 +49,10 @@ protected:
   /// with as many warps as the tile gives whole tiles to (activeWarps).
   void chooseWarpGrid(int64_t tm, int64_t tn, int64_t warps, int64_t nUnit,
                       int64_t regsA, int64_t regsB);
-  /// Declares lane, warp, group, inGroup and the warp's first row and
-  /// column (warpRow, warpCol).
-  void declareWarp(CodeWriter &w, int64_t nUnit) const;
+  /// Declares lane, warp, group, inGroup, the warp's first row and column
+  /// (warpRow, warpCol; its tiles are nUnit columns wide) and the zeroed
+  /// accumulators acc[mTiles][n8Tiles][4] of its 16 x 8 tiles.
+  void declareWarp(CodeWriter &w, int64_t nUnit, int64_t n8Tiles) const;
   /// Opens (closes) the code only active warps run: with a tile too small
   /// for all, the others still stage their share and meet the barriers.
   void openActive(CodeWriter &w) const;
