@@ -291,27 +291,54 @@ def gpu_group(args, runtime, group):
                    flops, "TFLOP/s", 1e-2)
 
     def lstms():
-        for batch in (1, 16, 64):
-            name = f"lstm_b{batch}"
-            if name not in names:
-                continue
-            T, H = 512, 1024
-            lstm = torch.nn.LSTM(H, H).to(device)
-            xs = rand((T, batch, H), torch.float32)
-            h0 = rand((1, batch, H), torch.float32, 0.1)
-            c0 = rand((1, batch, H), torch.float32, 0.1)
-            w = lstm.weight_ih_l0.detach().t().contiguous()
-            u = lstm.weight_hh_l0.detach().t().contiguous()
-            bias = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach().contiguous()
-            with torch.no_grad():
-                def ref():
-                    hs, (hT, cT) = lstm(xs, (h0, c0))
-                    return [hs, hT[0], cT[0]]
-                record(name, f"T{T} B{batch} H{H}", "f32",
-                       [xs, h0[0].contiguous(), c0[0].contiguous(), w, u, bias], ref,
-                       {"nn.LSTM(cuDNN)": lambda: lstm(xs, (h0, c0))},
-                       8 * T * batch * H * (H + H), "TFLOP/s", 1e-3,
-                       {"per_step_us": None})
+        """The f32 LSTM against nn.LSTM on cuDNN (TF32 off: PyTorch's f32
+        default), checked against it to 1e-3; the bf16 LSTM against
+        nn.LSTM in bf16 (on cuDNN where PyTorch's build takes bf16 RNNs
+        there), both checked against nn.LSTM in f32 on the same
+        bf16 values. Its tolerance, 3e-2: every bf16 rounding (2^-9
+        relative) of the state and gates, 512 steps of them; the peer's own
+        error is recorded next to it (peer_max_rel_error)."""
+        T, H = 512, 1024
+        for dtype, prefix in ((torch.float32, "lstm"), (torch.bfloat16, "lstm_bf16")):
+            for batch in (1, 16, 64):
+                name = f"{prefix}_b{batch}"
+                if name not in names:
+                    continue
+                reference_lstm = torch.nn.LSTM(H, H).to(device)
+                with torch.no_grad():  # the same values in both precisions
+                    reference_lstm.bias_ih_l0 += reference_lstm.bias_hh_l0
+                    reference_lstm.bias_hh_l0.zero_()  # attnc's model has one bias
+                    for p in reference_lstm.parameters():
+                        p.copy_(p.to(dtype).float())
+                lstm = torch.nn.LSTM(H, H).to(device, dtype)
+                lstm.load_state_dict(reference_lstm.state_dict())
+                xs = rand((T, batch, H), dtype)
+                h0 = rand((1, batch, H), dtype, 0.1)
+                c0 = rand((1, batch, H), dtype, 0.1)
+                w = lstm.weight_ih_l0.detach().t().contiguous()
+                u = lstm.weight_hh_l0.detach().t().contiguous()
+                bias = lstm.bias_ih_l0.detach().contiguous()
+                with torch.no_grad():
+                    def ref():
+                        hs, (hT, cT) = reference_lstm(xs.float(), (h0.float(), c0.float()))
+                        return [hs, hT[0], cT[0]]
+                    extra = {}
+                    try:  # a peer that cannot run is recorded by record()
+                        if dtype != torch.float32:
+                            want = ref()
+                            hs, (hT, cT) = lstm(xs, (h0, c0))
+                            extra["peer_max_rel_error"] = max(
+                                relative_error(g.float().cpu().numpy(), r.cpu().numpy())
+                                for g, r in zip([hs, hT[0], cT[0]], want))
+                    except Exception:  # noqa: BLE001 - any failure of the peer
+                        pass
+                    record(name, f"T{T} B{batch} H{H}", "f32" if dtype == torch.float32 else "bf16",
+                           [xs, h0[0].contiguous(), c0[0].contiguous(), w, u, bias], ref,
+                           # cuDNN's in f32; PyTorch's build picks the path in bf16.
+                           {"nn.LSTM(cuDNN)" if dtype == torch.float32 else "nn.LSTM":
+                            lambda: lstm(xs, (h0, c0))},
+                           8 * T * batch * H * (H + H), "TFLOP/s",
+                           1e-3 if dtype == torch.float32 else 3e-2, extra)
                 rows[-1]["per_step_us"] = rows[-1]["attnc_s"] / T * 1e6
                 rows[-1]["hbm_bound_per_step_us_bf16"] = 8 * H * H / (copy_tbs * 1e12) * 1e6
 
@@ -504,6 +531,8 @@ def format_table(result):
     for r in result["rows"]:
         check = ("ok" if r["correct"] else
                  f"FAILED ({r['max_rel_error']:.1e} > {r['tolerance']:.0e})")
+        if r.get("peer_max_rel_error") is not None:  # both against a wider reference
+            check += f" (error {r['max_rel_error']:.1e}, peer's {r['peer_max_rel_error']:.1e})"
         lines.append(
             f"| {r['model']} | {r['shape']} | {r['dtype']} | {r['attnc_s'] * 1e3:.3f} | "
             f"{r['peer']} | {r['peer_s'] * 1e3:.3f} | {r['ratio']:.2f} | "

@@ -7,7 +7,8 @@ LSTM's and minGRU's projections are f32; bench/prepare.sh compiles it
 for each --f32-matmul mode), attention forward at
 head dim 128 in bf16 (causal and not, S = 4096), the LSTM at T = 512,
 H = I = 1024 for batch 1, 16 and 64 (f32, as torch.nn.LSTM runs on cuDNN
-by default), and the minGRU at T = 65536 (f32), whole and as its scan
+by default, and bf16, whose weights issue 6's per-step bound streams),
+and the minGRU at T = 65536 (f32), whole and as its scan
 alone (the bandwidth benchmark). --tiny writes the same
 graphs at small odd sizes, for a dry run on the emulation device.
 Prints one line per model: name and its FLOP count.
@@ -37,8 +38,8 @@ def attention(name, b, h, s, d, causal, dtype):
 """, flops
 
 
-def lstm(name, t, b, i, h):
-    ty = "xf32"
+def lstm(name, t, b, i, h, dtype="f32"):
+    ty = f"x{dtype}"
     step = f"tensor<{b}x{h}{ty}>"
     return name, f"""attn.graph @{name}(%xs: tensor<{t}x{b}x{i}{ty}>, %h0: {step}, %c0: {step},
     %w: tensor<{i}x{4*h}{ty}>, %u: tensor<{h}x{4*h}{ty}>, %bias: tensor<{4*h}{ty}>)
@@ -120,6 +121,7 @@ def models(tiny):
                 attention("attention_bf16", 1, 2, 19, 64, False, "bf16"),  # head dim 64: wgmma on sm_90a
                 attention("attention_causal_bf16", 1, 2, 70, 64, True, "bf16"),
                 lstm("lstm_b3", 5, 3, 7, 11),
+                lstm("lstm_bf16_b3", 5, 3, 7, 11, "bf16"),
                 mingru("mingru", 33, 2, 5, 9),
                 mingru_scan("mingru_scan", 70, 2, 9)]
     return [gemm("gemm_bf16_4096", 4096, 4096, 4096, "bf16"),
@@ -130,6 +132,9 @@ def models(tiny):
             lstm("lstm_b1", 512, 1, 1024, 1024),
             lstm("lstm_b16", 512, 16, 1024, 1024),
             lstm("lstm_b64", 512, 64, 1024, 1024),
+            lstm("lstm_bf16_b1", 512, 1, 1024, 1024, "bf16"),
+            lstm("lstm_bf16_b16", 512, 16, 1024, 1024, "bf16"),
+            lstm("lstm_bf16_b64", 512, 64, 1024, 1024, "bf16"),
             mingru("mingru_t65536", 65536, 1, 512, 512),
             mingru_scan("mingru_scan_t65536", 65536, 1, 512)]
 

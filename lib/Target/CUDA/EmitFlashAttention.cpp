@@ -25,10 +25,6 @@ using namespace mlir;
 using namespace attn;
 using namespace attn::cuda;
 
-static Type elementOf(Value value) {
-  return cast<RankedTensorType>(value.getType()).getElementType();
-}
-
 bool attn::cuda::canUseFlashAttention(graph::AttentionOp op) {
   Type type = elementOf(op.getQuery());
   if (!(type.isF16() || type.isBF16()) || elementOf(op.getKey()) != type ||

@@ -56,8 +56,7 @@ static GemmLoops readLoops(Operation *kernel) {
 /// Tensor cores take 16-bit operands of one type (f16 or bf16), or, as
 /// TF32, f32 operands unless --f32-matmul=simt.
 static bool useTensorCores(graph::MatmulOp matmul, F32Matmul f32Matmul) {
-  Type lhs = cast<RankedTensorType>(matmul.getLhs().getType()).getElementType();
-  Type rhs = cast<RankedTensorType>(matmul.getRhs().getType()).getElementType();
+  Type lhs = elementOf(matmul.getLhs()), rhs = elementOf(matmul.getRhs());
   return lhs == rhs && (lhs.isF16() || lhs.isBF16() ||
                         (lhs.isF32() && f32Matmul != F32Matmul::Simt));
 }
@@ -216,8 +215,7 @@ LogicalResult attn::cuda::emitTileEpilogue(KernelEmission &k,
   // store (32 for f32), where the generic loop below takes a read, an
   // index computation and a 2-byte store per element. Rows of the tile
   // start 16-byte aligned: its strides are multiples of 4 floats.
-  Type resultType =
-      cast<RankedTensorType>(matmul.getResult().getType()).getElementType();
+  Type resultType = elementOf(matmul.getResult());
   if (k.results().size() == 1 && k.results()[0] == matmul.getResult() &&
       tn % 8 == 0 && cols % 8 == 0 && stride % 4 == 0 &&
       (resultType.isF32() || resultType.isF16() || resultType.isBF16())) {
@@ -482,8 +480,7 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
     return emitWarpgroupGemm(k, matmul, shape, outputIndex);
   }
   if (tensorCores) {
-    Type type =
-        cast<RankedTensorType>(matmul.getLhs().getType()).getElementType();
+    Type type = elementOf(matmul.getLhs());
     std::unique_ptr<TensorCoreMath> math =
         type.isF32()
             ? makeTf32Math(tm, tn, tk, k.threads,
@@ -545,7 +542,7 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
   // the block computes on this one (the wide layout: both tiles are
   // straight copies of the operands' rows).
   auto isF32 = [](Value v) {
-    return cast<RankedTensorType>(v.getType()).getElementType().isF32();
+    return elementOf(v).isF32();
   };
   const bool streamed = wide && isF32(matmul.getLhs()) &&
                         isF32(matmul.getRhs()) && !matmul.getTransposeLhs() &&

@@ -51,13 +51,15 @@ private:
     mlir::Value outer;
   };
   mlir::LogicalResult phase(mlir::Value value, const std::string &target,
-                      mlir::Operation *computing, bool stacked = false,
-                      mlir::Value outer = {});
-  mlir::LogicalResult phase(llvm::ArrayRef<Write> writes, mlir::Operation *computing);
+                            mlir::Operation *computing, bool stacked = false,
+                            mlir::Value outer = {});
+  mlir::LogicalResult phase(llvm::ArrayRef<Write> writes,
+                            mlir::Operation *computing);
   /// The loop header of a phase over `count` elements: grid-stride, or
   /// this block's units under a unit split.
   void openElementLoop(int64_t count);
-  mlir::LogicalResult emitMatmul(graph::MatmulOp matmul, const std::string &target);
+  mlir::LogicalResult emitMatmul(graph::MatmulOp matmul,
+                                 const std::string &target);
   void barrier() { k.out.line("attnc_grid_sync(barrier);"); }
 
   /// A scan being stepped: its time variable and carry buffers.
@@ -67,14 +69,18 @@ private:
     llvm::SmallVector<std::string> carryNow, carryNext;
   };
   mlir::LogicalResult emitSteps(graph::ScanOp op, bool outermost);
-  llvm::SmallVector<Write> yieldWrites(const ActiveScan &level,
-                                       bool outermost);
+  llvm::SmallVector<Write> yieldWrites(const ActiveScan &level, bool outermost);
   mlir::FailureOr<llvm::StringMap<std::string>>
   preloadYieldOperands(llvm::ArrayRef<Write> writes);
   void prefetchSequences(graph::ScanOp op, const std::string &time);
 
   struct ResidentPlan {
     int64_t offset, perBlock, depth, cols; // offset in floats
+    /// f16 or bf16 when both operands are, and the product runs on
+    /// m16n8k16 tensor cores: the weights then stay 16-bit (words of two
+    /// k, in slots of 8 k: loadResidentWeights). Null: f32 weights in
+    /// float4 slots of 4 k (residentSlot).
+    mlir::Type halves;
   };
   /// How a block's dot products over its own columns are shared out: each
   /// thread accumulates `rows` x `cols` outputs (a weight it reads serves
@@ -94,8 +100,8 @@ private:
   std::optional<std::string> plainBuffer(mlir::Value value);
   mlir::FailureOr<std::string> leftOperandAt(graph::MatmulOp matmul);
   mlir::LogicalResult emitResidentMatmul(graph::MatmulOp matmul,
-                                   const ResidentPlan &plan,
-                                   const std::string &target);
+                                         const ResidentPlan &plan,
+                                         const std::string &target);
   /// How a resident product's left operand reaches shared memory
   /// (planStaging): `chunk4` float4s of each row per chunk (0: none fit),
   /// rows `rowFloats` apart, `chunks` of them through `slots` buffers,
@@ -106,21 +112,26 @@ private:
     int64_t chunk4 = 0, rowFloats = 0, chunks = 0, slots = 0;
   };
   StagedOperand planStaging(graph::MatmulOp matmul, const ResidentPlan &plan,
-                            int64_t pad, int64_t align);
+                            int64_t pad, int64_t align,
+                            bool threadsOnly = false);
   /// How the tensor-core product shares out a block's 16 x 8 tiles (rows
-  /// padded to paddedRows, a multiple of 32): `units` blocks of mTiles x
-  /// nTiles tiles (blocksN of them across), each computed by kGroups warps
-  /// that split its K steps, `steps` K steps per iteration. Two row tiles
-  /// per block, so that each weight fragment split feeds two MMAs
+  /// padded to paddedRows, a multiple of 16 mTiles): `units` blocks of
+  /// mTiles x nTiles tiles (blocksN of them across), each computed by
+  /// kGroups warps that split its K steps of kStep k (8 on TF32, 16 on
+  /// 16-bit operands), `steps` K steps per iteration. TF32 takes two row
+  /// tiles per block, so that each weight fragment split feeds two MMAs
   /// (emitResidentMatmul says why).
   struct TensorWork {
-    static constexpr int64_t mTiles = 2;
-    int64_t paddedRows = 32, nTiles = 1, blocksN = 1, units = 1, kGroups = 1,
-            steps = 1;
+    int64_t mTiles = 1, kStep = 8, paddedRows = 16, nTiles = 1, blocksN = 1,
+            units = 1, kGroups = 1, steps = 1;
   };
-  /// Whether a resident product of `rows` rows over `perBlock` columns per
-  /// block can take the tensor-core path (emitResidentMatmul).
-  bool tensorCoreRows(int64_t rows, int64_t perBlock) const;
+  /// How a resident product of `rows` rows over `perBlock` columns per
+  /// block runs on tensor cores, if it can (emitResidentMatmul).
+  std::optional<TensorWork> tensorWork(int64_t rows, int64_t perBlock,
+                                       bool halves) const;
+  /// The element type of a product's operands when both are f16 or both
+  /// bf16 (null otherwise).
+  static mlir::Type sixteenBitOperands(graph::MatmulOp matmul);
   mlir::LogicalResult openChunks(graph::MatmulOp matmul,
                                  const ResidentPlan &plan,
                                  const StagedOperand &staged,
@@ -151,7 +162,7 @@ private:
   // In body order, so the generated text is deterministic.
   llvm::MapVector<mlir::Operation *, ResidentPlan> resident;
   llvm::DenseMap<mlir::Value, std::string> scratch; // body op results
-  llvm::SmallVector<ActiveScan> active;       // outermost first
+  llvm::SmallVector<ActiveScan> active;             // outermost first
   unsigned nesting = 0;
   std::optional<UnitSplit> units;
   /// Shared memory after the resident weights, in floats: the staged left

@@ -18,6 +18,11 @@ using namespace mlir;
 using namespace attn;
 using namespace attn::cuda;
 
+/// The packing of two f32 values into a register of 16-bit `type`s.
+static std::string packHalves(Type type) {
+  return type.isBF16() ? "attnc_pack_bf16" : "attnc_pack_f16";
+}
+
 /// Plans which recurrent matmuls keep their weights on chip: those of the
 /// outermost scan whose right operand is a kernel input (step-invariant,
 /// so the same matrix every step) of rank 2, as many as fit in `budget`
@@ -50,25 +55,41 @@ void RecurrenceEmitter::planResidentWeights(int64_t blocks, int64_t budget) {
     ArrayRef<int64_t> rhs = shapeOf(matmul.getRhs());
     int64_t depth = matmul.getTransposeRhs() ? rhs[1] : rhs[0];
     int64_t cols = matmul.getTransposeRhs() ? rhs[0] : rhs[1];
-    int64_t perBlock = units ? units->groups * units->perBlock
-                             : (cols + blocks - 1) / blocks;
-    // Rows of 4 k (float4 reads), the last one zero-padded.
-    int64_t paddedDepth = llvm::alignTo(depth, 4);
-    int64_t bytes = paddedDepth * perBlock * 4;
-    int64_t withReserve = std::max(reserve, rows * 16 * 4);
+    int64_t perBlock =
+        units ? units->groups * units->perBlock : (cols + blocks - 1) / blocks;
+    // 16-bit weights stay 16-bit when tensor cores can take the product:
+    // half the room, and no conversion per step.
+    Type halves = sixteenBitOperands(matmul);
+    if (halves && !tensorWork(rows, perBlock, /*halves=*/true))
+      halves = {};
+    // Rows of 4 k (float4 reads) or whole K steps of 16 k (16-bit), the
+    // last one zero-padded.
+    int64_t paddedDepth = llvm::alignTo(depth, halves ? 16 : 4);
+    int64_t bytes = paddedDepth * perBlock * (halves ? 2 : 4);
+    // Room to stage one K step of every row at the least: 16-bit weights
+    // have no FMA product to fall back on (emitResidentMatmul).
+    int64_t withReserve = std::max(reserve, rows * (halves ? 16 + 8 : 16) * 4);
     bool product = units && units->matmul == matmul.getOperation();
     int64_t tile = productPlaced || product ? productBytes : 0;
     if (offset + bytes + withReserve + tile > budget)
       continue;
-    resident[matmul] = {offset / 4, perBlock, depth, cols};
+    resident[matmul] = {offset / 4, perBlock, depth, cols, halves};
     offset += bytes;
     reserve = withReserve;
     productPlaced |= product;
-    // A product on tensor cores pads each staged row by 4 floats per chunk
-    // of k (planStaging): room for 8 chunks' pads keeps a left operand that
-    // would fit without them all in flight at once.
-    int64_t pads = tensorCoreRows(rows, perBlock) ? 32 : 0;
+    // A product on tensor cores pads each staged row by 4 floats (8 for
+    // 16-bit operands) per chunk of k (planStaging): room for 8 chunks'
+    // pads keeps a left operand that would fit without them all in flight
+    // at once.
+    std::optional<TensorWork> work = tensorWork(rows, perBlock, bool(halves));
+    int64_t pads = !work ? 0 : halves ? 64 : 32;
     stagingNeed = std::max(stagingNeed, rows * (paddedDepth + pads) * 4);
+    // Room too for every warp's partial product when the warps split the
+    // K steps (emitResidentMatmul): at a small batch the operand alone
+    // would hold two, and two warps would run every step's MMA chains.
+    if (work)
+      stagingNeed = std::max(stagingNeed, k.threads / 32 / work->units *
+                                              work->paddedRows * perBlock * 4);
   }
   if (resident.empty())
     return;
@@ -111,8 +132,8 @@ RecurrenceEmitter::tileSplit(const ResidentPlan &plan, int64_t rows,
   TileSplit split{1, cols ? cols : plan.perBlock % 2 == 0 ? 2 : 1, 1, 0};
   while (split.rows * 2 <= std::min<int64_t>(rows, 8))
     split.rows *= 2;
-  int64_t products = (rows + split.rows - 1) / split.rows *
-                     (plan.perBlock / split.cols);
+  int64_t products =
+      (rows + split.rows - 1) / split.rows * (plan.perBlock / split.cols);
   while (split.lanes < 32 && products * split.lanes * 2 <= k.threads)
     split.lanes *= 2;
   int64_t warpColumns = 32 / split.lanes;
@@ -139,8 +160,12 @@ std::string RecurrenceEmitter::residentSlot(const ResidentPlan &plan,
   return "(" + k4 + ") * " + num(plan.perBlock) + " + " + column;
 }
 
-/// Loads each resident block's columns into shared memory (as f32), in
-/// the float4 slots of residentSlot, zeros past the last k and column.
+/// Loads each resident block's columns into shared memory, zeros past the
+/// last k and column: f32 in the float4 slots of residentSlot, or 16-bit
+/// (ResidentPlan::halves) as words of two k, word kp % 4 of slot
+/// (kp / 4) * perBlock + c, kp = k / 2. A warp's B fragment of 8 columns
+/// (two k of each column at each of 4 word offsets) is then 32
+/// consecutive words: one wavefront.
 void RecurrenceEmitter::loadResidentWeights() {
   if (resident.empty())
     return;
@@ -149,9 +174,32 @@ void RecurrenceEmitter::loadResidentWeights() {
   // destinations are aligned whatever the compiler would give floats.
   w.line("ATTNC_DYNAMIC_SHARED(attnc_b128, residentRaw);");
   w.line("float *residentWeights = reinterpret_cast<float *>(residentRaw);");
-  for (auto &[op, plan] : resident) {
-    auto matmul = cast<graph::MatmulOp>(op);
+  for (auto &entry : resident) {
+    auto matmul = cast<graph::MatmulOp>(entry.first);
+    const ResidentPlan &plan = entry.second;
     Value rhs = matmul.getRhs();
+    auto at = [&](const std::string &kk) {
+      return matmul.getTransposeRhs() ? Index{"col", kk} : Index{kk, "col"};
+    };
+    if (plan.halves) {
+      w.open("for (int e = threadIdx.x; e < " +
+             num(llvm::alignTo(plan.depth, 16) / 2 * plan.perBlock) +
+             "; e += blockDim.x)");
+      w.line("const attnc_index kp = e / " + num(plan.perBlock) + ", c = e % " +
+             num(plan.perBlock) + ";");
+      w.line("const attnc_index col = " + ownedColumn(plan, "c") + ";");
+      w.line("const bool valid = " + ownedColumnValid(plan, "c", "col") + ";");
+      auto weight = [&](const std::string &kk) {
+        return "valid && " + kk + " < " + num(plan.depth) + " ? " +
+               *k.loadInput(rhs, at(kk)) + " : 0.0f";
+      };
+      w.line("reinterpret_cast<unsigned *>(residentWeights + " +
+             num(plan.offset) + ")[(kp / 4 * " + num(plan.perBlock) +
+             " + c) * 4 + kp % 4] = " + packHalves(plan.halves) + "(" +
+             weight("2 * kp") + ", " + weight("2 * kp + 1") + ");");
+      w.close();
+      continue;
+    }
     TileSplit split = tileSplit(plan, shapeOf(matmul.getResult())[0]);
     w.open("for (int e = threadIdx.x; e < " +
            num(llvm::alignTo(plan.depth, 4) * plan.perBlock) +
@@ -159,11 +207,11 @@ void RecurrenceEmitter::loadResidentWeights() {
     w.line("const attnc_index kk = e / " + num(plan.perBlock) + ", c = e % " +
            num(plan.perBlock) + ";");
     w.line("const attnc_index col = " + ownedColumn(plan, "c") + ";");
-    Index at = matmul.getTransposeRhs() ? Index{"col", "kk"} : Index{"kk", "col"};
     w.line("residentWeights[" + num(plan.offset) + " + (" +
-           residentSlot(plan, split, "kk / 4", "c") + ") * 4 + kk % 4] = kk < " +
-           num(plan.depth) + " && " + ownedColumnValid(plan, "c", "col") +
-           " ? " + *k.loadInput(rhs, at) + " : 0.0f;");
+           residentSlot(plan, split, "kk / 4", "c") +
+           ") * 4 + kk % 4] = kk < " + num(plan.depth) + " && " +
+           ownedColumnValid(plan, "c", "col") + " ? " +
+           *k.loadInput(rhs, at("kk")) + " : 0.0f;");
     w.close();
   }
   w.line("__syncthreads();");
@@ -173,9 +221,8 @@ void RecurrenceEmitter::loadResidentWeights() {
 /// scalar emitter (nothing computed for another element is reused).
 FailureOr<std::string>
 RecurrenceEmitter::leftOperandAt(graph::MatmulOp matmul) {
-  ScalarEmitter scalar(k.out, [&](Value v, const Index &i) {
-    return load(v, i, nullptr);
-  });
+  ScalarEmitter scalar(
+      k.out, [&](Value v, const Index &i) { return load(v, i, nullptr); });
   Index at = matmul.getTransposeLhs() ? Index{"kk", "row"} : Index{"row", "kk"};
   return scalar.emit(matmul.getLhs(), at);
 }
@@ -193,15 +240,49 @@ std::optional<std::string> RecurrenceEmitter::plainBuffer(Value value) {
   return std::nullopt;
 }
 
-/// Splitting an operand into TF32 parts costs about six instructions per
-/// element, every step (the weights are f32 in shared memory: their parts
-/// would need twice the room). Each weight fragment therefore feeds two
-/// row tiles (rows padded to a multiple of 32 with the last row's
-/// operands): with one (a batch of 16 or less), a K step would issue about
-/// as many instructions as the FMA loop's for the same products (156
-/// against 150 in the PTX at H = 1024), and the FMAs stay.
-bool RecurrenceEmitter::tensorCoreRows(int64_t rows, int64_t perBlock) const {
-  return k.f32Matmul != F32Matmul::Simt && rows > 16 && perBlock % 8 == 0;
+Type RecurrenceEmitter::sixteenBitOperands(graph::MatmulOp matmul) {
+  Type lhs = elementOf(matmul.getLhs()), rhs = elementOf(matmul.getRhs());
+  return lhs == rhs && (lhs.isF16() || lhs.isBF16()) ? lhs : Type();
+}
+
+/// Tensor cores need whole 8-column groups per block, and take the
+/// block's tiles in at most as many blocks (units) as it has warps.
+///
+/// f32 operands: splitting one into TF32 parts costs about six
+/// instructions per element, every step (the weights are f32 in shared
+/// memory: their parts would need twice the room). Each weight fragment
+/// therefore feeds two row tiles (rows padded to a multiple of 32 with the
+/// last row's operands): with one (a batch of 16 or less), a K step would
+/// issue about as many instructions as the FMA loop's for the same
+/// products (156 against 150 in the PTX at H = 1024), and the FMAs stay.
+///
+/// 16-bit operands need no split, so any batch takes the tensor cores, one
+/// row tile per block while the blocks fit the warps (more would leave
+/// warps idle at a batch of 32), two or four when they do not.
+std::optional<RecurrenceEmitter::TensorWork>
+RecurrenceEmitter::tensorWork(int64_t rows, int64_t perBlock,
+                              bool halves) const {
+  if (perBlock % 8 != 0 ||
+      (!halves && (k.f32Matmul == F32Matmul::Simt || rows <= 16)))
+    return std::nullopt;
+  const int64_t warps = k.threads / 32, tilesN = perBlock / 8;
+  TensorWork work;
+  work.kStep = halves ? 16 : 8;
+  for (int64_t n = std::min<int64_t>(tilesN, 4); n >= 1; --n)
+    if (tilesN % n == 0) {
+      work.nTiles = n;
+      break;
+    }
+  work.blocksN = tilesN / work.nTiles;
+  for (work.mTiles = halves ? 1 : 2; work.mTiles <= 4; work.mTiles *= 2) {
+    work.paddedRows = llvm::alignTo(rows, 16 * work.mTiles);
+    work.units = work.paddedRows / 16 / work.mTiles * work.blocksN;
+    if (work.units <= warps)
+      return work;
+    if (!halves)
+      break;
+  }
+  return std::nullopt;
 }
 
 /// The block's columns of a product whose weights are resident, every
@@ -214,9 +295,9 @@ bool RecurrenceEmitter::tensorCoreRows(int64_t rows, int64_t perBlock) const {
 /// so without the overlap the step would wait for L2 as long as it
 /// computes. Otherwise the threads stage it through the scalar emitter.
 ///
-/// The arithmetic: with whole 8-column groups, more than 16 rows and no
-/// more blocks of tiles (TensorWork) than warps, on TF32 tensor cores as the f32 GEMMs
-/// (EmitGemmTf32.cpp; emitTensorCoreProduct), 3xTF32 or, under
+/// The arithmetic: on tensor cores where tensorWork allows
+/// (emitTensorCoreProduct): 16-bit operands on m16n8k16, f32 ones on
+/// TF32 as the f32 GEMMs (EmitGemmTf32.cpp), 3xTF32 or, under
 /// --f32-matmul=tf32, one MMA; otherwise (or under --f32-matmul=simt) f32
 /// FMAs, shared out as tileSplit says (emitFmaProduct).
 LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
@@ -224,35 +305,36 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
                                                     const std::string &target) {
   const int64_t rows = shapeOf(matmul.getResult())[0];
   const int64_t warps = k.threads / 32;
-  // Tensor cores: each active warp a block of mTiles x nTiles tiles of
-  // 16 x 8 over a share of the K steps (TensorWork), so that every A
-  // fragment it splits feeds nTiles products and every B fragment mTiles.
-  TensorWork work;
-  // Rows in pairs of 16-row tiles (tensorCoreRows).
-  work.paddedRows = (rows + 31) / 32 * 32;
-  const int64_t tilesM = work.paddedRows / 16, tilesN = plan.perBlock / 8;
-  for (int64_t n = std::min<int64_t>(tilesN, 4); n >= 1; --n)
-    if (tilesN % n == 0) {
-      work.nTiles = n;
-      break;
-    }
-  work.blocksN = tilesN / work.nTiles;
-  work.units = tilesM / work.mTiles * work.blocksN;
-  if (tensorCoreRows(rows, plan.perBlock) && work.units <= warps) {
+  std::optional<TensorWork> work =
+      tensorWork(rows, plan.perBlock, bool(plan.halves));
+  if (work) {
+    // Staged rows are padded so that a warp's fragment loads hit 32 banks:
+    // TF32 reads 8 rows x 4 words, 16-bit operands 4 rows x 4 float2 per
+    // half warp (rows 8 floats apart modulo 16 then; planStaging).
+    const int64_t pad = plan.halves ? 8 : 4, step4 = work->kStep / 4;
     // Warps split the K steps while warps are left and their partial
     // products fit where the operand was staged; fewer of them, and one K
     // step per iteration, when the chunks of k cannot be whole multiples.
     int64_t kGroups = 1;
-    while (work.units * kGroups * 2 <= warps &&
-           kGroups * 2 * work.paddedRows * plan.perBlock <= stagingFloats)
+    while (work->units * kGroups * 2 <= warps &&
+           kGroups * 2 * work->paddedRows * plan.perBlock <= stagingFloats)
       kGroups *= 2;
-    for (work.kGroups = kGroups; work.kGroups >= 1; work.kGroups /= 2)
-      for (work.steps = 2; work.steps >= 1; work.steps /= 2) {
+    for (work->kGroups = kGroups; work->kGroups >= 1; work->kGroups /= 2)
+      for (work->steps = 2; work->steps >= 1; work->steps /= 2) {
         StagedOperand staged =
-            planStaging(matmul, plan, 4, 2 * work.kGroups * work.steps);
+            planStaging(matmul, plan, pad, step4 * work->kGroups * work->steps);
         if (staged.chunk4)
-          return emitTensorCoreProduct(matmul, plan, staged, work, target);
+          return emitTensorCoreProduct(matmul, plan, staged, *work, target);
       }
+    // 16-bit weights have no FMA product: the threads stage the operand,
+    // one K step of every row at the least (planResidentWeights reserved
+    // that).
+    if (plan.halves) {
+      work->kGroups = work->steps = 1;
+      return emitTensorCoreProduct(matmul, plan,
+                                   planStaging(matmul, plan, pad, step4, true),
+                                   *work, target);
+    }
   }
   return emitFmaProduct(matmul, plan, planStaging(matmul, plan, 0, 1), target);
 }
@@ -261,16 +343,21 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
 /// each row per chunk (a multiple of `align`; 0 when none fits), rows
 /// rowFloats = 4 chunk4 + pad apart, `slots` buffers (streamed) or one.
 /// Tensor cores take chunks of whole iterations of their K steps and rows
-/// padded by 4 floats (4 mod 8 then, chunk4 being even), so a warp's
-/// fragment loads (8 rows x 4 k) hit 32 banks.
+/// padded by `pad` floats, so that a warp's fragment loads hit 32 banks:
+/// TF32's 8 rows x 4 words with rows 4 mod 8 floats apart (pad 4, chunk4
+/// even), a 16-bit product's half-warp float2 loads of 4 rows x 4 pairs
+/// with rows 8 mod 16 apart (pad 8, chunk4 a multiple of 4). `threadsOnly`
+/// stages through the threads even a buffer cp.async could stream (one
+/// buffer holds more of it).
 RecurrenceEmitter::StagedOperand
 RecurrenceEmitter::planStaging(graph::MatmulOp matmul, const ResidentPlan &plan,
-                               int64_t pad, int64_t align) {
+                               int64_t pad, int64_t align, bool threadsOnly) {
   StagedOperand st;
   const int64_t rows = shapeOf(matmul.getResult())[0];
   const int64_t depth4 = (plan.depth + 3) / 4;
   st.buffer = plainBuffer(matmul.getLhs());
-  st.async = st.buffer && !matmul.getTransposeLhs() && plan.depth % 4 == 0;
+  st.async = !threadsOnly && st.buffer && !matmul.getTransposeLhs() &&
+             plan.depth % 4 == 0;
   const bool tensorCores = pad != 0;
   const TileSplit split = tileSplit(plan, rows);
   // Float4s of a row per chunk; streamed chunks are whole multiples of the
@@ -284,7 +371,7 @@ RecurrenceEmitter::planStaging(graph::MatmulOp matmul, const ResidentPlan &plan,
     // At least one float4 per row: a buffer that holds the whole of a
     // shallow h (depth 4) leaves no room for a second.
     int64_t quarter = (int64_t)llvm::alignTo((depth4 + 3) / 4,
-                                    tensorCores ? align : split.lanes);
+                                             tensorCores ? align : split.lanes);
     st.chunk4 = std::max<int64_t>(1, std::min<int64_t>(room, quarter));
   }
   if (st.chunk4 < align) {
@@ -298,8 +385,8 @@ RecurrenceEmitter::planStaging(graph::MatmulOp matmul, const ResidentPlan &plan,
   // Streamed chunks: as many buffers as fit, all chunks in flight at once
   // when h fits (a chunk's FMAs at batch 1 take less than an L2 round
   // trip, so a two-buffer ring would wait once per chunk).
-  st.slots = std::min(st.chunks,
-                      stagingFloats / std::max<int64_t>(1, rows * st.rowFloats));
+  st.slots = std::min(st.chunks, stagingFloats /
+                                     std::max<int64_t>(1, rows * st.rowFloats));
   return st;
 }
 
@@ -320,8 +407,8 @@ LogicalResult RecurrenceEmitter::openChunks(graph::MatmulOp matmul,
   auto stage = [&]() -> LogicalResult {
     w.open("for (int i = threadIdx.x; i < " + num(rows * st.chunk4 * 4) +
            "; i += blockDim.x)");
-    w.line("const attnc_index row = i / " + num(st.chunk4 * 4) + ", kk = " +
-           (st.oneChunk ? "" : "first4 * 4 + ") + "i % " +
+    w.line("const attnc_index row = i / " + num(st.chunk4 * 4) +
+           ", kk = " + (st.oneChunk ? "" : "first4 * 4 + ") + "i % " +
            num(st.chunk4 * 4) + ";");
     w.line("float value = 0.0f;");
     w.open("if (kk < " + num(plan.depth) + ")");
@@ -334,8 +421,7 @@ LogicalResult RecurrenceEmitter::openChunks(graph::MatmulOp matmul,
       w.line("residentWeights[" + num(stagingOffset) + " + i] = value;");
     else
       w.line("residentWeights[" + num(stagingOffset) + " + row * " +
-             num(st.rowFloats) + " + i % " + num(st.chunk4 * 4) +
-             "] = value;");
+             num(st.rowFloats) + " + i % " + num(st.chunk4 * 4) + "] = value;");
     w.close();
     return success();
   };
@@ -350,8 +436,8 @@ LogicalResult RecurrenceEmitter::openChunks(graph::MatmulOp matmul,
                            : "row * " + num(st.rowFloats) + " + i % " +
                                  num(st.chunk4) + " * 4";
     w.line("attnc_cp_async_16(residentWeights + " + num(stagingOffset) +
-           " + (" + which + ") % " + num(st.slots) + " * " + num(slot) +
-           " + " + into + ", " + *st.buffer + " + row * " + num(plan.depth) +
+           " + (" + which + ") % " + num(st.slots) + " * " + num(slot) + " + " +
+           into + ", " + *st.buffer + " + row * " + num(plan.depth) +
            " + (k4 < " + num(depth4) + " ? k4 : 0) * 4, k4 < " + num(depth4) +
            ");");
     w.close();
@@ -411,14 +497,14 @@ void RecurrenceEmitter::storeOwned(graph::MatmulOp matmul,
   Value result = matmul.getResult();
   if (productOffset >= 0 && units && units->matmul == matmul.getOperation()) {
     w.line("if (" + condition + ") residentWeights[" + num(productOffset) +
-           " + (" + row + ") * " + num(plan.perBlock) + " + " + c + "] = " +
-           roundTo(result, value) + ";");
+           " + (" + row + ") * " + num(plan.perBlock) + " + " + c +
+           "] = " + roundTo(result, value) + ";");
     return;
   }
   w.line("const attnc_index col = " + ownedColumn(plan, c) + ";");
   w.line("if (" + condition + " && " + ownedColumnValid(plan, c, "col") + ") " +
-         target + "[(" + row + ") * " + num(plan.cols) + " + col] = " +
-         roundTo(result, value) + ";");
+         target + "[(" + row + ") * " + num(plan.cols) +
+         " + col] = " + roundTo(result, value) + ";");
 }
 
 /// The FMA product: each thread a register tile of rows x columns, lanes
@@ -439,7 +525,8 @@ LogicalResult RecurrenceEmitter::emitFmaProduct(graph::MatmulOp matmul,
   const std::string lanes = num(split.lanes), r = num(split.rows),
                     c = num(split.cols);
   const std::string weights4 = "reinterpret_cast<const float4 *>("
-                               "residentWeights + " + num(plan.offset) + ")";
+                               "residentWeights + " +
+                               num(plan.offset) + ")";
   std::string staged4 = "reinterpret_cast<const float4 *>(residentWeights + " +
                         num(stagingOffset) + ")";
   if (st.async)
@@ -480,8 +567,10 @@ LogicalResult RecurrenceEmitter::emitFmaProduct(graph::MatmulOp matmul,
   w.line("const float4 a = " + staged4 + "[row * " + num(st.rowFloats / 4) +
          " + k4];");
   w.line("#pragma unroll");
-  w.line("for (int j = 0; j < " + c + "; ++j) acc[r][j] = fmaf(a.w, b[j].w, "
-         "fmaf(a.z, b[j].z, fmaf(a.y, b[j].y, fmaf(a.x, b[j].x, acc[r][j]))));");
+  w.line(
+      "for (int j = 0; j < " + c +
+      "; ++j) acc[r][j] = fmaf(a.w, b[j].w, "
+      "fmaf(a.z, b[j].z, fmaf(a.y, b[j].y, fmaf(a.x, b[j].x, acc[r][j]))));");
   w.close();
   w.close();
   closeChunks(st);
@@ -508,21 +597,26 @@ LogicalResult RecurrenceEmitter::emitFmaProduct(graph::MatmulOp matmul,
 }
 
 /// The tensor-core product: the block's rows x perBlock outputs as tiles of
-/// 16 x 8 (rows padded to a multiple of 32 with the last row's operands,
-/// never stored). Each active warp computes a block of 2 x nTiles tiles
+/// 16 x 8 (rows padded to paddedRows with the last row's operands, never
+/// stored). Each active warp computes a block of mTiles x nTiles tiles
 /// over a share of the K steps: kGroups warps split the steps of one block
 /// of tiles when there are fewer blocks than warps (a batch of 32 with 32
-/// columns is one block of 2 x 4 tiles, so 8 warps each take an eighth of
-/// K; a batch of 64, two blocks, 4 warps each), and
-/// add their partial products in shared memory, in a fixed order,
-/// afterwards. A K step of 8 k: A fragments from the staged operand and B
-/// fragments from the resident weights (a slot's 4 k of 8 adjacent
-/// columns are 32 consecutive words), each split once into TF32 parts and
-/// used by all the warp's tiles in its row or column, three MMAs per tile
-/// into a zeroed partial sum over `steps` K steps, then an f32 add into
-/// the accumulator (EmitGemmTf32.cpp says why). Each kind of MMA runs over
-/// all the warp's tiles before the next, so consecutive MMAs are
-/// independent.
+/// columns on TF32 is one block of 2 x 4 tiles, so 8 warps each take an
+/// eighth of K; a batch of 64, two blocks, 4 warps each), and add their
+/// partial products in shared memory, in a fixed order, afterwards. Each
+/// K step reads A fragments from the staged operand and B fragments from
+/// the resident weights once, for all the warp's tiles in their row or
+/// column, and each kind of MMA runs over all the warp's tiles before the
+/// next, so consecutive MMAs are independent.
+///
+/// TF32 (f32 operands): K steps of 8 k; a slot's 4 k of 8 adjacent
+/// columns are 32 consecutive words; each fragment split into TF32 parts,
+/// three MMAs per tile into a zeroed partial sum over `steps` K steps,
+/// then an f32 add into the accumulator (EmitGemmTf32.cpp says why).
+/// 16-bit operands: K steps of 16 k, m16n8k16 straight into the
+/// accumulator as the 16-bit GEMM does; A from pairs of staged f32 values
+/// (the state, rounded to its type when written) packed into 16-bit
+/// pairs, B words as loadResidentWeights laid them out.
 LogicalResult RecurrenceEmitter::emitTensorCoreProduct(
     graph::MatmulOp matmul, const ResidentPlan &plan, const StagedOperand &st,
     const TensorWork &work, const std::string &target) {
@@ -530,8 +624,10 @@ LogicalResult RecurrenceEmitter::emitTensorCoreProduct(
   const int64_t rows = shapeOf(matmul.getResult())[0], perBlock = plan.perBlock;
   const int64_t depth4 = (plan.depth + 3) / 4;
   const int64_t mt = work.mTiles, nt = work.nTiles, steps = work.steps;
+  const int64_t step4 = work.kStep / 4;
   const int64_t active = work.units * work.kGroups;
-  const bool compensated = k.f32Matmul == F32Matmul::Tf32x3;
+  const bool halves = bool(plan.halves);
+  const bool compensated = !halves && k.f32Matmul == F32Matmul::Tf32x3;
   const TileSplit tileLayout = tileSplit(plan, rows);
   std::string rowsAt = "residentWeights + " + num(stagingOffset);
   if (st.async)
@@ -549,11 +645,12 @@ LogicalResult RecurrenceEmitter::emitTensorCoreProduct(
   if (failed(openChunks(matmul, plan, st, global4)))
     return failure();
   w.line("const float *staged = " + rowsAt + ";");
-  // K step `step` of the chunk covers its float4s 2 step and 2 step + 1.
+  // K step `step` of the chunk covers its float4s step4 step onwards.
   std::string stepBase = global4;
-  stepBase.replace(stepBase.rfind("k4"), 2, "2 * step");
+  stepBase.replace(stepBase.rfind("k4"), 2, num(step4) + " * step");
   // Chunks that run past the operand's end hold zeros there, but the
-  // weights past their end need not be finite.
+  // weights past their end (16-bit ones: past the K step that holds it)
+  // need not be finite.
   const bool overrun = st.chunks * st.chunk4 > depth4;
   auto tiles = [&](const std::string &body) {
     w.line("#pragma unroll");
@@ -565,59 +662,94 @@ LogicalResult RecurrenceEmitter::emitTensorCoreProduct(
   firstStep.replace(firstStep.rfind("step"), 4, "s");
   w.open("for (int s = kGroup * " + num(steps) + "; " +
          (active < k.threads / 32 ? "warp < " + num(active) + " && " : "") +
-         "s < " + num(st.chunk4 / 2) +
+         "s < " + num(st.chunk4 / step4) +
          (overrun ? " && " + firstStep + " < " + num(depth4) : "") +
          "; s += " + num(work.kGroups * steps) + ")");
-  w.line("float part[" + num(mt) + "][" + num(nt) + "][4];");
-  tiles("for (int r = 0; r < 4; ++r) part[i][j][r] = 0.0f;");
+  // TF32 adds each iteration's products into a zeroed partial sum.
+  const std::string sum = halves ? "acc" : "part";
+  if (!halves) {
+    w.line("float part[" + num(mt) + "][" + num(nt) + "][4];");
+    tiles("for (int r = 0; r < 4; ++r) part[i][j][r] = 0.0f;");
+  }
   w.line("#pragma unroll");
   w.open("for (int u = 0; u < " + num(steps) + "; ++u)");
   w.line("const int step = s + u;");
   w.line("unsigned aBig[" + num(mt) + "][4], bBig[" + num(nt) + "][2]" +
-         (compensated ? ", aSmall[" + num(mt) + "][4], bSmall[" + num(nt) + "][2]"
-                      : "") +
+         (compensated
+              ? ", aSmall[" + num(mt) + "][4], bSmall[" + num(nt) + "][2]"
+              : "") +
          ";");
   // The TF32 parts of an f32 value (or, with one MMA, the value rounded).
   auto split = [&](const std::string &value, const std::string &big,
                    const std::string &small) {
-    return compensated ? "attnc_tf32_split(" + value + ", " + big + ", " +
-                             small + ");"
-                       : big + " = attnc_tf32_round(" + value + ");";
+    return compensated
+               ? "attnc_tf32_split(" + value + ", " + big + ", " + small + ");"
+               : big + " = attnc_tf32_round(" + value + ");";
   };
-  // a0..a3: (row, k) = (group, inGroup), (group + 8, inGroup), (group,
-  // inGroup + 4), (group + 8, inGroup + 4) of the 16-row tile; b0, b1:
-  // (k, column) = (inGroup, group), (inGroup + 4, group) of the 8 columns.
+  // TF32 a0..a3: (row, k) = (group, inGroup), (group + 8, inGroup),
+  // (group, inGroup + 4), (group + 8, inGroup + 4) of the 16-row tile;
+  // 16-bit: the same rows, k 2 inGroup and the next, then 8 further.
   w.line("#pragma unroll");
   w.open("for (int i = 0; i < " + num(mt) + "; ++i)");
   w.line("const int r0 = min(m0 + 16 * i + group, " + num(rows - 1) +
          "), r8 = min(m0 + 16 * i + group + 8, " + num(rows - 1) + ");");
   const std::string rowA[4] = {"r0", "r8", "r0", "r8"};
-  for (int r = 0; r < 4; ++r)
-    w.line(split("staged[" + rowA[r] + " * " + num(st.rowFloats) +
-                     " + 8 * step + inGroup" + (r >= 2 ? " + 4" : "") + "]",
+  for (int r = 0; r < 4; ++r) {
+    std::string at = rowA[r] + " * " + num(st.rowFloats) + " + " +
+                     num(work.kStep) + " * step + ";
+    if (halves) {
+      w.line(
+          "{ const float2 pair = *reinterpret_cast<const float2 *>(staged + " +
+          at + "2 * inGroup" + (r >= 2 ? " + 8" : "") + "); aBig[i][" + num(r) +
+          "] = " + packHalves(plan.halves) + "(pair.x, pair.y); }");
+      continue;
+    }
+    w.line(split("staged[" + at + "inGroup" + (r >= 2 ? " + 4" : "") + "]",
                  "aBig[i][" + num(r) + "]", "aSmall[i][" + num(r) + "]"));
+  }
   w.close();
+  // TF32 b0, b1: (k, column) = (inGroup, group), (inGroup + 4, group) of
+  // the 8 columns; 16-bit: k 2 inGroup and the next, then 8 further.
   w.line("#pragma unroll");
   w.open("for (int j = 0; j < " + num(nt) + "; ++j)");
   for (int r = 0; r < 2; ++r) {
+    if (halves) {
+      std::string word = "reinterpret_cast<const unsigned *>("
+                         "residentWeights + " + num(plan.offset) + ")[((" +
+                         stepBase + ") / 2 + " + num(r) + ") * " +
+                         num(4 * perBlock) + " + (c0 + 8 * j + group) * 4 + "
+                         "inGroup]";
+      if (overrun)
+        word = "(" + stepBase + " < " + num(depth4) + " ? " + word + " : 0u)";
+      w.line("bBig[j][" + num(r) + "] = " + word + ";");
+      continue;
+    }
     std::string k4 = stepBase + (r ? " + 1" : "");
-    std::string weight = "residentWeights[" + num(plan.offset) + " + (" +
-                         residentSlot(plan, tileLayout, k4,
-                                      "c0 + 8 * j + group") +
-                         ") * 4 + inGroup]";
+    std::string weight =
+        "residentWeights[" + num(plan.offset) + " + (" +
+        residentSlot(plan, tileLayout, k4, "c0 + 8 * j + group") +
+        ") * 4 + inGroup]";
     if (overrun)
       weight = "(" + k4 + " < " + num(depth4) + " ? " + weight + " : 0.0f)";
-    w.line(split(weight, "bBig[j][" + num(r) + "]",
-                 "bSmall[j][" + num(r) + "]"));
+    w.line(
+        split(weight, "bBig[j][" + num(r) + "]", "bSmall[j][" + num(r) + "]"));
   }
   w.close();
+  const std::string mma = !halves                ? "attnc_mma_m16n8k8_tf32"
+                          : plan.halves.isBF16() ? "attnc_mma_m16n8k16_bf16"
+                                                 : "attnc_mma_m16n8k16_f16";
+  auto mmas = [&](const std::string &a, const std::string &b) {
+    tiles(mma + "(" + sum + "[i][j], " + a + "[i], " + b + "[j], " + sum +
+          "[i][j]);");
+  };
   if (compensated) {
-    tiles("attnc_mma_m16n8k8_tf32(part[i][j], aSmall[i], bBig[j], part[i][j]);");
-    tiles("attnc_mma_m16n8k8_tf32(part[i][j], aBig[i], bSmall[j], part[i][j]);");
+    mmas("aSmall", "bBig");
+    mmas("aBig", "bSmall");
   }
-  tiles("attnc_mma_m16n8k8_tf32(part[i][j], aBig[i], bBig[j], part[i][j]);");
+  mmas("aBig", "bBig");
   w.close();
-  tiles("for (int r = 0; r < 4; ++r) acc[i][j][r] += part[i][j][r];");
+  if (!halves)
+    tiles("for (int r = 0; r < 4; ++r) acc[i][j][r] += part[i][j][r];");
   w.close();
   closeChunks(st);
 
@@ -650,7 +782,7 @@ LogicalResult RecurrenceEmitter::emitTensorCoreProduct(
     w.line("float *partial = residentWeights + " + num(stagingOffset) + ";");
     eachResult([&] {
       w.line((active < k.threads / 32 ? "if (warp < " + num(active) + ") "
-                                       : std::string()) +
+                                      : std::string()) +
              "partial[(kGroup * " + num(work.paddedRows) + " + row) * " +
              num(perBlock) + " + c] = acc[i][j][r];");
     });
@@ -661,7 +793,8 @@ LogicalResult RecurrenceEmitter::emitTensorCoreProduct(
            num(perBlock) + ";");
     w.line("float sum = partial[e];");
     for (int64_t g = 1; g < work.kGroups; ++g)
-      w.line("sum += partial[" + num(g * work.paddedRows * perBlock) + " + e];");
+      w.line("sum += partial[" + num(g * work.paddedRows * perBlock) +
+             " + e];");
     storeOwned(matmul, plan, target, "true", "row", "c", "sum");
     w.close();
   }

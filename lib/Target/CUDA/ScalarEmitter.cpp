@@ -51,6 +51,10 @@ ArrayRef<int64_t> attn::cuda::shapeOf(Value value) {
   return cast<RankedTensorType>(value.getType()).getShape();
 }
 
+Type attn::cuda::elementOf(Value value) {
+  return cast<RankedTensorType>(value.getType()).getElementType();
+}
+
 int64_t attn::cuda::numElements(Value value) {
   return cast<RankedTensorType>(value.getType()).getNumElements();
 }
@@ -113,12 +117,8 @@ std::string attn::cuda::floatLiteral(double value) {
   return buffer;
 }
 
-static Type elementType(Value value) {
-  return cast<RankedTensorType>(value.getType()).getElementType();
-}
-
 std::string attn::cuda::storageType(Value value) {
-  Type type = elementType(value);
+  Type type = elementOf(value);
   if (type.isF16())
     return "attnc_f16";
   if (type.isBF16())
@@ -129,7 +129,7 @@ std::string attn::cuda::storageType(Value value) {
 }
 
 std::string attn::cuda::roundTo(Value value, const std::string &expr) {
-  Type type = elementType(value);
+  Type type = elementOf(value);
   if (type.isF16())
     return "attnc_round_f16(" + expr + ")";
   if (type.isBF16())

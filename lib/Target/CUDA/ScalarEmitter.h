@@ -75,8 +75,9 @@ private:
   unsigned counter = 0;
 };
 
-/// Shape and element count of a ranked tensor value.
+/// Shape, element type and element count of a ranked tensor value.
 llvm::ArrayRef<int64_t> shapeOf(mlir::Value value);
+mlir::Type elementOf(mlir::Value value);
 int64_t numElements(mlir::Value value);
 /// `value` as C++ source text.
 inline std::string num(int64_t value) { return std::to_string(value); }
