@@ -237,6 +237,8 @@ LogicalResult RecurrenceEmitter::phase(ArrayRef<Write> writes,
     } else {
       w.line(target + "[e] = " + *element + ";");
     }
+    if (!write.shadow.empty())
+      w.line("attnc_store(" + write.shadow + ", e, " + *element + ");");
   }
   w.close();
   return success();
@@ -392,7 +394,8 @@ RecurrenceEmitter::yieldWrites(const ActiveScan &level, bool outermost) {
         writes.push_back({yield->getOperand(s), "out" + num(r), true, stacked});
   }
   for (auto [i, next] : llvm::enumerate(level.carryNext))
-    writes.push_back({yield->getOperand(numStacked + i), next});
+    writes.push_back({yield->getOperand(numStacked + i), next, false, {},
+                      level.halfNext[i]});
   return writes;
 }
 
@@ -413,10 +416,28 @@ LogicalResult RecurrenceEmitter::emitSteps(graph::ScanOp op, bool outermost) {
     w.line("float *" + next + " = " + b + ";");
     level.carryNow.push_back(now);
     level.carryNext.push_back(next);
+    std::string halfNow, halfNext;
+    Value arg = op.getCarriedArgs()[i];
+    if (outermost && needsHalfShadow(arg)) {
+      // Two bytes an element, in 4-byte temporaries.
+      int64_t words = (numElements(init) + 1) / 2;
+      std::string type =
+          elementOf(arg).isBF16() ? "attnc_bf16 *" : "attnc_f16 *";
+      halfNow = "halfNow" + level.time + "_" + num(i);
+      halfNext = "halfNext" + level.time + "_" + num(i);
+      w.line(type + halfNow + " = reinterpret_cast<" + type + ">(" +
+             k.addTemp("unsigned int", words) + ");");
+      w.line(type + halfNext + " = reinterpret_cast<" + type + ">(" +
+             k.addTemp("unsigned int", words) + ");");
+    }
+    level.halfNow.push_back(halfNow);
+    level.halfNext.push_back(halfNext);
   }
   // The initial state, read in the enclosing scope.
   for (auto [i, init] : llvm::enumerate(op.getInits()))
-    if (failed(phase(init, level.carryNow[i], nullptr)))
+    if (failed(phase({Write{init, level.carryNow[i], false, {},
+                            level.halfNow[i]}},
+                     nullptr)))
       return failure();
   barrier();
 
@@ -477,10 +498,16 @@ LogicalResult RecurrenceEmitter::emitSteps(graph::ScanOp op, bool outermost) {
   }
   preloaded.clear();
   barrier();
-  for (size_t i = 0; i < level.carryNow.size(); ++i)
-    w.line("{ float *swap = " + level.carryNow[i] + "; " + level.carryNow[i] +
-           " = " + level.carryNext[i] + "; " + level.carryNext[i] +
+  auto swap = [&](const std::string &type, const std::string &a,
+                  const std::string &b) {
+    w.line("{ " + type + "swap = " + a + "; " + a + " = " + b + "; " + b +
            " = swap; }");
+  };
+  for (size_t i = 0; i < level.carryNow.size(); ++i) {
+    swap("float *", level.carryNow[i], level.carryNext[i]);
+    if (!level.halfNow[i].empty())
+      swap("auto *", level.halfNow[i], level.halfNext[i]);
+  }
   active.pop_back();
   w.close();
 

@@ -49,6 +49,8 @@ private:
     std::string target;
     bool stacked = false;
     mlir::Value outer;
+    /// A 16-bit copy of `target` written with it (none if empty).
+    std::string shadow;
   };
   mlir::LogicalResult phase(mlir::Value value, const std::string &target,
                             mlir::Operation *computing, bool stacked = false,
@@ -67,7 +69,17 @@ private:
     graph::ScanOp op;
     std::string time;
     llvm::SmallVector<std::string> carryNow, carryNext;
+    /// Per carry, 16-bit copies of its buffers (empty: none): those of a
+    /// state that a 16-bit product on tensor cores streams (halfShadow).
+    llvm::SmallVector<std::string> halfNow, halfNext;
   };
+  /// Whether the outermost scan's carry `arg` gets 16-bit copies: it is
+  /// the left operand of a resident product on 16-bit tensor cores that
+  /// cp.async can stream in whole 16-byte pieces of 8 k, which then moves
+  /// half the bytes from L2 each step and loads its A fragments as they lie.
+  bool needsHalfShadow(mlir::Value arg) const;
+  /// The 16-bit copy of a carry of a scan being stepped, if it has one.
+  std::optional<std::string> halfShadow(mlir::Value value) const;
   mlir::LogicalResult emitSteps(graph::ScanOp op, bool outermost);
   llvm::SmallVector<Write> yieldWrites(const ActiveScan &level, bool outermost);
   mlir::FailureOr<llvm::StringMap<std::string>>
@@ -106,9 +118,11 @@ private:
   /// (planStaging): `chunk4` float4s of each row per chunk (0: none fit),
   /// rows `rowFloats` apart, `chunks` of them through `slots` buffers,
   /// streamed by cp.async from `buffer` (`async`) or staged by the threads.
+  /// `halfRows`: streamed from a carry's 16-bit copy, rows of 2 chunk4
+  /// words (two k each) plus the pad, rowFloats counting 32-bit words.
   struct StagedOperand {
     std::optional<std::string> buffer;
-    bool async = false, oneChunk = false;
+    bool async = false, oneChunk = false, halfRows = false;
     int64_t chunk4 = 0, rowFloats = 0, chunks = 0, slots = 0;
   };
   StagedOperand planStaging(graph::MatmulOp matmul, const ResidentPlan &plan,

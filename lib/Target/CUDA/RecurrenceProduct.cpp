@@ -3,10 +3,13 @@
 // The recurrent product of a persistent recurrence (h U) whose
 // step-invariant weights stay in shared memory for all steps: which
 // products get that (planResidentWeights), how the weights are laid out
-// (float4 slots of 4 k, swizzled against bank conflicts: residentSlot),
-// and each step's product: h staged or streamed into shared memory, a
+// (f32: float4 slots of 4 k, swizzled against bank conflicts,
+// residentSlot; f16/bf16: words of two k, loadResidentWeights), and each
+// step's product: h staged or streamed into shared memory (from a 16-bit
+// copy of a 16-bit state), then tensor cores (m16n8k16 for 16-bit
+// operands, TF32 for f32 ones: tensorWork, emitTensorCoreProduct) or a
 // register tile of rows x columns per thread, lanes sharing a tile's k
-// (tileSplit, emitResidentMatmul).
+// (tileSplit, emitFmaProduct).
 //
 //===----------------------------------------------------------------------===//
 
@@ -240,6 +243,25 @@ std::optional<std::string> RecurrenceEmitter::plainBuffer(Value value) {
   return std::nullopt;
 }
 
+bool RecurrenceEmitter::needsHalfShadow(Value arg) const {
+  for (auto &entry : resident) {
+    auto matmul = cast<graph::MatmulOp>(entry.first);
+    if (entry.second.halves && matmul.getLhs() == arg &&
+        !matmul.getTransposeLhs() && entry.second.depth % 8 == 0)
+      return true;
+  }
+  return false;
+}
+
+std::optional<std::string> RecurrenceEmitter::halfShadow(Value value) const {
+  for (const ActiveScan &level : active)
+    for (auto [i, arg] : llvm::enumerate(
+             graph::ScanOp(level.op).getCarriedArgs()))
+      if (arg == value && !level.halfNow[i].empty())
+        return level.halfNow[i];
+  return std::nullopt;
+}
+
 Type RecurrenceEmitter::sixteenBitOperands(graph::MatmulOp matmul) {
   Type lhs = elementOf(matmul.getLhs()), rhs = elementOf(matmul.getRhs());
   return lhs == rhs && (lhs.isF16() || lhs.isBF16()) ? lhs : Type();
@@ -358,14 +380,24 @@ RecurrenceEmitter::planStaging(graph::MatmulOp matmul, const ResidentPlan &plan,
   st.buffer = plainBuffer(matmul.getLhs());
   st.async = !threadsOnly && st.buffer && !matmul.getTransposeLhs() &&
              plan.depth % 4 == 0;
+  // A 16-bit state streams from its 16-bit copy: 4 k in 2 words, rows 4
+  // mod 8 words apart for the A fragments' 8 rows x 4 words (chunk4 being
+  // a multiple of 4).
+  std::optional<std::string> shadow = halfShadow(matmul.getLhs());
+  if (st.async && plan.halves && shadow) {
+    st.buffer = shadow;
+    st.halfRows = true;
+    pad = 4;
+  }
+  const int64_t perK4 = st.halfRows ? 2 : 4;
   const bool tensorCores = pad != 0;
   const TileSplit split = tileSplit(plan, rows);
   // Float4s of a row per chunk; streamed chunks are whole multiples of the
   // lanes (so no lane idles) when the buffers allow it.
-  int64_t fit = (stagingFloats / rows - pad) / 4;
+  int64_t fit = (stagingFloats / rows - pad) / perK4;
   st.chunk4 = std::min<int64_t>(llvm::alignTo(depth4, align), fit);
   if (st.async) {
-    int64_t room = (stagingFloats / 2 / rows - pad) / 4;
+    int64_t room = (stagingFloats / 2 / rows - pad) / perK4;
     if (!tensorCores && room > split.lanes)
       room = llvm::alignDown(room, split.lanes);
     // At least one float4 per row: a buffer that holds the whole of a
@@ -379,7 +411,7 @@ RecurrenceEmitter::planStaging(graph::MatmulOp matmul, const ResidentPlan &plan,
     return st;
   }
   st.chunk4 = llvm::alignDown(st.chunk4, align);
-  st.rowFloats = st.chunk4 * 4 + pad;
+  st.rowFloats = st.chunk4 * perK4 + pad;
   st.chunks = (depth4 + st.chunk4 - 1) / st.chunk4;
   st.oneChunk = !st.async && st.chunks == 1;
   // Streamed chunks: as many buffers as fit, all chunks in flight at once
@@ -426,20 +458,26 @@ LogicalResult RecurrenceEmitter::openChunks(graph::MatmulOp matmul,
     return success();
   };
   // Starts copying chunk `which` into its buffer, zeros past the end.
+  // 16-byte pieces: a float4 (4 k), or 8 k of a 16-bit copy.
+  const int64_t k4PerPiece = st.halfRows ? 2 : 1;
+  const int64_t pieces = st.chunk4 / k4PerPiece;
+  const std::string piece = st.halfRows ? "k8" : "k4",
+                    bound = num(depth4 / k4PerPiece);
   auto issue = [&](const std::string &which) {
-    w.open("for (int i = threadIdx.x; i < " + num(rows * st.chunk4) +
+    w.open("for (int i = threadIdx.x; i < " + num(rows * pieces) +
            "; i += blockDim.x)");
-    w.line("const attnc_index row = i / " + num(st.chunk4) + ", k4 = (" +
-           which + ") * " + num(st.chunk4) + " + i % " + num(st.chunk4) + ";");
-    std::string into = st.rowFloats == st.chunk4 * 4
+    w.line("const attnc_index row = i / " + num(pieces) + ", " + piece +
+           " = (" + which + ") * " + num(pieces) + " + i % " + num(pieces) +
+           ";");
+    std::string into = st.rowFloats == pieces * 4
                            ? "i * 4"
                            : "row * " + num(st.rowFloats) + " + i % " +
-                                 num(st.chunk4) + " * 4";
+                                 num(pieces) + " * 4";
     w.line("attnc_cp_async_16(residentWeights + " + num(stagingOffset) +
            " + (" + which + ") % " + num(st.slots) + " * " + num(slot) + " + " +
-           into + ", " + *st.buffer + " + row * " + num(plan.depth) +
-           " + (k4 < " + num(depth4) + " ? k4 : 0) * 4, k4 < " + num(depth4) +
-           ");");
+           into + ", " + *st.buffer + " + row * " + num(plan.depth) + " + (" +
+           piece + " < " + bound + " ? " + piece + " : 0) * " +
+           num(4 * k4PerPiece) + ", " + piece + " < " + bound + ");");
     w.close();
   };
 
@@ -695,6 +733,13 @@ LogicalResult RecurrenceEmitter::emitTensorCoreProduct(
          "), r8 = min(m0 + 16 * i + group + 8, " + num(rows - 1) + ");");
   const std::string rowA[4] = {"r0", "r8", "r0", "r8"};
   for (int r = 0; r < 4; ++r) {
+    if (st.halfRows) {
+      w.line("aBig[i][" + num(r) + "] = reinterpret_cast<const unsigned *>("
+             "staged)[" + rowA[r] + " * " + num(st.rowFloats) + " + " +
+             num(work.kStep / 2) + " * step + inGroup" +
+             (r >= 2 ? " + 4" : "") + "];");
+      continue;
+    }
     std::string at = rowA[r] + " * " + num(st.rowFloats) + " + " +
                      num(work.kStep) + " * step + ";
     if (halves) {
