@@ -182,7 +182,10 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
   w.line("#pragma unroll");
   w.line("for (int t = 0; t < " + num(oTiles) +
          "; ++t) o[t][0] = o[t][1] = o[t][2] = o[t][3] = 0.0f;");
+  // After each wait: the lanes leave its spin loop on different trips,
+  // and the .aligned wgmma instructions need the whole warp converged.
   w.line("attnc_mbarrier_wait(qFull, 0);");
+  w.line("__syncwarp();");
   w.line("const unsigned addressQ = attnc_shared_address(tileQ) + consumer * 8192;");
   w.line("float s[" + num(sTiles) + "][4], rescale[2];");
   w.line("unsigned fragP[" + num(blockKV / 16) + "][4];");
@@ -196,6 +199,7 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
   auto waitFull = [&](const std::string &tile) {
     w.line("attnc_mbarrier_wait(&full[(" + tile + ") % " + num(stages) +
            "], ((" + tile + ") / " + num(stages) + ") & 1);");
+    w.line("__syncwarp();");
   };
   // Issues S = Q K^T: K step kk reads Q's and K's column block kk / 4 at
   // byte 32 (kk % 4) of each swizzled row.

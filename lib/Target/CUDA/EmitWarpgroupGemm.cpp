@@ -129,6 +129,9 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
   w.open("for (attnc_index kt = 0; kt < " + tilesK + "; ++kt)");
   w.line("const int s = kt % " + num(stages) + ";");
   w.line("attnc_mbarrier_wait(&full[s], (kt / " + num(stages) + ") & 1);");
+  // The lanes leave the wait's spin loop on different trips; the .aligned
+  // wgmma instructions need the whole warp converged.
+  w.line("__syncwarp();");
   w.line("const unsigned stageA = attnc_shared_address(tiles + s * " +
          num(stageBytes) + ") + consumer * 8192;");
   w.line("const unsigned stageB = stageA - consumer * 8192 + " + num(bytesA) +
