@@ -34,7 +34,7 @@ examples="rnn_small lstm_small gru_small mingru_small mha_small
 checks="scan_chunks lstm_resident_b1 lstm_resident_b5 rnn_staged_chunks
   rnn_streamed_ring lstm_depth4 lstm_gate_reshape lstm_gate_concat
   gemm_f32_wide gemm_tf32_shapes lstm_tf32_b32 rnn_tf32_staged lstm_bf16_b17
-  rnn_f16_b130 gemm_16bit
+  rnn_f16_b130 lstm_bf16_b300 gemm_16bit
   attention_16bit attention_finite_mask
   shared_operands gemm_shared gemm_shared_types gemm_wgmma attention_wgmma"
 ATTNC="$attnc" python3 hardware_checks.py prepare build/checks \

@@ -334,15 +334,19 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
     // TF32 reads 8 rows x 4 words, 16-bit operands 4 rows x 4 float2 per
     // half warp (rows 8 floats apart modulo 16 then; planStaging).
     const int64_t pad = plan.halves ? 8 : 4, step4 = work->kStep / 4;
-    // Warps split the K steps while warps are left and their partial
-    // products fit where the operand was staged; fewer of them, and one K
-    // step per iteration, when the chunks of k cannot be whole multiples.
+    // Warps split the K steps while warps and K steps are left and their
+    // partial products fit where the operand was staged; fewer of them,
+    // and one K step per iteration, when the chunks of k cannot be whole
+    // multiples (or there are fewer K steps than that).
+    const int64_t kSteps = (plan.depth + work->kStep - 1) / work->kStep;
     int64_t kGroups = 1;
-    while (work->units * kGroups * 2 <= warps &&
+    while (work->units * kGroups * 2 <= warps && kGroups * 2 <= kSteps &&
            kGroups * 2 * work->paddedRows * plan.perBlock <= stagingFloats)
       kGroups *= 2;
     for (work->kGroups = kGroups; work->kGroups >= 1; work->kGroups /= 2)
       for (work->steps = 2; work->steps >= 1; work->steps /= 2) {
+        if (work->kGroups * work->steps > std::max<int64_t>(kSteps, 1))
+          continue;
         StagedOperand staged =
             planStaging(matmul, plan, pad, step4 * work->kGroups * work->steps);
         if (staged.chunk4)
@@ -353,9 +357,12 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
     // that).
     if (plan.halves) {
       work->kGroups = work->steps = 1;
-      return emitTensorCoreProduct(matmul, plan,
-                                   planStaging(matmul, plan, pad, step4, true),
-                                   *work, target);
+      StagedOperand staged = planStaging(matmul, plan, pad, step4, true);
+      if (!staged.chunk4)
+        return matmul.emitOpError(
+            "CUDA emission: no room in shared memory to stage one K step of "
+            "this recurrent product's left operand");
+      return emitTensorCoreProduct(matmul, plan, staged, *work, target);
     }
   }
   return emitFmaProduct(matmul, plan, planStaging(matmul, plan, 0, 1), target);
