@@ -33,7 +33,8 @@ def _load(path):
                  "attnc_session_bind_input_host",
                  "attnc_session_bind_input_device", "attnc_session_run",
                  "attnc_session_enqueue", "attnc_session_read_output",
-                 "attnc_session_output_pointer"]:
+                 "attnc_session_output_pointer", "attnc_model_launch_info",
+                 "attnc_session_profile"]:
         getattr(lib, name).restype = p
     lib.attnc_model_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(p)]
     lib.attnc_model_num_inputs.argtypes = [p]
@@ -53,6 +54,12 @@ def _load(path):
     lib.attnc_session_enqueue.argtypes = [p, p]
     lib.attnc_session_read_output.argtypes = [p, ctypes.c_size_t, p, ctypes.c_size_t]
     lib.attnc_session_output_pointer.argtypes = [p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_uint64)]
+    lib.attnc_model_num_launches.argtypes = [p]
+    lib.attnc_model_num_launches.restype = ctypes.c_size_t
+    lib.attnc_model_launch_info.argtypes = [p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_char_p),
+                                            ctypes.POINTER(ctypes.c_char_p)]
+    lib.attnc_session_profile.argtypes = [p, p, ctypes.POINTER(ctypes.c_double),
+                                          ctypes.POINTER(ctypes.c_size_t)]
     return lib
 
 
@@ -95,6 +102,17 @@ class Model:
         lib = self.rt.lib
         return self._info(lib.attnc_model_output_info, lib.attnc_model_num_outputs)
 
+    @property
+    def launches(self):
+        """The plan's kernel launches, in order: (kernel, kind)."""
+        lib, found = self.rt.lib, []
+        for i in range(lib.attnc_model_num_launches(self.handle)):
+            kernel, kind = ctypes.c_char_p(), ctypes.c_char_p()
+            self.rt.check(lib.attnc_model_launch_info(self.handle, i, ctypes.byref(kernel),
+                                                      ctypes.byref(kind)))
+            found.append((kernel.value.decode(), kind.value.decode()))
+        return found
+
     def session(self, device=DEVICE_CUDA):
         return Session(self, device)
 
@@ -127,6 +145,16 @@ class Session:
 
     def enqueue(self, stream=None):
         self.rt.check(self.rt.lib.attnc_session_enqueue(self.handle, stream))
+
+    def profile(self, stream=None):
+        """One run with each launch timed on its own: a list of
+        (kernel, kind, milliseconds) in plan order."""
+        launches = self.model.launches
+        times = (ctypes.c_double * max(1, len(launches)))()
+        count = ctypes.c_size_t(len(launches))
+        self.rt.check(self.rt.lib.attnc_session_profile(self.handle, stream, times,
+                                                        ctypes.byref(count)))
+        return [(k, kind, times[i]) for i, (k, kind) in enumerate(launches[:count.value])]
 
     def read(self, index, array):
         self.rt.check(self.rt.lib.attnc_session_read_output(

@@ -76,6 +76,19 @@ def graph_of(name):
     return name
 
 
+def profile_kernels(session, stream=None, runs=5):
+    """Each kernel launch's time, timed alone (attnc_session_profile), the
+    median of `runs` runs: where attnc's time goes."""
+    profiles = [session.profile(stream) for _ in range(runs)]
+    return [{"kernel": kernel, "kind": kind,
+             "ms": statistics.median(p[i][2] for p in profiles)}
+            for i, (kernel, kind, _) in enumerate(profiles[0])]
+
+
+def kernel_summary(kernels):
+    return ", ".join(f"{k['kernel']} ({k['kind']}) {k['ms']:.3f} ms" for k in kernels)
+
+
 def dry_run(args, runtime):
     rows = []
     work = tempfile.mkdtemp(prefix="attnc-bench-")
@@ -119,9 +132,12 @@ def dry_run(args, runtime):
             if not error <= tolerance:
                 sys.exit(f"FAIL: {name} output {i}: relative error {error:.3e} > {tolerance}")
             worst = max(worst, error)
-        rows.append({"model": name, "emu_seconds": seconds, "max_rel_error": worst})
+        kernels = profile_kernels(session, runs=1)
+        rows.append({"model": name, "emu_seconds": seconds, "max_rel_error": worst,
+                     "kernels": kernels})
         print(f"{name:28s} emu {seconds * 1e3:9.1f} ms   agrees with the interpreter "
               f"(worst relative error {worst:.2e})")
+        print(f"{'':28s} kernels: {kernel_summary(kernels)}")
     return {"mode": "dry-run", "rows": rows}
 
 
@@ -202,6 +218,11 @@ def gpu_group(args, runtime, group):
         error = max(relative_error(g.numpy(), w.numpy()) for g, w in zip(got, want))
         ok = error <= tolerance
         attnc_s = timed(lambda: session.enqueue(ctypes_stream()))
+        try:  # where the time goes; a failure here costs only the breakdown
+            kernels = profile_kernels(session, ctypes_stream())
+        except Exception as e:  # noqa: BLE001
+            kernels = [{"kernel": "profile failed", "kind": str(e).splitlines()[0] if str(e) else
+                        type(e).__name__, "ms": float("nan")}]
         # A peer this PyTorch cannot run (an SDPA backend without a kernel
         # for these shapes) is recorded as unavailable, not fatal.
         peer_times, unavailable = {}, {}
@@ -220,7 +241,7 @@ def gpu_group(args, runtime, group):
                "ratio": peer_times[best] / attnc_s, "rate": rate, "unit": unit,
                "percent_of_ceiling": 100 * rate / ceiling,
                "max_rel_error": error, "tolerance": tolerance, "correct": ok,
-               "unavailable_peers": unavailable}
+               "unavailable_peers": unavailable, "kernels": kernels}
         row.update(extra or {})
         rows.append(row)
         if args.json:  # kept current, so a run cut short still leaves its rows
@@ -228,6 +249,7 @@ def gpu_group(args, runtime, group):
         print(f"{name:28s} {'ok ' if ok else 'BAD'} err {error:.1e}  attnc {attnc_s * 1e3:9.3f} ms  "
               f"{best} {peer_times[best] * 1e3:9.3f} ms  x{row['ratio']:.2f}  "
               f"{rate:8.2f} {unit} ({row['percent_of_ceiling']:.0f}%)", flush=True)
+        print(f"{'':28s} kernels: {kernel_summary(kernels)}", flush=True)
 
     def ctypes_stream():
         import ctypes
@@ -545,6 +567,13 @@ def format_table(result):
         for r in steps:
             lines.append(f"| {r['model']} {r['shape']} | {r['per_step_us']:.2f} | "
                          f"{r['hbm_bound_per_step_us_bf16']:.2f} |")
+    profiled = [r for r in result["rows"] if r.get("kernels")]
+    if profiled:
+        lines.append("")
+        lines.append("| where attnc's time goes | kernels (each launch timed alone, median) |")
+        lines.append("|---|---|")
+        for r in profiled:
+            lines.append(f"| {r['model']} | {kernel_summary(r['kernels'])} |")
     checks = result.get("checks")
     if checks:
         bad = [f"{c['model']} ({c['max_rel_error']:.1e} > {c['tolerance']:.0e})"

@@ -18,6 +18,7 @@
 #include "attnc/runtime.h"
 
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
@@ -141,6 +142,25 @@ int attn::driver::runOnDevice(const RunOptions &options) {
   }
   if (Status{attnc_session_run(session, nullptr)}.failed())
     return 1;
+  // A second run, each launch timed on its own: the first paid for loading
+  // the kernels and touching the buffers.
+  if (options.profile) {
+    std::vector<double> times(attnc_model_num_launches(model));
+    size_t count = times.size();
+    if (Status{attnc_session_profile(session, nullptr, times.data(), &count)}
+            .failed())
+      return 1;
+    double total = 0;
+    for (size_t i = 0; i < count; ++i) {
+      const char *kernel = "", *kind = "";
+      if (Status{attnc_model_launch_info(model, i, &kernel, &kind)}.failed())
+        return 1;
+      llvm::outs() << llvm::format("profile %-12s %-12s %10.3f ms\n", kernel,
+                                   kind, times[i]);
+      total += times[i];
+    }
+    llvm::outs() << llvm::format("profile %-25s %10.3f ms\n", "total", total);
+  }
 
   if (std::error_code error =
           llvm::sys::fs::create_directories(options.outDir)) {

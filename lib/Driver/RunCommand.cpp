@@ -108,6 +108,10 @@ int attn::driver::runModel(const RunOptions &options) {
                 "'; use --device=interp, emu or cuda");
     return 1;
   }
+  if (options.profile) {
+    reportError("--profile times kernels: use it with --device=emu or cuda");
+    return 1;
+  }
   // A compiled model holds kernels, not the graph the interpreter needs.
   if (auto head = llvm::MemoryBuffer::getFileSlice(options.modelPath, 4, 0);
       head && (*head)->getBuffer() == "\x7f" "ELF") {

@@ -46,6 +46,9 @@ public:
         arch(std::move(arch)) {}
   ~CudaDevice() override {
     driver.cuCtxSetCurrent(context);
+    for (CUevent event : {timerStart, timerStop})
+      if (event)
+        driver.cuEventDestroy(event);
     if (module)
       driver.cuModuleUnload(module);
     driver.cuDevicePrimaryCtxRelease(device);
@@ -212,6 +215,29 @@ public:
     return check(driver.cuStreamSynchronize(CUstream(stream)),
                  "cuStreamSynchronize");
   }
+  Failure startTimer(void *stream) override {
+    bind();
+    for (CUevent *event : {&timerStart, &timerStop})
+      if (!*event)
+        if (Failure f = check(driver.cuEventCreate(event, 0), "cuEventCreate"))
+          return f;
+    return check(driver.cuEventRecord(timerStart, CUstream(stream)),
+                 "cuEventRecord");
+  }
+  Failure stopTimer(void *stream, double *milliseconds) override {
+    bind();
+    float elapsed = 0.0f;
+    if (Failure f = check(driver.cuEventRecord(timerStop, CUstream(stream)),
+                          "cuEventRecord"))
+      return f;
+    if (Failure f = check(driver.cuEventSynchronize(timerStop),
+                          "cuEventSynchronize"))
+      return f;
+    Failure f = check(driver.cuEventElapsedTime(&elapsed, timerStart, timerStop),
+                      "cuEventElapsedTime");
+    *milliseconds = elapsed;
+    return f;
+  }
 
 private:
   const CudaDriver &driver;
@@ -220,6 +246,7 @@ private:
   std::string arch;
   CUmodule module = nullptr;
   std::map<std::string, CUfunction> functions;
+  CUevent timerStart = nullptr, timerStop = nullptr; // made on first use
 };
 
 } // namespace

@@ -201,6 +201,11 @@ std::unique_ptr<CudaDriver> CudaDriver::init(const ProcAddress &getProcAddress,
   want("cuStreamCreate", d.cuStreamCreate);
   want("cuStreamDestroy", d.cuStreamDestroy);
   want("cuStreamSynchronize", d.cuStreamSynchronize);
+  want("cuEventCreate", d.cuEventCreate);
+  want("cuEventDestroy", d.cuEventDestroy);
+  want("cuEventRecord", d.cuEventRecord);
+  want("cuEventSynchronize", d.cuEventSynchronize);
+  want("cuEventElapsedTime", d.cuEventElapsedTime);
   if (!missing)
     if (void *pfn = getProcAddress.resolve("cuTensorMapEncodeTiled",
                                            kCudaVersion, &result, &status))

@@ -35,10 +35,12 @@ struct CUctx_st;
 struct CUmod_st;
 struct CUfunc_st;
 struct CUstream_st;
+struct CUevent_st;
 using CUcontext = CUctx_st *;
 using CUmodule = CUmod_st *;
 using CUfunction = CUfunc_st *;
 using CUstream = CUstream_st *;
+using CUevent = CUevent_st *;
 
 // The result codes and attributes the runtime inspects by value.
 enum : CUresult {
@@ -144,6 +146,13 @@ public:
   CUresult (*cuStreamCreate)(CUstream *phStream, unsigned int flags) = nullptr;
   CUresult (*cuStreamDestroy)(CUstream hStream) = nullptr;
   CUresult (*cuStreamSynchronize)(CUstream hStream) = nullptr;
+  /// Events, for attnc_session_profile's per-launch times.
+  CUresult (*cuEventCreate)(CUevent *phEvent, unsigned int flags) = nullptr;
+  CUresult (*cuEventDestroy)(CUevent hEvent) = nullptr;
+  CUresult (*cuEventRecord)(CUevent hEvent, CUstream hStream) = nullptr;
+  CUresult (*cuEventSynchronize)(CUevent hEvent) = nullptr;
+  CUresult (*cuEventElapsedTime)(float *pMilliseconds, CUevent hStart,
+                                 CUevent hEnd) = nullptr;
   /// TMA tensor maps (the sm_90a kernels). Optional: resolved when the
   /// driver has it, and checked by the launches that need it. The enums
   /// are passed as their values in cuda.h (CUtensorMapDataType and so on).

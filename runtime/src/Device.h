@@ -54,6 +54,11 @@ public:
   virtual Failure launch(const PlanStep &step,
                          const std::vector<uint64_t> &args, void *stream) = 0;
   virtual Failure synchronize(void *stream) = 0;
+  /// Times what is enqueued on `stream` between the two calls, waiting for
+  /// it: events on the GPU, the wall clock on the CPU (whose launches run
+  /// as they are enqueued).
+  virtual Failure startTimer(void *stream) = 0;
+  virtual Failure stopTimer(void *stream, double *milliseconds) = 0;
 };
 
 std::unique_ptr<Device> createCudaDevice(int ordinal, Failure *failure);

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -238,8 +239,19 @@ public:
     return Failure::ok();
   }
   Failure synchronize(void *) override { return Failure::ok(); }
+  Failure startTimer(void *) override {
+    timerStart = std::chrono::steady_clock::now();
+    return Failure::ok();
+  }
+  Failure stopTimer(void *, double *milliseconds) override {
+    std::chrono::duration<double, std::milli> elapsed =
+        std::chrono::steady_clock::now() - timerStart;
+    *milliseconds = elapsed.count();
+    return Failure::ok();
+  }
 
 private:
+  std::chrono::steady_clock::time_point timerStart;
   void *handle = nullptr;
   LaunchFn launchFn = nullptr;
   std::map<std::string, ThunkFn> thunks;

@@ -13,6 +13,7 @@
 
 #include "attnc/runtime.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -162,6 +163,33 @@ const char *attnc_model_arch(attnc_model model) {
   return model ? model->loaded.plan.arch.c_str() : "";
 }
 
+/// The plan's kernel launches, in order (its other steps zero or copy).
+static std::vector<const PlanStep *> launchesOf(attnc_model model) {
+  std::vector<const PlanStep *> launches;
+  for (const PlanStep &step : model->loaded.plan.steps)
+    if (step.op == PlanStep::Op::Launch)
+      launches.push_back(&step);
+  return launches;
+}
+
+size_t attnc_model_num_launches(attnc_model model) {
+  return model ? launchesOf(model).size() : 0;
+}
+
+attnc_status attnc_model_launch_info(attnc_model model, size_t index,
+                                     const char **kernel, const char **kind) {
+  if (!model || !kernel || !kind)
+    return makeStatus(ATTNC_INVALID_ARGUMENT, "null model, kernel or kind");
+  std::vector<const PlanStep *> launches = launchesOf(model);
+  if (index >= launches.size())
+    return makeStatus(ATTNC_INVALID_ARGUMENT,
+                      "no launch " + std::to_string(index) + " (the plan has " +
+                          std::to_string(launches.size()) + ")");
+  *kernel = launches[index]->kernel.c_str();
+  *kind = launches[index]->kind.c_str();
+  return nullptr;
+}
+
 //===----------------------------------------------------------------------===//
 // Sessions
 //===----------------------------------------------------------------------===//
@@ -268,13 +296,10 @@ attnc_status attnc_session_bind_input_device(attnc_session session,
   return nullptr;
 }
 
-attnc_status attnc_session_run(attnc_session session, void *stream) {
-  if (attnc_status status = attnc_session_enqueue(session, stream))
-    return status;
-  return makeStatus(session->device->synchronize(stream));
-}
-
-attnc_status attnc_session_enqueue(attnc_session session, void *stream) {
+/// Queues a run on `stream`; with `times`, times each launch on its own
+/// (waiting for it) and appends its milliseconds.
+static attnc_status enqueueRun(attnc_session session, void *stream,
+                               std::vector<double> *times) {
   if (!session)
     return makeStatus(ATTNC_INVALID_ARGUMENT, "null session");
   const attnc_model model = session->model;
@@ -335,7 +360,13 @@ attnc_status attnc_session_enqueue(attnc_session session, void *stream) {
       std::vector<uint64_t> args;
       for (int id : step.args)
         args.push_back(addresses[id]);
+      if (times && (f = device.startTimer(stream)))
+        break;
       f = device.launch(step, args, stream);
+      if (!f && times) {
+        times->push_back(0.0);
+        f = device.stopTimer(stream, &times->back());
+      }
       break;
     }
     case PlanStep::Op::Zero:
@@ -350,6 +381,39 @@ attnc_status attnc_session_enqueue(attnc_session session, void *stream) {
     if (f)
       return makeStatus(f);
   }
+  return nullptr;
+}
+
+attnc_status attnc_session_run(attnc_session session, void *stream) {
+  if (attnc_status status = attnc_session_enqueue(session, stream))
+    return status;
+  return makeStatus(session->device->synchronize(stream));
+}
+
+attnc_status attnc_session_enqueue(attnc_session session, void *stream) {
+  return enqueueRun(session, stream, nullptr);
+}
+
+attnc_status attnc_session_profile(attnc_session session, void *stream,
+                                   double *milliseconds, size_t *count) {
+  if (!session || !count || (!milliseconds && *count))
+    return makeStatus(ATTNC_INVALID_ARGUMENT,
+                      "null session, milliseconds or count");
+  size_t launches = launchesOf(session->model).size();
+  if (*count < launches) {
+    size_t room = *count;
+    *count = launches;
+    return makeStatus(ATTNC_INVALID_ARGUMENT,
+                      "room for " + std::to_string(room) + " times, but the "
+                      "plan has " + std::to_string(launches) + " launches");
+  }
+  std::vector<double> times;
+  if (attnc_status status = enqueueRun(session, stream, &times))
+    return status;
+  if (attnc_status status = makeStatus(session->device->synchronize(stream)))
+    return status;
+  std::copy(times.begin(), times.end(), milliseconds);
+  *count = times.size();
   return nullptr;
 }
 

@@ -471,7 +471,8 @@ void testFakeDriver() {
   std::unique_ptr<CudaDriver> driver = loadFake(&error);
   check(driver && driver->version == 12040 &&
             driver->versionString() == "12.4" && driver->cuMemAlloc &&
-            driver->cuLaunchCooperativeKernel && driver->cuGetErrorString,
+            driver->cuLaunchCooperativeKernel && driver->cuGetErrorString &&
+            driver->cuEventElapsedTime,
         "driver: fake 12.4 driver loads, every entry point resolved", error);
   if (driver) {
     std::string arch;

@@ -134,6 +134,11 @@ static cl::opt<bool> keepDType("keep-dtype",
 static cl::opt<std::string> device("device",
                                    cl::desc("Where to run: interp, emu or cuda"),
                                    cl::init("interp"), cl::sub(runCommand));
+static cl::opt<bool> profile(
+    "profile",
+    cl::desc("After the run, time each kernel launch of a second run on its "
+             "own and print the times (--device=emu or cuda)"),
+    cl::sub(runCommand));
 static cl::opt<interp::Precision> precision(
     "precision", cl::desc("Interpreter arithmetic"),
     cl::init(interp::Precision::F32),
@@ -260,6 +265,7 @@ int main(int argc, char **argv) {
     options.outDir = outDir;
     options.keepDType = keepDType;
     options.device = device;
+    options.profile = profile;
     options.precision = precision;
     options.f32Matmul = f32MatmulName();
     return driver::runModel(options);

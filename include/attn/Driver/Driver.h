@@ -57,6 +57,8 @@ struct RunOptions {
   std::string outDir = ".";
   bool keepDType = false;
   std::string device = "interp";
+  /// Time each kernel launch of a second run (emu and cuda devices).
+  bool profile = false;
   interp::Precision precision = interp::Precision::F32;
   /// How f32 x f32 matrix products run when a .ir file is compiled for the
   /// emu or cuda device (CompileOptions::f32Matmul).

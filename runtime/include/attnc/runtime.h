@@ -82,6 +82,12 @@ attnc_status attnc_model_output_info(attnc_model model, size_t index,
                                      attnc_tensor_info *info);
 /* The architecture the model was compiled for, e.g. "sm_90". */
 const char *attnc_model_arch(attnc_model model);
+/* The kernel launches of the model's plan, in order: launch `index`'s
+ * kernel ("attnc_k1") and kind ("recurrence"), valid while the model
+ * lives (the names `attnc inspect` prints). */
+size_t attnc_model_num_launches(attnc_model model);
+attnc_status attnc_model_launch_info(attnc_model model, size_t index,
+                                     const char **kernel, const char **kind);
 
 /*===-- Sessions: a model on a device -------------------------------------===*/
 
@@ -119,6 +125,17 @@ attnc_status attnc_session_run(attnc_session session, void *stream);
  * step on `stream` (for timing with events, or overlapping work). Host
  * inputs must stay unchanged until the stream reaches the launches. */
 attnc_status attnc_session_enqueue(attnc_session session, void *stream);
+
+/* Runs the plan once, as attnc_session_run does, timing each kernel launch
+ * on its own: milliseconds[i] is launch i's (attnc_model_launch_info names
+ * it), measured with events around it on the GPU, each launch waiting for
+ * the one before (so the times add up to a little more than a run), and
+ * with the wall clock on the emu device. *count is the array's capacity on
+ * the way in and the number of launches on the way out; a capacity below
+ * it fails with ATTNC_INVALID_ARGUMENT and sets *count (so a first call
+ * with *count 0 and a NULL array asks for the size). */
+attnc_status attnc_session_profile(attnc_session session, void *stream,
+                                   double *milliseconds, size_t *count);
 
 /* Copies output `index` to host memory of at least its size in bytes. */
 attnc_status attnc_session_read_output(attnc_session session, size_t index,

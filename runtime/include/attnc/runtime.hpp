@@ -83,6 +83,13 @@ public:
     return convert(info);
   }
   std::string arch() const { return attnc_model_arch(handle_); }
+  /// The plan's kernel launches, in order: kernel name and kind.
+  size_t numLaunches() const { return attnc_model_num_launches(handle_); }
+  std::pair<std::string, std::string> launch(size_t index) const {
+    const char *kernel = nullptr, *kind = nullptr;
+    check(attnc_model_launch_info(handle_, index, &kernel, &kind));
+    return {kernel, kind};
+  }
   attnc_model get() const { return handle_; }
 
 private:
@@ -118,6 +125,16 @@ public:
     check(attnc_session_bind_input_device(handle_, index, pointer, bytes));
   }
   void run(void *stream = nullptr) { check(attnc_session_run(handle_, stream)); }
+  /// One run with each launch timed on its own (attnc_session_profile):
+  /// milliseconds per launch, in the order of Model::launch.
+  std::vector<double> profile(void *stream = nullptr) {
+    size_t count = 0; // asks for the number of launches
+    attnc_status_release(attnc_session_profile(handle_, stream, nullptr, &count));
+    std::vector<double> times(count);
+    check(attnc_session_profile(handle_, stream, times.data(), &count));
+    times.resize(count);
+    return times;
+  }
   void readOutput(size_t index, void *data, size_t bytes) {
     check(attnc_session_read_output(handle_, index, data, bytes));
   }
