@@ -86,7 +86,8 @@ def profile_kernels(session, stream=None, runs=5):
 
 
 def kernel_summary(kernels):
-    return ", ".join(f"{k['kernel']} ({k['kind']}) {k['ms']:.3f} ms" for k in kernels)
+    text = ", ".join(f"{k['kernel']} ({k['kind']}) {k['ms']:.3f} ms" for k in kernels)
+    return text.replace("|", "/")  # a markdown cell
 
 
 def dry_run(args, runtime):
@@ -573,7 +574,7 @@ def format_table(result):
         lines.append("| where attnc's time goes | kernels (each launch timed alone, median) |")
         lines.append("|---|---|")
         for r in profiled:
-            lines.append(f"| {r['model']} | {kernel_summary(r['kernels'])} |")
+            lines.append(f"| {r['model']} {r.get('shape', '')} | {kernel_summary(r['kernels'])} |")
     checks = result.get("checks")
     if checks:
         bad = [f"{c['model']} ({c['max_rel_error']:.1e} > {c['tolerance']:.0e})"

@@ -6,7 +6,8 @@
 // cached), prints its signature, fills every input with a deterministic
 // pattern, runs it on the chosen device and writes the inputs and outputs
 // as OUTDIR/in<i>.npy and OUTDIR/out<i>.npy (f32 models), so that another
-// tool (the test suite, numpy) can check the results.
+// tool (the test suite, numpy) can check the results; then prints the time
+// of each kernel launch of one more run (Session::profile).
 //
 //===----------------------------------------------------------------------===//
 
@@ -105,6 +106,13 @@ int main(int argc, char **argv) {
         sum += v;
       std::printf("  out%zu %s: %s, sum %.6f\n", i, info.name.c_str(),
                   shapeText(info.shape()).c_str(), sum);
+    }
+    // Where the time goes: one more run, each kernel launch timed alone.
+    std::vector<double> times = session.profile();
+    for (size_t i = 0; i < times.size(); ++i) {
+      auto [kernel, kind] = model.launch(i);
+      std::printf("  %s (%s): %.3f ms\n", kernel.c_str(), kind.c_str(),
+                  times[i]);
     }
   } catch (const attnc::Error &error) {
     std::cerr << "embed: error: " << error.what() << "\n";

@@ -366,6 +366,9 @@ static attnc_status enqueueRun(attnc_session session, void *stream,
       if (!f && times) {
         times->push_back(0.0);
         f = device.stopTimer(stream, &times->back());
+        if (f) // a kernel that faults is seen here: name it
+          f.message = "profiling " + step.kernel + " (" + step.kind +
+                      "): " + f.message;
       }
       break;
     }
@@ -396,16 +399,20 @@ attnc_status attnc_session_enqueue(attnc_session session, void *stream) {
 
 attnc_status attnc_session_profile(attnc_session session, void *stream,
                                    double *milliseconds, size_t *count) {
-  if (!session || !count || (!milliseconds && *count))
-    return makeStatus(ATTNC_INVALID_ARGUMENT,
-                      "null session, milliseconds or count");
+  if (!session || !count)
+    return makeStatus(ATTNC_INVALID_ARGUMENT, "null session or count");
   size_t launches = launchesOf(session->model).size();
-  if (*count < launches) {
-    size_t room = *count;
+  auto counted = [](size_t n, const char *one, const char *many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+  };
+  if (!milliseconds || *count < launches) {
+    std::string room = milliseconds
+                           ? "room for " + counted(*count, "time", "times")
+                           : std::string("no array");
     *count = launches;
     return makeStatus(ATTNC_INVALID_ARGUMENT,
-                      "room for " + std::to_string(room) + " times, but the "
-                      "plan has " + std::to_string(launches) + " launches");
+                      room + ", but the plan has " +
+                          counted(launches, "launch", "launches"));
   }
   std::vector<double> times;
   if (attnc_status status = enqueueRun(session, stream, &times))

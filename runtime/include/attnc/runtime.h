@@ -129,11 +129,13 @@ attnc_status attnc_session_enqueue(attnc_session session, void *stream);
 /* Runs the plan once, as attnc_session_run does, timing each kernel launch
  * on its own: milliseconds[i] is launch i's (attnc_model_launch_info names
  * it), measured with events around it on the GPU, each launch waiting for
- * the one before (so the times add up to a little more than a run), and
- * with the wall clock on the emu device. *count is the array's capacity on
- * the way in and the number of launches on the way out; a capacity below
- * it fails with ATTNC_INVALID_ARGUMENT and sets *count (so a first call
- * with *count 0 and a NULL array asks for the size). */
+ * the one before (so the times add up to a little more than a run; each
+ * includes its launch call, a few microseconds, more for the sm_90a
+ * kernels, whose TMA tensor maps are encoded then), and with the wall
+ * clock on the emu device. *count is the array's capacity on the way in
+ * and the number of launches on the way out; a NULL array or a capacity
+ * below it fails with ATTNC_INVALID_ARGUMENT and sets *count, so a first
+ * call with a NULL array asks for the size. */
 attnc_status attnc_session_profile(attnc_session session, void *stream,
                                    double *milliseconds, size_t *count);
 

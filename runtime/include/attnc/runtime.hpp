@@ -128,9 +128,10 @@ public:
   /// One run with each launch timed on its own (attnc_session_profile):
   /// milliseconds per launch, in the order of Model::launch.
   std::vector<double> profile(void *stream = nullptr) {
-    size_t count = 0; // asks for the number of launches
+    size_t count = 0; // a NULL array asks for the number of launches
     attnc_status_release(attnc_session_profile(handle_, stream, nullptr, &count));
-    std::vector<double> times(count);
+    std::vector<double> times(count + 1); // never a NULL array
+    count = times.size();
     check(attnc_session_profile(handle_, stream, times.data(), &count));
     times.resize(count);
     return times;
