@@ -278,9 +278,15 @@ Type RecurrenceEmitter::sixteenBitOperands(graph::MatmulOp matmul) {
 /// issue about as many instructions as the FMA loop's for the same
 /// products (156 against 150 in the PTX at H = 1024), and the FMAs stay.
 ///
-/// 16-bit operands need no split, so any batch takes the tensor cores, one
-/// row tile per block while the blocks fit the warps (more would leave
-/// warps idle at a batch of 32), two or four when they do not.
+/// 16-bit operands need no split, so any batch takes the tensor cores.
+/// Shared memory rather than the tensor cores bounds their product: each
+/// MMA reads its fragments there, 512 bytes per 16-row A fragment and 256
+/// per 8-column B fragment, so a warp's block of m x n tiles costs
+/// (512 m + 256 n) / (m n) bytes per MMA, 384 at 1 x 4 and 256 at 2 x 4
+/// (shared memory gives 128 bytes a clock; 1024 MMAs a step at batch 64
+/// and H = 1024 then take about 2000 clocks instead of 3000). So two row
+/// tiles per block above 16 rows, as for TF32 (the warps that are left
+/// split the K steps), and four when the blocks would outnumber the warps.
 std::optional<RecurrenceEmitter::TensorWork>
 RecurrenceEmitter::tensorWork(int64_t rows, int64_t perBlock,
                               bool halves) const {
@@ -296,7 +302,7 @@ RecurrenceEmitter::tensorWork(int64_t rows, int64_t perBlock,
       break;
     }
   work.blocksN = tilesN / work.nTiles;
-  for (work.mTiles = halves ? 1 : 2; work.mTiles <= 4; work.mTiles *= 2) {
+  for (work.mTiles = rows > 16 ? 2 : 1; work.mTiles <= 4; work.mTiles *= 2) {
     work.paddedRows = llvm::alignTo(rows, 16 * work.mTiles);
     work.units = work.paddedRows / 16 / work.mTiles * work.blocksN;
     if (work.units <= warps)
