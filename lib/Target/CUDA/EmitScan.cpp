@@ -150,19 +150,58 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   w.line(mapA + "[slot] = A;");
   w.line(mapB + "[slot] = B;");
   w.line("attnc_publish_flag(&" + status + "[slot], 1u);");
-  // Composite of the maps walked so far (the latest first).
+  // Composite of the maps walked so far (the latest first). The walk looks
+  // at four earlier chunks a round: their flags peeked at once, then their
+  // maps read at once, two round trips to L2 for four chunks where one at
+  // a time took two each. A chunk's walk is as long as the chunks still in
+  // flight before it (an L2 round trip over the interval between chunk
+  // starts: a dozen or more at the copy rate), so walking one at a time
+  // would bound the scan by latency, not bytes. A chunk not yet published
+  // is waited for, then read. The arrays cost about 17 registers (97 at
+  // 32 steps, from 80): two blocks of 256 threads per SM instead of three,
+  // still 128 KiB of loads in flight per SM, four times the bandwidth-
+  // latency product. Forcing three blocks (launch bounds) spills.
+  constexpr int lookahead = 4;
   w.line("float walkedA = 1.0f, walkedB = 0.0f;");
-  w.open("for (attnc_index c = chunk - 1;; --c)");
-  w.line("const attnc_index earlier = c * " + num(channels) + " + channel;");
-  w.open("if (attnc_wait_flag(&" + status + "[earlier]) == 2u)");
-  w.line("h = walkedA * " + finals + "[earlier] + walkedB;");
+  w.line("bool found = false;");
+  w.open("for (attnc_index c = chunk - 1; !found; c -= " + num(lookahead) +
+         ")");
+  w.line("unsigned int seen[" + num(lookahead) + "];");
+  w.line("float seenA[" + num(lookahead) + "], seenB[" + num(lookahead) +
+         "];");
+  w.line("#pragma unroll");
+  w.line("for (int j = 0; j < " + num(lookahead) + "; ++j) seen[j] = c - j >= "
+         "0 ? attnc_peek_flag(&" + status + "[(c - j) * " + num(channels) +
+         " + channel]) : 0u;");
+  w.line("attnc_flag_fence();");
+  w.line("#pragma unroll");
+  w.open("for (int j = 0; j < " + num(lookahead) + "; ++j)");
+  w.line("const attnc_index earlier = (c - j >= 0 ? c - j : 0) * " +
+         num(channels) + " + channel;");
+  w.line("seenA[j] = " + mapA + "[earlier];");
+  w.line("seenB[j] = " + mapB + "[earlier];");
+  w.close();
+  w.line("#pragma unroll");
+  w.open("for (int j = 0; j < " + num(lookahead) + " && !found; ++j)");
+  w.open("if (c - j < 0)");
+  w.line("h = walkedA * initial + walkedB;");
+  w.line("found = true;");
   w.line("break;");
   w.close();
-  w.line("walkedB = walkedA * " + mapB + "[earlier] + walkedB;");
-  w.line("walkedA = walkedA * " + mapA + "[earlier];");
-  w.open("if (c == 0)");
-  w.line("h = walkedA * initial + walkedB;");
+  w.line("const attnc_index earlier = (c - j) * " + num(channels) +
+         " + channel;");
+  w.open("if (seen[j] == 0u)");
+  w.line("seen[j] = attnc_wait_flag(&" + status + "[earlier]);");
+  w.line("seenA[j] = " + mapA + "[earlier];");
+  w.line("seenB[j] = " + mapB + "[earlier];");
+  w.close();
+  w.open("if (seen[j] == 2u)");
+  w.line("h = walkedA * " + finals + "[earlier] + walkedB;");
+  w.line("found = true;");
   w.line("break;");
+  w.close();
+  w.line("walkedB = walkedA * seenB[j] + walkedB;");
+  w.line("walkedA = walkedA * seenA[j];");
   w.close();
   w.close();
   w.close();

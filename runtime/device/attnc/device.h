@@ -307,6 +307,19 @@ __device__ __forceinline__ unsigned int attnc_wait_flag(unsigned int *flag) {
 }
 #endif
 
+/// The value of `flag` now (0 if not yet published), without waiting. A
+/// reader that then calls attnc_flag_fence sees what the publisher of
+/// every nonzero value it peeked wrote before it, as attnc_wait_flag does;
+/// peeking several flags and fencing once costs one round trip for all.
+__device__ __forceinline__ unsigned int attnc_peek_flag(unsigned int *flag) {
+  return *(volatile unsigned int *)flag;
+}
+__device__ __forceinline__ void attnc_flag_fence() {
+#if !defined(ATTNC_EMU)
+  __threadfence();
+#endif
+}
+
 // Tensor-core primitives (mma.sync, ldmatrix), on the GPU as inline PTX and
 // under ATTNC_EMU through the emulation's whole-warp exchange.
 #include "attnc/mma.h"
