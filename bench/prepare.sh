@@ -31,7 +31,7 @@ rm -rf build/checks
 # Each runs in its own process on the GPU; the wgmma ones last.
 examples="rnn_small lstm_small gru_small mingru_small mha_small
   mha_causal_gqa_small transformer_block_small"
-checks="scan_chunks lstm_resident_b1 lstm_resident_b5 rnn_staged_chunks
+checks="scan_chunks scan_lookback lstm_resident_b1 lstm_resident_b5 rnn_staged_chunks
   rnn_streamed_ring lstm_depth4 lstm_gate_reshape lstm_gate_concat
   gemm_f32_wide gemm_tf32_shapes lstm_tf32_b32 rnn_tf32_staged lstm_bf16_b17
   rnn_f16_b130 lstm_bf16_b300 gemm_16bit

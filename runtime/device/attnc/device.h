@@ -268,6 +268,9 @@ __device__ __forceinline__ void attnc_publish_flag(unsigned int *flag,
                                                    unsigned int value) {
   __threadfence();
   *(volatile unsigned int *)flag = value;
+#if defined(ATTNC_EMU)
+  attnc_emu_flag_published(flag, value);
+#endif
 }
 
 #if defined(ATTNC_EMU)
@@ -312,7 +315,11 @@ __device__ __forceinline__ unsigned int attnc_wait_flag(unsigned int *flag) {
 /// every nonzero value it peeked wrote before it, as attnc_wait_flag does;
 /// peeking several flags and fencing once costs one round trip for all.
 __device__ __forceinline__ unsigned int attnc_peek_flag(unsigned int *flag) {
+#if defined(ATTNC_EMU)
+  return attnc_emu_peek_flag(flag); // may return an older value (emu.h)
+#else
   return *(volatile unsigned int *)flag;
+#endif
 }
 __device__ __forceinline__ void attnc_flag_fence() {
 #if !defined(ATTNC_EMU)

@@ -1560,6 +1560,44 @@ template <class State> inline State &attnc_emu_block_state() {
   return ::attnc_emu::launchState<State, 1>(::attnc_emu::linearBlock());
 }
 
+namespace attnc_emu {
+/// Whether a flag has held 1 in this launch (attnc_emu_peek_flag).
+struct FlagHistory {
+  bool heldOne = false;
+};
+inline FlagHistory &flagHistory(const unsigned *flag) {
+  return launchState<FlagHistory, 2>(
+      static_cast<long long>(reinterpret_cast<uintptr_t>(flag)));
+}
+} // namespace attnc_emu
+
+/// Flags between blocks (attnc_publish_flag, attnc_peek_flag). On a GPU a
+/// peek may return any value its flag held before; here, where a wave's
+/// blocks run in ticket order, it would always return the latest, and the
+/// paths of a reader that sees an older one would never run.
+/// ATTNC_EMU_STALE_FLAGS picks an older value instead: 1, where the flag
+/// holds 2 but held 1 earlier in the launch (the look-back of a
+/// single-pass scan then composes every chunk back to its first, the one
+/// chunk that never holds 1, over as many rounds as that takes); 0, under
+/// ATTNC_EMU_STALE_FLAGS=2 (every chunk looked at is waited for, and read
+/// again). The tests run the scans all three ways.
+inline void attnc_emu_flag_published(const unsigned *flag, unsigned value) {
+  if (value == 1u)
+    ::attnc_emu::flagHistory(flag).heldOne = true;
+}
+inline unsigned attnc_emu_peek_flag(const unsigned *flag) {
+  static const int stale = [] {
+    const char *mode = std::getenv("ATTNC_EMU_STALE_FLAGS");
+    return mode ? std::atoi(mode) : 0;
+  }();
+  unsigned value = *static_cast<const volatile unsigned *>(flag);
+  if (stale == 2)
+    return 0u;
+  if (stale == 1 && value == 2u && ::attnc_emu::flagHistory(flag).heldOne)
+    return 1u;
+  return value;
+}
+
 /// The caller's lane in its warp (linear thread index modulo 32).
 inline unsigned attnc_emu_lane() { return ::attnc_emu::running().lane; }
 
