@@ -157,12 +157,12 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   // flight before it (an L2 round trip over the interval between chunk
   // starts: a dozen or more at the copy rate), so walking one at a time
   // would bound the scan by latency, not bytes. A chunk not yet published
-  // is waited for, then read, like every published value from L2 (an L1
-  // line cached before its flag was seen must not answer). The walk costs
-  // about 24 registers (104 at 32 steps, from 80): two blocks of 256
-  // threads per SM instead of three, still 128 KiB of loads in flight per
-  // SM, four times the bandwidth-latency product. Forcing three blocks
-  // (launch bounds) spills.
+  // is waited for, then read again (what was read before its flag could
+  // be older than what it publishes). The walk costs about 17 registers
+  // (97 at 32 steps, from 80): two blocks of 256 threads per SM instead of
+  // three, still 128 KiB of loads in flight per SM, four times the
+  // bandwidth-latency product. Forcing three blocks (launch bounds)
+  // spills.
   constexpr int lookahead = 4;
   w.line("float walkedA = 1.0f, walkedB = 0.0f;");
   w.line("bool found = false;");
@@ -180,8 +180,8 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   w.open("for (int j = 0; j < " + num(lookahead) + "; ++j)");
   w.line("const attnc_index earlier = (c - j >= 0 ? c - j : 0) * " +
          num(channels) + " + channel;");
-  w.line("seenA[j] = attnc_load_published(" + mapA + " + earlier);");
-  w.line("seenB[j] = attnc_load_published(" + mapB + " + earlier);");
+  w.line("seenA[j] = " + mapA + "[earlier];");
+  w.line("seenB[j] = " + mapB + "[earlier];");
   w.close();
   w.line("#pragma unroll");
   w.open("for (int j = 0; j < " + num(lookahead) + " && !found; ++j)");
@@ -194,12 +194,11 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
          " + channel;");
   w.open("if (seen[j] == 0u)");
   w.line("seen[j] = attnc_wait_flag(&" + status + "[earlier]);");
-  w.line("seenA[j] = attnc_load_published(" + mapA + " + earlier);");
-  w.line("seenB[j] = attnc_load_published(" + mapB + " + earlier);");
+  w.line("seenA[j] = " + mapA + "[earlier];");
+  w.line("seenB[j] = " + mapB + "[earlier];");
   w.close();
   w.open("if (seen[j] == 2u)");
-  w.line("h = walkedA * attnc_load_published(" + finals +
-         " + earlier) + walkedB;");
+  w.line("h = walkedA * " + finals + "[earlier] + walkedB;");
   w.line("found = true;");
   w.line("break;");
   w.close();

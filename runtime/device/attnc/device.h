@@ -327,16 +327,6 @@ __device__ __forceinline__ void attnc_flag_fence() {
 #endif
 }
 
-/// Reads a value another block published behind a flag, from L2
-/// (ld.global.cg): an L1 line cached before the flag was seen (a read of
-/// a chunk not yet published, say) must not answer it.
-__device__ __forceinline__ float attnc_load_published(const float *value) {
-#if defined(ATTNC_EMU)
-  return *value;
-#else
-  return __ldcg(value);
-#endif
-}
 
 // Tensor-core primitives (mma.sync, ldmatrix), on the GPU as inline PTX and
 // under ATTNC_EMU through the emulation's whole-warp exchange.
