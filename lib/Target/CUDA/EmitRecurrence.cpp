@@ -359,6 +359,7 @@ LogicalResult RecurrenceEmitter::run() {
   CodeWriter &w = k.out;
   std::string barrierName = k.addTemp("unsigned int", 1, /*zeroed=*/true);
   w.line("unsigned int *barrier = " + barrierName + ";");
+  w.line("unsigned int barrierEpoch = 0; // grid barriers passed");
   w.line("const attnc_index gtid = (attnc_index)blockIdx.x * blockDim.x + "
          "threadIdx.x;");
   w.line("const attnc_index gsize = (attnc_index)gridDim.x * blockDim.x;");

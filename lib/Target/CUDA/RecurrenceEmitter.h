@@ -62,7 +62,7 @@ private:
   void openElementLoop(int64_t count);
   mlir::LogicalResult emitMatmul(graph::MatmulOp matmul,
                                  const std::string &target);
-  void barrier() { k.out.line("attnc_grid_sync(barrier);"); }
+  void barrier() { k.out.line("attnc_grid_sync(barrier, barrierEpoch);"); }
 
   /// A scan being stepped: its time variable and carry buffers.
   struct ActiveScan {

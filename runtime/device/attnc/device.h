@@ -217,42 +217,47 @@ __device__ __forceinline__ float attnc_block_max(float v, float *scratch) {
 //===----------------------------------------------------------------------===//
 
 /// Every thread of the grid waits until all have arrived. `counter` is a
-/// zeroed device word owned by the launch. Thread 0 of each block adds one
-/// arrival and spins until the count reaches the next multiple of the
-/// block count, so the counter never needs resetting between barriers.
-/// Correct only when all blocks are co-resident, which a cooperative launch
-/// guarantees (or refuses). The emulation has its own primitive, since a
-/// spinning fiber would never yield.
+/// zeroed device word owned by the launch; `epoch` counts the barriers the
+/// calling thread has passed (every block passes the same ones, in the
+/// same order), so the count that ends this one is known in advance:
+/// epoch x blocks. Thread 0 of each block adds its arrival with a
+/// reduction, which needs no answer, and spins until the count reaches
+/// it: the block that arrives last leaves after one round trip to L2, not
+/// the two of an atomic that returns the old count and then a read. The
+/// counter never needs resetting between barriers (the comparison is of
+/// the difference, so it survives the count wrapping). Correct only when
+/// all blocks are co-resident, which a cooperative launch guarantees (or
+/// refuses). The emulation has its own primitive, since a spinning fiber
+/// would never yield.
 ///
 /// The arrival is a release and the spin reads are acquires, at GPU scope
 /// (PTX ISA, memory consistency model): the block's writes, ordered before
 /// the arrival by the first __syncthreads, happen before whatever any
 /// block does after seeing the count, which the second __syncthreads
 /// passes on to its threads. That is all a grid barrier needs, without
-/// the two full fences (membar.gl) around a relaxed atomic that it took
-/// before; a persistent recurrence pays this once per step.
-__device__ __forceinline__ void attnc_grid_sync(unsigned int *counter) {
+/// full fences (membar.gl) around a relaxed atomic; a persistent
+/// recurrence pays this once per step.
+__device__ __forceinline__ void attnc_grid_sync(unsigned int *counter,
+                                                unsigned int &epoch) {
+  ++epoch;
 #if defined(ATTNC_EMU)
   (void)counter;
   attnc_emu_grid_sync();
 #else
   __syncthreads();
   if (threadIdx.x == 0 && threadIdx.y == 0 && threadIdx.z == 0) {
-    unsigned int blocks = gridDim.x * gridDim.y * gridDim.z;
-    unsigned int arrived;
-    asm volatile("atom.release.gpu.global.add.u32 %0, [%1], 1;"
-                 : "=r"(arrived)
+    unsigned int target = epoch * (gridDim.x * gridDim.y * gridDim.z);
+    asm volatile("red.release.gpu.global.add.u32 [%0], 1;"
+                 :
                  : "l"(counter)
                  : "memory");
-    arrived += 1u;
-    unsigned int target = ((arrived + blocks - 1u) / blocks) * blocks;
     unsigned int seen;
     do {
       asm volatile("ld.acquire.gpu.global.u32 %0, [%1];"
                    : "=r"(seen)
                    : "l"(counter)
                    : "memory");
-    } while (seen < target);
+    } while (static_cast<int>(seen - target) < 0);
   }
   __syncthreads();
 #endif
