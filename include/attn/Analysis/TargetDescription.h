@@ -24,6 +24,8 @@ class CostAnalysis;
 /// formation (--attn-form-kernels) clamps to each problem's shape.
 struct KernelDefaults {
   int64_t sms, smemPerBlockBytes, maxThreadsPerBlock;
+  /// What an SM holds, for the blocks that fit one at once (occupancy).
+  int64_t smemPerSMBytes, registersPerSM, maxThreadsPerSM, maxBlocksPerSM;
   int64_t gemmTileM, gemmTileN, gemmTileK, gemmStages, gemmThreads;
   int64_t attentionTileQ, attentionTileKV, attentionThreads;
   int64_t pointwiseThreads, pointwiseElementsPerThread;
