@@ -126,7 +126,7 @@ private:
     int64_t chunk4 = 0, rowFloats = 0, chunks = 0, slots = 0;
   };
   StagedOperand planStaging(graph::MatmulOp matmul, const ResidentPlan &plan,
-                            int64_t pad, int64_t align,
+                            bool tensorCores, int64_t align,
                             bool threadsOnly = false);
   /// How the tensor-core product shares out a block's 16 x 8 tiles (rows
   /// padded to paddedRows, a multiple of 16 mTiles): `units` blocks of

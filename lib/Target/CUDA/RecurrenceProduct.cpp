@@ -63,8 +63,11 @@ void RecurrenceEmitter::planResidentWeights(int64_t blocks, int64_t budget) {
     // 16-bit weights stay 16-bit when tensor cores can take the product:
     // half the room, and no conversion per step.
     Type halves = sixteenBitOperands(matmul);
-    if (halves && !tensorWork(rows, perBlock, /*halves=*/true))
+    std::optional<TensorWork> work = tensorWork(rows, perBlock, bool(halves));
+    if (halves && !work) {
       halves = {};
+      work = tensorWork(rows, perBlock, /*halves=*/false);
+    }
     // Rows of 4 k (float4 reads) or whole K steps of 16 k (16-bit), the
     // last one zero-padded.
     int64_t paddedDepth = llvm::alignTo(depth, halves ? 16 : 4);
@@ -84,7 +87,6 @@ void RecurrenceEmitter::planResidentWeights(int64_t blocks, int64_t budget) {
     // 16-bit operands) per chunk of k (planStaging): room for 8 chunks'
     // pads keeps a left operand that would fit without them all in flight
     // at once.
-    std::optional<TensorWork> work = tensorWork(rows, perBlock, bool(halves));
     int64_t pads = !work ? 0 : halves ? 64 : 32;
     stagingNeed = std::max(stagingNeed, rows * (paddedDepth + pads) * 4);
     // Room too for every warp's partial product when the warps split the
@@ -336,10 +338,7 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
   std::optional<TensorWork> work =
       tensorWork(rows, plan.perBlock, bool(plan.halves));
   if (work) {
-    // Staged rows are padded so that a warp's fragment loads hit 32 banks:
-    // TF32 reads 8 rows x 4 words, 16-bit operands 4 rows x 4 float2 per
-    // half warp (rows 8 floats apart modulo 16 then; planStaging).
-    const int64_t pad = plan.halves ? 8 : 4, step4 = work->kStep / 4;
+    const int64_t step4 = work->kStep / 4;
     // Warps split the K steps while warps and K steps are left and their
     // partial products fit where the operand was staged; fewer of them,
     // and one K step per iteration, when the chunks of k cannot be whole
@@ -354,7 +353,7 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
         if (work->kGroups * work->steps > std::max<int64_t>(kSteps, 1))
           continue;
         StagedOperand staged =
-            planStaging(matmul, plan, pad, step4 * work->kGroups * work->steps);
+            planStaging(matmul, plan, true, step4 * work->kGroups * work->steps);
         if (staged.chunk4)
           return emitTensorCoreProduct(matmul, plan, staged, *work, target);
       }
@@ -363,7 +362,7 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
     // that).
     if (plan.halves) {
       work->kGroups = work->steps = 1;
-      StagedOperand staged = planStaging(matmul, plan, pad, step4, true);
+      StagedOperand staged = planStaging(matmul, plan, true, step4, true);
       if (!staged.chunk4)
         return matmul.emitOpError(
             "CUDA emission: no room in shared memory to stage one K step of "
@@ -371,39 +370,42 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
       return emitTensorCoreProduct(matmul, plan, staged, *work, target);
     }
   }
-  return emitFmaProduct(matmul, plan, planStaging(matmul, plan, 0, 1), target);
+  return emitFmaProduct(matmul, plan, planStaging(matmul, plan, false, 1),
+                        target);
 }
 
 /// How a product's left operand reaches shared memory: chunk4 float4s of
 /// each row per chunk (a multiple of `align`; 0 when none fits), rows
-/// rowFloats = 4 chunk4 + pad apart, `slots` buffers (streamed) or one.
-/// Tensor cores take chunks of whole iterations of their K steps and rows
-/// padded by `pad` floats, so that a warp's fragment loads hit 32 banks:
-/// TF32's 8 rows x 4 words with rows 4 mod 8 floats apart (pad 4, chunk4
-/// even), a 16-bit product's half-warp float2 loads of 4 rows x 4 pairs
-/// with rows 8 mod 16 apart (pad 8, chunk4 a multiple of 4). `threadsOnly`
+/// rowFloats = 4 chunk4 + pad apart (2 chunk4 + pad words from a 16-bit
+/// copy), `slots` buffers (streamed) or one. Tensor cores take chunks of
+/// whole iterations of their K steps and rows padded so that a warp's
+/// fragment loads hit 32 banks: TF32's 8 rows x 4 words with rows 4 mod 8
+/// floats apart (pad 4, chunk4 even); a 16-bit product's half-warp float2
+/// loads of 4 rows x 4 pairs of f32 rows 8 mod 16 apart (pad 8), or its 8
+/// rows x 4 words of a 16-bit copy's rows 4 mod 8 words apart (pad 4;
+/// chunk4 a multiple of 4 for both). `threadsOnly`
 /// stages through the threads even a buffer cp.async could stream (one
 /// buffer holds more of it).
 RecurrenceEmitter::StagedOperand
 RecurrenceEmitter::planStaging(graph::MatmulOp matmul, const ResidentPlan &plan,
-                               int64_t pad, int64_t align, bool threadsOnly) {
+                               bool tensorCores, int64_t align,
+                               bool threadsOnly) {
   StagedOperand st;
   const int64_t rows = shapeOf(matmul.getResult())[0];
   const int64_t depth4 = (plan.depth + 3) / 4;
   st.buffer = plainBuffer(matmul.getLhs());
   st.async = !threadsOnly && st.buffer && !matmul.getTransposeLhs() &&
              plan.depth % 4 == 0;
-  // A 16-bit state streams from its 16-bit copy: 4 k in 2 words, rows 4
-  // mod 8 words apart for the A fragments' 8 rows x 4 words (chunk4 being
-  // a multiple of 4).
+  // A 16-bit state streams from its 16-bit copy: 4 k in 2 words.
   std::optional<std::string> shadow = halfShadow(matmul.getLhs());
   if (st.async && plan.halves && shadow) {
     st.buffer = shadow;
     st.halfRows = true;
-    pad = 4;
   }
   const int64_t perK4 = st.halfRows ? 2 : 4;
-  const bool tensorCores = pad != 0;
+  const int64_t pad = !tensorCores                  ? 0
+                      : plan.halves && !st.halfRows ? 8
+                                                    : 4;
   const TileSplit split = tileSplit(plan, rows);
   // Float4s of a row per chunk; streamed chunks are whole multiples of the
   // lanes (so no lane idles) when the buffers allow it.

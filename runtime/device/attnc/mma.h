@@ -118,6 +118,22 @@ __device__ __forceinline__ void attnc_store8(attnc_bf16 *p, attnc_index i,
 #define ATTNC_MMA_PTX 0
 #endif
 
+// One mma.sync on a warp's fragments: d (4 f32) = a (4 registers) x b (2
+// registers) + c (4 f32), the shapes and types named by `shape`; where
+// PTX is not available (see above), a trap.
+#if ATTNC_MMA_PTX
+#define ATTNC_MMA_SYNC(shape)                                                  \
+  asm volatile("mma.sync.aligned." shape " "                                   \
+               "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "                \
+               "{%10, %11, %12, %13};\n"                                      \
+               : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])                \
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]),        \
+                 "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]))
+#else
+#define ATTNC_MMA_SYNC(shape)                                                  \
+  ((void)d, (void)a, (void)b, (void)c, __trap())
+#endif
+
 /// D = A * B + C for a warp: A 16x16 (row), B 16x8 (col), f16 inputs, f32
 /// accumulators, in the registers of "Matrix Fragments for mma.m16n8k16
 /// with floating point type" (see the emulation below for the layout).
@@ -126,17 +142,7 @@ __device__ __forceinline__ void attnc_mma_m16n8k16_f16(float d[4],
                                                        const unsigned a[4],
                                                        const unsigned b[2],
                                                        const float c[4]) {
-#if ATTNC_MMA_PTX
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
-               "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-               "{%10, %11, %12, %13};\n"
-               : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]),
-                 "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
-#else
-  (void)d, (void)a, (void)b, (void)c;
-  __trap();
-#endif
+  ATTNC_MMA_SYNC("m16n8k16.row.col.f32.f16.f16.f32");
 }
 
 /// As attnc_mma_m16n8k16_f16, with bf16 inputs.
@@ -144,17 +150,7 @@ __device__ __forceinline__ void attnc_mma_m16n8k16_bf16(float d[4],
                                                         const unsigned a[4],
                                                         const unsigned b[2],
                                                         const float c[4]) {
-#if ATTNC_MMA_PTX
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-               "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-               "{%10, %11, %12, %13};\n"
-               : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]),
-                 "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
-#else
-  (void)d, (void)a, (void)b, (void)c;
-  __trap();
-#endif
+  ATTNC_MMA_SYNC("m16n8k16.row.col.f32.bf16.bf16.f32");
 }
 
 /// cvt.rna.tf32.f32: x rounded to TF32 (10 explicit significand bits, to
@@ -180,17 +176,7 @@ __device__ __forceinline__ void attnc_mma_m16n8k8_tf32(float d[4],
                                                        const unsigned a[4],
                                                        const unsigned b[2],
                                                        const float c[4]) {
-#if ATTNC_MMA_PTX
-  asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
-               "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-               "{%10, %11, %12, %13};\n"
-               : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]),
-                 "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
-#else
-  (void)d, (void)a, (void)b, (void)c;
-  __trap();
-#endif
+  ATTNC_MMA_SYNC("m16n8k8.row.col.f32.tf32.tf32.f32");
 }
 
 // ldmatrix takes a .shared address (32-bit); the generic pointer is
