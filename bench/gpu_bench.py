@@ -314,17 +314,28 @@ def gpu_group(args, runtime, group):
                    flops, "TFLOP/s", 1e-2)
 
     def lstms():
-        """The f32 LSTM against nn.LSTM on cuDNN (TF32 off: PyTorch's f32
-        default), checked against it to 1e-3; the bf16 LSTM against
-        nn.LSTM in bf16 (on cuDNN where PyTorch's build takes bf16 RNNs
-        there), both checked against nn.LSTM in f32 on the same
-        bf16 values. Its tolerance, 3e-2: every bf16 rounding (2^-9
-        relative) of the state and gates, 512 steps of them; the peer's own
-        error is recorded next to it (peer_max_rel_error)."""
+        """The LSTMs against nn.LSTM, each checked against nn.LSTM in f32
+        with TF32 off on the same values (all parameters rounded to the
+        row's type first, the two biases folded into attnc's one):
+        - f32 against cuDNN with TF32 off, both f32 throughout, to 1e-3;
+        - f32 compiled with --f32-matmul=tf32 (<name>_tf32) against cuDNN
+          with TF32 on, which is PyTorch's default for cuDNN
+          (torch.backends.cudnn.allow_tf32; only its matmuls default to
+          off). Tolerance 1e-2: a TF32 rounding (2^-11 relative) of every
+          product's operands, each step, 512 steps;
+        - bf16 against nn.LSTM in bf16 (on cuDNN where PyTorch's build takes
+          bf16 RNNs there), to 3e-2: every bf16 rounding (2^-9 relative)
+          of the state and gates, 512 steps of them.
+        Where the peer rounds too, its own error is recorded next to
+        attnc's (peer_max_rel_error)."""
         T, H = 512, 1024
-        for dtype, prefix in ((torch.float32, "lstm"), (torch.bfloat16, "lstm_bf16")):
+        variants = ((torch.float32, "lstm", "", "f32", 1e-3),
+                    (torch.float32, "lstm", "_tf32", "f32 (tf32)", 1e-2),
+                    (torch.bfloat16, "lstm_bf16", "", "bf16", 3e-2))
+        for dtype, prefix, suffix, label, tolerance in variants:
+            tf32 = suffix == "_tf32"
             for batch in (1, 16, 64):
-                name = f"{prefix}_b{batch}"
+                name = f"{prefix}_b{batch}{suffix}"
                 if name not in names:
                     continue
                 reference_lstm = torch.nn.LSTM(H, H).to(device)
@@ -341,27 +352,35 @@ def gpu_group(args, runtime, group):
                 w = lstm.weight_ih_l0.detach().t().contiguous()
                 u = lstm.weight_hh_l0.detach().t().contiguous()
                 bias = lstm.bias_ih_l0.detach().contiguous()
+
+                def peer():
+                    torch.backends.cudnn.allow_tf32 = tf32
+                    try:
+                        return lstm(xs, (h0, c0))
+                    finally:
+                        torch.backends.cudnn.allow_tf32 = False
                 with torch.no_grad():
                     def ref():
                         hs, (hT, cT) = reference_lstm(xs.float(), (h0.float(), c0.float()))
                         return [hs, hT[0], cT[0]]
                     extra = {}
                     try:  # a peer that cannot run is recorded by record()
-                        if dtype != torch.float32:
+                        if dtype != torch.float32 or tf32:
                             want = ref()
-                            hs, (hT, cT) = lstm(xs, (h0, c0))
+                            hs, (hT, cT) = peer()
                             extra["peer_max_rel_error"] = max(
                                 relative_error(g.float().cpu().numpy(), r.cpu().numpy())
                                 for g, r in zip([hs, hT[0], cT[0]], want))
                     except Exception:  # noqa: BLE001 - any failure of the peer
                         pass
-                    record(name, f"T{T} B{batch} H{H}", "f32" if dtype == torch.float32 else "bf16",
+                    # cuDNN's in f32; PyTorch's build picks the path in bf16.
+                    peer_name = ("nn.LSTM" if dtype != torch.float32 else
+                                 "nn.LSTM(cuDNN, TF32 on)" if tf32 else
+                                 "nn.LSTM(cuDNN, TF32 off)")
+                    record(name, f"T{T} B{batch} H{H}", label,
                            [xs, h0[0].contiguous(), c0[0].contiguous(), w, u, bias], ref,
-                           # cuDNN's in f32; PyTorch's build picks the path in bf16.
-                           {"nn.LSTM(cuDNN)" if dtype == torch.float32 else "nn.LSTM":
-                            lambda: lstm(xs, (h0, c0))},
-                           8 * T * batch * H * (H + H), "TFLOP/s",
-                           1e-3 if dtype == torch.float32 else 3e-2, extra)
+                           {peer_name: peer}, 8 * T * batch * H * (H + H), "TFLOP/s",
+                           tolerance, extra)
                 rows[-1]["per_step_us"] = rows[-1]["attnc_s"] / T * 1e6
                 # The recurrence kernel alone (the hoisted projection is a
                 # GEMM before it), from the per-kernel times.

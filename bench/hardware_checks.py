@@ -8,14 +8,16 @@ computed by the interpreter in f64 where attnc is built; the GPU run then
 only loads, runs and compares.
 
 Usage:
-  hardware_checks.py prepare DIR MODEL.ir...   where attnc is built:
-      DIR/NAME.cubin (sm_90a), DIR/NAME.in<i>.npy (uniform in [-1, 1],
-      rounded to the input's type), DIR/NAME.ref/out<i>.npy (the
+  hardware_checks.py prepare DIR MODEL.ir[@MODE]...   where attnc is built:
+      DIR/NAME.cubin (sm_90a; MODEL.ir@tf32 is compiled with
+      --f32-matmul=tf32 as NAME_tf32), DIR/NAME.in<i>.npy (uniform in
+      [-1, 1], rounded to the input's type), DIR/NAME.ref/out<i>.npy (the
       interpreter in f64) and DIR/checks.json (names and tolerances)
   hardware_checks.py run DIR [--device cuda|emu]   runs every model and
       compares ||out - ref|| / ||ref|| with the tolerance of the narrowest
       type the model computes in: f32 1e-5, f16 4e-3, bf16 2e-2, as
-      test/Target/emu_differential.py (which says why)
+      test/Target/emu_differential.py (which says why), and f16's for f32
+      through one TF32 rounding (@tf32: TF32 has f16's significand)
 """
 import argparse
 import json
@@ -28,7 +30,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import attnc_runtime as ar  # noqa: E402
 
-TOLERANCE = {"f32": 1e-5, "f16": 4e-3, "bf16": 2e-2}
+TOLERANCE = {"f32": 1e-5, "tf32": 4e-3, "f16": 4e-3, "bf16": 2e-2}
 DTYPE_CODE = {name: code for code, name in ar.DTYPES.items()}
 
 
@@ -50,10 +52,12 @@ def prepare(directory, models, attnc, runtime, arch="sm_90a"):
     os.makedirs(directory, exist_ok=True)
     rng = np.random.default_rng(7)
     entries = []
-    for path in models:
-        name = os.path.basename(path)[:-len(".ir")]
+    for spec in models:
+        path, _, mode = spec.partition("@")
+        name = os.path.basename(path)[:-len(".ir")] + (f"_{mode}" if mode else "")
         cubin = os.path.join(directory, name + ".cubin")
-        subprocess.run([attnc, path, "--arch", arch, "-o", cubin], check=True)
+        flags = [f"--f32-matmul={mode}"] if mode else []
+        subprocess.run([attnc, path, "--arch", arch, "-o", cubin] + flags, check=True)
         files = []
         for i, info in enumerate(runtime.model(cubin).inputs):
             values = rng.uniform(-1, 1, info["shape"]).astype(np.float32)
@@ -74,6 +78,8 @@ def prepare(directory, models, attnc, runtime, arch="sm_90a"):
                        check=True, capture_output=True)
         with open(path) as f:
             kind = narrowest_type(f.read())
+        if mode == "tf32" and kind == "f32":
+            kind = "tf32"  # f32 through one TF32 rounding
         entries.append({"model": name, "inputs": len(files), "type": kind,
                         "tolerance": TOLERANCE[kind]})
     with open(os.path.join(directory, "checks.json"), "w") as f:

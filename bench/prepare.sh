@@ -5,7 +5,8 @@
 # (the H200 with its architecture-specific wgmma), the bf16 GEMMs and
 # attention also for sm_90 as <name>_sm90.cubin (mma.sync), the f32 GEMM
 # also with --f32-matmul=simt and tf32 as <name>_simt.cubin and
-# <name>_tf32.cubin (the default is 3xTF32), and bench/build/tiny/ for
+# <name>_tf32.cubin (the default is 3xTF32), the f32 LSTMs also with
+# --f32-matmul=tf32 as <name>_tf32.cubin, and bench/build/tiny/ for
 # the dry run, and bench/build/checks/ for the hardware checks.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -22,6 +23,8 @@ for kind in models tiny; do
         for mode in simt tf32; do
           "$attnc" "$ir" --arch sm_90a --f32-matmul=$mode -o "${ir%.ir}_$mode.cubin"
         done ;;
+      lstm_b[0-9]*) # against cuDNN with TF32 on, PyTorch's default there
+        "$attnc" "$ir" --arch sm_90a --f32-matmul=tf32 -o "${ir%.ir}_tf32.cubin" ;;
     esac
   done
 done
@@ -35,9 +38,14 @@ checks="scan_chunks scan_lookback lstm_resident_b1 lstm_resident_b5 rnn_staged_c
   rnn_streamed_ring lstm_depth4 lstm_gate_reshape lstm_gate_concat
   gemm_f32_wide gemm_tf32_shapes lstm_tf32_b32 rnn_tf32_staged lstm_bf16_b17
   rnn_f16_b130 lstm_bf16_b300 gemm_16bit
-  attention_16bit attention_finite_mask
+  attention_16bit attention_finite_mask gemm_tf32_shapes@tf32 lstm_resident_b5@tf32
   shared_operands gemm_shared gemm_shared_types gemm_wgmma attention_wgmma"
 ATTNC="$attnc" python3 hardware_checks.py prepare build/checks \
   $(for m in $examples; do echo ../examples/$m.ir; done) \
-  $(for m in $checks; do echo ../test/Target/Inputs/$m.ir; done)
+  $(for m in $checks; do
+      case "$m" in # NAME@MODE: compiled with --f32-matmul=MODE
+        *@*) echo "../test/Target/Inputs/${m%@*}.ir@${m#*@}" ;;
+        *) echo "../test/Target/Inputs/$m.ir" ;;
+      esac
+    done)
 echo "bench models in $(pwd)/build/{models,tiny,checks}"

@@ -279,6 +279,13 @@ Type RecurrenceEmitter::sixteenBitOperands(graph::MatmulOp matmul) {
 /// last row's operands): with one (a batch of 16 or less), a K step would
 /// issue about as many instructions as the FMA loop's for the same
 /// products (156 against 150 in the PTX at H = 1024), and the FMAs stay.
+/// One TF32 MMA per product (--f32-matmul=tf32) rounds each element once
+/// and needs no second row tile: a warp's K step of one row tile and four
+/// column tiles is about 28 instructions (12 fragment loads, 12 roundings,
+/// 4 MMAs) where the FMA loop issues 128 FMAs for the same 16 x 32 x 8
+/// products, so it takes the tensor cores from 5 rows; below that the
+/// padded rows are wasted work and the FMA loop, bound by the weights'
+/// shared-memory reads at any rate, is no slower.
 ///
 /// 16-bit operands need no split, so any batch takes the tensor cores.
 /// Shared memory rather than the tensor cores bounds their product: each
@@ -293,7 +300,8 @@ std::optional<RecurrenceEmitter::TensorWork>
 RecurrenceEmitter::tensorWork(int64_t rows, int64_t perBlock,
                               bool halves) const {
   if (perBlock % 8 != 0 ||
-      (!halves && (k.f32Matmul == F32Matmul::Simt || rows <= 16)))
+      (!halves && (k.f32Matmul == F32Matmul::Simt ||
+                   rows <= (k.f32Matmul == F32Matmul::Tf32 ? 4 : 16))))
     return std::nullopt;
   const int64_t warps = k.threads / 32, tilesN = perBlock / 8;
   TensorWork work;
