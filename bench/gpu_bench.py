@@ -317,7 +317,9 @@ def gpu_group(args, runtime, group):
         """The LSTMs against nn.LSTM, each checked against nn.LSTM in f32
         with TF32 off on the same values (all parameters rounded to the
         row's type first, the two biases folded into attnc's one):
-        - f32 against cuDNN with TF32 off, both f32 throughout, to 1e-3;
+        - f32 against cuDNN with TF32 off, both f32 throughout, to 1e-3:
+          the default product (FMAs below batch 12, 3xTF32 from it) and,
+          where that is 3xTF32, the FMA one (<name>_simt) to compare;
         - f32 compiled with --f32-matmul=tf32 (<name>_tf32) against cuDNN
           with TF32 on, which is PyTorch's default for cuDNN
           (torch.backends.cudnn.allow_tf32; only its matmuls default to
@@ -330,6 +332,7 @@ def gpu_group(args, runtime, group):
         attnc's (peer_max_rel_error)."""
         T, H = 512, 1024
         variants = ((torch.float32, "lstm", "", "f32", 1e-3),
+                    (torch.float32, "lstm", "_simt", "f32 (simt)", 1e-3),
                     (torch.float32, "lstm", "_tf32", "f32 (tf32)", 1e-2),
                     (torch.bfloat16, "lstm_bf16", "", "bf16", 3e-2))
         for dtype, prefix, suffix, label, tolerance in variants:

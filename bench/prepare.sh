@@ -6,7 +6,8 @@
 # attention also for sm_90 as <name>_sm90.cubin (mma.sync), the f32 GEMM
 # also with --f32-matmul=simt and tf32 as <name>_simt.cubin and
 # <name>_tf32.cubin (the default is 3xTF32), the f32 LSTMs also with
-# --f32-matmul=tf32 as <name>_tf32.cubin, and bench/build/tiny/ for
+# --f32-matmul=tf32 as <name>_tf32.cubin and (but at batch 1, where both
+# are FMAs) simt as <name>_simt.cubin, and bench/build/tiny/ for
 # the dry run, and bench/build/checks/ for the hardware checks.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -23,8 +24,14 @@ for kind in models tiny; do
         for mode in simt tf32; do
           "$attnc" "$ir" --arch sm_90a --f32-matmul=$mode -o "${ir%.ir}_$mode.cubin"
         done ;;
-      lstm_b[0-9]*) # against cuDNN with TF32 on, PyTorch's default there
-        "$attnc" "$ir" --arch sm_90a --f32-matmul=tf32 -o "${ir%.ir}_tf32.cubin" ;;
+      lstm_b[0-9]*) # _tf32 against cuDNN with TF32 on, PyTorch's default
+        # there; _simt, the FMA product, against the default (3xTF32 from
+        # batch 12) where the two differ
+        "$attnc" "$ir" --arch sm_90a --f32-matmul=tf32 -o "${ir%.ir}_tf32.cubin"
+        case "$(basename "$ir")" in
+          lstm_b1.ir) ;;
+          *) "$attnc" "$ir" --arch sm_90a --f32-matmul=simt -o "${ir%.ir}_simt.cubin" ;;
+        esac ;;
     esac
   done
 done
@@ -38,7 +45,7 @@ checks="scan_chunks scan_lookback lstm_resident_b1 lstm_resident_b5 rnn_staged_c
   rnn_streamed_ring lstm_depth4 lstm_gate_reshape lstm_gate_concat
   gemm_f32_wide gemm_tf32_shapes lstm_tf32_b32 rnn_tf32_staged lstm_bf16_b17
   rnn_f16_b130 lstm_bf16_b300 gemm_16bit
-  attention_16bit attention_finite_mask gemm_tf32_shapes@tf32 lstm_resident_b5@tf32
+  attention_16bit attention_finite_mask lstm_resident_b13 gemm_tf32_shapes@tf32 lstm_resident_b13@tf32
   shared_operands gemm_shared gemm_shared_types gemm_wgmma attention_wgmma"
 ATTNC="$attnc" python3 hardware_checks.py prepare build/checks \
   $(for m in $examples; do echo ../examples/$m.ir; done) \

@@ -4,7 +4,7 @@
 // later). TF32 keeps 10 of f32's 23 significand bits, so one TF32 product
 // errs by about 1e-3, which is what cuDNN's and PyTorch's TF32 modes accept
 // (--f32-matmul=tf32). By default each operand is split into a rounded
-// part and a rounded remainder (attnc_tf32_split in attnc/mma.h) and the
+// part and the exact remainder (attnc_tf32_split in attnc/mma.h) and the
 // product is the sum of three MMAs, big x big + big x small + small x
 // big; only small x small (about 2^-22 of the product) is dropped. Each K
 // step's MMAs go into a partial sum added to the accumulator in f32, so a
@@ -16,7 +16,7 @@
 // shape is the one that reads the fewest fragment registers per MMA. The
 // fragments come from the f32 tiles with scalar shared loads: ldmatrix
 // moves 16-bit elements, and the row paddings below make every load of a
-// warp hit 32 distinct banks. The split (two cvt.rna, a subtraction and a
+// warp hit 32 distinct banks. The split (a cvt.rna, a subtraction and a
 // select per element) happens once per fragment register and feeds all
 // the MMAs that use it.
 //

@@ -159,9 +159,16 @@ std::string RecurrenceEmitter::residentSlot(const ResidentPlan &plan,
                                             const std::string &k4,
                                             const std::string &c) const {
   std::string column = "(" + c + ")";
-  if (split.swizzle)
-    column = "(" + column + " ^ (" + k4 + ") % " + num(split.lanes) + " * " +
-             num(split.swizzle) + " % 8)";
+  // (k4 % lanes) * swizzle % 8 is (k4 * swizzle) % 8, lanes x swizzle
+  // being 32: one multiplication and a mask, unsigned, so that the
+  // compilers fold it where k4's low bits are known (k4 = 2 step + 1 in
+  // the tensor-core K loops gives a constant), where signed % kept a
+  // remainder sequence per load.
+  if (split.swizzle) {
+    assert(split.lanes * split.swizzle % 8 == 0 && "swizzle spans 8 slots");
+    column = "(" + column + " ^ (int)((unsigned)(" + k4 + ") * " +
+             num(split.swizzle) + "u & 7u))";
+  }
   return "(" + k4 + ") * " + num(plan.perBlock) + " + " + column;
 }
 
@@ -272,20 +279,18 @@ Type RecurrenceEmitter::sixteenBitOperands(graph::MatmulOp matmul) {
 /// Tensor cores need whole 8-column groups per block, and take the
 /// block's tiles in at most as many blocks (units) as it has warps.
 ///
-/// f32 operands: splitting one into TF32 parts costs about six
-/// instructions per element, every step (the weights are f32 in shared
-/// memory: their parts would need twice the room). Each weight fragment
-/// therefore feeds two row tiles (rows padded to a multiple of 32 with the
-/// last row's operands): with one (a batch of 16 or less), a K step would
-/// issue about as many instructions as the FMA loop's for the same
-/// products (156 against 150 in the PTX at H = 1024), and the FMAs stay.
-/// One TF32 MMA per product (--f32-matmul=tf32) rounds each element once
-/// and needs no second row tile: a warp's K step of one row tile and four
-/// column tiles is about 28 instructions (12 fragment loads, 12 roundings,
-/// 4 MMAs) where the FMA loop issues 128 FMAs for the same 16 x 32 x 8
-/// products, so it takes the tensor cores from 5 rows; below that the
-/// padded rows are wasted work and the FMA loop, bound by the weights'
-/// shared-memory reads at any rate, is no slower.
+/// f32 operands: the weights stay f32 in shared memory (their TF32 parts
+/// would need twice the room), so every step converts each fragment
+/// element it reads, and a row tile of 16 costs as much at a batch of 9
+/// as at 16. Counted in the SASS of the benchmark's recurrence (sm_90a,
+/// H = 1024, batch 16), per 4096 multiply-adds of a warp: the FMA loop
+/// issues 183 instructions (128 FFMA), one TF32 MMA per product
+/// (--f32-matmul=tf32, each element rounded once) 92, and 3xTF32 (each
+/// split into a rounded part and the exact rest) 129, whatever the rows
+/// up to 16, where the FMA loop's count scales with them. So one TF32 MMA
+/// takes the product from 9 rows and 3xTF32 from 12. Above 16 rows each
+/// warp takes two row tiles (rows padded to a multiple of 32 with the
+/// last row's operands), so each weight fragment it converts feeds two.
 ///
 /// 16-bit operands need no split, so any batch takes the tensor cores.
 /// Shared memory rather than the tensor cores bounds their product: each
@@ -299,9 +304,11 @@ Type RecurrenceEmitter::sixteenBitOperands(graph::MatmulOp matmul) {
 std::optional<RecurrenceEmitter::TensorWork>
 RecurrenceEmitter::tensorWork(int64_t rows, int64_t perBlock,
                               bool halves) const {
-  if (perBlock % 8 != 0 ||
-      (!halves && (k.f32Matmul == F32Matmul::Simt ||
-                   rows <= (k.f32Matmul == F32Matmul::Tf32 ? 4 : 16))))
+  const int64_t fromRows = halves                              ? 1
+                           : k.f32Matmul == F32Matmul::Simt   ? INT64_MAX
+                           : k.f32Matmul == F32Matmul::Tf32   ? 9
+                                                              : 12;
+  if (perBlock % 8 != 0 || rows < fromRows)
     return std::nullopt;
   const int64_t warps = k.threads / 32, tilesN = perBlock / 8;
   TensorWork work;

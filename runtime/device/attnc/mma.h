@@ -550,11 +550,17 @@ __device__ __forceinline__ void attnc_ldmatrix_x2_trans(unsigned r[2],
 
 #endif // ATTNC_EMU
 
-/// x as big + small, both TF32 (the split of error-compensated "3xTF32"
-/// products): big is x rounded to TF32, small the rounded remainder. x - big
-/// is exact in f32, so big + small keeps 22 of x's 24 significand bits, and
-/// a product of two such sums, less its small x small term, has about f32's
-/// relative error (docs/codegen.md).
+/// x as big + small for error-compensated "3xTF32" products: big is x
+/// rounded to TF32, small the rest, x - big, exact in f32 and passed as
+/// it is: the tensor cores read a .tf32 register's top 19 bits, so they
+/// take small truncated to TF32 (ptxas's own cvt.rna.tf32 leaves the low
+/// 13 bits set where its result only feeds an MMA, and the emulation's
+/// tf32Value reads registers the same way). big + small then keeps 21 of
+/// x's 24 significand bits, and a product of two such sums, less its
+/// small x small term, has about f32's relative error (docs/codegen.md).
+/// Rounding small too would cost two more instructions per element (an
+/// eighth of a 3xTF32 K loop in SASS) for one more bit; the tests' errors
+/// did not change measurably.
 __device__ __forceinline__ void attnc_tf32_split(float x, unsigned &big,
                                                  unsigned &small) {
   big = attnc_tf32_round(x);
@@ -564,8 +570,7 @@ __device__ __forceinline__ void attnc_tf32_split(float x, unsigned &big,
   // A select rather than a branch keeps the callers' K loops one basic
   // block for ptxas to schedule.
   const float rest = x - __uint_as_float(big);
-  const unsigned rounded = attnc_tf32_round(rest);
-  small = fabsf(rest) <= 3.402823466e38f ? rounded : 0u;
+  small = fabsf(rest) <= 3.402823466e38f ? __float_as_uint(rest) : 0u;
 }
 
 //===----------------------------------------------------------------------===//

@@ -735,8 +735,10 @@ static void testTf32Round() {
 }
 
 static void testTf32SplitEdges() {
-  Check check("attnc_tf32_split: big + small is x; infinities, and values "
-              "within 2^-12 of FLT_MAX, split as big = infinity, small = 0");
+  Check check("attnc_tf32_split: big is TF32 and big + small is x; the "
+              "tensor cores' reading of small (its top 19 bits) keeps x to "
+              "2^-21; infinities, and values within 2^-12 of FLT_MAX, split "
+              "as big = infinity, small = 0");
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
   std::vector<float> values = {0.0f, -0.0f, 1.0f, 3.0e38f, -3.0e38f,
@@ -746,12 +748,16 @@ static void testTf32SplitEdges() {
   for (float x : values) {
     unsigned big, small;
     attnc_tf32_split(x, big, small);
-    check.expect((big & 0x1fffu) == 0 && (small & 0x1fffu) == 0,
-                 str("split(", x, ") has parts that are not TF32"));
-    double sum = static_cast<double>(bitsFloat(big)) + bitsFloat(small);
-    // 22 significand bits kept: within 2^-21 of |x|. TF32 cuts the
-    // encoding's low 13 bits, so below f32's normal range (2^-126) the
-    // remainder keeps an absolute 2^-137 instead.
+    check.expect((big & 0x1fffu) == 0,
+                 str("split(", x, ") has a big part that is not TF32"));
+    check.expect(static_cast<double>(bitsFloat(big)) + bitsFloat(small) == x,
+                 str("split(", x, ") = ", bitsFloat(big), " + ",
+                     bitsFloat(small), " is not exact"));
+    double sum = static_cast<double>(bitsFloat(big)) +
+                 bitsFloat(small & 0xffffe000u);
+    // |small| <= 2^-11 |x|, read to 11 significant bits: within 2^-21 of
+    // |x|. TF32 cuts the encoding's low 13 bits, so below f32's normal
+    // range (2^-126) the remainder keeps an absolute 2^-137 instead.
     double bound = std::max(std::ldexp(std::fabs(static_cast<double>(x)), -21),
                             std::ldexp(1.0, -137));
     check.expect(std::fabs(sum - x) <= bound,
