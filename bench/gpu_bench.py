@@ -318,7 +318,7 @@ def gpu_group(args, runtime, group):
         with TF32 off on the same values (all parameters rounded to the
         row's type first, the two biases folded into attnc's one):
         - f32 against cuDNN with TF32 off, both f32 throughout, to 1e-3:
-          the default product (FMAs below batch 12, 3xTF32 from it) and,
+          the default product (FMAs below batch 11, 3xTF32 from it) and,
           where that is 3xTF32, the FMA one (<name>_simt) to compare;
         - f32 compiled with --f32-matmul=tf32 (<name>_tf32) against cuDNN
           with TF32 on, which is PyTorch's default for cuDNN

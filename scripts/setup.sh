@@ -10,7 +10,10 @@
 #           in its link interface (cmake/AddAttnc.cmake)
 #   test:   llvm-22-tools (lit, FileCheck, not), python3 with numpy
 #           (Debian's python3-numpy; pip as well when the python3 on PATH
-#           is another interpreter, a pyenv or venv one)
+#           is another interpreter, a pyenv or venv one), and cuobjdump
+#           and nvdisasm (NVIDIA's nvidia-cuda-cuobjdump and
+#           nvidia-cuda-nvdisasm wheels from PyPI) where the CUDA toolkit
+#           has none
 #
 # The CUDA Toolkit is optional and not installed here: without it attnc
 # builds and tests everything but the NVRTC steps, which say so.
@@ -42,5 +45,14 @@ if ! python3 -c 'import numpy' 2>/dev/null; then
   echo "setup: installing numpy for $(command -v python3)"
   python3 -m pip install --quiet numpy 2>/dev/null \
     || python3 -m pip install --quiet --break-system-packages numpy
+fi
+# cuobjdump and nvdisasm, for the SASS checks of the kernels' hot loops
+# (bench/sass_loops.py, test/Bench/sass-loops.test): the CUDA toolkit here
+# lacks them, and NVIDIA publishes them on PyPI (0.3 and 5 MB wheels).
+if ! python3 "$(dirname "$0")/../bench/sass_loops.py" --which >/dev/null 2>&1; then
+  sass_tools=(nvidia-cuda-cuobjdump==13.5.37 nvidia-cuda-nvdisasm==13.5.37)
+  echo "setup: installing ${sass_tools[*]} for $(command -v python3)"
+  python3 -m pip install --quiet "${sass_tools[@]}" 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages "${sass_tools[@]}"
 fi
 echo "setup: all dependencies present"

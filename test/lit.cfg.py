@@ -65,6 +65,14 @@ for stub in ["/usr/local/cuda/lib64/stubs/libcuda.so",
         config.substitutions.append(("%cuda_stub", stub))
         break
 
+# cuobjdump, for the SASS checks of hot loops (bench/sass_loops.py finds
+# the toolkit's or the PyPI wheel's that scripts/setup.sh installs).
+import subprocess
+if subprocess.run([config.python_executable,
+                   os.path.join(config.attnc_src_root, "bench", "sass_loops.py"), "--which"],
+                  capture_output=True).returncode == 0:
+    config.available_features.add("cuobjdump")
+
 # The emu device compiles kernels with a host C++ compiler.
 if shutil.which("c++") or shutil.which("clang++") or shutil.which("g++"):
     config.available_features.add("host-cxx")

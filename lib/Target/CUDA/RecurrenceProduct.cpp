@@ -281,16 +281,17 @@ Type RecurrenceEmitter::sixteenBitOperands(graph::MatmulOp matmul) {
 ///
 /// f32 operands: the weights stay f32 in shared memory (their TF32 parts
 /// would need twice the room), so every step converts each fragment
-/// element it reads, and a row tile of 16 costs as much at a batch of 9
+/// element it reads, and a row tile of 16 costs as much at a batch of 6
 /// as at 16. Counted in the SASS of the benchmark's recurrence (sm_90a,
-/// H = 1024, batch 16), per 4096 multiply-adds of a warp: the FMA loop
-/// issues 183 instructions (128 FFMA), one TF32 MMA per product
-/// (--f32-matmul=tf32, each element rounded once) 92, and 3xTF32 (each
-/// split into a rounded part and the exact rest) 129, whatever the rows
-/// up to 16, where the FMA loop's count scales with them. So one TF32 MMA
-/// takes the product from 9 rows and 3xTF32 from 12. Above 16 rows each
-/// warp takes two row tiles (rows padded to a multiple of 32 with the
-/// last row's operands), so each weight fragment it converts feeds two.
+/// H = 1024, batch 16; bench/sass_loops.py), per 4096 multiply-adds of a
+/// warp in the innermost K loop: the FMA loop issues 179 instructions (128
+/// FFMA), one TF32 MMA per product (--f32-matmul=tf32, each element
+/// rounded once) 62, and 3xTF32 (each split into a rounded part and the
+/// exact rest) 117, whatever the rows up to 16, where the FMA loop's count
+/// scales with them. So one TF32 MMA takes the product from 6 rows and
+/// 3xTF32 from 11. Above 16 rows each warp takes two row tiles (rows
+/// padded to a multiple of 32 with the last row's operands), so each
+/// weight fragment it converts feeds two.
 ///
 /// 16-bit operands need no split, so any batch takes the tensor cores.
 /// Shared memory rather than the tensor cores bounds their product: each
@@ -306,8 +307,8 @@ RecurrenceEmitter::tensorWork(int64_t rows, int64_t perBlock,
                               bool halves) const {
   const int64_t fromRows = halves                              ? 1
                            : k.f32Matmul == F32Matmul::Simt   ? INT64_MAX
-                           : k.f32Matmul == F32Matmul::Tf32   ? 9
-                                                              : 12;
+                           : k.f32Matmul == F32Matmul::Tf32   ? 6
+                                                              : 11;
   if (perBlock % 8 != 0 || rows < fromRows)
     return std::nullopt;
   const int64_t warps = k.threads / 32, tilesN = perBlock / 8;

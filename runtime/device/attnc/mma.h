@@ -564,13 +564,16 @@ __device__ __forceinline__ void attnc_ldmatrix_x2_trans(unsigned r[2],
 __device__ __forceinline__ void attnc_tf32_split(float x, unsigned &big,
                                                  unsigned &small) {
   big = attnc_tf32_round(x);
-  // x - big is exact, and not finite only when x is infinite (inf - inf)
-  // or so near FLT_MAX (within 2^-12 of it) that its rounding overflowed:
-  // small is then 0, and x acts as the infinity big is. NaN stays in big.
-  // A select rather than a branch keeps the callers' K loops one basic
-  // block for ptxas to schedule.
+  // x - big is exact for finite x, and NaN for infinite x (inf - inf):
+  // small is then 0, so x acts as the infinity big is. NaN stays in big.
+  // The test is the one cvt.rna.tf32 makes of x (|x| below infinity), so
+  // ptxas shares it: one compare per element fewer than testing rest,
+  // which would also catch a finite x within 2^-12 of FLT_MAX whose
+  // rounding overflowed (big = inf, small = -inf: its products are NaN,
+  // where the exact ones may be finite or overflow). A select rather than
+  // a branch keeps the callers' K loops one basic block for ptxas.
   const float rest = x - __uint_as_float(big);
-  small = fabsf(rest) <= 3.402823466e38f ? __float_as_uint(rest) : 0u;
+  small = fabsf(x) < __int_as_float(0x7f800000) ? __float_as_uint(rest) : 0u;
 }
 
 //===----------------------------------------------------------------------===//
