@@ -64,7 +64,8 @@ def relative_error(got, want):
 #===------------------------------------------------------------------------===#
 
 # Model files compiled from one graph in another way (bench/prepare.sh):
-# for sm_90 (mma.sync), and the f32 GEMM with --f32-matmul=simt or tf32.
+# for sm_90 (mma.sync), and the f32 GEMM and LSTMs with --f32-matmul=simt
+# or tf32.
 VARIANTS = ("_sm90", "_simt", "_tf32")
 
 
@@ -318,7 +319,7 @@ def gpu_group(args, runtime, group):
         with TF32 off on the same values (all parameters rounded to the
         row's type first, the two biases folded into attnc's one):
         - f32 against cuDNN with TF32 off, both f32 throughout, to 1e-3:
-          the default product (FMAs below batch 11, 3xTF32 from it) and,
+          the default product (FMAs below batch 9, 3xTF32 from it) and,
           where that is 3xTF32, the FMA one (<name>_simt) to compare;
         - f32 compiled with --f32-matmul=tf32 (<name>_tf32) against cuDNN
           with TF32 on, which is PyTorch's default for cuDNN

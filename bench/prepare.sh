@@ -26,7 +26,7 @@ for kind in models tiny; do
         done ;;
       lstm_b[0-9]*) # _tf32 against cuDNN with TF32 on, PyTorch's default
         # there; _simt, the FMA product, against the default (3xTF32 from
-        # batch 11) where the two differ
+        # batch 9) where the two differ
         "$attnc" "$ir" --arch sm_90a --f32-matmul=tf32 -o "${ir%.ir}_tf32.cubin"
         case "$(basename "$ir")" in
           lstm_b1.ir) ;;

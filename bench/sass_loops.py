@@ -159,15 +159,19 @@ def main():
     failed = False
     for check in args.check:
         key, _, limit = check.partition("=")
+        try:
+            limit = float(limit)
+        except ValueError:
+            sys.exit(f"sass_loops.py: --check {check}: expected FILE:KERNEL=MAX")
         if key not in hottest:
             print(f"CHECK FAILED: {key}: no tensor-core loop found")
             failed = True
             continue
         got = hottest[key]["per_tensor"]
-        ok = got <= float(limit)
+        ok = got <= limit
         failed |= not ok
         print(f"check {key}: {got:.1f} instructions per tensor-core instruction "
-              f"{'<=' if ok else 'EXCEEDS'} {limit}")
+              f"{'<=' if ok else 'EXCEEDS'} {limit:g}")
     sys.exit(1 if failed else 0)
 
 

@@ -53,6 +53,7 @@ if ! python3 "$(dirname "$0")/../bench/sass_loops.py" --which >/dev/null 2>&1; t
   sass_tools=(nvidia-cuda-cuobjdump==13.5.37 nvidia-cuda-nvdisasm==13.5.37)
   echo "setup: installing ${sass_tools[*]} for $(command -v python3)"
   python3 -m pip install --quiet "${sass_tools[@]}" 2>/dev/null \
-    || python3 -m pip install --quiet --break-system-packages "${sass_tools[@]}"
+    || python3 -m pip install --quiet --break-system-packages "${sass_tools[@]}" \
+    || echo "setup: could not install them; lit reports the SASS checks as unsupported"
 fi
 echo "setup: all dependencies present"

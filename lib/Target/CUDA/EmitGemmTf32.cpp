@@ -6,7 +6,8 @@
 // (--f32-matmul=tf32). By default each operand is split into a rounded
 // part and the exact remainder (attnc_tf32_split in attnc/mma.h) and the
 // product is the sum of three MMAs, big x big + big x small + small x
-// big; only small x small (about 2^-22 of the product) is dropped. Each K
+// big; what is lost is small x small (about 2^-22 of the product) and the
+// bits of small the tensor cores do not read (up to 2^-21 of x). Each K
 // step's MMAs go into a partial sum added to the accumulator in f32, so a
 // tensor core that truncates its sums never truncates the accumulator.
 // The result is about as accurate as an f32 FMA loop, at about twice its

@@ -132,9 +132,9 @@ private:
   /// padded to paddedRows, a multiple of 16 mTiles): `units` blocks of
   /// mTiles x nTiles tiles (blocksN of them across), each computed by
   /// kGroups warps that split its K steps of kStep k (8 on TF32, 16 on
-  /// 16-bit operands), `steps` K steps per iteration. TF32 takes two row
-  /// tiles per block, so that each weight fragment split feeds two MMAs
-  /// (emitResidentMatmul says why).
+  /// 16-bit operands), `steps` K steps per iteration. Above 16 rows TF32
+  /// takes two row tiles per block, so that each weight fragment it
+  /// converts feeds two MMAs (tensorWork says why).
   struct TensorWork {
     int64_t mTiles = 1, kStep = 8, paddedRows = 16, nTiles = 1, blocksN = 1,
             units = 1, kGroups = 1, steps = 1;

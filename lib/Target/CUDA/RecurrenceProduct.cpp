@@ -15,6 +15,7 @@
 
 #include "RecurrenceEmitter.h"
 
+#include <cassert>
 #include <functional>
 
 using namespace mlir;
@@ -161,9 +162,9 @@ std::string RecurrenceEmitter::residentSlot(const ResidentPlan &plan,
   std::string column = "(" + c + ")";
   // (k4 % lanes) * swizzle % 8 is (k4 * swizzle) % 8, lanes x swizzle
   // being 32: one multiplication and a mask, unsigned, so that the
-  // compilers fold it where k4's low bits are known (k4 = 2 step + 1 in
-  // the tensor-core K loops gives a constant), where signed % kept a
-  // remainder sequence per load.
+  // compilers fold it where k4's low bits are known (with swizzle 4, k4 =
+  // 2 step or 2 step + 1 in the tensor-core K loops gives a constant),
+  // where signed % kept a remainder sequence per load.
   if (split.swizzle) {
     assert(split.lanes * split.swizzle % 8 == 0 && "swizzle spans 8 slots");
     column = "(" + column + " ^ (int)((unsigned)(" + k4 + ") * " +
@@ -281,17 +282,20 @@ Type RecurrenceEmitter::sixteenBitOperands(graph::MatmulOp matmul) {
 ///
 /// f32 operands: the weights stay f32 in shared memory (their TF32 parts
 /// would need twice the room), so every step converts each fragment
-/// element it reads, and a row tile of 16 costs as much at a batch of 6
-/// as at 16. Counted in the SASS of the benchmark's recurrence (sm_90a,
-/// H = 1024, batch 16; bench/sass_loops.py), per 4096 multiply-adds of a
-/// warp in the innermost K loop: the FMA loop issues 179 instructions (128
-/// FFMA), one TF32 MMA per product (--f32-matmul=tf32, each element
-/// rounded once) 62, and 3xTF32 (each split into a rounded part and the
-/// exact rest) 117, whatever the rows up to 16, where the FMA loop's count
-/// scales with them. So one TF32 MMA takes the product from 6 rows and
-/// 3xTF32 from 11. Above 16 rows each warp takes two row tiles (rows
-/// padded to a multiple of 32 with the last row's operands), so each
-/// weight fragment it converts feeds two.
+/// element it reads. Counted in the SASS of the benchmark's recurrence
+/// (sm_90a, H = 1024; bench/sass_loops.py), per 4096 multiply-adds
+/// computed by a warp in the innermost K loop: one TF32 MMA per product
+/// (--f32-matmul=tf32, each element rounded once) 62 instructions and
+/// 3xTF32 (each split into a rounded part and the exact rest) 117, on a
+/// row tile of 16 whatever rows it holds; the FMA loop 179 on tiles of 8
+/// rows (128 FFMA) and 198 on tiles of 4, its rows padded to whole tiles
+/// (tileSplit). Per product actually needed that makes one TF32 MMA
+/// cheaper from 5 rows (62 x 16/5 = 198 against 198 x 8/5 = 317) and
+/// 3xTF32 from 9 (117 x 16/9 = 208 against 179 x 16/9 = 318); at 8 rows
+/// the FMA loop's one full tile (179) beats 3xTF32's half-empty one (234).
+/// Above 16 rows each warp takes two row tiles (rows padded to a multiple
+/// of 32 with the last row's operands), so each weight fragment it
+/// converts feeds two.
 ///
 /// 16-bit operands need no split, so any batch takes the tensor cores.
 /// Shared memory rather than the tensor cores bounds their product: each
@@ -307,8 +311,8 @@ RecurrenceEmitter::tensorWork(int64_t rows, int64_t perBlock,
                               bool halves) const {
   const int64_t fromRows = halves                              ? 1
                            : k.f32Matmul == F32Matmul::Simt   ? INT64_MAX
-                           : k.f32Matmul == F32Matmul::Tf32   ? 6
-                                                              : 11;
+                           : k.f32Matmul == F32Matmul::Tf32   ? 5
+                                                              : 9;
   if (perBlock % 8 != 0 || rows < fromRows)
     return std::nullopt;
   const int64_t warps = k.threads / 32, tilesN = perBlock / 8;
