@@ -6,6 +6,9 @@ Usage:
   gpu_bench.py --models DIR --group G --json F    one group, in this process
   gpu_bench.py --models DIR --dry-run [--json F]  anywhere: tiny models on
                                                   the emulation device
+  gpu_bench.py --models DIR --rehearse [--json F] anywhere with PyTorch: the
+                                                  GPU run's own code, PyTorch
+                                                  on the CPU, attnc on emu
   gpu_bench.py --table FILE                       the table again, from the
                                                   raw numbers of a GPU run
 DIR holds <name>.cubin and <name>.ir for every model of make_models.py
@@ -22,10 +25,16 @@ group's rows; the table names every group that did not finish.
 
 The dry run checks the plumbing without a GPU or PyTorch: each tiny model
 runs on the emu device and is compared with `attnc run --device=interp`.
+The rehearsal runs the GPU run itself (every group, each in its own
+process, the same references, peers and table) with PyTorch on the CPU
+and attnc on the emu device, on the tiny models (bench/build/tiny): the
+code a GPU session would run, checked where there is none. Each group
+takes its shapes from the model files, so the same code serves both.
 """
 import argparse
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -151,17 +160,30 @@ def gpu_group(args, runtime, group):
     """Runs one group of GROUPS in this process and returns its result:
     the ceilings for "ceilings", the hardware checks' rows for "checks",
     else the rows of its models."""
+    rehearse = args.rehearse  # PyTorch on the CPU, attnc on the emu device
+    attnc_device = ar.DEVICE_EMU if rehearse else ar.DEVICE_CUDA
     if group.startswith("check:"):
         return {"checks": hardware_checks.run(
-            args.checks, runtime, ar.DEVICE_CUDA, only=group[len("check:"):])}
+            args.checks, runtime, attnc_device, only=group[len("check:"):])}
     import torch
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    device = torch.device("cuda")
-    stream = torch.cuda.current_stream()
-    generator = torch.Generator(device="cuda").manual_seed(1)
+    device = torch.device("cpu" if rehearse else "cuda")
+    generator = torch.Generator(device=device.type).manual_seed(1)
+
+    def synchronize():
+        if not rehearse:
+            torch.cuda.synchronize()
 
     def timed(fn, min_runs=10, budget=1.0):
+        if rehearse:  # the wall clock, twice: the code path, not the figure
+            fn()
+            times = []
+            for _ in range(2):
+                start = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - start)
+            return statistics.median(times)
         for _ in range(3):
             fn()
         torch.cuda.synchronize()
@@ -181,14 +203,16 @@ def gpu_group(args, runtime, group):
         return (torch.rand(shape, generator=generator, device=device) * 2 - 1).mul_(scale).to(dtype)
 
     if group == "ceilings":  # measured now, on this GPU
-        a = rand((8192, 8192), torch.bfloat16)
-        b = rand((8192, 8192), torch.bfloat16)
-        matmul_tflops = 2 * 8192 ** 3 / timed(lambda: a @ b) / 1e12
-        src = torch.empty(1 << 28, dtype=torch.float32, device=device)
+        n = 256 if rehearse else 8192
+        a = rand((n, n), torch.bfloat16)
+        b = rand((n, n), torch.bfloat16)
+        matmul_tflops = 2 * n ** 3 / timed(lambda: a @ b) / 1e12
+        src = torch.empty(1 << (20 if rehearse else 28), dtype=torch.float32, device=device)
         dst = torch.empty_like(src)
         copy_tbs = 2 * src.numel() * 4 / timed(lambda: dst.copy_(src)) / 1e12
         print(f"ceilings: bf16 matmul {matmul_tflops:.0f} TFLOP/s, device copy {copy_tbs:.2f} TB/s")
-        return {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__,
+        gpu = "CPU (rehearsal)" if rehearse else torch.cuda.get_device_name()
+        return {"gpu": gpu, "torch": torch.__version__,
                 "ceilings": {"bf16_matmul_tflops": matmul_tflops, "copy_tbs": copy_tbs}}
     matmul_tflops, copy_tbs = args.ceilings
 
@@ -196,7 +220,7 @@ def gpu_group(args, runtime, group):
 
     def attnc_session(name, inputs):
         model = runtime.model(os.path.join(args.models, name + ".cubin"))
-        session = model.session(ar.DEVICE_CUDA)
+        session = model.session(attnc_device)
         for i, t in enumerate(inputs):
             session.bind_device(i, t.data_ptr(), t.numel() * t.element_size())
         return model, session
@@ -214,14 +238,14 @@ def gpu_group(args, runtime, group):
                tolerance, extra=None):
         model, session = attnc_session(name, inputs)
         session.enqueue(ctypes_stream())
-        torch.cuda.synchronize()
+        synchronize()
         got = read_outputs(model, session)
         want = [w.float().cpu() for w in reference()]
         error = max(relative_error(g.numpy(), w.numpy()) for g, w in zip(got, want))
         ok = error <= tolerance
         attnc_s = timed(lambda: session.enqueue(ctypes_stream()))
         try:  # where the time goes; a failure here costs only the breakdown
-            kernels = profile_kernels(session, ctypes_stream())
+            kernels = profile_kernels(session, ctypes_stream(), runs=1 if rehearse else 5)
         except Exception as e:  # noqa: BLE001
             kernels = [{"kernel": "profile failed", "kind": str(e).splitlines()[0] if str(e) else
                         type(e).__name__, "ms": float("nan")}]
@@ -254,60 +278,69 @@ def gpu_group(args, runtime, group):
         print(f"{'':28s} kernels: {kernel_summary(kernels)}", flush=True)
 
     def ctypes_stream():
+        if rehearse:
+            return None
         import ctypes
         return ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
 
     names = {f[:-6] for f in os.listdir(args.models) if f.endswith(".cubin")}
+
+    def matching(pattern):
+        """The prepared models whose whole name matches `pattern`, sorted."""
+        return sorted(n for n in names if re.fullmatch(pattern, n))
+
+    def shapes(name):
+        """The model file's input shapes: each group takes its sizes from
+        them, so the full-size and the tiny models run the same code."""
+        model = runtime.model(os.path.join(args.models, name + ".cubin"))
+        return [tuple(info["shape"]) for info in model.inputs]
     from torch.nn.attention import SDPBackend, sdpa_kernel
     import torch.nn.functional as F
 
     def gemms(suffix):
-        for n in (4096, 8192):
-            name = f"gemm_bf16_{n}{suffix}"
-            if name not in names:
-                continue
-            a, b = rand((n, n), torch.bfloat16), rand((n, n), torch.bfloat16)
-            record(name, f"{n}x{n}x{n}", "bf16", [a, b], lambda: [a.float() @ b.float()],
-                   {"torch.matmul": lambda: a @ b}, 2 * n ** 3, "TFLOP/s", 1e-2)
+        for name in matching(rf"gemm_bf16(_\d+)?{suffix}"):
+            (m, k), (_, n) = shapes(name)
+            a, b = rand((m, k), torch.bfloat16), rand((k, n), torch.bfloat16)
+            record(name, f"{m}x{n}x{k}", "bf16", [a, b], lambda: [a.float() @ b.float()],
+                   {"torch.matmul": lambda: a @ b}, 2 * m * n * k, "TFLOP/s", 1e-2)
 
     def f32_gemms():
         """The f32 GEMM in each --f32-matmul mode (all mma.sync or SIMT,
         none wgmma): 3xTF32 and SIMT against cuBLAS with TF32 off (what
         PyTorch does by default), one TF32 product against cuBLAS with it
         on. The reference is f64; the percent column is of the bf16 rate."""
-        n = 4096
-        a, b = rand((n, n), torch.float32), rand((n, n), torch.float32)
+        for base in matching(r"gemm_f32(_\d+)?"):
+            (m, k), (_, n) = shapes(base)
+            a, b = rand((m, k), torch.float32), rand((k, n), torch.float32)
 
-        def tf32_matmul():
-            torch.backends.cuda.matmul.allow_tf32 = True
-            try:
-                return a @ b
-            finally:
-                torch.backends.cuda.matmul.allow_tf32 = False
-        sgemm = {"torch.matmul (TF32 off)": lambda: a @ b}
-        for mode, dtype, peers, tolerance in (
-                ("", "f32 (3xtf32)", sgemm, 1e-5), ("_simt", "f32 (simt)", sgemm, 1e-5),
-                ("_tf32", "f32 (tf32)", {"torch.matmul (TF32 on)": tf32_matmul}, 4e-3)):
-            name = f"gemm_f32_{n}{mode}"
-            if name in names:
-                record(name, f"{n}x{n}x{n}", dtype, [a, b],
-                       lambda: [a.double() @ b.double()], peers, 2 * n ** 3,
-                       "TFLOP/s", tolerance)
+            def tf32_matmul():
+                torch.backends.cuda.matmul.allow_tf32 = True
+                try:
+                    return a @ b
+                finally:
+                    torch.backends.cuda.matmul.allow_tf32 = False
+            sgemm = {"torch.matmul (TF32 off)": lambda: a @ b}
+            for mode, dtype, peers, tolerance in (
+                    ("", "f32 (3xtf32)", sgemm, 1e-5), ("_simt", "f32 (simt)", sgemm, 1e-5),
+                    ("_tf32", "f32 (tf32)", {"torch.matmul (TF32 on)": tf32_matmul}, 4e-3)):
+                if base + mode in names:
+                    record(base + mode, f"{m}x{n}x{k}", dtype, [a, b],
+                           lambda: [a.double() @ b.double()], peers, 2 * m * n * k,
+                           "TFLOP/s", tolerance)
 
     def attentions(suffix):
-        for causal in (False, True):
-            name = f"attention{'_causal' if causal else ''}_bf16_s4096{suffix}"
-            if name not in names:
-                continue
-            q, k, v = (rand((4, 16, 4096, 128), torch.bfloat16) for _ in range(3))
+        for name in matching(rf"attention(_causal)?_bf16(_s\d+)?{suffix}"):
+            causal = name.startswith("attention_causal")
+            B, H, S, D = shapes(name)[0]
+            q, k, v = (rand((B, H, S, D), torch.bfloat16) for _ in range(3))
 
             def sdpa(backend):
                 def run():
                     with sdpa_kernel([backend]):
                         return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
                 return run
-            flops = 4 * 4 * 16 * 4096 * 4096 * 128 // (2 if causal else 1)
-            record(name, "4x16x4096x128", "bf16", [q, k, v],
+            flops = 4 * B * H * S * S * D // (2 if causal else 1)
+            record(name, f"{B}x{H}x{S}x{D}", "bf16", [q, k, v],
                    lambda: [F.scaled_dot_product_attention(q.float(), k.float(), v.float(),
                                                            is_causal=causal)],
                    {"sdpa-flash": sdpa(SDPBackend.FLASH_ATTENTION),
@@ -331,26 +364,24 @@ def gpu_group(args, runtime, group):
           of the state and gates, 512 steps of them.
         Where the peer rounds too, its own error is recorded next to
         attnc's (peer_max_rel_error)."""
-        T, H = 512, 1024
         variants = ((torch.float32, "lstm", "", "f32", 1e-3),
                     (torch.float32, "lstm", "_simt", "f32 (simt)", 1e-3),
                     (torch.float32, "lstm", "_tf32", "f32 (tf32)", 1e-2),
                     (torch.bfloat16, "lstm_bf16", "", "bf16", 3e-2))
         for dtype, prefix, suffix, label, tolerance in variants:
             tf32 = suffix == "_tf32"
-            for batch in (1, 16, 64):
-                name = f"{prefix}_b{batch}{suffix}"
-                if name not in names:
-                    continue
-                reference_lstm = torch.nn.LSTM(H, H).to(device)
+            found = matching(rf"{prefix}_b\d+{suffix}")
+            for name in sorted(found, key=lambda n: shapes(n)[1][0]):  # by batch
+                (T, batch, I), (_, H) = shapes(name)[:2]
+                reference_lstm = torch.nn.LSTM(I, H).to(device)
                 with torch.no_grad():  # the same values in both precisions
                     reference_lstm.bias_ih_l0 += reference_lstm.bias_hh_l0
                     reference_lstm.bias_hh_l0.zero_()  # attnc's model has one bias
                     for p in reference_lstm.parameters():
                         p.copy_(p.to(dtype).float())
-                lstm = torch.nn.LSTM(H, H).to(device, dtype)
+                lstm = torch.nn.LSTM(I, H).to(device, dtype)
                 lstm.load_state_dict(reference_lstm.state_dict())
-                xs = rand((T, batch, H), dtype)
+                xs = rand((T, batch, I), dtype)
                 h0 = rand((1, batch, H), dtype, 0.1)
                 c0 = rand((1, batch, H), dtype, 0.1)
                 w = lstm.weight_ih_l0.detach().t().contiguous()
@@ -383,7 +414,7 @@ def gpu_group(args, runtime, group):
                                  "nn.LSTM(cuDNN, TF32 off)")
                     record(name, f"T{T} B{batch} H{H}", label,
                            [xs, h0[0].contiguous(), c0[0].contiguous(), w, u, bias], ref,
-                           {peer_name: peer}, 8 * T * batch * H * (H + H), "TFLOP/s",
+                           {peer_name: peer}, 8 * T * batch * H * (I + H), "TFLOP/s",
                            tolerance, extra)
                 rows[-1]["per_step_us"] = rows[-1]["attnc_s"] / T * 1e6
                 # The recurrence kernel alone (the hoisted projection is a
@@ -403,48 +434,53 @@ def gpu_group(args, runtime, group):
                 hs.append(h)
         return [torch.stack(hs), h] if keep_states else h
 
+    def loop_peer(T):
+        """The sequential loop's peer: its first `steps` steps, `repeats`
+        times (all T steps of a PyTorch loop take too long to time)."""
+        steps = min(T, 4096)
+        return steps, T // steps, f"torch loop ({steps} of {T} steps, x{T // steps})"
+
     def mingrus():
-        name = "mingru_t65536"
-        if name in names:
-            T, B, I, H = 65536, 1, 512, 512
+        for name in matching(r"mingru(_t\d+)?"):
+            (T, B, I), (_, H) = shapes(name)[:2]
             xs = rand((T, B, I), torch.float32)
             h0 = rand((B, H), torch.float32, 0.1)
             wz, wh = rand((I, H), torch.float32, 0.05), rand((I, H), torch.float32, 0.05)
+            steps, repeats, label = loop_peer(T)
 
             def reference():
                 z = torch.sigmoid(xs @ wz)
                 return recur(1 - z, z * (xs @ wh), h0, T, True)
 
-            def loop_4096():
-                z = torch.sigmoid(xs[:4096] @ wz)
-                return recur(1 - z, z * (xs[:4096] @ wh), h0, 4096, False)
+            def loop():
+                z = torch.sigmoid(xs[:steps] @ wz)
+                return recur(1 - z, z * (xs[:steps] @ wh), h0, steps, False)
             with torch.no_grad():
                 # The whole model: its two f32 projections dominate, so it is
-                # rated by their flops; mingru_scan_t65536 rates the scan's
+                # rated by their flops; mingru_scan rates the scan's
                 # bandwidth.
                 record(name, f"T{T} B{B} I{I} H{H}", "f32", [xs, h0, wz, wh], reference,
-                       {"torch loop (4096 of 65536 steps, x16)": lambda: [loop_4096() for _ in range(16)]},
+                       {label: lambda: [loop() for _ in range(repeats)]},
                        4 * T * B * I * H, "TFLOP/s", 1e-4)
-        name = "mingru_scan_t65536"
-        if name in names:
+        for name in matching(r"mingru_scan(_t\d+)?"):
             # The scan kernel alone (its a and b producers fused): reads the
             # gate pre-activation and the candidate, writes the state.
-            T, B, H = 65536, 1, 512
+            T, B, H = shapes(name)[0]
             zxs = rand((T, B, H), torch.float32)
             hts = rand((T, B, H), torch.float32)
             h0 = rand((B, H), torch.float32, 0.1)
+            steps, repeats, label = loop_peer(T)
 
             def scan_reference():
                 z = torch.sigmoid(zxs)
                 return recur(1 - z, z * hts, h0, T, True)
 
-            def scan_loop_4096():
-                z = torch.sigmoid(zxs[:4096])
-                return recur(1 - z, z * hts[:4096], h0, 4096, False)
+            def scan_loop():
+                z = torch.sigmoid(zxs[:steps])
+                return recur(1 - z, z * hts[:steps], h0, steps, False)
             with torch.no_grad():
                 record(name, f"T{T} B{B} H{H}", "f32", [zxs, hts, h0], scan_reference,
-                       {"torch loop (4096 of 65536 steps, x16)":
-                            lambda: [scan_loop_4096() for _ in range(16)]},
+                       {label: lambda: [scan_loop() for _ in range(repeats)]},
                        3 * T * B * H * 4, "TB/s", 1e-4)
 
     {"gemm_sm90": lambda: (gemms("_sm90"), f32_gemms()),
@@ -518,6 +554,8 @@ def gpu_run(args):
     def command(group, path):
         command = [sys.executable, os.path.abspath(__file__), "--models", args.models,
                    "--checks", args.checks, "--group", group, "--json", path]
+        if args.rehearse:
+            command.append("--rehearse")
         if ceilings:
             command += ["--ceilings", f"{ceilings['bf16_matmul_tflops']},{ceilings['copy_tbs']}"]
         return command
@@ -628,6 +666,9 @@ def main():
     parser.add_argument("--models")
     parser.add_argument("--json")
     parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--rehearse", action="store_true",
+                        help="the GPU run with PyTorch on the CPU and attnc on "
+                             "the emulation device (use the tiny models)")
     parser.add_argument("--table", metavar="FILE")
     parser.add_argument("--group", help="run only this group (of GROUPS, or "
                                          "check:NAME), in this process")
