@@ -7,9 +7,9 @@
 // part and the exact remainder (attnc_tf32_split in attnc/mma.h) and the
 // product is the sum of three MMAs, big x big + big x small + small x
 // big; what is lost is small x small (about 2^-22 of the product) and the
-// bits of small the tensor cores do not read (up to 2^-21 of x). Each K
-// step's MMAs go into a partial sum added to the accumulator in f32, so a
-// tensor core that truncates its sums never truncates the accumulator.
+// bits of small the tensor cores do not read (up to 2^-21 of x). The MMAs
+// of two K steps go into a partial sum added to the accumulator in f32, so
+// a tensor core that truncates its sums never truncates the accumulator.
 // The result is about as accurate as an f32 FMA loop, at about twice its
 // rate on an H200 (three MMAs at the TF32 rate against the FMA pipe).
 //
@@ -59,18 +59,31 @@ public:
   void tile(CodeWriter &w, const std::string &tileA,
             const std::string &tileB) const override {
     openActive(w);
-    // One K step at a time: its mTiles x nTiles independent chains of MMAs
-    // (16 at 128 x 128 tiles) keep the tensor cores busy while the next
-    // A tile's loads and splits issue. Unrolling twice cost 32 registers
-    // (194 against 162 at 128 x 128 tiles) and 60 ms of NVRTC per kernel
-    // (the LSTM example as one program: 0.37 against 0.31 s).
+    // 3xTF32 adds its partial sums into the accumulators every `steps` K
+    // steps of 8 (below): two where the K tile allows, which halves those
+    // adds (64 per 48 MMAs at 128 x 128 tiles, a fifth of the K loop in
+    // SASS) for 48 registers more. Otherwise one K step per iteration: its
+    // mTiles x nTiles independent chains of MMAs (16 at 128 x 128 tiles)
+    // keep the tensor cores busy while the next A tile's loads and splits
+    // issue. Unrolling the loop as such cost 32 registers (194 against 162
+    // at 128 x 128 tiles) and 60 ms of NVRTC per kernel.
+    const int64_t steps = compensated && tk % 16 == 0 ? 2 : 1;
     w.line("#pragma unroll 1");
-    w.open("for (int kk = 0; kk < " + num(tk) + "; kk += 8)");
+    w.open("for (int kk = 0; kk < " + num(tk) + "; kk += " + num(8 * steps) + ")");
+    if (compensated) {
+      w.line("float part[" + num(mTiles) + "][" + num(nTiles) + "][4];");
+      w.line("#pragma unroll");
+      w.line("for (int i = 0; i < " + num(mTiles) + "; ++i) for (int j = 0; j < " +
+             num(nTiles) + "; ++j) for (int r = 0; r < 4; ++r) part[i][j][r] = 0.0f;");
+    }
+    w.line("#pragma unroll");
+    w.open("for (int u = 0; u < " + num(8 * steps) + "; u += 8)");
+    w.line("const int k0 = kk + u;");
     w.line("unsigned bBig[" + num(nTiles) + "][2]" +
            (compensated ? ", bSmall[" + num(nTiles) + "][2]" : "") + ";");
     w.line("#pragma unroll");
     w.open("for (int j = 0; j < " + num(nTiles) + "; ++j)");
-    w.line("const float *b = " + tileB + " + (kk + inGroup) * " +
+    w.line("const float *b = " + tileB + " + (k0 + inGroup) * " +
            num(strideB) + " + warpCol + 8 * j + group;");
     w.line(split("b[0]", "bBig[j][0]", "bSmall[j][0]"));
     w.line(split("b[" + num(4 * strideB) + "]", "bBig[j][1]", "bSmall[j][1]"));
@@ -78,7 +91,7 @@ public:
     w.line("#pragma unroll");
     w.open("for (int i = 0; i < " + num(mTiles) + "; ++i)");
     w.line("const float *a = " + tileA + " + (warpRow + 16 * i + group) * " +
-           num(strideA) + " + kk + inGroup;");
+           num(strideA) + " + k0 + inGroup;");
     w.line(std::string("unsigned aBig[4]") +
            (compensated ? ", aSmall[4]" : "") + ";");
     // a0..a3: (row, k) = (group, inGroup), (group + 8, inGroup),
@@ -93,29 +106,32 @@ public:
       w.line("for (int j = 0; j < " + num(nTiles) + "; ++j) " + body);
     };
     if (compensated) {
-      // The three products of one K step go into a zeroed partial sum that
-      // is then added to the accumulator by an f32 add, which rounds to
-      // nearest: the tensor cores may truncate each MMA's sum (emulation
-      // of attnc_mma_m16n8k8_tf32), and truncating the accumulator at every
-      // MMA biases it by up to 1e-4 relative at K = 4096 (measured under
-      // emulation; 1e-6 this way, as an f32 FMA loop). The small terms go
-      // first, while the partial sum holds less. Each kind of product runs
-      // over the nTiles tiles before the next, so that consecutive MMAs are
-      // independent and issue back to back (a tile's three depend on each
-      // other).
-      w.line("float part[" + num(nTiles) + "][4];");
-      eachTile("for (int r = 0; r < 4; ++r) part[j][r] = 0.0f;");
-      eachTile("attnc_mma_m16n8k8_tf32(part[j], aSmall, bBig[j], part[j]);");
-      eachTile("attnc_mma_m16n8k8_tf32(part[j], aBig, bSmall[j], part[j]);");
-      eachTile("attnc_mma_m16n8k8_tf32(part[j], aBig, bBig[j], part[j]);");
-      eachTile("for (int r = 0; r < 4; ++r) acc[i][j][r] += part[j][r];");
+      // The three products of each K step go into a zeroed partial sum
+      // that an f32 add, which rounds to nearest, then puts into the
+      // accumulator: the tensor cores may truncate each MMA's sum
+      // (emulation of attnc_mma_m16n8k8_tf32), and truncating the
+      // accumulator at every MMA biases it by up to 1e-4 relative at K =
+      // 4096 (measured under emulation; 1e-6 this way, as an f32 FMA
+      // loop). The small terms go first, while the partial sum holds less.
+      // Each kind of product runs over the nTiles tiles before the next,
+      // so that consecutive MMAs are independent and issue back to back
+      // (a tile's three depend on each other).
+      eachTile("attnc_mma_m16n8k8_tf32(part[i][j], aSmall, bBig[j], part[i][j]);");
+      eachTile("attnc_mma_m16n8k8_tf32(part[i][j], aBig, bSmall[j], part[i][j]);");
+      eachTile("attnc_mma_m16n8k8_tf32(part[i][j], aBig, bBig[j], part[i][j]);");
     } else {
       // One TF32 rounding (about 5e-4 of each operand) outweighs any
       // truncation of the accumulator.
       eachTile("attnc_mma_m16n8k8_tf32(acc[i][j], aBig, bBig[j], acc[i][j]);");
     }
-    w.close();
-    w.close();
+    w.close(); // i
+    w.close(); // u
+    if (compensated) {
+      w.line("#pragma unroll");
+      w.line("for (int i = 0; i < " + num(mTiles) + "; ++i) for (int j = 0; j < " +
+             num(nTiles) + "; ++j) for (int r = 0; r < 4; ++r) acc[i][j][r] += part[i][j][r];");
+    }
+    w.close(); // kk
     closeActive(w);
   }
 

@@ -894,7 +894,8 @@ static void mmaTf32ProductThunk(void **args) {
 }
 
 /// ||C - ref|| / ||ref|| of a 16x8x2048 product of U(-1, 1) values,
-/// against f64. 3xTF32 with partial sums per K step (EmitGemmTf32.cpp) must
+/// against f64. 3xTF32 with partial sums per K step (EmitGemmTf32.cpp takes
+/// two K steps per partial sum, which the f32 reach below also covers) must
 /// be within f32's reach: each product errs by up to about 5 * 2^-22 of
 /// |a b| (small x small dropped, each small read to 11 bits),
 /// the f32 sum by k * 2^-24 at worst (measured 2.6e-7, so 1e-6). Straight
