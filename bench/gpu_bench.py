@@ -6,9 +6,10 @@ Usage:
   gpu_bench.py --models DIR --group G --json F    one group, in this process
   gpu_bench.py --models DIR --dry-run [--json F]  anywhere: tiny models on
                                                   the emulation device
-  gpu_bench.py --models DIR --rehearse [--json F] anywhere with PyTorch: the
-                                                  GPU run's own code, PyTorch
-                                                  on the CPU, attnc on emu
+  gpu_bench.py --models DIR --checks C --rehearse anywhere with PyTorch:
+                                                  the GPU run's own code,
+                                                  PyTorch on the CPU, attnc on
+                                                  emu (tiny models, few checks)
   gpu_bench.py --table FILE                       the table again, from the
                                                   raw numbers of a GPU run
 DIR holds <name>.cubin and <name>.ir for every model of make_models.py
@@ -412,7 +413,8 @@ def gpu_group(args, runtime, group):
                     peer_name = ("nn.LSTM" if dtype != torch.float32 else
                                  "nn.LSTM(cuDNN, TF32 on)" if tf32 else
                                  "nn.LSTM(cuDNN, TF32 off)")
-                    record(name, f"T{T} B{batch} H{H}", label,
+                    shape = f"T{T} B{batch} H{H}" if I == H else f"T{T} B{batch} I{I} H{H}"
+                    record(name, shape, label,
                            [xs, h0[0].contiguous(), c0[0].contiguous(), w, u, bias], ref,
                            {peer_name: peer}, 8 * T * batch * H * (I + H), "TFLOP/s",
                            tolerance, extra)
@@ -696,6 +698,8 @@ def main():
     if args.group and not (args.group.startswith("check:") or
                            args.group in dict(GROUPS) and args.group != "checks"):
         parser.error(f"--group {args.group}: not a group of the GPU run")
+    if args.dry_run and args.rehearse:
+        parser.error("--dry-run and --rehearse are two different runs: pick one")
     if args.dry_run:
         result = dry_run(args, ar.Runtime(ar.default_library()))
     elif args.group:
