@@ -74,9 +74,9 @@ def relative_error(got, want):
 #===------------------------------------------------------------------------===#
 
 # Model files compiled from one graph in another way (bench/prepare.sh):
-# for sm_90 (mma.sync), and the f32 GEMM and LSTMs with --f32-matmul=simt
-# or tf32.
-VARIANTS = ("_sm90", "_simt", "_tf32")
+# for sm_90 (mma.sync), the f32 GEMM and LSTMs with --f32-matmul=simt
+# or tf32, and the batch-1 LSTM with --recurrence-exchange=barrier.
+VARIANTS = ("_sm90", "_simt", "_tf32", "_barrier")
 
 
 def graph_of(name):
@@ -354,7 +354,9 @@ def gpu_group(args, runtime, group):
         row's type first, the two biases folded into attnc's one):
         - f32 against cuDNN with TF32 off, both f32 throughout, to 1e-3:
           the default product (FMAs below batch 9, 3xTF32 from it) and,
-          where that is 3xTF32, the FMA one (<name>_simt) to compare;
+          where that is 3xTF32, the FMA one (<name>_simt) to compare; at
+          batch 1 also a grid barrier every step (<name>_barrier) against
+          the default tagged exchange of the state;
         - f32 compiled with --f32-matmul=tf32 (<name>_tf32) against cuDNN
           with TF32 on, which is PyTorch's default for cuDNN
           (torch.backends.cudnn.allow_tf32; only its matmuls default to
@@ -367,6 +369,7 @@ def gpu_group(args, runtime, group):
         attnc's (peer_max_rel_error)."""
         variants = ((torch.float32, "lstm", "", "f32", 1e-3),
                     (torch.float32, "lstm", "_simt", "f32 (simt)", 1e-3),
+                    (torch.float32, "lstm", "_barrier", "f32 (barrier)", 1e-3),
                     (torch.float32, "lstm", "_tf32", "f32 (tf32)", 1e-2),
                     (torch.bfloat16, "lstm_bf16", "", "bf16", 3e-2))
         for dtype, prefix, suffix, label, tolerance in variants:

@@ -10,7 +10,8 @@ only loads, runs and compares.
 Usage:
   hardware_checks.py prepare DIR MODEL.ir[@MODE]...   where attnc is built:
       DIR/NAME.cubin (sm_90a; MODEL.ir@tf32 is compiled with
-      --f32-matmul=tf32 as NAME_tf32), DIR/NAME.in<i>.npy (uniform in
+      --f32-matmul=tf32 as NAME_tf32, MODEL.ir@barrier with
+      --recurrence-exchange=barrier as NAME_barrier), DIR/NAME.in<i>.npy (uniform in
       [-1, 1], rounded to the input's type), DIR/NAME.ref/out<i>.npy (the
       interpreter in f64) and DIR/checks.json (names and tolerances)
   hardware_checks.py run DIR [--device cuda|emu]   runs every model and
@@ -56,7 +57,10 @@ def prepare(directory, models, attnc, runtime, arch="sm_90a"):
         path, _, mode = spec.partition("@")
         name = os.path.basename(path)[:-len(".ir")] + (f"_{mode}" if mode else "")
         cubin = os.path.join(directory, name + ".cubin")
-        flags = [f"--f32-matmul={mode}"] if mode else []
+        # A mode names an --f32-matmul or a --recurrence-exchange.
+        flags = ([] if not mode else
+                 [f"--recurrence-exchange={mode}"] if mode in ("tagged", "barrier")
+                 else [f"--f32-matmul={mode}"])
         subprocess.run([attnc, path, "--arch", arch, "-o", cubin] + flags, check=True)
         files = []
         for i, info in enumerate(runtime.model(cubin).inputs):

@@ -29,7 +29,10 @@ for kind in models tiny; do
         # batch 9) where the two differ
         "$attnc" "$ir" --arch sm_90a --f32-matmul=tf32 -o "${ir%.ir}_tf32.cubin"
         case "$(basename "$ir")" in
-          lstm_b1.ir) ;;
+          lstm_b1.ir) # the grid barrier every step, against the tagged
+            # exchange of the state (the default at this batch)
+            "$attnc" "$ir" --arch sm_90a --recurrence-exchange=barrier \
+              -o "${ir%.ir}_barrier.cubin" ;;
           *) "$attnc" "$ir" --arch sm_90a --f32-matmul=simt -o "${ir%.ir}_simt.cubin" ;;
         esac ;;
     esac
@@ -46,11 +49,13 @@ checks="scan_chunks scan_lookback lstm_resident_b1 lstm_resident_b5 rnn_staged_c
   gemm_f32_wide gemm_tf32_shapes lstm_tf32_b32 rnn_tf32_staged lstm_bf16_b17
   rnn_f16_b130 lstm_bf16_b300 gemm_16bit
   attention_16bit attention_finite_mask lstm_resident_b13 gemm_tf32_shapes@tf32 lstm_resident_b5@tf32 lstm_resident_b13@tf32
+  lstm_resident_b1@barrier
   shared_operands gemm_shared gemm_shared_types gemm_wgmma attention_wgmma"
 ATTNC="$attnc" python3 hardware_checks.py prepare build/checks \
   $(for m in $examples; do echo ../examples/$m.ir; done) \
   $(for m in $checks; do
-      case "$m" in # NAME@MODE: compiled with --f32-matmul=MODE
+      case "$m" in # NAME@MODE: compiled with --f32-matmul=MODE (or
+        # --recurrence-exchange=MODE: hardware_checks.py)
         *@*) echo "../test/Target/Inputs/${m%@*}.ir@${m#*@}" ;;
         *) echo "../test/Target/Inputs/$m.ir" ;;
       esac

@@ -107,6 +107,12 @@ int attn::driver::compileModel(const CompileOptions &options) {
                 "' (3xtf32, tf32 or simt)");
     return 1;
   }
+  if (options.recurrenceExchange != "tagged" &&
+      options.recurrenceExchange != "barrier") {
+    reportError("--recurrence-exchange: unknown mode '" +
+                options.recurrenceExchange + "' (tagged or barrier)");
+    return 1;
+  }
   DialectRegistry registry;
   registerAllDialects(registry);
   MLIRContext context(registry);
@@ -142,6 +148,9 @@ int attn::driver::compileModel(const CompileOptions &options) {
   cuda::EmitOptions emitOptions;
   emitOptions.arch = options.arch;
   emitOptions.f32Matmul = *parseF32Matmul(options.f32Matmul);
+  emitOptions.recurrenceExchange = options.recurrenceExchange == "barrier"
+                                       ? cuda::RecurrenceExchange::Barrier
+                                       : cuda::RecurrenceExchange::Tagged;
   FailureOr<cuda::EmittedModule> emitted = cuda::emitModule(graph, emitOptions);
   if (failed(emitted))
     return 1;

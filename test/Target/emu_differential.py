@@ -2,6 +2,7 @@
 
 Usage: emu_differential.py MODEL.ir... [--seeds N] [--arch sm_90]
                            [--device emu|cuda] [--f32-matmul 3xtf32|tf32|simt]
+                           [--recurrence-exchange tagged|barrier]
 
 For each model and seed: compiles it to a model.cubin with attnc, runs that
 file with `attnc run --device=emu` (the runtime library compiling the
@@ -56,6 +57,8 @@ def main():
     parser.add_argument("--device", default="emu", choices=["emu", "cuda"])
     parser.add_argument("--f32-matmul", default="3xtf32",
                         choices=["3xtf32", "tf32", "simt"])
+    parser.add_argument("--recurrence-exchange", default="tagged",
+                        choices=["tagged", "barrier"])
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="attnc-emu-")
     overall = 0.0
@@ -63,7 +66,8 @@ def main():
         name = os.path.basename(model)
         cubin = os.path.join(work, name + ".cubin")
         run(["attnc", model, "--arch", args.arch,
-             f"--f32-matmul={args.f32_matmul}", "-o", cubin])
+             f"--f32-matmul={args.f32_matmul}",
+             f"--recurrence-exchange={args.recurrence_exchange}", "-o", cubin])
         text = open(model).read()
         kind = ("bfloat16" if "xbf16>" in text else
                  "float16" if "xf16>" in text or args.f32_matmul == "tf32"

@@ -100,6 +100,14 @@ static cl::opt<F32MatmulKind> f32Matmul(
                           "f32 FMAs, no tensor cores")),
     cl::sub(cl::SubCommand::getTopLevel()), cl::sub(runCommand));
 
+static cl::opt<std::string> recurrenceExchange(
+    "recurrence-exchange",
+    cl::desc("How a persistent recurrence's blocks pass on its state each "
+             "step: tagged (tagged copies where the recurrence allows, "
+             "default) or barrier (a grid barrier every step)"),
+    cl::value_desc("tagged|barrier"), cl::init("tagged"),
+    cl::sub(cl::SubCommand::getTopLevel()));
+
 static std::string f32MatmulName() {
   return f32Matmul == F32MatmulKind::Simt   ? "simt"
          : f32Matmul == F32MatmulKind::Tf32 ? "tf32"
@@ -212,6 +220,7 @@ static int compile() {
   options.timing = timing;
   options.jobs = jobs;
   options.f32Matmul = f32MatmulName();
+  options.recurrenceExchange = recurrenceExchange;
   switch (emitKind) {
   case EmitKind::Input:
     options.emit = "input";

@@ -92,6 +92,9 @@ struct CompileOptions {
   /// How f32 x f32 matrix products run: "3xtf32", "tf32" or "simt"
   /// (cuda::F32Matmul).
   std::string f32Matmul = "3xtf32";
+  /// How a persistent recurrence's blocks pass on its state each step:
+  /// "tagged" or "barrier" (cuda::RecurrenceExchange).
+  std::string recurrenceExchange = "tagged";
 };
 
 /// `attnc MODEL.ir`: returns the process exit code.

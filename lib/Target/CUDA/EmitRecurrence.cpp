@@ -49,7 +49,7 @@ static bool materialized(Operation *op) {
 /// Whether `op` computes each result element from its operands at the same
 /// position (broadcast operands included): an elementwise op, or a fused
 /// body of them.
-static bool isSamePositionOp(Operation *op) {
+bool attn::cuda::isSamePositionOp(Operation *op) {
   if (auto fused = dyn_cast<graph::FusedOp>(op)) {
     for (Operation &inner : fused.getBody().front().without_terminator())
       if (kernel::classifyGraphOp(&inner) != kernel::GraphOpRole::Elementwise)
@@ -239,6 +239,9 @@ LogicalResult RecurrenceEmitter::phase(ArrayRef<Write> writes,
     }
     if (!write.shadow.empty())
       w.line("attnc_store(" + write.shadow + ", e, " + *element + ");");
+    if (!write.tagged.empty())
+      w.line("attnc_store_tagged(" + write.tagged + ", e, " + *element + ", " +
+             write.tag + ");");
   }
   w.close();
   return success();
@@ -396,7 +399,8 @@ RecurrenceEmitter::yieldWrites(const ActiveScan &level, bool outermost) {
   }
   for (auto [i, next] : llvm::enumerate(level.carryNext))
     writes.push_back({yield->getOperand(numStacked + i), next, false, {},
-                      level.halfNext[i]});
+                      level.halfNext[i], level.taggedNext[i],
+                      "(unsigned)(step" + level.time + " + 1)"});
   return writes;
 }
 
@@ -408,6 +412,7 @@ LogicalResult RecurrenceEmitter::emitSteps(graph::ScanOp op, bool outermost) {
   CodeWriter &w = k.out;
   Block &body = op.getBody().front();
   ActiveScan level{op, "t" + num(nesting++), {}, {}};
+  const int exchanged = outermost ? taggedExchange(op) : -1;
   for (auto [i, init] : llvm::enumerate(op.getInits())) {
     std::string a = k.addTemp("float", numElements(init));
     std::string b = k.addTemp("float", numElements(init));
@@ -433,13 +438,34 @@ LogicalResult RecurrenceEmitter::emitSteps(graph::ScanOp op, bool outermost) {
     }
     level.halfNow.push_back(halfNow);
     level.halfNext.push_back(halfNext);
+    std::string taggedNow, taggedNext;
+    if (int(i) == exchanged) {
+      // 8 bytes an element, in 4-byte temporaries.
+      taggedNow = "taggedNow" + level.time + "_" + num(i);
+      taggedNext = "taggedNext" + level.time + "_" + num(i);
+      for (const std::string &name : {taggedNow, taggedNext})
+        w.line("unsigned long long *" + name +
+               " = reinterpret_cast<unsigned long long *>(" +
+               k.addTemp("unsigned int", 2 * numElements(init)) + ");");
+    }
+    level.taggedNow.push_back(taggedNow);
+    level.taggedNext.push_back(taggedNext);
   }
-  // The initial state, read in the enclosing scope.
-  for (auto [i, init] : llvm::enumerate(op.getInits()))
+  // The initial state, read in the enclosing scope; a tagged copy holds it
+  // with tag 0, and the other copy a tag no step expects, so that nothing
+  // left from an earlier run passes for this run's step 1.
+  for (auto [i, init] : llvm::enumerate(op.getInits())) {
     if (failed(phase({Write{init, level.carryNow[i], false, {},
-                            level.halfNow[i]}},
+                            level.halfNow[i], level.taggedNow[i], "0u"}},
                      nullptr)))
       return failure();
+    if (!level.taggedNext[i].empty()) {
+      w.open("for (attnc_index e = gtid; e < " + num(numElements(init)) +
+             "; e += gsize)");
+      w.line(level.taggedNext[i] + "[e] = ~0ull;");
+      w.close();
+    }
+  }
   barrier();
 
   int64_t length = op.getLength();
@@ -498,7 +524,13 @@ LogicalResult RecurrenceEmitter::emitSteps(graph::ScanOp op, bool outermost) {
     writes = std::move(rest);
   }
   preloaded.clear();
-  barrier();
+  // With the state exchanged through tagged copies, each block goes on
+  // once its own threads are done (their next product overwrites the
+  // shared memory this step's gates read); readers wait on the tags.
+  if (exchanged >= 0)
+    w.line("__syncthreads();");
+  else
+    barrier();
   auto swap = [&](const std::string &type, const std::string &a,
                   const std::string &b) {
     w.line("{ " + type + "swap = " + a + "; " + a + " = " + b + "; " + b +
@@ -508,9 +540,14 @@ LogicalResult RecurrenceEmitter::emitSteps(graph::ScanOp op, bool outermost) {
     swap("float *", level.carryNow[i], level.carryNext[i]);
     if (!level.halfNow[i].empty())
       swap("auto *", level.halfNow[i], level.halfNext[i]);
+    if (!level.taggedNow[i].empty())
+      swap("auto *", level.taggedNow[i], level.taggedNext[i]);
   }
   active.pop_back();
   w.close();
+  // The final state is read across blocks below.
+  if (exchanged >= 0)
+    barrier();
 
   // Final state.
   for (auto [i, final] : llvm::enumerate(op.getFinalCarries())) {

@@ -44,6 +44,8 @@ public:
   const analysis::TargetDescription &target;
   /// How f32 x f32 GEMMs run (attnc --f32-matmul).
   F32Matmul f32Matmul = F32Matmul::Tf32x3;
+  /// How a persistent recurrence's blocks pass on its state.
+  RecurrenceExchange recurrenceExchange = RecurrenceExchange::Tagged;
 
   // Launch shape, set by the pattern.
   int64_t blocks = 1;

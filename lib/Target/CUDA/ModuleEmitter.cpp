@@ -62,8 +62,8 @@ namespace {
 class ModuleBuilder {
 public:
   ModuleBuilder(graph::GraphOp graph, const analysis::TargetDescription &target,
-                F32Matmul f32Matmul)
-      : graph(graph), target(target), f32Matmul(f32Matmul) {
+                const EmitOptions &options)
+      : graph(graph), target(target), options(options) {
     plan.arch = target.name;
     plan.entry = graph.getSymName().str();
   }
@@ -79,7 +79,7 @@ private:
 
   graph::GraphOp graph;
   const analysis::TargetDescription &target;
-  F32Matmul f32Matmul;
+  EmitOptions options;
   Plan plan;
   EmittedModule module;
   llvm::DenseMap<Value, int> bufferOf;
@@ -144,7 +144,8 @@ void ModuleBuilder::writeSource(KernelEmission &k, const std::string &params,
         std::pair{"attnc_cp_async_16", "cp.async"},
         std::pair{"attnc_tma_load", "tma"},
         std::pair{"attnc_mbarrier_wait", "mbarrier"},
-        std::pair{"attnc_grid_sync", "grid-barrier"}})
+        std::pair{"attnc_grid_sync", "grid-barrier"},
+        std::pair{"attnc_copy_tagged_16", "tagged-exchange"}})
     if (body.find(wrapper) != std::string::npos)
       instructions += (instructions.empty() ? "" : ",") + std::string(instruction);
   module.instructions.push_back(instructions);
@@ -322,7 +323,8 @@ FailureOr<EmittedModule> ModuleBuilder::run() {
   for (Operation &op : body.without_terminator()) {
     auto k = std::make_unique<KernelEmission>(
         &op, "attnc_k" + std::to_string(kernels.size()), target);
-    k->f32Matmul = f32Matmul;
+    k->f32Matmul = options.f32Matmul;
+    k->recurrenceExchange = options.recurrenceExchange;
     if (failed(dispatch(*k)))
       return failure();
     if (k->dynamicShared > target.kernels.smemPerBlockBytes)
@@ -373,5 +375,5 @@ FailureOr<EmittedModule> attn::cuda::emitModule(graph::GraphOp graph,
       analysis::lookupTarget(options.arch);
   if (!target)
     return graph.emitError() << toString(target.takeError());
-  return ModuleBuilder(graph, *target, options.f32Matmul).run();
+  return ModuleBuilder(graph, *target, options).run();
 }

@@ -22,6 +22,11 @@ namespace attn::cuda {
 /// The hidden-unit split of a recurrence step (EmitRecurrence.cpp): the
 /// matmul's N columns are `groups` blocks of `units`; each grid block owns
 /// `perBlock` units, i.e. columns g * units + blockIdx.x * perBlock + u.
+/// Whether `op` computes each result element from its operands at the same
+/// position (broadcast operands included): an elementwise op, or a fused
+/// body of them.
+bool isSamePositionOp(mlir::Operation *op);
+
 struct UnitSplit {
   mlir::Operation *matmul;
   int64_t rows, groups, units, perBlock;
@@ -51,6 +56,9 @@ private:
     mlir::Value outer;
     /// A 16-bit copy of `target` written with it (none if empty).
     std::string shadow;
+    /// A tagged copy of `target` written with it (none if empty): each
+    /// element a 64-bit word of the value and `tag` (attnc_store_tagged).
+    std::string tagged, tag;
   };
   mlir::LogicalResult phase(mlir::Value value, const std::string &target,
                             mlir::Operation *computing, bool stacked = false,
@@ -72,7 +80,17 @@ private:
     /// Per carry, 16-bit copies of its buffers (empty: none): those of a
     /// state that a 16-bit product on tensor cores streams (halfShadow).
     llvm::SmallVector<std::string> halfNow, halfNext;
+    /// Per carry, tagged copies of its buffers (empty: none): the state
+    /// that blocks exchange without a grid barrier (taggedExchange).
+    llvm::SmallVector<std::string> taggedNow, taggedNext;
   };
+  /// The carry of the outermost scan whose blocks may exchange it through
+  /// tagged copies instead of a grid barrier per step (-1: none).
+  int taggedExchange(graph::ScanOp op) const;
+  /// The tagged copy of a carry being stepped, and the tag a step expects
+  /// there, if it has one.
+  std::optional<std::pair<std::string, std::string>>
+  taggedShadow(mlir::Value value) const;
   /// Whether the outermost scan's carry `arg` gets 16-bit copies: it is
   /// the left operand of a resident product on 16-bit tensor cores that
   /// cp.async can stream in whole 16-byte pieces of 8 k, which then moves
@@ -122,6 +140,9 @@ private:
   /// words (two k each) plus the pad, rowFloats counting 32-bit words.
   struct StagedOperand {
     std::optional<std::string> buffer;
+    /// Streamed from the carry's tagged copy (taggedShadow), each piece
+    /// waited for until it holds this step's tag, instead of cp.async.
+    std::optional<std::pair<std::string, std::string>> tagged;
     bool async = false, oneChunk = false, halfRows = false;
     int64_t chunk4 = 0, rowFloats = 0, chunks = 0, slots = 0;
   };
@@ -176,7 +197,7 @@ private:
   // In body order, so the generated text is deterministic.
   llvm::MapVector<mlir::Operation *, ResidentPlan> resident;
   llvm::DenseMap<mlir::Value, std::string> scratch; // body op results
-  llvm::SmallVector<ActiveScan> active;             // outermost first
+  llvm::SmallVector<ActiveScan, 2> active;             // outermost first
   unsigned nesting = 0;
   std::optional<UnitSplit> units;
   /// Shared memory after the resident weights, in floats: the staged left

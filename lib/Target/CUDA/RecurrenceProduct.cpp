@@ -390,8 +390,12 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
       return emitTensorCoreProduct(matmul, plan, staged, *work, target);
     }
   }
-  return emitFmaProduct(matmul, plan, planStaging(matmul, plan, false, 1),
-                        target);
+  StagedOperand staged = planStaging(matmul, plan, false, 1);
+  if (taggedShadow(matmul.getLhs()) && !staged.tagged)
+    return matmul.emitOpError("CUDA emission: the tagged exchange of this "
+                              "recurrence's state needs its product to "
+                              "stream the state");
+  return emitFmaProduct(matmul, plan, staged, target);
 }
 
 /// How a product's left operand reaches shared memory: chunk4 float4s of
@@ -422,6 +426,10 @@ RecurrenceEmitter::planStaging(graph::MatmulOp matmul, const ResidentPlan &plan,
     st.buffer = shadow;
     st.halfRows = true;
   }
+  // A state the blocks exchange without a barrier streams from its tagged
+  // copy (RecurrenceExchange.cpp), in the same 16-byte pieces.
+  if (st.async && !st.halfRows)
+    st.tagged = taggedShadow(matmul.getLhs());
   const int64_t perK4 = st.halfRows ? 2 : 4;
   const int64_t pad = !tensorCores                  ? 0
                       : plan.halves && !st.halfRows ? 8
@@ -508,6 +516,16 @@ LogicalResult RecurrenceEmitter::openChunks(graph::MatmulOp matmul,
                            ? "i * 4"
                            : "row * " + num(st.rowFloats) + " + i % " +
                                  num(pieces) + " * 4";
+    if (st.tagged) {
+      w.line("attnc_copy_tagged_16(residentWeights + " + num(stagingOffset) +
+             " + (" + which + ") % " + num(st.slots) + " * " + num(slot) +
+             " + " + into + ", " + st.tagged->first + " + row * " +
+             num(plan.depth) + " + (" + piece + " < " + bound + " ? " + piece +
+             " : 0) * 4, " + piece + " < " + bound + ", " + st.tagged->second +
+             ");");
+      w.close();
+      return;
+    }
     w.line("attnc_cp_async_16(residentWeights + " + num(stagingOffset) +
            " + (" + which + ") % " + num(st.slots) + " * " + num(slot) + " + " +
            into + ", " + *st.buffer + " + row * " + num(plan.depth) + " + (" +

@@ -332,6 +332,97 @@ __device__ __forceinline__ void attnc_flag_fence() {
 #endif
 }
 
+//===----------------------------------------------------------------------===//
+// Tagged state between blocks (persistent recurrences without a barrier)
+//===----------------------------------------------------------------------===//
+//
+// A value and the step it belongs to travel as one 64-bit word (the tag
+// in the high half, the f32 bits in the low): the store is single-copy
+// atomic, so a reader that sees the tag sees the value with it, and no
+// fence orders anything (lib/Target/CUDA/RecurrenceExchange.cpp). Reads
+// are relaxed loads at GPU scope, not weak ones, which L1 could serve
+// stale for ever.
+
+/// Stores `value` tagged `tag` at element `e` of `words`.
+__device__ __forceinline__ void attnc_store_tagged(unsigned long long *words,
+                                                   attnc_index e, float value,
+                                                   unsigned tag) {
+  const unsigned long long word =
+      (static_cast<unsigned long long>(tag) << 32) | __float_as_uint(value);
+#if defined(ATTNC_EMU)
+  *(volatile unsigned long long *)(words + e) = word;
+#else
+  asm volatile("st.relaxed.gpu.global.u64 [%0], %1;"
+               :
+               : "l"(words + e), "l"(word)
+               : "memory");
+#endif
+}
+
+#if defined(ATTNC_EMU)
+/// A tagged copy's wait under emulation: four words, one tag.
+struct attnc_tagged_wait {
+  const unsigned long long *words;
+  unsigned tag;
+};
+inline bool attnc_tagged_ready(void *arg) {
+  const attnc_tagged_wait *wait = static_cast<const attnc_tagged_wait *>(arg);
+  for (int i = 0; i < 4; ++i)
+    if (static_cast<unsigned>(
+            *(const volatile unsigned long long *)(wait->words + i) >> 32) !=
+        wait->tag)
+      return false;
+  return true;
+}
+#endif
+
+/// Copies the 4 f32 values of `words[0..3]` into `shared` (16 bytes) once
+/// all four hold tag `tag`, or zeros when `valid` is false (past the end:
+/// `words` is then not read). The emulation suspends the thread instead
+/// of spinning, and reports a deadlock if no block can store the tag.
+#if defined(ATTNC_EMU)
+__device__ inline void attnc_copy_tagged_16(void *shared,
+                                            const unsigned long long *words,
+                                            bool valid, unsigned tag,
+                                            const char *file = __builtin_FILE(),
+                                            int line = __builtin_LINE()) {
+  float *out = static_cast<float *>(shared);
+  if (!valid) {
+    out[0] = out[1] = out[2] = out[3] = 0.0f;
+    return;
+  }
+  attnc_tagged_wait wait{words, tag};
+  attnc_emu_wait_until(attnc_tagged_ready, &wait, file, line);
+  for (int i = 0; i < 4; ++i)
+    out[i] = __uint_as_float(static_cast<unsigned>(
+        *(const volatile unsigned long long *)(words + i)));
+}
+#else
+__device__ __forceinline__ void attnc_copy_tagged_16(
+    void *shared, const unsigned long long *words, bool valid, unsigned tag) {
+  float4 out = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  if (valid) {
+    unsigned long long w[4];
+    bool ready;
+    do {
+      ready = true;
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];"
+                     : "=l"(w[i])
+                     : "l"(words + i)
+                     : "memory");
+        ready &= static_cast<unsigned>(w[i] >> 32) == tag;
+      }
+    } while (!ready);
+    out = make_float4(__uint_as_float(static_cast<unsigned>(w[0])),
+                      __uint_as_float(static_cast<unsigned>(w[1])),
+                      __uint_as_float(static_cast<unsigned>(w[2])),
+                      __uint_as_float(static_cast<unsigned>(w[3])));
+  }
+  *static_cast<float4 *>(shared) = out;
+}
+#endif
 
 // Tensor-core primitives (mma.sync, ldmatrix), on the GPU as inline PTX and
 // under ATTNC_EMU through the emulation's whole-warp exchange.

@@ -64,9 +64,20 @@ enum class F32Matmul {
   Simt,
 };
 
+/// How the blocks of a persistent recurrence pass its state on each step
+/// (attnc --recurrence-exchange).
+enum class RecurrenceExchange {
+  /// Tagged copies of the state where the recurrence allows
+  /// (lib/Target/CUDA/RecurrenceExchange.cpp), else a grid barrier.
+  Tagged,
+  /// A grid barrier every step.
+  Barrier,
+};
+
 struct EmitOptions {
   std::string arch = "sm_90";
   F32Matmul f32Matmul = F32Matmul::Tf32x3;
+  RecurrenceExchange recurrenceExchange = RecurrenceExchange::Tagged;
 };
 
 mlir::FailureOr<EmittedModule> emitModule(graph::GraphOp graph,
