@@ -7,7 +7,9 @@
 # also with --f32-matmul=simt and tf32 as <name>_simt.cubin and
 # <name>_tf32.cubin (the default is 3xTF32), the f32 LSTMs also with
 # --f32-matmul=tf32 as <name>_tf32.cubin and (but at batch 1, where both
-# are FMAs) simt as <name>_simt.cubin, and bench/build/tiny/ for
+# are FMAs) simt as <name>_simt.cubin, at batch 1 with
+# --recurrence-exchange=barrier as <name>_barrier.cubin, and
+# bench/build/tiny/ for
 # the dry run, and bench/build/checks/ for the hardware checks.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -49,7 +51,7 @@ checks="scan_chunks scan_lookback lstm_resident_b1 lstm_resident_b5 rnn_staged_c
   gemm_f32_wide gemm_tf32_shapes lstm_tf32_b32 rnn_tf32_staged lstm_bf16_b17
   rnn_f16_b130 lstm_bf16_b300 gemm_16bit
   attention_16bit attention_finite_mask lstm_resident_b13 gemm_tf32_shapes@tf32 lstm_resident_b5@tf32 lstm_resident_b13@tf32
-  lstm_resident_b1@barrier
+  lstm_tagged_b3 lstm_resident_b1@barrier
   shared_operands gemm_shared gemm_shared_types gemm_wgmma attention_wgmma"
 ATTNC="$attnc" python3 hardware_checks.py prepare build/checks \
   $(for m in $examples; do echo ../examples/$m.ir; done) \

@@ -145,7 +145,7 @@ void ModuleBuilder::writeSource(KernelEmission &k, const std::string &params,
         std::pair{"attnc_tma_load", "tma"},
         std::pair{"attnc_mbarrier_wait", "mbarrier"},
         std::pair{"attnc_grid_sync", "grid-barrier"},
-        std::pair{"attnc_copy_tagged_16", "tagged-exchange"}})
+        std::pair{"attnc_wait_tagged_16", "tagged-exchange"}})
     if (body.find(wrapper) != std::string::npos)
       instructions += (instructions.empty() ? "" : ",") + std::string(instruction);
   module.instructions.push_back(instructions);

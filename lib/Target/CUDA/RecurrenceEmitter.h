@@ -19,14 +19,14 @@
 
 namespace attn::cuda {
 
-/// The hidden-unit split of a recurrence step (EmitRecurrence.cpp): the
-/// matmul's N columns are `groups` blocks of `units`; each grid block owns
-/// `perBlock` units, i.e. columns g * units + blockIdx.x * perBlock + u.
 /// Whether `op` computes each result element from its operands at the same
 /// position (broadcast operands included): an elementwise op, or a fused
 /// body of them.
 bool isSamePositionOp(mlir::Operation *op);
 
+/// The hidden-unit split of a recurrence step (EmitRecurrence.cpp): the
+/// matmul's N columns are `groups` blocks of `units`; each grid block owns
+/// `perBlock` units, i.e. columns g * units + blockIdx.x * perBlock + u.
 struct UnitSplit {
   mlir::Operation *matmul;
   int64_t rows, groups, units, perBlock;
@@ -84,9 +84,11 @@ private:
     /// that blocks exchange without a grid barrier (taggedExchange).
     llvm::SmallVector<std::string> taggedNow, taggedNext;
   };
+  /// Batches up to this exchange the state through tagged copies.
+  static constexpr int64_t kTaggedRows = 4;
   /// The carry of the outermost scan whose blocks may exchange it through
   /// tagged copies instead of a grid barrier per step (-1: none).
-  int taggedExchange(graph::ScanOp op) const;
+  int taggedExchange(graph::ScanOp op);
   /// The tagged copy of a carry being stepped, and the tag a step expects
   /// there, if it has one.
   std::optional<std::pair<std::string, std::string>>
@@ -146,9 +148,12 @@ private:
     bool async = false, oneChunk = false, halfRows = false;
     int64_t chunk4 = 0, rowFloats = 0, chunks = 0, slots = 0;
   };
+  /// `assumeStreamable`: plan as if the left operand were a plain buffer
+  /// (for a carry, before its scan's buffers exist: taggedExchange).
   StagedOperand planStaging(graph::MatmulOp matmul, const ResidentPlan &plan,
                             bool tensorCores, int64_t align,
-                            bool threadsOnly = false);
+                            bool threadsOnly = false,
+                            bool assumeStreamable = false);
   /// How the tensor-core product shares out a block's 16 x 8 tiles (rows
   /// padded to paddedRows, a multiple of 16 mTiles): `units` blocks of
   /// mTiles x nTiles tiles (blocksN of them across), each computed by
@@ -197,7 +202,7 @@ private:
   // In body order, so the generated text is deterministic.
   llvm::MapVector<mlir::Operation *, ResidentPlan> resident;
   llvm::DenseMap<mlir::Value, std::string> scratch; // body op results
-  llvm::SmallVector<ActiveScan, 2> active;             // outermost first
+  llvm::SmallVector<ActiveScan, 2> active; // outermost first
   unsigned nesting = 0;
   std::optional<UnitSplit> units;
   /// Shared memory after the resident weights, in floats: the staged left

@@ -9,7 +9,8 @@
 // is a 64-bit word of the value and a tag, stored with one single-copy
 // atomic store and no fence (attnc_store_tagged), into one of two copies
 // by step parity, and the product's staging reads each 16-byte piece
-// until every tag in it is the step's (attnc_copy_tagged_16). A block
+// until every tag in it is the step's (attnc_load_tagged_16, then
+// attnc_wait_tagged_16: all of a thread's loads before its waits). A block
 // cannot get two steps ahead of a reader of its slice, since it needed
 // that reader's slice of the step in between, so two copies suffice.
 // That leaves about one and a half round trips, at twice the state's
@@ -20,39 +21,74 @@
 
 #include "RecurrenceEmitter.h"
 
+#include "llvm/ADT/DenseSet.h"
+
 using namespace mlir;
 using namespace attn;
 using namespace attn::cuda;
 
-/// Batches up to this exchange the state through tagged copies.
-static constexpr int64_t kTaggedRows = 4;
+/// The most 16-byte pieces of the state a thread loads before it waits.
+static constexpr int64_t kTaggedPieces = 4;
+
+/// Whether a step of `op` reads nothing of another block's but its
+/// product's left operand. Under a unit split a block computes the values
+/// of its own units, and a same-position op reads its operands there; so
+/// does a split of the product (or of values computed from it at the
+/// same positions) into gates, which findUnitSplit checked. Any other op
+/// (a split, a reshape, a reduction, ...) may read other units, which is
+/// safe only for values no carry reaches (sequences, inputs, constants:
+/// nothing writes them during the kernel).
+static bool readsOnlyOwnUnits(graph::ScanOp op, Operation *matmul) {
+  Block &body = op.getBody().front();
+  llvm::DenseSet<Value> product = {matmul->getResult(0)}, carried;
+  for (Value arg : op.getCarriedArgs())
+    carried.insert(arg);
+  for (Operation &nested : body.without_terminator()) {
+    bool fromProduct = llvm::any_of(nested.getOperands(), [&](Value v) {
+      return product.contains(v);
+    });
+    bool fromCarry = llvm::any_of(nested.getOperands(), [&](Value v) {
+      return carried.contains(v);
+    });
+    if (&nested != matmul && !isSamePositionOp(&nested) && fromCarry &&
+        !(isa<graph::SplitOp>(nested) && product.contains(nested.getOperand(0))))
+      return false;
+    for (Value result : nested.getResults()) {
+      if (fromCarry || fromProduct || &nested == matmul)
+        carried.insert(result);
+      if (fromProduct && (isSamePositionOp(&nested) || isa<graph::SplitOp>(nested)))
+        product.insert(result);
+    }
+  }
+  return true;
+}
 
 /// The carry of `op` that its blocks exchange through tagged copies, or
-/// -1: the outermost scan under a unit split whose step reads nothing of
-/// another block's but its product's left operand (every other op reads
-/// its operands where it writes, or splits the product into gates: a
-/// block's units are then all it reads of the other carries, which it
-/// wrote itself), that operand an f32 carry streamed in whole 16-byte
-/// pieces (the FMA product's staging below kTaggedRows rows, under every
-/// --f32-matmul mode), and the option not turned off
+/// -1. It needs the outermost scan under a unit split whose step reads
+/// nothing of another block's but its product's left operand
+/// (readsOnlyOwnUnits), every block owning a unit (a block with none
+/// would wait on no one, and could be lapped by the others), that operand
+/// an f32 carry the FMA product streams (below kTaggedRows rows, under
+/// every --f32-matmul mode) whole into shared memory at once, at most
+/// kTaggedPieces 16-byte pieces a thread (loaded together, then waited
+/// for: openChunks), and the option not turned off
 /// (--recurrence-exchange=barrier).
-int RecurrenceEmitter::taggedExchange(graph::ScanOp op) const {
+int RecurrenceEmitter::taggedExchange(graph::ScanOp op) {
   if (op != scan || !units ||
-      k.recurrenceExchange == RecurrenceExchange::Barrier)
+      k.recurrenceExchange == RecurrenceExchange::Barrier ||
+      (k.blocks - 1) * units->perBlock >= units->units ||
+      !readsOnlyOwnUnits(op, units->matmul))
     return -1;
   auto matmul = cast<graph::MatmulOp>(units->matmul);
-  for (Operation &nested : op.getBody().front().without_terminator()) {
-    if (&nested == units->matmul || isSamePositionOp(&nested))
-      continue;
-    auto split = dyn_cast<graph::SplitOp>(nested);
-    if (!split || isa<BlockArgument>(split->getOperand(0)))
-      return -1;
-  }
   auto plan = resident.find(units->matmul);
+  const int64_t rows = shapeOf(matmul.getResult())[0];
   if (plan == resident.end() || plan->second.halves ||
-      plan->second.depth % 4 != 0 || matmul.getTransposeLhs() ||
-      !elementOf(matmul.getLhs()).isF32() ||
-      shapeOf(matmul.getResult())[0] > kTaggedRows)
+      !elementOf(matmul.getLhs()).isF32() || rows > kTaggedRows)
+    return -1;
+  StagedOperand staged = planStaging(matmul, plan->second, false, 1, false,
+                                     /*assumeStreamable=*/true);
+  if (!staged.async || !staged.chunk4 || staged.slots < staged.chunks ||
+      rows * staged.chunks * staged.chunk4 > kTaggedPieces * k.threads)
     return -1;
   for (auto [i, arg] : llvm::enumerate(op.getCarriedArgs()))
     if (arg == matmul.getLhs())

@@ -90,6 +90,13 @@ void RecurrenceEmitter::planResidentWeights(int64_t blocks, int64_t budget) {
     // at once.
     int64_t pads = !work ? 0 : halves ? 64 : 32;
     stagingNeed = std::max(stagingNeed, rows * (paddedDepth + pads) * 4);
+    // Where the tagged exchange may apply (RecurrenceExchange.cpp: the
+    // unit split's product, f32, up to kTaggedRows rows, whole float4s of
+    // k), room too for the FMA staging's rounding of its chunks (four of
+    // them, each up to a float4 per lane more: 512 floats a row), so that
+    // the whole state is in flight at once, which that exchange needs.
+    if (product && !work && !halves && depth % 4 == 0 && rows <= kTaggedRows)
+      stagingNeed = std::max(stagingNeed, rows * (paddedDepth + 512) * 4);
     // Room too for every warp's partial product when the warps split the
     // K steps (emitResidentMatmul): at a small batch the operand alone
     // would hold two, and two warps would run every step's MMA chains.
@@ -413,13 +420,13 @@ LogicalResult RecurrenceEmitter::emitResidentMatmul(graph::MatmulOp matmul,
 RecurrenceEmitter::StagedOperand
 RecurrenceEmitter::planStaging(graph::MatmulOp matmul, const ResidentPlan &plan,
                                bool tensorCores, int64_t align,
-                               bool threadsOnly) {
+                               bool threadsOnly, bool assumeStreamable) {
   StagedOperand st;
   const int64_t rows = shapeOf(matmul.getResult())[0];
   const int64_t depth4 = (plan.depth + 3) / 4;
   st.buffer = plainBuffer(matmul.getLhs());
-  st.async = !threadsOnly && st.buffer && !matmul.getTransposeLhs() &&
-             plan.depth % 4 == 0;
+  st.async = !threadsOnly && (st.buffer || assumeStreamable) &&
+             !matmul.getTransposeLhs() && plan.depth % 4 == 0;
   // A 16-bit state streams from its 16-bit copy: 4 k in 2 words.
   std::optional<std::string> shadow = halfShadow(matmul.getLhs());
   if (st.async && plan.halves && shadow) {
@@ -516,16 +523,6 @@ LogicalResult RecurrenceEmitter::openChunks(graph::MatmulOp matmul,
                            ? "i * 4"
                            : "row * " + num(st.rowFloats) + " + i % " +
                                  num(pieces) + " * 4";
-    if (st.tagged) {
-      w.line("attnc_copy_tagged_16(residentWeights + " + num(stagingOffset) +
-             " + (" + which + ") % " + num(st.slots) + " * " + num(slot) +
-             " + " + into + ", " + st.tagged->first + " + row * " +
-             num(plan.depth) + " + (" + piece + " < " + bound + " ? " + piece +
-             " : 0) * 4, " + piece + " < " + bound + ", " + st.tagged->second +
-             ");");
-      w.close();
-      return;
-    }
     w.line("attnc_cp_async_16(residentWeights + " + num(stagingOffset) +
            " + (" + which + ") % " + num(st.slots) + " * " + num(slot) + " + " +
            into + ", " + *st.buffer + " + row * " + num(plan.depth) + " + (" +
@@ -539,6 +536,50 @@ LogicalResult RecurrenceEmitter::openChunks(graph::MatmulOp matmul,
     if (failed(stage()))
       return failure();
     w.line("__syncthreads();");
+    return success();
+  }
+  if (st.async && st.tagged) {
+    // The whole state from its tagged copy (RecurrenceExchange.cpp), every
+    // chunk into its own buffer: each thread loads all its pieces first
+    // and only then waits for their tags, so that the waits overlap (one
+    // round trip to L2, as the cp.async ring's, not one per piece).
+    global4 = "chunk * " + num(st.chunk4) + " + k4";
+    const int64_t total = rows * st.chunks * pieces;
+    const int64_t perThread = (total + k.threads - 1) / k.threads;
+    auto pieceAt = [&](const std::string &j) {
+      w.line("const int i = threadIdx.x + " + j + " * " + num(k.threads) +
+             ", chunk = i / " + num(rows * pieces) + ", inChunk = i % " +
+             num(rows * pieces) + ";");
+      w.line("const attnc_index row = inChunk / " + num(pieces) +
+             ", k4 = chunk * " + num(pieces) + " + inChunk % " + num(pieces) +
+             ";");
+      w.line("const bool valid = i < " + num(total) + " && k4 < " + bound +
+             ";");
+      w.line("const unsigned long long *words = " + st.tagged->first +
+             " + row * " + num(plan.depth) + " + (valid ? k4 : 0) * 4;");
+    };
+    w.open("");
+    w.line("unsigned long long tagged[" + num(perThread) + "][4];");
+    w.line("#pragma unroll");
+    w.open("for (int j = 0; j < " + num(perThread) + "; ++j)");
+    pieceAt("j");
+    w.line("attnc_load_tagged_16(tagged[j], words, valid);");
+    w.close();
+    w.line("#pragma unroll");
+    w.open("for (int j = 0; j < " + num(perThread) + "; ++j)");
+    pieceAt("j");
+    std::string into = st.rowFloats == pieces * 4
+                           ? "inChunk * 4"
+                           : "row * " + num(st.rowFloats) + " + inChunk % " +
+                                 num(pieces) + " * 4";
+    w.line("if (i < " + num(total) + ") attnc_wait_tagged_16(residentWeights + " +
+           num(stagingOffset) + " + chunk * " + num(slot) + " + " + into +
+           ", tagged[j], words, valid, " + st.tagged->second + ");");
+    w.close();
+    w.close();
+    w.line("__syncthreads();");
+    w.open("for (attnc_index chunk = 0; chunk < " + num(st.chunks) +
+           "; ++chunk)");
     return success();
   }
   if (st.async) {

@@ -359,29 +359,52 @@ __device__ __forceinline__ void attnc_store_tagged(unsigned long long *words,
 #endif
 }
 
+/// Loads the 4 tagged words at `words` into `w` without waiting (nothing
+/// when `valid` is false): a thread issues all its loads of a step's state
+/// this way before it waits on any (attnc_wait_tagged_16).
+__device__ __forceinline__ void attnc_load_tagged_16(
+    unsigned long long w[4], const unsigned long long *words, bool valid) {
+  if (!valid)
+    return;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
 #if defined(ATTNC_EMU)
-/// A tagged copy's wait under emulation: four words, one tag.
+    w[i] = *(const volatile unsigned long long *)(words + i);
+#else
+    asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];"
+                 : "=l"(w[i])
+                 : "l"(words + i)
+                 : "memory");
+#endif
+  }
+}
+
+#if defined(ATTNC_EMU)
+/// A tagged wait under emulation: four words, one tag; what the check
+/// saw when it held is what the wait stores.
 struct attnc_tagged_wait {
   const unsigned long long *words;
+  unsigned long long *seen;
   unsigned tag;
 };
 inline bool attnc_tagged_ready(void *arg) {
   const attnc_tagged_wait *wait = static_cast<const attnc_tagged_wait *>(arg);
-  for (int i = 0; i < 4; ++i)
-    if (static_cast<unsigned>(
-            *(const volatile unsigned long long *)(wait->words + i) >> 32) !=
-        wait->tag)
+  for (int i = 0; i < 4; ++i) {
+    wait->seen[i] = *(const volatile unsigned long long *)(wait->words + i);
+    if (static_cast<unsigned>(wait->seen[i] >> 32) != wait->tag)
       return false;
+  }
   return true;
 }
 #endif
 
-/// Copies the 4 f32 values of `words[0..3]` into `shared` (16 bytes) once
-/// all four hold tag `tag`, or zeros when `valid` is false (past the end:
-/// `words` is then not read). The emulation suspends the thread instead
-/// of spinning, and reports a deadlock if no block can store the tag.
+/// Stores the 4 f32 values of the tagged words `w` (loaded from `words`
+/// by attnc_load_tagged_16) into `shared` (16 bytes) once all four hold
+/// tag `tag`, loading again those that do not; zeros when `valid` is
+/// false. The emulation suspends the thread instead of spinning, and
+/// reports a deadlock if no block can store the tag.
 #if defined(ATTNC_EMU)
-__device__ inline void attnc_copy_tagged_16(void *shared,
+__device__ inline void attnc_wait_tagged_16(void *shared, unsigned long long w[4],
                                             const unsigned long long *words,
                                             bool valid, unsigned tag,
                                             const char *file = __builtin_FILE(),
@@ -391,30 +414,24 @@ __device__ inline void attnc_copy_tagged_16(void *shared,
     out[0] = out[1] = out[2] = out[3] = 0.0f;
     return;
   }
-  attnc_tagged_wait wait{words, tag};
+  attnc_tagged_wait wait{words, w, tag};
   attnc_emu_wait_until(attnc_tagged_ready, &wait, file, line);
   for (int i = 0; i < 4; ++i)
-    out[i] = __uint_as_float(static_cast<unsigned>(
-        *(const volatile unsigned long long *)(words + i)));
+    out[i] = __uint_as_float(static_cast<unsigned>(w[i]));
 }
 #else
-__device__ __forceinline__ void attnc_copy_tagged_16(
-    void *shared, const unsigned long long *words, bool valid, unsigned tag) {
+__device__ __forceinline__ void attnc_wait_tagged_16(
+    void *shared, unsigned long long w[4], const unsigned long long *words,
+    bool valid, unsigned tag) {
   float4 out = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
   if (valid) {
-    unsigned long long w[4];
-    bool ready;
-    do {
-      ready = true;
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < 4; ++i)
+      while (static_cast<unsigned>(w[i] >> 32) != tag)
         asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];"
                      : "=l"(w[i])
                      : "l"(words + i)
                      : "memory");
-        ready &= static_cast<unsigned>(w[i] >> 32) == tag;
-      }
-    } while (!ready);
     out = make_float4(__uint_as_float(static_cast<unsigned>(w[0])),
                       __uint_as_float(static_cast<unsigned>(w[1])),
                       __uint_as_float(static_cast<unsigned>(w[2])),
