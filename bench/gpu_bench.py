@@ -348,7 +348,15 @@ def gpu_group(args, runtime, group):
                     "sdpa-cudnn": sdpa(SDPBackend.CUDNN_ATTENTION)},
                    flops, "TFLOP/s", 1e-2)
 
-    def lstms():
+    def tagged_exchange(name, batch, dtype, suffix):
+        """Whether an LSTM row's model may pass h between blocks through
+        tagged copies (docs/codegen.md: f32 up to batch 4, unless compiled
+        with --recurrence-exchange=barrier; the tiny models' odd sizes keep
+        the barrier). Those rows run in their own group, last, so that a
+        hang there costs no other row."""
+        return dtype == torch.float32 and batch <= 4 and suffix != "_barrier"
+
+    def lstms(tagged_rows):
         """The LSTMs against nn.LSTM, each checked against nn.LSTM in f32
         with TF32 off on the same values (all parameters rounded to the
         row's type first, the two biases folded into attnc's one):
@@ -377,6 +385,8 @@ def gpu_group(args, runtime, group):
             found = matching(rf"{prefix}_b\d+{suffix}")
             for name in sorted(found, key=lambda n: shapes(n)[1][0]):  # by batch
                 (T, batch, I), (_, H) = shapes(name)[:2]
+                if tagged_exchange(name, batch, dtype, suffix) != tagged_rows:
+                    continue
                 reference_lstm = torch.nn.LSTM(I, H).to(device)
                 with torch.no_grad():  # the same values in both precisions
                     reference_lstm.bias_ih_l0 += reference_lstm.bias_hh_l0
@@ -490,7 +500,8 @@ def gpu_group(args, runtime, group):
 
     {"gemm_sm90": lambda: (gemms("_sm90"), f32_gemms()),
      "attention_sm90": lambda: attentions("_sm90"),
-     "lstm": lstms, "mingru": mingrus,
+     "lstm": lambda: lstms(False), "lstm_tagged": lambda: lstms(True),
+     "mingru": mingrus,
      "gemm": lambda: gemms(""), "attention": lambda: attentions("")}[group]()
     return {"rows": rows}
 
@@ -501,14 +512,18 @@ def gpu_group(args, runtime, group):
 
 # The GPU run's groups, in the order they run. The mma.sync (sm_90) GEMMs
 # and attention come first; the wgmma (sm_90a) ones, first checked on
-# hardware here, come last, after the recurrences.
+# hardware here, come last, after the recurrences, and last of all the
+# LSTM rows whose blocks exchange h through tagged copies (session 9, also
+# first checked on hardware here).
 GROUPS = [("ceilings", "bf16 matmul and device copy rates"),
           ("checks", "odd-shape test models against f64 references, one "
                      "process each (check:NAME)"),
           ("gemm_sm90", "mma.sync GEMMs (bf16 for sm_90, f32 on TF32)"),
           ("attention_sm90", "mma.sync attention"),
           ("lstm", "persistent LSTM"), ("mingru", "minGRU and its scan"),
-          ("gemm", "wgmma GEMMs"), ("attention", "wgmma attention")]
+          ("gemm", "wgmma GEMMs"), ("attention", "wgmma attention"),
+          ("lstm_tagged", "persistent LSTM at batch 1, h between blocks "
+                          "through tagged copies")]
 
 # The issue's measured H200 ceilings, used (and said to be) only when the
 # ceilings group itself fails.

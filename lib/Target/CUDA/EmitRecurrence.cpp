@@ -462,7 +462,8 @@ LogicalResult RecurrenceEmitter::emitSteps(graph::ScanOp op, bool outermost) {
     if (!level.taggedNext[i].empty()) {
       w.open("for (attnc_index e = gtid; e < " + num(numElements(init)) +
              "; e += gsize)");
-      w.line(level.taggedNext[i] + "[e] = ~0ull;");
+      w.line("attnc_store_tagged(" + level.taggedNext[i] +
+             ", e, 0.0f, ~0u);");
       w.close();
     }
   }

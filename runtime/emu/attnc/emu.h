@@ -350,6 +350,9 @@ struct Scheduler {
   /// Launches so far: per-thread state kept outside the fibers (pending
   /// asynchronous copies and MMAs) is stale once this changes.
   unsigned long long launches = 0;
+  /// Arrivals at grid barriers so far: a store made before the last grid
+  /// barrier cannot be read stale after it (attnc_emu_tagged_load).
+  unsigned long long gridArrivals = 0;
 
   SlotRegion stacks, arenas;
   std::atomic<bool> busy{false};
@@ -605,6 +608,7 @@ inline void gridBarrier(Site site) {
                 "%s:%u): the grid barrier needs a cooperative launch",
                 where(f).text, baseName(site.file), site.line);
   s.atGridBarrier++;
+  s.gridArrivals++;
   suspend(f, Wait::GridBarrier, site);
 }
 
@@ -1596,6 +1600,49 @@ inline unsigned attnc_emu_peek_flag(const unsigned *flag) {
   if (stale == 1 && value == 2u && ::attnc_emu::flagHistory(flag).heldOne)
     return 1u;
   return value;
+}
+
+namespace attnc_emu {
+/// What a tagged word held before its latest store in this launch
+/// (attnc_emu_tagged_store, attnc_emu_tagged_load).
+struct TaggedHistory {
+  bool stored = false;
+  unsigned long long before = 0;
+  unsigned long long arrivals = 0; // gScheduler.gridArrivals at the store
+};
+inline TaggedHistory &taggedHistory(const unsigned long long *word) {
+  return launchState<TaggedHistory, 3>(
+      static_cast<long long>(reinterpret_cast<uintptr_t>(word)));
+}
+} // namespace attnc_emu
+
+/// Tagged words between blocks (attnc_store_tagged, attnc_load_tagged_16:
+/// a recurrence's state exchanged without a barrier). A GPU's load may
+/// return a word's value from before its latest store; under
+/// ATTNC_EMU_STALE_FLAGS (any mode) a load returns that older value
+/// whenever the word was stored in this launch since the last grid
+/// barrier (which orders what came before it), so that a reader that
+/// takes a stale word whose tag still matches (one an earlier run left)
+/// computes the wrong result; the wait then reads the word as it is.
+inline void attnc_emu_tagged_store(unsigned long long *word,
+                                   unsigned long long value) {
+  ::attnc_emu::TaggedHistory &history = ::attnc_emu::taggedHistory(word);
+  history.stored = true;
+  history.arrivals = ::attnc_emu::gScheduler.gridArrivals;
+  history.before = *static_cast<volatile unsigned long long *>(word);
+  *static_cast<volatile unsigned long long *>(word) = value;
+}
+inline unsigned long long
+attnc_emu_tagged_load(const unsigned long long *word) {
+  static const bool stale = std::getenv("ATTNC_EMU_STALE_FLAGS") != nullptr;
+  if (stale) {
+    const ::attnc_emu::TaggedHistory &history =
+        ::attnc_emu::taggedHistory(word);
+    if (history.stored &&
+        history.arrivals == ::attnc_emu::gScheduler.gridArrivals)
+      return history.before;
+  }
+  return *static_cast<const volatile unsigned long long *>(word);
 }
 
 /// The caller's lane in its warp (linear thread index modulo 32).
