@@ -348,7 +348,7 @@ def gpu_group(args, runtime, group):
                     "sdpa-cudnn": sdpa(SDPBackend.CUDNN_ATTENTION)},
                    flops, "TFLOP/s", 1e-2)
 
-    def tagged_exchange(name, batch, dtype, suffix):
+    def tagged_exchange(batch, dtype, suffix):
         """Whether an LSTM row's model may pass h between blocks through
         tagged copies (docs/codegen.md: f32 up to batch 4, unless compiled
         with --recurrence-exchange=barrier; the tiny models' odd sizes keep
@@ -385,7 +385,7 @@ def gpu_group(args, runtime, group):
             found = matching(rf"{prefix}_b\d+{suffix}")
             for name in sorted(found, key=lambda n: shapes(n)[1][0]):  # by batch
                 (T, batch, I), (_, H) = shapes(name)[:2]
-                if tagged_exchange(name, batch, dtype, suffix) != tagged_rows:
+                if tagged_exchange(batch, dtype, suffix) != tagged_rows:
                     continue
                 reference_lstm = torch.nn.LSTM(I, H).to(device)
                 with torch.no_grad():  # the same values in both precisions

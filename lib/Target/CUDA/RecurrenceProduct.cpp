@@ -513,16 +513,20 @@ LogicalResult RecurrenceEmitter::openChunks(graph::MatmulOp matmul,
   const int64_t pieces = st.chunk4 / k4PerPiece;
   const std::string piece = st.halfRows ? "k8" : "k4",
                     bound = num(depth4 / k4PerPiece);
+  // Where piece `index` of a chunk (row index / pieces) lies in its buffer.
+  auto pieceOffset = [&](const std::string &index) {
+    return st.rowFloats == pieces * 4
+               ? index + " * 4"
+               : "row * " + num(st.rowFloats) + " + " + index + " % " +
+                     num(pieces) + " * 4";
+  };
   auto issue = [&](const std::string &which) {
     w.open("for (int i = threadIdx.x; i < " + num(rows * pieces) +
            "; i += blockDim.x)");
     w.line("const attnc_index row = i / " + num(pieces) + ", " + piece +
            " = (" + which + ") * " + num(pieces) + " + i % " + num(pieces) +
            ";");
-    std::string into = st.rowFloats == pieces * 4
-                           ? "i * 4"
-                           : "row * " + num(st.rowFloats) + " + i % " +
-                                 num(pieces) + " * 4";
+    std::string into = pieceOffset("i");
     w.line("attnc_cp_async_16(residentWeights + " + num(stagingOffset) +
            " + (" + which + ") % " + num(st.slots) + " * " + num(slot) + " + " +
            into + ", " + *st.buffer + " + row * " + num(plan.depth) + " + (" +
@@ -568,10 +572,7 @@ LogicalResult RecurrenceEmitter::openChunks(graph::MatmulOp matmul,
     w.line("#pragma unroll");
     w.open("for (int j = 0; j < " + num(perThread) + "; ++j)");
     pieceAt("j");
-    std::string into = st.rowFloats == pieces * 4
-                           ? "inChunk * 4"
-                           : "row * " + num(st.rowFloats) + " + inChunk % " +
-                                 num(pieces) + " * 4";
+    std::string into = pieceOffset("inChunk");
     w.line("if (i < " + num(total) + ") attnc_wait_tagged_16(residentWeights + " +
            num(stagingOffset) + " + chunk * " + num(slot) + " + " + into +
            ", tagged[j], words, valid, " + st.tagged->second + ");");
