@@ -2,7 +2,7 @@
 the SASS ptxas produced (no GPU needed).
 
 Usage: sass_loops.py MODEL.cubin... [--kernel NAME] [--check FILE:KERNEL=MAX]...
-                     [--cuobjdump PATH]
+                     [--check-overlap FILE:KERNEL=MIN]... [--cuobjdump PATH]
        sass_loops.py --which   prints the cuobjdump it would use
 
 For each kernel of each model file it prints its innermost loops that do
@@ -18,6 +18,15 @@ uses it for the persistent recurrence and the f32 GEMM).
 loop with the most tensor-core instructions issues more than MAX
 instructions per tensor-core instruction: a static guard on hot loops,
 as the no-spill check is on registers (test/Bench/sass-loops.test).
+
+For kernels that wait for all but one group of wgmma (WARPGROUP.DEPBAR.LE
+gsb0, 0x1) and later for the last (0x0), it also prints what runs in
+between, while that last group is in flight: the instructions and the
+MUFU (exponentials) among them, the most over the kernel's such spans.
+The wgmma attention's softmax belongs there, under the previous tile's
+P V. --check-overlap FILE:KERNEL=MIN fails when fewer than MIN MUFU run
+there: ptxas moves a wait it sees no reason to delay up to the one
+before it (docs/codegen.md).
 
 cuobjdump and the nvdisasm it runs come with the CUDA toolkit, or from
 PyPI as nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm (scripts/setup.sh
@@ -122,6 +131,22 @@ def summary(instructions, first, last):
             "per_tensor": (last - first + 1) / tensor if tensor else None}
 
 
+def in_flight_spans(instructions):
+    """(instructions, MUFU) between each wait that leaves one wgmma group
+    pending and the next wait, in address order."""
+    spans, start = [], None
+    for i, (_, text) in enumerate(instructions):
+        if "WARPGROUP.DEPBAR.LE" not in text:
+            continue
+        if start is not None:
+            ops = [opcode(t) for _, t in instructions[start + 1:i]]
+            spans.append((len(ops), ops.count("MUFU")))
+            start = None
+        if re.search(r"gsb0,\s*0x1\b", text):
+            start = i
+    return spans
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*")
@@ -130,6 +155,8 @@ def main():
     parser.add_argument("--kernel", help="only this kernel (e.g. attnc_k1)")
     parser.add_argument("--check", action="append", default=[],
                         help="FILE:KERNEL=MAX instructions per tensor-core instruction")
+    parser.add_argument("--check-overlap", action="append", default=[],
+                        help="FILE:KERNEL=MIN MUFU while a wgmma group is in flight")
     parser.add_argument("--cuobjdump")
     args = parser.parse_args()
     cuobjdump = find_cuobjdump(args.cuobjdump)
@@ -138,7 +165,7 @@ def main():
         return
     if not args.models:
         parser.error("no model files")
-    hottest = {}
+    hottest, overlap = {}, {}
     for path in args.models:
         name = os.path.basename(path)
         for kernel, instructions in kernels(cuobjdump, path).items():
@@ -153,6 +180,11 @@ def main():
                 print(f"  loop of {l['instructions']}: {l['tensor']} tensor-core, "
                       f"{l['ffma']} FFMA, {l['mufu']} MUFU, {l['shared_loads']} shared loads, "
                       f"{l['compare_select']} compares and selects{ratio}")
+            spans = in_flight_spans(instructions)
+            if spans:
+                most, mufu = max(spans, key=lambda span: (span[1], span[0]))
+                overlap[f"{name}:{kernel}"] = mufu
+                print(f"  while a wgmma group is in flight: {most} instructions, {mufu} MUFU")
             tensor_loops = [l for l in loops if l["tensor"]]
             if tensor_loops:
                 hottest[f"{name}:{kernel}"] = max(tensor_loops, key=lambda l: l["tensor"])
@@ -172,6 +204,17 @@ def main():
         failed |= not ok
         print(f"check {key}: {got:.1f} instructions per tensor-core instruction "
               f"{'<=' if ok else 'EXCEEDS'} {limit:g}")
+    for check in args.check_overlap:
+        key, _, least = check.partition("=")
+        try:
+            least = int(least)
+        except ValueError:
+            sys.exit(f"sass_loops.py: --check-overlap {check}: expected FILE:KERNEL=MIN")
+        got = overlap.get(key)
+        ok = got is not None and got >= least
+        failed |= not ok
+        print(f"check-overlap {key}: {'no such wait' if got is None else got} MUFU "
+              f"while a wgmma group is in flight {'>=' if ok else 'BELOW'} {least}")
     sys.exit(1 if failed else 0)
 
 

@@ -97,6 +97,9 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
          "ring + " + num(stages * stageBytes) + ");");
   w.line("unsigned long long *empty = full + " + num(stages) +
          ", *qFull = empty + " + num(stages) + ";");
+  // Eight bytes after the barriers that the consumers store to and nobody
+  // reads (attnc_wgmma_hold_wait, below).
+  w.line("float *waitSink = reinterpret_cast<float *>(qFull + 1);");
   Index batch = emitAttentionBlock(k, op, out, queryTiles);
   w.line("const int warpgroup = threadIdx.x >> 7, wgThread = threadIdx.x & 127;");
   w.line("const attnc_index q0 = tileI * " + num(blockQ) + ";");
@@ -307,6 +310,11 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
   w.line("attnc_wgmma_wait<1>();");
   if (failed(softmax()))
     return failure();
+  // Without this store of the row sums (they depend on every exponential
+  // of the tile) ptxas hoists the wait below to just after the one above,
+  // and the softmax runs with no MMA of this warpgroup in flight
+  // (bench/sass_loops.py counts the MUFUs between the two waits).
+  w.line("attnc_wgmma_hold_wait(waitSink, rowSum[0], rowSum[1]);");
   waitValues();
   // Every consumer thread releases a stage after its own wait, as the
   // ring expects 256 arrivals.

@@ -238,6 +238,26 @@ template <int N> __device__ __forceinline__ void attnc_wgmma_wait() {
 #endif
 }
 
+/// Keeps the next wgmma wait after the computation of `a` and `b` by
+/// storing them to `sink` (8 bytes of shared memory nobody reads). ptxas
+/// schedules a wgmma.wait_group, which has no operands, as early as it
+/// can, above independent arithmetic that follows it in the PTX; it does
+/// not move the wait above a shared-memory store. A loop that means to
+/// compute while a wgmma group is in flight (the attention's softmax under
+/// the previous tile's P V) would otherwise wait first and compute after.
+/// Every thread may store to the same sink: the values are never read.
+__device__ __forceinline__ void attnc_wgmma_hold_wait(float *sink, float a,
+                                                      float b) {
+#if ATTNC_WGMMA_PTX
+  asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(
+                   attnc_shared_address(sink)),
+               "f"(a), "f"(b)
+               : "memory");
+#else
+  __trap();
+#endif
+}
+
 /// Moves the warpgroup's per-thread register limit to N (a multiple of 8
 /// in 24..256): down for a producer that only issues copies, up for
 /// consumers holding large accumulators, from the block's pool, which
@@ -813,6 +833,12 @@ __device__ inline void attnc_wgmma_fence() {
 }
 __device__ inline void attnc_wgmma_fence_operands(float *, int) {}
 __device__ inline void attnc_wgmma_fence_operands(unsigned *, int) {}
+
+/// Only orders ptxas's schedule on the GPU; here the store is all it does.
+__device__ inline void attnc_wgmma_hold_wait(float *sink, float a, float b) {
+  sink[0] = a;
+  sink[1] = b;
+}
 
 __device__ inline void attnc_wgmma_commit() {
   attnc_warpgroup_emu::Thread &thread = attnc_warpgroup_emu::current();

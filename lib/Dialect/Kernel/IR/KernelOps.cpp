@@ -103,9 +103,10 @@ bool attn::kernel::isWarpgroupAttention(graph::AttentionOp attention) {
 int64_t attn::kernel::warpgroupAttentionSharedBytes(int64_t depth,
                                                     int64_t width) {
   // 128 queries and three stages of a key tile, 2-byte elements; seven
-  // mbarriers (EmitWarpgroupAttention.cpp); 1 KiB for the alignment.
+  // mbarriers and an 8-byte sink (EmitWarpgroupAttention.cpp); 1 KiB for
+  // the alignment.
   return 1024 + 128 * 2 * depth +
-         3 * warpgroupAttentionKeyTile(depth) * 2 * (depth + width) + 8 * 7;
+         3 * warpgroupAttentionKeyTile(depth) * 2 * (depth + width) + 8 * 8;
 }
 
 int64_t attn::kernel::warpgroupAttentionKeyTile(int64_t depth) {
