@@ -189,7 +189,11 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
   // and the .aligned wgmma instructions need the whole warp converged.
   w.line("attnc_mbarrier_wait(qFull, 0);");
   w.line("__syncwarp();");
-  w.line("const unsigned addressQ = attnc_shared_address(tileQ) + consumer * 8192;");
+  // Descriptors are built once per tile and moved on per K step
+  // (attnc_wgmma_descriptor_add: one add, where building one is about
+  // seven instructions).
+  w.line("const unsigned long long descQ = attnc_wgmma_descriptor("
+         "attnc_shared_address(tileQ) + consumer * 8192, 16, 1024);");
   w.line("float s[" + num(sTiles) + "][4], rescale[2];");
   w.line("unsigned fragP[" + num(blockKV / 16) + "][4];");
 
@@ -208,7 +212,8 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
   // byte 32 (kk % 4) of each swizzled row.
   auto issueScores = [&](const std::string &tile) {
     w.open("");
-    w.line("const unsigned addressK = " + stageAddress(tile) + ";");
+    w.line("const unsigned long long descK = attnc_wgmma_descriptor(" +
+           stageAddress(tile) + ", 16, 1024);");
     w.line("#pragma unroll");
     w.line("for (int t = 0; t < " + num(sTiles) +
            "; ++t) s[t][0] = s[t][1] = s[t][2] = s[t][3] = 0.0f;");
@@ -218,18 +223,19 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
     w.line("#pragma unroll");
     w.line("for (int kk = 0; kk < " + num(depth / 16) +
            "; ++kk) attnc_wgmma_m64n" + num(blockKV) + "k16_" + type +
-           "_bk(&s[0][0], attnc_wgmma_descriptor(addressQ + (kk >> 2) * " +
-           num(blockQ * 128) + " + (kk & 3) * 32, 16, 1024), "
-           "attnc_wgmma_descriptor(addressK + (kk >> 2) * " +
-           num(blockKV * 128) + " + (kk & 3) * 32, 16, 1024));");
+           "_bk(&s[0][0], attnc_wgmma_descriptor_add(descQ, (kk >> 2) * " +
+           num(blockQ * 128) + " + (kk & 3) * 32), "
+           "attnc_wgmma_descriptor_add(descK, (kk >> 2) * " +
+           num(blockKV * 128) + " + (kk & 3) * 32));");
     w.line("attnc_wgmma_commit();");
     w.close();
   };
   // Issues O += P V, P from registers (four k16 steps of 16 keys).
   auto issueValues = [&](const std::string &tile) {
     w.open("");
-    w.line("const unsigned addressV = " + stageAddress(tile) + " + " +
-           num(bytesK) + ";");
+    w.line("const unsigned long long descV = attnc_wgmma_descriptor(" +
+           stageAddress(tile) + " + " + num(bytesK) + ", " +
+           num(blockKV * 128) + ", 1024);");
     w.line("attnc_wgmma_fence_operands(&o[0][0], " + num(oTiles * 4) + ");");
     w.line("attnc_wgmma_fence_operands(&fragP[0][0], " + num(blockKV / 4) +
            ");");
@@ -237,9 +243,8 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
     w.line("#pragma unroll");
     w.line("for (int kk = 0; kk < " + num(blockKV / 16) +
            "; ++kk) attnc_wgmma_m64n" + num(width) + "k16_" + type +
-           "_rs(&o[0][0], fragP[kk], attnc_wgmma_descriptor(addressV + kk * "
-           "2048, " +
-           num(blockKV * 128) + ", 1024));");
+           "_rs(&o[0][0], fragP[kk], attnc_wgmma_descriptor_add(descV, kk * "
+           "2048));");
     w.line("attnc_wgmma_commit();");
     w.close();
   };

@@ -138,10 +138,13 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
          ";");
   w.line("attnc_wgmma_fence_operands(acc, " + num(accumulators) + ");");
   w.line("attnc_wgmma_fence();");
+  // Each K step's descriptors are the stage's moved on (one add each).
+  w.line("const unsigned long long descA = attnc_wgmma_descriptor(stageA, "
+         "16, 1024), descB = attnc_wgmma_descriptor(stageB, 8192, 1024);");
   w.line("#pragma unroll");
   w.line("for (int kk = 0; kk < 4; ++kk) " + mma +
-         "(acc, attnc_wgmma_descriptor(stageA + kk * 32, 16, 1024), "
-         "attnc_wgmma_descriptor(stageB + kk * 2048, 8192, 1024));");
+         "(acc, attnc_wgmma_descriptor_add(descA, kk * 32), "
+         "attnc_wgmma_descriptor_add(descB, kk * 2048));");
   w.line("attnc_wgmma_commit();");
   w.line("attnc_wgmma_wait<1>();");
   w.line("attnc_wgmma_fence_operands(acc, " + num(accumulators) + ");");

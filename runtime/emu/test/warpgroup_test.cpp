@@ -18,7 +18,8 @@
 //    wraps several times;
 //  - that misuse is a launch error, not a hang: waiting on a barrier
 //    nobody arrives at, a barrier outside shared memory, a block that is
-//    not whole warpgroups, an unsupported swizzle.
+//    not whole warpgroups, an unsupported swizzle, a descriptor moved past
+//    its start-address field.
 // Prints PASS/FAIL per test; returns non-zero if any failed.
 //
 //===----------------------------------------------------------------------===//
@@ -185,8 +186,13 @@ __global__ void wgmmaVariants(float *out, const unsigned short *a,
   int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   int group = lane / 4, q = lane % 4;
   attnc_wgmma_fence();
+  // The K steps' descriptors as the generated kernels build them: the
+  // tile's, moved on by attnc_wgmma_descriptor_add.
+  const unsigned long long descA =
+      attnc_wgmma_descriptor(attnc_shared_address(tileA), 16, 1024);
+  const unsigned long long descB = attnc_wgmma_descriptor(
+      attnc_shared_address(tileB), registerA ? 8192 : 16, 1024);
   for (int kk = 0; kk < 4; ++kk) {
-    unsigned addressB = attnc_shared_address(tileB);
     if (registerA) {
       unsigned frag[4];
       for (int reg = 0; reg < 4; ++reg) {
@@ -195,13 +201,11 @@ __global__ void wgmmaVariants(float *out, const unsigned short *a,
         frag[reg] = a[row * 64 + k] | (unsigned)a[row * 64 + k + 1] << 16;
       }
       attnc_wgmma_m64n64k16_f16_rs(
-          acc, frag, attnc_wgmma_descriptor(addressB + kk * 2048, 8192, 1024));
+          acc, frag, attnc_wgmma_descriptor_add(descB, kk * 2048));
     } else {
-      attnc_wgmma_m64n64k16_f16_bk(
-          acc,
-          attnc_wgmma_descriptor(attnc_shared_address(tileA) + kk * 32, 16,
-                                 1024),
-          attnc_wgmma_descriptor(addressB + kk * 32, 16, 1024));
+      attnc_wgmma_m64n64k16_f16_bk(acc,
+                                   attnc_wgmma_descriptor_add(descA, kk * 32),
+                                   attnc_wgmma_descriptor_add(descB, kk * 32));
     }
   }
   attnc_wgmma_commit();
@@ -495,6 +499,18 @@ __global__ void noSwizzle(int *) {
   attnc_wgmma_commit();
   attnc_wgmma_wait<0>();
 }
+/// A start address moved past the 14-bit field (256 KiB): the carry lands
+/// in reserved bits 14-15.
+__global__ void descriptorOverflow(int *) {
+  ATTNC_SHARED(attnc_b128, tile, 1024);
+  float acc[32] = {};
+  unsigned long long desc = attnc_wgmma_descriptor_add(
+      attnc_wgmma_descriptor(attnc_shared_address(tile), 16, 1024), 1u << 18);
+  attnc_wgmma_fence();
+  attnc_wgmma_m64n64k16_f16(acc, desc, desc);
+  attnc_wgmma_commit();
+  attnc_wgmma_wait<0>();
+}
 /// A valid 128-byte-swizzled operand in a 1024-byte aligned tile.
 __device__ unsigned long long swizzledTile(attnc_b128 *tile) {
   return attnc_wgmma_descriptor(
@@ -550,6 +566,8 @@ static void testMisuse() {
        "not a whole number of warpgroups"},
       {"wgmma without the 128-byte swizzle", misuseThunk<noSwizzle>, 128,
        "only the 128-byte swizzle"},
+      {"a descriptor moved past its 14-bit start address",
+       misuseThunk<descriptorOverflow>, 128, "reserved bits set"},
       {"wgmma without a wgmma.fence", misuseThunk<noFence>, 128,
        "no wgmma.fence"},
       {"wgmma after a wait without a new wgmma.fence",
