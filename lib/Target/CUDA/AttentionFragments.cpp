@@ -110,12 +110,28 @@ FailureOr<ExponentForm> attn::cuda::emitScoreTile(KernelEmission &k,
   w.close();
   w.close();
   w.close();
-  w.line("float tileMax[2] = {__int_as_float(0xff800000), "
-         "__int_as_float(0xff800000)};");
-  w.line("#pragma unroll");
-  w.line("for (int t = 0; t < " + num(sTiles) +
-         "; ++t) for (int e = 0; e < 4; ++e) tileMax[e >> 1] = "
-         "fmaxf(tileMax[e >> 1], s[t][e]);");
+  // The row maxima in four independent chains each, combined at the end:
+  // one chain over a row's 32 scores (head dim 128) is 32 dependent FMNMX,
+  // about 150 clocks before the first exponential can issue, on the path
+  // the ping-pong must hide under the other warpgroup's MMAs; four are 8
+  // deep. Each chain starts from a score: fmaxf(-inf, x) is not x for a
+  // NaN x, so ptxas would keep a FMNMX per chain for a -inf start.
+  if (sTiles >= 2) {
+    w.line("float partMax[2][4] = {{s[0][0], s[0][1], s[1][0], s[1][1]}, "
+           "{s[0][2], s[0][3], s[1][2], s[1][3]}};");
+    w.line("#pragma unroll");
+    w.line("for (int t = 2; t < " + num(sTiles) +
+           "; ++t) for (int e = 0; e < 4; ++e) partMax[e >> 1][(t & 1) * 2 + "
+           "(e & 1)] = fmaxf(partMax[e >> 1][(t & 1) * 2 + (e & 1)], "
+           "s[t][e]);");
+    w.line("float tileMax[2] = {fmaxf(fmaxf(partMax[0][0], partMax[0][1]), "
+           "fmaxf(partMax[0][2], partMax[0][3])), "
+           "fmaxf(fmaxf(partMax[1][0], partMax[1][1]), "
+           "fmaxf(partMax[1][2], partMax[1][3]))};");
+  } else {
+    w.line("float tileMax[2] = {fmaxf(s[0][0], s[0][1]), "
+           "fmaxf(s[0][2], s[0][3])};");
+  }
   return ExponentForm{floatLiteral(foldScale ? scale * log2e : log2e),
                       foldScale};
 }
