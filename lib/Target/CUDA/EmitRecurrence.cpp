@@ -377,6 +377,7 @@ LogicalResult RecurrenceEmitter::run() {
       scratch[result] = k.addTemp("float", numElements(result));
   });
   loadResidentWeights();
+  loadRegisterWeights();
   return emitSteps(scan, /*outermost=*/true);
 }
 

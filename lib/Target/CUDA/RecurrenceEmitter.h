@@ -2,8 +2,10 @@
 //
 // The class that writes a kernel.recurrence (EmitRecurrence.cpp: the
 // unit split, phases and steps; RecurrenceProduct.cpp: products whose
-// weights stay in shared memory; RecurrenceOperands.cpp: what a step
-// fetches ahead of its gates). Private to the CUDA target.
+// weights stay in shared memory; RecurrenceRegisterWeights.cpp: the FMA
+// product's share of them in registers; RecurrenceOperands.cpp: what a
+// step fetches ahead of its gates; RecurrenceExchange.cpp: the state
+// between blocks without a barrier). Private to the CUDA target.
 //
 //===----------------------------------------------------------------------===//
 
@@ -191,6 +193,29 @@ private:
                                             const TensorWork &work,
                                             const std::string &target);
   void loadResidentWeights();
+  /// The FMA product's weights a thread keeps in registers for every step
+  /// (RecurrenceRegisterWeights.cpp): `slots` float4s of k (k4 = lane + m
+  /// lanes) for each of its tile's columns, in the array `name`, summed
+  /// into `partials` independent sums per output.
+  struct RegisterWeights {
+    int64_t slots = 0, partials = 1;
+    std::string name;
+  };
+  /// Floats of weights a thread may hold in registers.
+  static constexpr int64_t kRegisterWeightFloats = 128;
+  std::optional<RegisterWeights>
+  planRegisterWeights(graph::MatmulOp matmul, const ResidentPlan &plan) const;
+  /// Copies each qualifying product's share into registers (after
+  /// loadResidentWeights, before the steps).
+  void loadRegisterWeights();
+  /// Whether the product reads its weights from registers with this
+  /// staging: chunks of whole rounds of the lanes, or one chunk.
+  bool usesRegisterWeights(graph::MatmulOp matmul, const StagedOperand &st,
+                           int64_t lanes) const;
+  /// The FMA loop over a chunk's k with register weights, into part[][][].
+  void emitRegisterFmaLoop(graph::MatmulOp matmul, const ResidentPlan &plan,
+                           const StagedOperand &st,
+                           const std::string &staged4);
   /// The matmul column that this block's c-th owned column is, and whether
   /// it exists (the last block's share may run past the end).
   std::string ownedColumn(const ResidentPlan &plan, const std::string &c);
@@ -201,6 +226,10 @@ private:
   graph::ScanOp scan;
   // In body order, so the generated text is deterministic.
   llvm::MapVector<mlir::Operation *, ResidentPlan> resident;
+  llvm::DenseMap<mlir::Operation *, RegisterWeights> registerWeights;
+  /// Set while a product whose slots must be compile-time constants opens
+  /// its chunk loop: openChunks then unrolls it.
+  bool unrollChunkLoop = false;
   llvm::DenseMap<mlir::Value, std::string> scratch; // body op results
   llvm::SmallVector<ActiveScan, 2> active; // outermost first
   unsigned nesting = 0;

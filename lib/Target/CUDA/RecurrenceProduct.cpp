@@ -579,6 +579,8 @@ LogicalResult RecurrenceEmitter::openChunks(graph::MatmulOp matmul,
     w.close();
     w.close();
     w.line("__syncthreads();");
+    if (unrollChunkLoop)
+      w.line("#pragma unroll");
     w.open("for (attnc_index chunk = 0; chunk < " + num(st.chunks) +
            "; ++chunk)");
     return success();
@@ -590,6 +592,8 @@ LogicalResult RecurrenceEmitter::openChunks(graph::MatmulOp matmul,
     issue("chunk");
     w.line("attnc_cp_async_commit();");
     w.close();
+    if (unrollChunkLoop)
+      w.line("#pragma unroll");
     w.open("for (attnc_index chunk = 0; chunk < " + num(st.chunks) +
            "; ++chunk)");
     w.open("if (chunk + " + ahead + " < " + num(st.chunks) + ")");
@@ -643,7 +647,10 @@ void RecurrenceEmitter::storeOwned(graph::MatmulOp matmul,
 /// The FMA product: each thread a register tile of rows x columns, lanes
 /// sharing a tile's k (tileSplit); rows past the last are computed on the
 /// last row's operands and not stored. The trip counts are the same for
-/// every lane of a warp's tiles, so whole warps reach the shuffles.
+/// every lane of a warp's tiles, so whole warps reach the shuffles. Where
+/// a thread holds its share of the weights in registers
+/// (RecurrenceRegisterWeights.cpp), the loop reads only the staged operand
+/// from shared memory.
 LogicalResult RecurrenceEmitter::emitFmaProduct(graph::MatmulOp matmul,
                                                 const ResidentPlan &plan,
                                                 const StagedOperand &st,
@@ -667,6 +674,7 @@ LogicalResult RecurrenceEmitter::emitFmaProduct(graph::MatmulOp matmul,
               num(stagingOffset) + " + chunk % " + num(st.slots) + " * " +
               num(rows * st.rowFloats) + ")";
 
+  const bool inRegisters = usesRegisterWeights(matmul, st, split.lanes);
   if (st.oneChunk) {
     std::string unused;
     if (failed(openChunks(matmul, plan, st, unused)))
@@ -679,34 +687,52 @@ LogicalResult RecurrenceEmitter::emitFmaProduct(graph::MatmulOp matmul,
   w.line("const attnc_index rowBase = e / " + num(colGroups) + " * " + r +
          ", group = e % " + num(colGroups) + ";");
   w.line("float acc[" + r + "][" + c + "] = {};");
+  const int64_t partials =
+      inRegisters ? registerWeights.find(matmul)->second.partials : 1;
+  if (partials > 1)
+    w.line("float part[" + r + "][" + c + "][" + num(partials) + "] = {};");
   std::string global4 = "k4";
-  if (!st.oneChunk && failed(openChunks(matmul, plan, st, global4)))
+  unrollChunkLoop = inRegisters;
+  LogicalResult opened = st.oneChunk
+                             ? success()
+                             : openChunks(matmul, plan, st, global4);
+  unrollChunkLoop = false;
+  if (failed(opened))
     return failure();
-  // Unrolled twice, so one iteration's shared loads issue under the
-  // other's FMAs (a block has only two warps per scheduler to hide them).
-  w.line("#pragma unroll 2");
-  w.open("for (attnc_index k4 = lane; k4 < " + num(st.chunk4) +
-         (st.oneChunk ? "" : " && " + global4 + " < " + num(depth4)) +
-         "; k4 += " + lanes + ")");
-  w.line("float4 b[" + c + "];");
-  w.line("#pragma unroll");
-  w.line("for (int j = 0; j < " + c + "; ++j) b[j] = " + weights4 + "[" +
-         residentSlot(plan, split, global4, "group + j * " + num(colGroups)) +
-         "];");
-  w.line("#pragma unroll");
-  w.open("for (int r = 0; r < " + r + "; ++r)");
-  w.line("const attnc_index row = rowBase + r < " + num(rows) +
-         " ? rowBase + r : " + num(rows - 1) + ";");
-  w.line("const float4 a = " + staged4 + "[row * " + num(st.rowFloats / 4) +
-         " + k4];");
-  w.line("#pragma unroll");
-  w.line(
-      "for (int j = 0; j < " + c +
-      "; ++j) acc[r][j] = fmaf(a.w, b[j].w, "
-      "fmaf(a.z, b[j].z, fmaf(a.y, b[j].y, fmaf(a.x, b[j].x, acc[r][j]))));");
-  w.close();
-  w.close();
+  if (inRegisters) {
+    emitRegisterFmaLoop(matmul, plan, st, staged4);
+  } else {
+    // Unrolled twice, so one iteration's shared loads issue under the
+    // other's FMAs (a block has only two warps per scheduler to hide them).
+    w.line("#pragma unroll 2");
+    w.open("for (attnc_index k4 = lane; k4 < " + num(st.chunk4) +
+           (st.oneChunk ? "" : " && " + global4 + " < " + num(depth4)) +
+           "; k4 += " + lanes + ")");
+    w.line("float4 b[" + c + "];");
+    w.line("#pragma unroll");
+    w.line("for (int j = 0; j < " + c + "; ++j) b[j] = " + weights4 + "[" +
+           residentSlot(plan, split, global4, "group + j * " + num(colGroups)) +
+           "];");
+    w.line("#pragma unroll");
+    w.open("for (int r = 0; r < " + r + "; ++r)");
+    w.line("const attnc_index row = rowBase + r < " + num(rows) +
+           " ? rowBase + r : " + num(rows - 1) + ";");
+    w.line("const float4 a = " + staged4 + "[row * " + num(st.rowFloats / 4) +
+           " + k4];");
+    w.line("#pragma unroll");
+    w.line("for (int j = 0; j < " + c +
+           "; ++j) acc[r][j] = fmaf(a.w, b[j].w, fmaf(a.z, b[j].z, "
+           "fmaf(a.y, b[j].y, fmaf(a.x, b[j].x, acc[r][j]))));");
+    w.close();
+    w.close();
+  }
   closeChunks(st);
+  if (partials > 1) {
+    w.line("#pragma unroll");
+    w.line("for (int r = 0; r < " + r + "; ++r) for (int j = 0; j < " + c +
+           "; ++j) for (int q = 0; q < " + num(partials) +
+           "; ++q) acc[r][j] += part[r][j][q];");
+  }
   if (st.async && st.slots == st.chunks && bases > 1)
     w.line("__syncthreads(); // the next tiles' copies refill the buffers");
 
