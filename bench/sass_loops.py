@@ -2,7 +2,8 @@
 the SASS ptxas produced (no GPU needed).
 
 Usage: sass_loops.py MODEL.cubin... [--kernel NAME] [--check FILE:KERNEL=MAX]...
-                     [--check-overlap FILE:KERNEL=MIN]... [--cuobjdump PATH]
+                     [--check-overlap FILE:KERNEL=MIN]...
+                     [--check-early-loads FILE:KERNEL=MIN]... [--cuobjdump PATH]
        sass_loops.py --which   prints the cuobjdump it would use
 
 For each kernel of each model file it prints its innermost loops that do
@@ -27,6 +28,12 @@ The wgmma attention's softmax belongs there, under the previous tile's
 P V. --check-overlap FILE:KERNEL=MIN fails when fewer than MIN MUFU run
 there: ptxas moves a wait it sees no reason to delay up to the one
 before it (docs/codegen.md).
+
+It also prints how many global loads (LDG) a kernel issues before its
+first MUFU. A GPU issues in order, so a load placed next to its use
+stalls the warp for a memory latency; the scan loads its whole chunk
+first, and its sigmoid is the first MUFU. --check-early-loads
+FILE:KERNEL=MIN fails when fewer than MIN loads come first.
 
 cuobjdump and the nvdisasm it runs come with the CUDA toolkit, or from
 PyPI as nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm (scripts/setup.sh
@@ -147,6 +154,17 @@ def in_flight_spans(instructions):
     return spans
 
 
+def loads_before_mufu(instructions):
+    """Global loads before the kernel's first MUFU (None: it has none)."""
+    loads = 0
+    for _, text in instructions:
+        op = opcode(text)
+        if op == "MUFU":
+            return loads
+        loads += op == "LDG"
+    return None
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*")
@@ -157,6 +175,8 @@ def main():
                         help="FILE:KERNEL=MAX instructions per tensor-core instruction")
     parser.add_argument("--check-overlap", action="append", default=[],
                         help="FILE:KERNEL=MIN MUFU while a wgmma group is in flight")
+    parser.add_argument("--check-early-loads", action="append", default=[],
+                        help="FILE:KERNEL=MIN global loads before the first MUFU")
     parser.add_argument("--cuobjdump")
     args = parser.parse_args()
     cuobjdump = find_cuobjdump(args.cuobjdump)
@@ -165,7 +185,7 @@ def main():
         return
     if not args.models:
         parser.error("no model files")
-    hottest, overlap = {}, {}
+    hottest, overlap, early_loads = {}, {}, {}
     for path in args.models:
         name = os.path.basename(path)
         for kernel, instructions in kernels(cuobjdump, path).items():
@@ -180,6 +200,10 @@ def main():
                 print(f"  loop of {l['instructions']}: {l['tensor']} tensor-core, "
                       f"{l['ffma']} FFMA, {l['mufu']} MUFU, {l['shared_loads']} shared loads, "
                       f"{l['compare_select']} compares and selects{ratio}")
+            early = loads_before_mufu(instructions)
+            if early is not None:
+                early_loads[f"{name}:{kernel}"] = early
+                print(f"  global loads before the first MUFU: {early}")
             spans = in_flight_spans(instructions)
             if spans:
                 most, mufu = max(spans, key=lambda span: (span[1], span[0]))
@@ -215,6 +239,17 @@ def main():
         failed |= not ok
         print(f"check-overlap {key}: {'no such wait' if got is None else got} MUFU "
               f"while a wgmma group is in flight {'>=' if ok else 'BELOW'} {least}")
+    for check in args.check_early_loads:
+        key, _, least = check.partition("=")
+        try:
+            least = int(least)
+        except ValueError:
+            sys.exit(f"sass_loops.py: --check-early-loads {check}: expected FILE:KERNEL=MIN")
+        got = early_loads.get(key)
+        ok = got is not None and got >= least
+        failed |= not ok
+        print(f"check-early-loads {key}: {'no MUFU' if got is None else got} global loads "
+              f"before the first MUFU {'>=' if ok else 'BELOW'} {least}")
     sys.exit(1 if failed else 0)
 
 

@@ -9,8 +9,8 @@
 // only ever waits for tiles that started before it. Per tile:
 //
 //  1. each thread loads its chunk's coefficients and offsets into
-//     registers (computing their elementwise producers as it goes) and
-//     composes them into one affine map (A, B), with
+//     registers (every load issued before the elementwise producers use
+//     any) and composes them into one affine map (A, B), with
 //     (a1, b1) o (a2, b2) = (a1 a2, a2 b1 + b2);
 //  2. it publishes that map for its channel, then looks back: walking the
 //     earlier chunks, it composes their published maps until it finds one
@@ -107,32 +107,87 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   std::string walk = scan.getReverse() ? num(length - 1) + " - w" : "w";
   auto leaf = [&](Value v, const Index &i) { return k.loadInput(v, i); };
 
-  // 1. The chunk into registers, composed into one map.
-  w.line("float as[" + num(chunkLength) + "], bs[" + num(chunkLength) + "];");
-  w.line("float A = 1.0f, B = 0.0f;");
-  w.line("#pragma unroll");
-  w.open("for (int i = 0; i < " + num(chunkLength) + "; ++i)");
-  w.line("const attnc_index w = lo + i;");
-  w.line("if (w >= hi) break;");
+  // 1. The chunk into registers, composed into one map. The chunk's loads
+  // (the leaves of a's and b's expressions) are all issued before any of
+  // them is used: a GPU issues in order, so a load followed by its use
+  // stalls its warp for the whole memory latency, and the elementwise
+  // producers between them (a sigmoid's division has a slow-path branch)
+  // keep ptxas from moving the next step's loads up. Interleaved, a chunk
+  // of 32 steps waited on 64 loads in a row. They run in groups of at most
+  // 64 loaded values per thread (all 32 steps of the minGRU's two inputs),
+  // the last chunk's steps past the end reading its last step again.
+  Value a = scan.getCoefficients(), b = scan.getOffsets();
+  Index full = withTime(stepIndex, "t");
+  Index aIndex = broadcastIndex(full, states, shapeOf(a));
+  Index bIndex = broadcastIndex(full, states, shapeOf(b));
+  // The loads of one step, in the order the scalar emitter asks for them.
+  std::vector<std::string> loads;
   {
-    ScalarEmitter scalar(w, leaf);
+    std::string discarded;
+    CodeWriter scratch(discarded);
+    ScalarEmitter recorder(scratch, [&](Value v, const Index &i) {
+      std::optional<std::string> load = k.loadInput(v, i);
+      // The same buffer and offset, loaded where it stands.
+      if (load)
+        loads.push_back("attnc_load_early(in" +
+                        std::to_string(*k.inputNumber(v)) + ", " +
+                        linearize(i, shapeOf(v)) + ")");
+      return load;
+    });
+    if (failed(recorder.emit(a, aIndex)) || failed(recorder.emit(b, bIndex)))
+      return failure();
+  }
+  const int64_t perStep = std::max<size_t>(loads.size(), 1);
+  const int64_t group =
+      std::max<int64_t>(1, std::min<int64_t>(chunkLength, 64 / perStep));
+  const std::string clamped = "const attnc_index w = lo + i < hi ? lo + i : hi - 1;";
+  w.line("float as[" + num(chunkLength) + "], bs[" + num(chunkLength) + "];");
+  for (int64_t first = 0; first < chunkLength; first += group) {
+    const int64_t last = std::min(chunkLength, first + group);
+    const std::string range = "for (int i = " + num(first) + "; i < " +
+                              num(last) + "; ++i)";
+    w.open("");
+    if (!loads.empty()) {
+      w.line("float loaded[" + num(loads.size()) + "][" + num(group) + "];");
+      w.line("#pragma unroll");
+      w.open(range);
+      w.line(clamped);
+      w.line("const attnc_index t = " + walk + ";");
+      for (auto [n, load] : llvm::enumerate(loads))
+        w.line("loaded[" + num(n) + "][i - " + num(first) + "] = " + load +
+               ";");
+      w.close();
+    }
+    w.line("#pragma unroll");
+    w.open(range);
+    w.line(clamped);
     w.line("const attnc_index t = " + walk + ";");
-    Index full = withTime(stepIndex, "t");
-    Value a = scan.getCoefficients(), b = scan.getOffsets();
-    FailureOr<std::string> av =
-        scalar.emit(a, broadcastIndex(full, states, shapeOf(a)));
+    size_t next = 0;
+    ScalarEmitter scalar(w, [&](Value v, const Index &i)
+                                -> std::optional<std::string> {
+      if (!k.loadInput(v, i))
+        return std::nullopt;
+      return "loaded[" + num(next++ % loads.size()) + "][i - " + num(first) +
+             "]";
+    });
+    FailureOr<std::string> av = scalar.emit(a, aIndex);
     if (failed(av))
       return failure();
-    FailureOr<std::string> bv =
-        scalar.emit(b, broadcastIndex(full, states, shapeOf(b)));
+    FailureOr<std::string> bv = scalar.emit(b, bIndex);
     if (failed(bv))
       return failure();
+    if (next != loads.size())
+      return scan.emitOpError("CUDA emission: the scan's loads changed "
+                              "between their two walks (internal error)");
     w.line("as[i] = " + *av + ";");
     w.line("bs[i] = " + *bv + ";");
-    w.line("A = as[i] * A;");
-    w.line("B = as[i] * B + bs[i];");
+    w.close();
+    w.close();
   }
-  w.close();
+  w.line("float A = 1.0f, B = 0.0f;");
+  w.line("#pragma unroll");
+  w.line("for (int i = 0; i < " + num(chunkLength) +
+         "; ++i) if (lo + i < hi) { A = as[i] * A; B = as[i] * B + bs[i]; }");
 
   // 2. Publish the map, then look back for the incoming state.
   w.line("float h;");

@@ -90,6 +90,45 @@ __device__ __forceinline__ float attnc_load(const attnc_i1 *p, attnc_index i) {
   return p[i].value ? 1.0f : 0.0f;
 }
 
+/// attnc_load issued where it stands. The compilers move a plain load
+/// down to its first use, past branches (a division's slow path) that then
+/// keep the loads after it from issuing early; since a GPU issues in
+/// order, a warp whose loads each sit just before their use waits one
+/// memory latency per load. A kernel that means to have many loads in
+/// flight issues them with these first (the scan's chunk, EmitScan.cpp).
+/// Read-only data, as attnc_load's inputs are (ld.global.nc).
+#if defined(ATTNC_EMU)
+template <typename T>
+__device__ __forceinline__ float attnc_load_early(const T *p, attnc_index i) {
+  return attnc_load(p, i);
+}
+#else
+__device__ __forceinline__ float attnc_load_early(const float *p,
+                                                  attnc_index i) {
+  float v;
+  asm volatile("ld.global.nc.f32 %0, [%1];" : "=f"(v) : "l"(p + i));
+  return v;
+}
+__device__ __forceinline__ float attnc_load_early(const attnc_f16 *p,
+                                                  attnc_index i) {
+  unsigned short bits;
+  asm volatile("ld.global.nc.b16 %0, [%1];" : "=h"(bits) : "l"(p + i));
+  return attnc_f16_to_float(bits);
+}
+__device__ __forceinline__ float attnc_load_early(const attnc_bf16 *p,
+                                                  attnc_index i) {
+  unsigned short bits;
+  asm volatile("ld.global.nc.b16 %0, [%1];" : "=h"(bits) : "l"(p + i));
+  return attnc_numerics::bfloat16BitsToFloat(bits);
+}
+__device__ __forceinline__ float attnc_load_early(const attnc_i1 *p,
+                                                  attnc_index i) {
+  unsigned short value;
+  asm volatile("ld.global.nc.u8 %0, [%1];" : "=h"(value) : "l"(p + i));
+  return value ? 1.0f : 0.0f;
+}
+#endif
+
 __device__ __forceinline__ void attnc_store(float *p, attnc_index i, float v) {
   p[i] = v;
 }
