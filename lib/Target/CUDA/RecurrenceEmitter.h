@@ -201,7 +201,8 @@ private:
     int64_t slots = 0, partials = 1;
     std::string name;
   };
-  /// Floats of weights a thread may hold in registers.
+  /// Floats of weights a thread may hold in registers, all its products'
+  /// shares together.
   static constexpr int64_t kRegisterWeightFloats = 128;
   std::optional<RegisterWeights>
   planRegisterWeights(graph::MatmulOp matmul, const ResidentPlan &plan) const;
@@ -212,7 +213,8 @@ private:
   /// staging: chunks of whole rounds of the lanes, or one chunk.
   bool usesRegisterWeights(graph::MatmulOp matmul, const StagedOperand &st,
                            int64_t lanes) const;
-  /// The FMA loop over a chunk's k with register weights, into part[][][].
+  /// The FMA loop over a chunk's k with register weights, into acc[][] (or
+  /// with several partial sums, part[][][]).
   void emitRegisterFmaLoop(graph::MatmulOp matmul, const ResidentPlan &plan,
                            const StagedOperand &st,
                            const std::string &staged4);

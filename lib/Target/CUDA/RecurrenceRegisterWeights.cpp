@@ -6,8 +6,9 @@
 // of an SM's 128 bytes a clock, most of what the step's product costs,
 // while the FMAs take about 250. Each thread's share of the weights is
 // fixed for the whole recurrence (one tile of `cols` columns over every
-// lanes-th group of 4 k, tileSplit), so when that share is at most
-// kRegisterWeightFloats it is copied from shared memory into registers
+// lanes-th group of 4 k, tileSplit), so when that share (with the shares
+// of the kernel's other such products) is at most kRegisterWeightFloats
+// it is copied from shared memory into registers
 // once, before the steps, and a step reads only the state from shared
 // memory (a warp's float4 reads of it broadcast to the tiles that share
 // them). The register file holds them where shared memory streamed them:
@@ -54,14 +55,21 @@ RecurrenceEmitter::planRegisterWeights(graph::MatmulOp matmul,
 
 void RecurrenceEmitter::loadRegisterWeights() {
   CodeWriter &w = k.out;
+  // One budget for the thread, not one per product: two products of 128
+  // floats each spill (255 registers and a stack frame).
+  int64_t budget = kRegisterWeightFloats;
   for (auto &entry : resident) {
     auto matmul = cast<graph::MatmulOp>(entry.first);
     const ResidentPlan &plan = entry.second;
     std::optional<RegisterWeights> regs = planRegisterWeights(matmul, plan);
     if (!regs)
       continue;
-    regs->name = "registerWeights" + num(registerWeights.size());
     const TileSplit split = tileSplit(plan, shapeOf(matmul.getResult())[0]);
+    const int64_t floats = regs->slots * split.cols * 4;
+    if (floats > budget)
+      continue;
+    budget -= floats;
+    regs->name = "registerWeights" + num(registerWeights.size());
     const int64_t colGroups = plan.perBlock / split.cols;
     const int64_t depth4 = (plan.depth + 3) / 4;
     w.line("// This thread's share of the FMA product's weights, for every "
