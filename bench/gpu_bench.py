@@ -350,11 +350,11 @@ def gpu_group(args, runtime, group):
 
     def tagged_exchange(batch, dtype, suffix):
         """Whether an LSTM row's model may pass h between blocks through
-        tagged copies (docs/codegen.md: f32 up to batch 4, unless compiled
-        with --recurrence-exchange=barrier; the tiny models' odd sizes keep
-        the barrier). Those rows run in their own group, last, so that a
-        hang there costs no other row."""
-        return dtype == torch.float32 and batch <= 4 and suffix != "_barrier"
+        tagged copies (docs/codegen.md: up to batch 4, f32 or, since
+        session 10, bf16, unless compiled with --recurrence-exchange=barrier;
+        the tiny models' odd sizes keep the barrier). Those rows run in
+        their own group, last, so that a hang there costs no other row."""
+        return batch <= 4 and suffix != "_barrier"
 
     def lstms(tagged_rows):
         """The LSTMs against nn.LSTM, each checked against nn.LSTM in f32

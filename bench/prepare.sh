@@ -51,7 +51,7 @@ checks="scan_chunks scan_lookback lstm_resident_b1 lstm_resident_b5 rnn_staged_c
   gemm_f32_wide gemm_tf32_shapes lstm_tf32_b32 rnn_tf32_staged lstm_bf16_b17
   rnn_f16_b130 lstm_bf16_b300 gemm_16bit
   attention_16bit attention_finite_mask lstm_resident_b13 gemm_tf32_shapes@tf32 lstm_resident_b5@tf32 lstm_resident_b13@tf32
-  lstm_tagged_b3 lstm_resident_b1@barrier
+  lstm_tagged_b3 lstm_resident_b1@barrier lstm_bf16_tagged_b2 lstm_bf16_tagged_b2@barrier
   shared_operands gemm_shared gemm_shared_types gemm_wgmma attention_wgmma"
 ATTNC="$attnc" python3 hardware_checks.py prepare build/checks \
   $(for m in $examples; do echo ../examples/$m.ir; done) \

@@ -68,8 +68,10 @@ static bool readsOnlyOwnUnits(graph::ScanOp op, Operation *matmul) {
 /// nothing of another block's but its product's left operand
 /// (readsOnlyOwnUnits), every block owning a unit (a block with none
 /// would wait on no one, and could be lapped by the others), that operand
-/// an f32 carry the FMA product streams (below kTaggedRows rows, under
-/// every --f32-matmul mode) whole into shared memory at once, at most
+/// a carry the FMA product streams (below kTaggedRows rows, under every
+/// --f32-matmul mode; a 16-bit one too, its weights widened to f32 there
+/// by planResidentWeights, the carry's buffers being f32) whole into
+/// shared memory at once, at most
 /// kTaggedPieces 16-byte pieces a thread (loaded together, then waited
 /// for: openChunks), and the option not turned off
 /// (--recurrence-exchange=barrier).
@@ -82,8 +84,7 @@ int RecurrenceEmitter::taggedExchange(graph::ScanOp op) {
   auto matmul = cast<graph::MatmulOp>(units->matmul);
   auto plan = resident.find(units->matmul);
   const int64_t rows = shapeOf(matmul.getResult())[0];
-  if (plan == resident.end() || plan->second.halves ||
-      !elementOf(matmul.getLhs()).isF32() || rows > kTaggedRows)
+  if (plan == resident.end() || plan->second.halves || rows > kTaggedRows)
     return -1;
   StagedOperand staged = planStaging(matmul, plan->second, false, 1, false,
                                      /*assumeStreamable=*/true);

@@ -65,7 +65,23 @@ void RecurrenceEmitter::planResidentWeights(int64_t blocks, int64_t budget) {
     // half the room, and no conversion per step.
     Type halves = sixteenBitOperands(matmul);
     std::optional<TensorWork> work = tensorWork(rows, perBlock, bool(halves));
-    if (halves && !work) {
+    // Up to kTaggedRows rows, 16-bit weights are widened to f32 (exactly)
+    // for the FMA product where twice the room fits: at batch 1 its share
+    // of the weights fits in registers, and the state may then travel
+    // tagged instead of through a grid barrier every step (taggedExchange
+    // takes a 16-bit state the FMA product reads as f32), which the
+    // m16n8k16 product, 15 of whose 16 rows would be padding, cannot do.
+    // The products are exact either way (a product of two 16-bit values
+    // is exact in f32), summed in f32.
+    if (halves && rows <= kTaggedRows) {
+      int64_t wideBytes = llvm::alignTo(depth, 4) * perBlock * 4;
+      int64_t wideReserve = std::max(reserve, rows * 16 * 4);
+      bool product = units && units->matmul == matmul.getOperation();
+      int64_t tile = productPlaced || product ? productBytes : 0;
+      if (offset + wideBytes + wideReserve + tile <= budget)
+        halves = {};
+    }
+    if (!halves || !work) {
       halves = {};
       work = tensorWork(rows, perBlock, /*halves=*/false);
     }
@@ -91,7 +107,7 @@ void RecurrenceEmitter::planResidentWeights(int64_t blocks, int64_t budget) {
     int64_t pads = !work ? 0 : halves ? 64 : 32;
     stagingNeed = std::max(stagingNeed, rows * (paddedDepth + pads) * 4);
     // Where the tagged exchange may apply (RecurrenceExchange.cpp: the
-    // unit split's product, f32, up to kTaggedRows rows, whole float4s of
+    // unit split's FMA product, up to kTaggedRows rows, whole float4s of
     // k), room too for the FMA staging's rounding of its chunks (four of
     // them, each up to a float4 per lane more: 512 floats a row), so that
     // the whole state is in flight at once, which that exchange needs.
