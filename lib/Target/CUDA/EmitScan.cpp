@@ -126,17 +126,22 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
     std::string discarded;
     CodeWriter scratch(discarded);
     ScalarEmitter recorder(scratch, [&](Value v, const Index &i) {
-      std::optional<std::string> load = k.loadInput(v, i);
-      // The same buffer and offset, loaded where it stands.
+      std::optional<std::string> load = k.loadInput(v, i, /*early=*/true);
       if (load)
-        loads.push_back("attnc_load_early(in" +
-                        std::to_string(*k.inputNumber(v)) + ", " +
-                        linearize(i, shapeOf(v)) + ")");
+        loads.push_back(*load);
       return load;
     });
     if (failed(recorder.emit(a, aIndex)) || failed(recorder.emit(b, bIndex)))
       return failure();
+    // A load's index may name only what exists before the step's code:
+    // a scan's prologue holds elementwise ops and generators
+    // (FormKernels.cpp), whose operands share the step's index; data
+    // movement would index through variables of its own (the writer's
+    // attnc_index temporaries), and its loads stay where they are used.
+    if (discarded.find("attnc_index") != std::string::npos)
+      loads.clear();
   }
+  const bool early = !loads.empty();
   const int64_t perStep = std::max<size_t>(loads.size(), 1);
   const int64_t group =
       std::max<int64_t>(1, std::min<int64_t>(chunkLength, 64 / perStep));
@@ -165,8 +170,9 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
     size_t next = 0;
     ScalarEmitter scalar(w, [&](Value v, const Index &i)
                                 -> std::optional<std::string> {
-      if (!k.loadInput(v, i))
-        return std::nullopt;
+      std::optional<std::string> load = k.loadInput(v, i);
+      if (!load || !early)
+        return load;
       return "loaded[" + num(next++ % loads.size()) + "][i - " + num(first) +
              "]";
     });

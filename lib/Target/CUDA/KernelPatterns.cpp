@@ -25,12 +25,14 @@ std::optional<unsigned> KernelEmission::inputNumber(Value value) {
 }
 
 std::optional<std::string> KernelEmission::loadInput(Value value,
-                                                     const Index &index) {
+                                                     const Index &index,
+                                                     bool early) {
   std::optional<unsigned> number = inputNumber(value);
   if (!number)
     return std::nullopt;
-  return "attnc_load(in" + std::to_string(*number) + ", " +
-         linearize(index, shapeOf(value)) + ")";
+  return std::string(early ? "attnc_load_early(in" : "attnc_load(in") +
+         std::to_string(*number) + ", " + linearize(index, shapeOf(value)) +
+         ")";
 }
 
 std::string KernelEmission::addTemp(std::string type, int64_t elements,

@@ -90,8 +90,10 @@ public:
   mlir::Block &block() { return kernel->getRegion(0).front(); }
   /// Kernel body value -> parameter: block argument i is "in<i>".
   std::optional<unsigned> inputNumber(mlir::Value value);
-  /// The leaf that loads block arguments from their input buffers.
-  std::optional<std::string> loadInput(mlir::Value value, const Index &index);
+  /// The leaf that loads block arguments from their input buffers;
+  /// `early`: with attnc_load_early, issued where it stands (device.h).
+  std::optional<std::string> loadInput(mlir::Value value, const Index &index,
+                                       bool early = false);
   /// A new temporary; returns its parameter name.
   std::string addTemp(std::string type, int64_t elements, bool zeroed = false);
   /// A new tensor map parameter; returns its name.

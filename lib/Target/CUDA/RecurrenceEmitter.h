@@ -26,6 +26,10 @@ namespace attn::cuda {
 /// body of them.
 bool isSamePositionOp(mlir::Operation *op);
 
+/// Whether a step of `op` reads nothing of another block's but the left
+/// operand of its unit split's product `matmul` (RecurrenceExchange.cpp).
+bool readsOnlyOwnUnits(graph::ScanOp op, mlir::Operation *matmul);
+
 /// The hidden-unit split of a recurrence step (EmitRecurrence.cpp): the
 /// matmul's N columns are `groups` blocks of `units`; each grid block owns
 /// `perBlock` units, i.e. columns g * units + blockIdx.x * perBlock + u.

@@ -38,7 +38,7 @@ static constexpr int64_t kTaggedPieces = 4;
 /// (a split, a reshape, a reduction, ...) may read other units, which is
 /// safe only for values no carry reaches (sequences, inputs, constants:
 /// nothing writes them during the kernel).
-static bool readsOnlyOwnUnits(graph::ScanOp op, Operation *matmul) {
+bool attn::cuda::readsOnlyOwnUnits(graph::ScanOp op, Operation *matmul) {
   Block &body = op.getBody().front();
   llvm::DenseSet<Value> product = {matmul->getResult(0)}, carried;
   for (Value arg : op.getCarriedArgs())

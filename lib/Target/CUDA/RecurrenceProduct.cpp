@@ -52,74 +52,95 @@ void RecurrenceEmitter::planResidentWeights(int64_t blocks, int64_t budget) {
   if (units)
     productBytes =
         llvm::alignTo(units->rows * units->groups * units->perBlock * 4, 16);
-  int64_t offset = 0, stagingNeed = 0, reserve = 0;
-  bool productPlaced = false;
-  for (graph::MatmulOp matmul : candidates) {
-    int64_t rows = shapeOf(matmul.getResult())[0];
-    ArrayRef<int64_t> rhs = shapeOf(matmul.getRhs());
-    int64_t depth = matmul.getTransposeRhs() ? rhs[1] : rhs[0];
-    int64_t cols = matmul.getTransposeRhs() ? rhs[0] : rhs[1];
-    int64_t perBlock =
-        units ? units->groups * units->perBlock : (cols + blocks - 1) / blocks;
-    // 16-bit weights stay 16-bit when tensor cores can take the product:
-    // half the room, and no conversion per step.
-    Type halves = sixteenBitOperands(matmul);
-    std::optional<TensorWork> work = tensorWork(rows, perBlock, bool(halves));
-    // Up to kTaggedRows rows, 16-bit weights are widened to f32 (exactly)
-    // for the FMA product where twice the room fits: at batch 1 its share
-    // of the weights fits in registers, and the state may then travel
-    // tagged instead of through a grid barrier every step (taggedExchange
-    // takes a 16-bit state the FMA product reads as f32), which the
-    // m16n8k16 product, 15 of whose 16 rows would be padding, cannot do.
-    // The products are exact either way (a product of two 16-bit values
-    // is exact in f32), summed in f32.
-    if (halves && rows <= kTaggedRows) {
-      int64_t wideBytes = llvm::alignTo(depth, 4) * perBlock * 4;
-      int64_t wideReserve = std::max(reserve, rows * 16 * 4);
-      bool product = units && units->matmul == matmul.getOperation();
-      int64_t tile = productPlaced || product ? productBytes : 0;
-      if (offset + wideBytes + wideReserve + tile <= budget)
+  // Places the candidates in body order, each where it still fits; `widen`
+  // (if any) has its 16-bit weights widened to f32 (below).
+  struct Placement {
+    llvm::MapVector<Operation *, ResidentPlan> resident;
+    int64_t offset = 0, stagingNeed = 0;
+    bool productPlaced = false;
+  };
+  auto place = [&](Operation *widen) {
+    Placement result;
+    int64_t &offset = result.offset, &stagingNeed = result.stagingNeed;
+    int64_t reserve = 0;
+    for (graph::MatmulOp matmul : candidates) {
+      int64_t rows = shapeOf(matmul.getResult())[0];
+      ArrayRef<int64_t> rhs = shapeOf(matmul.getRhs());
+      int64_t depth = matmul.getTransposeRhs() ? rhs[1] : rhs[0];
+      int64_t cols = matmul.getTransposeRhs() ? rhs[0] : rhs[1];
+      int64_t perBlock = units ? units->groups * units->perBlock
+                               : (cols + blocks - 1) / blocks;
+      // 16-bit weights stay 16-bit when tensor cores can take the product:
+      // half the room, and no conversion per step.
+      Type halves = sixteenBitOperands(matmul);
+      std::optional<TensorWork> work =
+          tensorWork(rows, perBlock, bool(halves));
+      if (!halves || !work || matmul.getOperation() == widen) {
         halves = {};
+        work = tensorWork(rows, perBlock, /*halves=*/false);
+      }
+      // Rows of 4 k (float4 reads) or whole K steps of 16 k (16-bit), the
+      // last one zero-padded.
+      int64_t paddedDepth = llvm::alignTo(depth, halves ? 16 : 4);
+      int64_t bytes = paddedDepth * perBlock * (halves ? 2 : 4);
+      // Room to stage one K step of every row at the least: 16-bit weights
+      // have no FMA product to fall back on (emitResidentMatmul).
+      int64_t withReserve =
+          std::max(reserve, rows * (halves ? 16 + 8 : 16) * 4);
+      bool product = units && units->matmul == matmul.getOperation();
+      int64_t tile = result.productPlaced || product ? productBytes : 0;
+      if (offset + bytes + withReserve + tile > budget)
+        continue;
+      result.resident[matmul] = {offset / 4, perBlock, depth, cols, halves};
+      offset += bytes;
+      reserve = withReserve;
+      result.productPlaced |= product;
+      // A product on tensor cores pads each staged row by 4 floats (8 for
+      // 16-bit operands) per chunk of k (planStaging): room for 8 chunks'
+      // pads keeps a left operand that would fit without them all in
+      // flight at once.
+      int64_t pads = !work ? 0 : halves ? 64 : 32;
+      stagingNeed = std::max(stagingNeed, rows * (paddedDepth + pads) * 4);
+      // Where the tagged exchange may apply (RecurrenceExchange.cpp: the
+      // unit split's FMA product, up to kTaggedRows rows, whole float4s of
+      // k), room too for the FMA staging's rounding of its chunks (four of
+      // them, each up to a float4 per lane more: 512 floats a row), so that
+      // the whole state is in flight at once, which that exchange needs.
+      if (product && !work && !halves && depth % 4 == 0 && rows <= kTaggedRows)
+        stagingNeed = std::max(stagingNeed, rows * (paddedDepth + 512) * 4);
+      // Room too for every warp's partial product when the warps split the
+      // K steps (emitResidentMatmul): at a small batch the operand alone
+      // would hold two, and two warps would run every step's MMA chains.
+      if (work)
+        stagingNeed = std::max(stagingNeed, k.threads / 32 / work->units *
+                                                work->paddedRows * perBlock *
+                                                4);
     }
-    if (!halves || !work) {
-      halves = {};
-      work = tensorWork(rows, perBlock, /*halves=*/false);
-    }
-    // Rows of 4 k (float4 reads) or whole K steps of 16 k (16-bit), the
-    // last one zero-padded.
-    int64_t paddedDepth = llvm::alignTo(depth, halves ? 16 : 4);
-    int64_t bytes = paddedDepth * perBlock * (halves ? 2 : 4);
-    // Room to stage one K step of every row at the least: 16-bit weights
-    // have no FMA product to fall back on (emitResidentMatmul).
-    int64_t withReserve = std::max(reserve, rows * (halves ? 16 + 8 : 16) * 4);
-    bool product = units && units->matmul == matmul.getOperation();
-    int64_t tile = productPlaced || product ? productBytes : 0;
-    if (offset + bytes + withReserve + tile > budget)
-      continue;
-    resident[matmul] = {offset / 4, perBlock, depth, cols, halves};
-    offset += bytes;
-    reserve = withReserve;
-    productPlaced |= product;
-    // A product on tensor cores pads each staged row by 4 floats (8 for
-    // 16-bit operands) per chunk of k (planStaging): room for 8 chunks'
-    // pads keeps a left operand that would fit without them all in flight
-    // at once.
-    int64_t pads = !work ? 0 : halves ? 64 : 32;
-    stagingNeed = std::max(stagingNeed, rows * (paddedDepth + pads) * 4);
-    // Where the tagged exchange may apply (RecurrenceExchange.cpp: the
-    // unit split's FMA product, up to kTaggedRows rows, whole float4s of
-    // k), room too for the FMA staging's rounding of its chunks (four of
-    // them, each up to a float4 per lane more: 512 floats a row), so that
-    // the whole state is in flight at once, which that exchange needs.
-    if (product && !work && !halves && depth % 4 == 0 && rows <= kTaggedRows)
-      stagingNeed = std::max(stagingNeed, rows * (paddedDepth + 512) * 4);
-    // Room too for every warp's partial product when the warps split the
-    // K steps (emitResidentMatmul): at a small batch the operand alone
-    // would hold two, and two warps would run every step's MMA chains.
-    if (work)
-      stagingNeed = std::max(stagingNeed, k.threads / 32 / work->units *
-                                              work->paddedRows * perBlock * 4);
+    return result;
+  };
+  Placement chosen = place(nullptr);
+  // Up to kTaggedRows rows, the unit split's 16-bit product may have its
+  // weights widened to f32 (exactly) for the FMA product: at batch 1 its
+  // share of the weights then fits in registers, and the state may travel
+  // tagged instead of through a grid barrier every step (taggedExchange
+  // takes a 16-bit state the FMA product reads as f32), which the
+  // m16n8k16 product, 15 of whose 16 rows would be padding, cannot do. The
+  // products are exact either way (a product of two 16-bit values is exact
+  // in f32), summed in f32. Only where the step can take the tagged
+  // exchange (readsOnlyOwnUnits), no other product loses its place to the
+  // twice larger weights, and the whole state still fits the staging.
+  if (units && sixteenBitOperands(cast<graph::MatmulOp>(units->matmul)) &&
+      units->rows <= kTaggedRows && readsOnlyOwnUnits(scan, units->matmul)) {
+    Placement wide = place(units->matmul);
+    auto it = wide.resident.find(units->matmul);
+    if (it != wide.resident.end() && !it->second.halves &&
+        wide.resident.size() == chosen.resident.size() &&
+        wide.offset + productBytes + wide.stagingNeed <= budget)
+      chosen = std::move(wide);
   }
+  resident = std::move(chosen.resident);
+  int64_t offset = chosen.offset, stagingNeed = chosen.stagingNeed;
+  bool productPlaced = chosen.productPlaced;
   if (resident.empty())
     return;
   if (productPlaced) {
