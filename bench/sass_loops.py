@@ -29,11 +29,12 @@ P V. --check-overlap FILE:KERNEL=MIN fails when fewer than MIN MUFU run
 there: ptxas moves a wait it sees no reason to delay up to the one
 before it (docs/codegen.md).
 
-It also prints how many global loads (LDG) a kernel issues before its
-first MUFU. A GPU issues in order, so a load placed next to its use
-stalls the warp for a memory latency; the scan loads its whole chunk
-first, and its sigmoid is the first MUFU. --check-early-loads
-FILE:KERNEL=MIN fails when fewer than MIN loads come first.
+It also prints how many global loads (LDG, or LDGSTS: cp.async) a kernel
+issues before its first MUFU. A GPU issues in order, so a load placed
+next to its use stalls the warp for a memory latency; the scan copies its
+whole chunk first, and its sigmoid is the first MUFU.
+--check-early-loads FILE:KERNEL=MIN fails when fewer than MIN loads come
+first.
 
 cuobjdump and the nvdisasm it runs come with the CUDA toolkit, or from
 PyPI as nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm (scripts/setup.sh
@@ -155,13 +156,14 @@ def in_flight_spans(instructions):
 
 
 def loads_before_mufu(instructions):
-    """Global loads before the kernel's first MUFU (None: it has none)."""
+    """Global loads and cp.async copies before the kernel's first MUFU
+    (None: it has none)."""
     loads = 0
     for _, text in instructions:
         op = opcode(text)
         if op == "MUFU":
             return loads
-        loads += op == "LDG"
+        loads += op in ("LDG", "LDGSTS")
     return None
 
 

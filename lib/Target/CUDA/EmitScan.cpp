@@ -108,27 +108,42 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   auto leaf = [&](Value v, const Index &i) { return k.loadInput(v, i); };
 
   // 1. The chunk into registers, composed into one map. The chunk's loads
-  // (the leaves of a's and b's expressions) are all issued before any of
-  // them is used: a GPU issues in order, so a load followed by its use
-  // stalls its warp for the whole memory latency, and the elementwise
-  // producers between them (a sigmoid's division has a slow-path branch)
-  // keep ptxas from moving the next step's loads up. Interleaved, a chunk
-  // of 32 steps waited on 64 loads in a row. They run in groups of at most
-  // 64 loaded values per thread (all 32 steps of the minGRU's two inputs),
-  // the last chunk's steps past the end reading its last step again.
+  // (the leaves of a's and b's expressions) are all in flight before any
+  // is used: a GPU issues in order, so a load followed by its use stalls
+  // its warp for the whole memory latency, and with each step's loads next
+  // to their uses a chunk of 32 steps waited on 64 loads in a row (the
+  // copy rate's tenth). Loads issued first are not enough: ptxas moves
+  // them down between the steps' arithmetic, to a few steps ahead of
+  // their uses, wherever no branch stops it (an IEEE division's slow path
+  // did). So f32 inputs are copied into shared memory by cp.async, which
+  // the arithmetic cannot overtake: every copy of the group is issued,
+  // then one wait, then the steps read their values from shared memory
+  // (each thread its own: no barrier). Other types are loaded into
+  // registers first (attnc_load_early), as close as ptxas allows. At most
+  // 64 values a thread per group (all 32 steps of the minGRU's two
+  // inputs, 64 KiB of shared memory at 256 threads); the last chunk's
+  // steps past the end read its last step again.
   Value a = scan.getCoefficients(), b = scan.getOffsets();
   Index full = withTime(stepIndex, "t");
   Index aIndex = broadcastIndex(full, states, shapeOf(a));
   Index bIndex = broadcastIndex(full, states, shapeOf(b));
-  // The loads of one step, in the order the scalar emitter asks for them.
-  std::vector<std::string> loads;
+  // The loads of one step, in the order the scalar emitter asks for them:
+  // the early register load, and the input and offset for a copy.
+  struct Load {
+    std::string early, address;
+    bool f32;
+  };
+  std::vector<Load> loads;
   {
     std::string discarded;
     CodeWriter scratch(discarded);
     ScalarEmitter recorder(scratch, [&](Value v, const Index &i) {
       std::optional<std::string> load = k.loadInput(v, i, /*early=*/true);
       if (load)
-        loads.push_back(*load);
+        loads.push_back({*load,
+                         "in" + std::to_string(*k.inputNumber(v)) + " + (" +
+                             linearize(i, shapeOf(v)) + ")",
+                         elementOf(v).isF32()});
       return load;
     });
     if (failed(recorder.emit(a, aIndex)) || failed(recorder.emit(b, bIndex)))
@@ -143,8 +158,24 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   }
   const bool early = !loads.empty();
   const int64_t perStep = std::max<size_t>(loads.size(), 1);
-  const int64_t group =
+  int64_t group =
       std::max<int64_t>(1, std::min<int64_t>(chunkLength, 64 / perStep));
+  constexpr int64_t kStageBytes = 64 * 1024;
+  group = std::min(group, kStageBytes / (perStep * k.threads * 4));
+  const bool copied = early && group >= 1 &&
+                      llvm::all_of(loads, [](const Load &l) { return l.f32; });
+  group = std::max<int64_t>(group, 1);
+  if (copied) {
+    k.dynamicShared = int64_t(loads.size()) * group * k.threads * 4;
+    w.line("ATTNC_DYNAMIC_SHARED(attnc_b128, stagedRaw);");
+    w.line("float *staged = reinterpret_cast<float *>(stagedRaw);");
+  }
+  // Where value n of step i of the group lies: this thread's column of
+  // [load][step][thread], so a warp's reads are consecutive words.
+  auto stagedAt = [&](size_t n, int64_t first) {
+    return "staged[(" + num(n * group) + " + i - " + num(first) + ") * " +
+           num(k.threads) + " + threadIdx.x]";
+  };
   const std::string clamped = "const attnc_index w = lo + i < hi ? lo + i : hi - 1;";
   w.line("float as[" + num(chunkLength) + "], bs[" + num(chunkLength) + "];");
   for (int64_t first = 0; first < chunkLength; first += group) {
@@ -152,16 +183,23 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
     const std::string range = "for (int i = " + num(first) + "; i < " +
                               num(last) + "; ++i)";
     w.open("");
-    if (!loads.empty()) {
-      w.line("float loaded[" + num(loads.size()) + "][" + num(group) + "];");
+    if (early) {
+      if (!copied)
+        w.line("float loaded[" + num(loads.size()) + "][" + num(group) + "];");
       w.line("#pragma unroll");
       w.open(range);
       w.line(clamped);
       w.line("const attnc_index t = " + walk + ";");
       for (auto [n, load] : llvm::enumerate(loads))
-        w.line("loaded[" + num(n) + "][i - " + num(first) + "] = " + load +
-               ";");
+        w.line(copied ? "attnc_cp_async_4(&" + stagedAt(n, first) + ", " +
+                            load.address + ");"
+                      : "loaded[" + num(n) + "][i - " + num(first) +
+                            "] = " + load.early + ";");
       w.close();
+      if (copied) {
+        w.line("attnc_cp_async_commit();");
+        w.line("attnc_cp_async_wait<0>(); // this thread's own copies");
+      }
     }
     w.line("#pragma unroll");
     w.open(range);
@@ -173,8 +211,9 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
       std::optional<std::string> load = k.loadInput(v, i);
       if (!load || !early)
         return load;
-      return "loaded[" + num(next++ % loads.size()) + "][i - " + num(first) +
-             "]";
+      size_t n = next++ % loads.size();
+      return copied ? stagedAt(n, first)
+                    : "loaded[" + num(n) + "][i - " + num(first) + "]";
     });
     FailureOr<std::string> av = scalar.emit(a, aIndex);
     if (failed(av))

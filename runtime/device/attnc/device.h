@@ -90,13 +90,16 @@ __device__ __forceinline__ float attnc_load(const attnc_i1 *p, attnc_index i) {
   return p[i].value ? 1.0f : 0.0f;
 }
 
-/// attnc_load issued where it stands. The compilers move a plain load
-/// down to its first use, past branches (a division's slow path) that then
-/// keep the loads after it from issuing early; since a GPU issues in
-/// order, a warp whose loads each sit just before their use waits one
-/// memory latency per load. A kernel that means to have many loads in
-/// flight issues them with these first (the scan's chunk, EmitScan.cpp).
-/// Read-only data, as attnc_load's inputs are (ld.global.nc).
+/// attnc_load issued where it stands, as far as NVVM goes: it does not
+/// move these down to their first use, past branches (a division's slow
+/// path) that then keep the loads after them from issuing early; since a
+/// GPU issues in order, a warp whose loads each sit just before their use
+/// waits one memory latency per load. ptxas may still move them down
+/// between arithmetic within a basic block, so a kernel that needs many
+/// loads in flight copies them with cp.async instead where it can
+/// (attnc_cp_async_4: the scan's f32 inputs, EmitScan.cpp) and uses these
+/// for other types. Read-only data, as attnc_load's inputs are
+/// (ld.global.nc).
 #if defined(ATTNC_EMU)
 template <typename T>
 __device__ __forceinline__ float attnc_load_early(const T *p, attnc_index i) {
@@ -169,15 +172,21 @@ __device__ __forceinline__ float attnc_round_i1(float v) {
 // Activations (the formulas of the attn ops' descriptions)
 //===----------------------------------------------------------------------===//
 
+// The sigmoid's and SiLU's divisions are by 1 + e^-x, at least 1 (or
+// infinite), where __fdividef is within 2 ulp and has no slow path:
+// IEEE division's check for its slow path is a branch, which keeps ptxas
+// from interleaving independent work across it (the three sigmoids of an
+// LSTM step's gates ran one after another). The emulation divides
+// exactly.
 __device__ __forceinline__ float attnc_sigmoid(float x) {
-  return 1.0f / (1.0f + expf(-x));
+  return __fdividef(1.0f, 1.0f + expf(-x));
 }
 __device__ __forceinline__ float attnc_gelu(float x) {
   // Exact GELU: x * (1 + erf(x / sqrt(2))) / 2.
   return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f));
 }
 __device__ __forceinline__ float attnc_silu(float x) {
-  return x / (1.0f + expf(-x));
+  return __fdividef(x, 1.0f + expf(-x));
 }
 __device__ __forceinline__ float attnc_relu(float x) { return fmaxf(x, 0.0f); }
 __device__ __forceinline__ float attnc_rsqrt(float x) {

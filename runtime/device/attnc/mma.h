@@ -583,7 +583,11 @@ __device__ __forceinline__ void attnc_tf32_split(float x, unsigned &big,
 // attnc_cp_async_16(shared, global, valid) starts a 16-byte copy from global
 // to shared memory, or a zero fill when `valid` is false (cp.async.cg with a
 // source size of 0, which reads nothing). Both addresses are 16-byte
-// aligned. attnc_cp_async_commit() closes the thread's current group of
+// aligned. attnc_cp_async_4(shared, global) copies 4 bytes (cp.async.ca;
+// both addresses 4-byte aligned): the scan stages its chunk's f32 inputs
+// this way, so that they are all in flight before the compilers can put
+// arithmetic between them (EmitScan.cpp). attnc_cp_async_commit() closes
+// the thread's current group of
 // copies; attnc_cp_async_wait<N>() waits until at most N of its groups are
 // still in flight (PTX ISA, "Data Movement and Conversion Instructions:
 // cp.async"). A copy is visible to other threads only after the wait and a
@@ -598,6 +602,18 @@ __device__ __forceinline__ void attnc_cp_async_16(void *shared,
   unsigned address = (unsigned)__cvta_generic_to_shared(shared);
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address),
                "l"(global), "r"(valid ? 16 : 0)
+               : "memory");
+#else
+  __trap();
+#endif
+}
+
+__device__ __forceinline__ void attnc_cp_async_4(void *shared,
+                                                 const void *global) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  unsigned address = (unsigned)__cvta_generic_to_shared(shared);
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(address),
+               "l"(global)
                : "memory");
 #else
   __trap();
@@ -629,6 +645,7 @@ struct Copy {
   void *shared;
   const void *global;
   bool valid;
+  unsigned bytes = 16;
 };
 struct Thread {
   std::vector<Copy> open;
@@ -638,9 +655,9 @@ inline Thread &current() { return attnc_emu_thread_state<Thread>(); }
 inline void perform(const std::vector<Copy> &group) {
   for (const Copy &copy : group) {
     if (copy.valid)
-      std::memcpy(copy.shared, copy.global, 16);
+      std::memcpy(copy.shared, copy.global, copy.bytes);
     else
-      std::memset(copy.shared, 0, 16);
+      std::memset(copy.shared, 0, copy.bytes);
   }
 }
 } // namespace attnc_cp_async_emu
@@ -654,6 +671,16 @@ __device__ inline void attnc_cp_async_16(void *shared, const void *global,
                    "needs a 16-byte aligned shared destination and global "
                    "source");
   attnc_cp_async_emu::current().open.push_back({shared, global, valid});
+}
+
+__device__ inline void attnc_cp_async_4(void *shared, const void *global) {
+  if (!attnc_emu_in_shared(shared, 4) ||
+      (reinterpret_cast<uintptr_t>(shared) & 3) ||
+      (reinterpret_cast<uintptr_t>(global) & 3))
+    attnc_emu_fail("attnc_cp_async_4", __FILE__, __LINE__,
+                   "needs a 4-byte aligned shared destination and global "
+                   "source");
+  attnc_cp_async_emu::current().open.push_back({shared, global, true, 4});
 }
 
 __device__ inline void attnc_cp_async_commit() {
