@@ -8,15 +8,17 @@
 // from a launch-wide ticket counter, so tiles start in order and a block
 // only ever waits for tiles that started before it. Per tile:
 //
-//  1. each thread loads its chunk's coefficients and offsets into
-//     registers (every load issued before the elementwise producers use
-//     any) and composes them into one affine map (A, B), with
+//  1. each thread copies its chunk's inputs into shared memory (f32, by
+//     cp.async; other types into registers), all before the elementwise
+//     producers use any, computes the coefficients and offsets and
+//     composes them into one affine map (A, B), with
 //     (a1, b1) o (a2, b2) = (a1 a2, a2 b1 + b2);
 //  2. it publishes that map for its channel, then looks back: walking the
 //     earlier chunks, it composes their published maps until it finds one
 //     that has published its final state (or reaches the initial state),
 //     which gives its incoming state;
-//  3. it replays the chunk from the registers, storing every state, and
+//  3. it replays the chunk (computing the coefficients again from shared
+//     memory, or from registers), storing every state, and
 //     publishes its final state for the chunks after it.
 //
 // Traffic is a and b read once and h written once, plus 12 bytes of map,
@@ -177,7 +179,42 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
            num(k.threads) + " + threadIdx.x]";
   };
   const std::string clamped = "const attnc_index w = lo + i < hi ? lo + i : hi - 1;";
-  w.line("float as[" + num(chunkLength) + "], bs[" + num(chunkLength) + "];");
+  // When the whole chunk stays in shared memory (one group of copies), the
+  // coefficients are computed twice from it, for the map and for the
+  // replay, instead of held in 2 x chunk registers a thread: the same
+  // code on the same values, so the same results. Held, the minGRU's scan
+  // took 127 registers, or 254 where the model's kernels are split into
+  // relocatable programs (-j), one block an SM; recomputed, far fewer.
+  const bool recompute = copied && group >= chunkLength;
+  // Emits step i's a and b (of the group from `first`) from the copied or
+  // loaded values; returns their names.
+  auto coefficients =
+      [&](int64_t first) -> FailureOr<std::pair<std::string, std::string>> {
+    size_t next = 0;
+    ScalarEmitter scalar(w, [&](Value v, const Index &i)
+                                -> std::optional<std::string> {
+      std::optional<std::string> load = k.loadInput(v, i);
+      if (!load || !early)
+        return load;
+      size_t n = next++ % loads.size();
+      return copied ? stagedAt(n, first)
+                    : "loaded[" + num(n) + "][i - " + num(first) + "]";
+    });
+    FailureOr<std::string> av = scalar.emit(a, aIndex);
+    if (failed(av))
+      return failure();
+    FailureOr<std::string> bv = scalar.emit(b, bIndex);
+    if (failed(bv))
+      return failure();
+    if (next != loads.size())
+      return scan.emitOpError("CUDA emission: the scan's loads changed "
+                              "between their two walks (internal error)");
+    return std::make_pair(*av, *bv);
+  };
+  if (!recompute)
+    w.line("float as[" + num(chunkLength) + "], bs[" + num(chunkLength) +
+           "];");
+  w.line("float A = 1.0f, B = 0.0f;");
   for (int64_t first = 0; first < chunkLength; first += group) {
     const int64_t last = std::min(chunkLength, first + group);
     const std::string range = "for (int i = " + num(first) + "; i < " +
@@ -205,34 +242,24 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
     w.open(range);
     w.line(clamped);
     w.line("const attnc_index t = " + walk + ";");
-    size_t next = 0;
-    ScalarEmitter scalar(w, [&](Value v, const Index &i)
-                                -> std::optional<std::string> {
-      std::optional<std::string> load = k.loadInput(v, i);
-      if (!load || !early)
-        return load;
-      size_t n = next++ % loads.size();
-      return copied ? stagedAt(n, first)
-                    : "loaded[" + num(n) + "][i - " + num(first) + "]";
-    });
-    FailureOr<std::string> av = scalar.emit(a, aIndex);
-    if (failed(av))
+    FailureOr<std::pair<std::string, std::string>> ab = coefficients(first);
+    if (failed(ab))
       return failure();
-    FailureOr<std::string> bv = scalar.emit(b, bIndex);
-    if (failed(bv))
-      return failure();
-    if (next != loads.size())
-      return scan.emitOpError("CUDA emission: the scan's loads changed "
-                              "between their two walks (internal error)");
-    w.line("as[i] = " + *av + ";");
-    w.line("bs[i] = " + *bv + ";");
+    if (recompute) {
+      w.line("if (lo + i < hi) { A = " + ab->first + " * A; B = " +
+             ab->first + " * B + " + ab->second + "; }");
+    } else {
+      w.line("as[i] = " + ab->first + ";");
+      w.line("bs[i] = " + ab->second + ";");
+    }
     w.close();
     w.close();
   }
-  w.line("float A = 1.0f, B = 0.0f;");
-  w.line("#pragma unroll");
-  w.line("for (int i = 0; i < " + num(chunkLength) +
-         "; ++i) if (lo + i < hi) { A = as[i] * A; B = as[i] * B + bs[i]; }");
+  if (!recompute) {
+    w.line("#pragma unroll");
+    w.line("for (int i = 0; i < " + num(chunkLength) +
+           "; ++i) if (lo + i < hi) { A = as[i] * A; B = as[i] * B + bs[i]; }");
+  }
 
   // 2. Publish the map, then look back for the incoming state.
   w.line("float h;");
@@ -258,11 +285,9 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   // starts: a dozen or more at the copy rate), so walking one at a time
   // would bound the scan by latency, not bytes. A chunk not yet published
   // is waited for, then read again (what was read before its flag could
-  // be older than what it publishes). The walk costs about 17 registers
-  // (97 at 32 steps, from 80): two blocks of 256 threads per SM instead of
-  // three, still 128 KiB of loads in flight per SM, four times the
-  // bandwidth-latency product. Forcing three blocks (launch bounds)
-  // spills.
+  // be older than what it publishes). The walk cost about 17 registers
+  // when the coefficients were held in registers (97 at 32 steps, from 80);
+  // with the chunk recomputed from shared memory the kernel takes 32.
   constexpr int lookahead = 4;
   w.line("float walkedA = 1.0f, walkedB = 0.0f;");
   w.line("bool found = false;");
@@ -308,14 +333,22 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   w.close();
   w.close();
 
-  // 3. Replay from the registers; publish the final state.
+  // 3. Replay from the registers (or shared memory); publish the final
+  // state.
   w.line("#pragma unroll");
   w.open("for (int i = 0; i < " + num(chunkLength) + "; ++i)");
   w.line("const attnc_index w = lo + i;");
   w.line("if (w >= hi) break;");
   w.line("const attnc_index t = " + walk + ";");
-  w.line("h = " + roundTo(statesValue, roundTo(statesValue, "as[i] * h") +
-                                           " + bs[i]") +
+  std::string as = "as[i]", bs = "bs[i]";
+  if (recompute) {
+    FailureOr<std::pair<std::string, std::string>> ab = coefficients(0);
+    if (failed(ab))
+      return failure();
+    std::tie(as, bs) = *ab;
+  }
+  w.line("h = " + roundTo(statesValue, roundTo(statesValue, as + " * h") +
+                                           " + " + bs) +
          ";");
   for (auto [r, isStates] : stores)
     if (isStates)

@@ -173,7 +173,9 @@ __device__ __forceinline__ float attnc_round_i1(float v) {
 //===----------------------------------------------------------------------===//
 
 // The sigmoid's and SiLU's divisions are by 1 + e^-x, at least 1 (or
-// infinite), where __fdividef is within 2 ulp and has no slow path:
+// infinite), where __fdividef is within 2 ulp up to 2^126 and 0 above
+// (sigmoid(x) below about -87.3 is then 0 instead of under 1e-38), with
+// no slow path:
 // IEEE division's check for its slow path is a branch, which keeps ptxas
 // from interleaving independent work across it (the three sigmoids of an
 // LSTM step's gates ran one after another). The emulation divides
