@@ -230,29 +230,28 @@ def main():
         failed |= not ok
         print(f"check {key}: {got:.1f} instructions per tensor-core instruction "
               f"{'<=' if ok else 'EXCEEDS'} {limit:g}")
-    for check in args.check_overlap:
-        key, _, least = check.partition("=")
-        try:
-            least = int(least)
-        except ValueError:
-            sys.exit(f"sass_loops.py: --check-overlap {check}: expected FILE:KERNEL=MIN")
-        got = overlap.get(key)
-        ok = got is not None and got >= least
-        failed |= not ok
-        print(f"check-overlap {key}: {'no such wait' if got is None else got} MUFU "
-              f"while a wgmma group is in flight {'>=' if ok else 'BELOW'} {least}")
-    for check in args.check_early_loads:
-        key, _, least = check.partition("=")
-        try:
-            least = int(least)
-        except ValueError:
-            sys.exit(f"sass_loops.py: --check-early-loads {check}: expected FILE:KERNEL=MIN")
-        got = early_loads.get(key)
-        ok = got is not None and got >= least
-        failed |= not ok
-        print(f"check-early-loads {key}: {'no MUFU' if got is None else got} global loads "
-              f"before the first MUFU {'>=' if ok else 'BELOW'} {least}")
+    failed |= check_at_least("check-overlap", args.check_overlap, overlap, "no such wait",
+                             "MUFU while a wgmma group is in flight")
+    failed |= check_at_least("check-early-loads", args.check_early_loads, early_loads,
+                             "no MUFU", "global loads before the first MUFU")
     sys.exit(1 if failed else 0)
+
+
+def check_at_least(option, checks, counts, missing, what):
+    """Each FILE:KERNEL=MIN of `checks` against `counts`; True if any fails."""
+    failed = False
+    for check in checks:
+        key, _, least = check.partition("=")
+        try:
+            least = int(least)
+        except ValueError:
+            sys.exit(f"sass_loops.py: --{option} {check}: expected FILE:KERNEL=MIN")
+        got = counts.get(key)
+        ok = got is not None and got >= least
+        failed |= not ok
+        print(f"{option} {key}: {missing if got is None else got} {what} "
+              f"{'>=' if ok else 'BELOW'} {least}")
+    return failed
 
 
 if __name__ == "__main__":

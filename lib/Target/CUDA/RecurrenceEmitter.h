@@ -217,6 +217,10 @@ private:
   /// staging: chunks of whole rounds of the lanes, or one chunk.
   bool usesRegisterWeights(graph::MatmulOp matmul, const StagedOperand &st,
                            int64_t lanes) const;
+  /// In the FMA loops over k: row r of the thread's tile and its float4 `a`
+  /// of the staged operand at k4.
+  void emitStagedRow(int64_t rows, const StagedOperand &st,
+                     const std::string &staged4);
   /// The FMA loop over a chunk's k with register weights, into acc[][] (or
   /// with several partial sums, part[][][]).
   void emitRegisterFmaLoop(graph::MatmulOp matmul, const ResidentPlan &plan,

@@ -681,6 +681,16 @@ void RecurrenceEmitter::storeOwned(graph::MatmulOp matmul,
          " + col] = " + roundTo(result, value) + ";");
 }
 
+/// Row r of the thread's tile (rowBase + r, or the last row past the end)
+/// and its float4 `a` of the staged operand at k4.
+void RecurrenceEmitter::emitStagedRow(int64_t rows, const StagedOperand &st,
+                                      const std::string &staged4) {
+  k.out.line("const attnc_index row = rowBase + r < " + num(rows) +
+             " ? rowBase + r : " + num(rows - 1) + ";");
+  k.out.line("const float4 a = " + staged4 + "[row * " +
+             num(st.rowFloats / 4) + " + k4];");
+}
+
 /// The FMA product: each thread a register tile of rows x columns, lanes
 /// sharing a tile's k (tileSplit); rows past the last are computed on the
 /// last row's operands and not stored. The trip counts are the same for
@@ -752,10 +762,7 @@ LogicalResult RecurrenceEmitter::emitFmaProduct(graph::MatmulOp matmul,
            "];");
     w.line("#pragma unroll");
     w.open("for (int r = 0; r < " + r + "; ++r)");
-    w.line("const attnc_index row = rowBase + r < " + num(rows) +
-           " ? rowBase + r : " + num(rows - 1) + ";");
-    w.line("const float4 a = " + staged4 + "[row * " + num(st.rowFloats / 4) +
-           " + k4];");
+    emitStagedRow(rows, st, staged4);
     w.line("#pragma unroll");
     w.line("for (int j = 0; j < " + c +
            "; ++j) acc[r][j] = fmaf(a.w, b[j].w, fmaf(a.z, b[j].z, "

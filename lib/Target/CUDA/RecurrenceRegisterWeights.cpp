@@ -131,10 +131,7 @@ void RecurrenceEmitter::emitRegisterFmaLoop(graph::MatmulOp matmul,
          " < " + num(depth4) + ")");
   w.line("#pragma unroll");
   w.open("for (int r = 0; r < " + r + "; ++r)");
-  w.line("const attnc_index row = rowBase + r < " + num(rows) +
-         " ? rowBase + r : " + num(rows - 1) + ";");
-  w.line("const float4 a = " + staged4 + "[row * " + num(st.rowFloats / 4) +
-         " + k4];");
+  emitStagedRow(rows, st, staged4);
   w.line("#pragma unroll");
   w.open("for (int j = 0; j < " + c + "; ++j)");
   w.line("const float4 b = " + regs.name + "[" + slot + "][j];");
