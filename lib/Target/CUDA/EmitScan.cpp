@@ -162,12 +162,14 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   const int64_t perStep = std::max<size_t>(loads.size(), 1);
   int64_t group =
       std::max<int64_t>(1, std::min<int64_t>(chunkLength, 64 / perStep));
+  // The copies also fit 64 KiB of shared memory a block (at most 1024
+  // threads: 16 values a thread).
   constexpr int64_t kStageBytes = 64 * 1024;
-  group = std::min(group, kStageBytes / (perStep * k.threads * 4));
-  const bool copied = early && group >= 1 &&
+  const bool copied = early &&
                       llvm::all_of(loads, [](const Load &l) { return l.f32; });
-  group = std::max<int64_t>(group, 1);
   if (copied) {
+    group = std::max<int64_t>(
+        1, std::min(group, kStageBytes / (perStep * k.threads * 4)));
     k.dynamicShared = int64_t(loads.size()) * group * k.threads * 4;
     w.line("ATTNC_DYNAMIC_SHARED(attnc_b128, stagedRaw);");
     w.line("float *staged = reinterpret_cast<float *>(stagedRaw);");
