@@ -188,6 +188,23 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   // took 127 registers, or 254 where the model's kernels are split into
   // relocatable programs (-j), one block an SM; recomputed, far fewer.
   const bool recompute = copied && group >= chunkLength;
+  // Then the staging bounds the blocks an SM holds (three for the
+  // minGRU's 64 KiB), and the launch bound says so: ptxas compiling a
+  // relocatable program otherwise spends registers freely (254 for the
+  // minGRU's scan where a whole program takes 32), to the point of
+  // allowing one block an SM. The bound leaves a thread at least 64
+  // registers (the whole program's choice is 32 to 40), so small blocks
+  // whose staging would let dozens share an SM do not spill. Not when the
+  // coefficients are held: their registers are the kernel's need.
+  if (recompute) {
+    const analysis::KernelDefaults &sm = k.target.kernels;
+    // The system reserves 1 KiB of shared memory a block (sm_80 on); the
+    // ticket slot is the kernel's static shared memory.
+    k.minBlocksPerSM = std::max<int64_t>(
+        1, std::min({sm.smemPerSMBytes / (k.dynamicShared + 1024 + 16),
+                     sm.registersPerSM / (64 * k.threads),
+                     sm.maxThreadsPerSM / k.threads, sm.maxBlocksPerSM}));
+  }
   // Emits step i's a and b (of the group from `first`) from the copied or
   // loaded values; returns their names.
   auto coefficients =
@@ -227,11 +244,18 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
         w.line("float loaded[" + num(loads.size()) + "][" + num(group) + "];");
       w.line("#pragma unroll");
       w.open(range);
-      w.line(clamped);
+      // Copies past the end write zeros and read nothing, rather than
+      // read the last step again as the loads do: with a clamped step
+      // every copy's address was its own select, and ptxas, compiling a
+      // relocatable program (-j), computed all 64 of them (and their
+      // shared-memory addresses) before the first copy, 254 registers.
+      w.line(copied ? "const attnc_index w = lo + i;" : clamped);
       w.line("const attnc_index t = " + walk + ";");
+      const std::string inRange =
+          length % chunkLength == 0 ? "true" : "lo + i < hi";
       for (auto [n, load] : llvm::enumerate(loads))
         w.line(copied ? "attnc_cp_async_4(&" + stagedAt(n, first) + ", " +
-                            load.address + ");"
+                            load.address + ", " + inRange + ");"
                       : "loaded[" + num(n) + "][i - " + num(first) +
                             "] = " + load.early + ";");
       w.close();

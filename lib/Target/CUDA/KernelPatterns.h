@@ -52,6 +52,10 @@ public:
   int64_t threads = 1;
   int64_t dynamicShared = 0;
   bool cooperative = false;
+  /// The blocks an SM should hold at once, the launch bound's second
+  /// argument (0: none given): ptxas then keeps the kernel's registers to
+  /// what that many blocks leave each thread.
+  int64_t minBlocksPerSM = 0;
   /// The fewest registers per thread the launch must allocate: a kernel
   /// whose warpgroups move their limits with setmaxnreg takes them from
   /// the block's pool, which holds what the launch allocated, and an

@@ -119,10 +119,13 @@ void ModuleBuilder::writeSource(KernelEmission &k, const std::string &params,
   // Tiled and persistent kernels run one block per SM (their shared memory
   // or the grid barrier says so): telling ptxas lets it use the registers
   // it needs instead of spilling to fit blocks that will never be there.
-  bool oneBlockPerSM =
-      isa<kernel::GemmOp, kernel::AttentionOp, kernel::RecurrenceOp>(op);
+  int64_t minBlocks =
+      isa<kernel::GemmOp, kernel::AttentionOp, kernel::RecurrenceOp>(op)
+          ? 1
+          : k.minBlocksPerSM;
   src += "extern \"C\" __global__ void __launch_bounds__(" +
-         std::to_string(k.threads) + (oneBlockPerSM ? ", 1" : "") + ") " +
+         std::to_string(k.threads) +
+         (minBlocks ? ", " + std::to_string(minBlocks) : "") + ") " +
          k.name + "(\n    " + params + ") {\n";
   src += body;
   src += "}\n";

@@ -583,10 +583,12 @@ __device__ __forceinline__ void attnc_tf32_split(float x, unsigned &big,
 // attnc_cp_async_16(shared, global, valid) starts a 16-byte copy from global
 // to shared memory, or a zero fill when `valid` is false (cp.async.cg with a
 // source size of 0, which reads nothing). Both addresses are 16-byte
-// aligned. attnc_cp_async_4(shared, global) copies 4 bytes (cp.async.ca;
-// both addresses 4-byte aligned): the scan stages its chunk's f32 inputs
-// this way, so that they are all in flight before the compilers can put
-// arithmetic between them (EmitScan.cpp). attnc_cp_async_commit() closes
+// aligned. attnc_cp_async_4(shared, global, valid) copies 4 bytes
+// (cp.async.ca; both addresses 4-byte aligned), or writes 4 zero bytes
+// when `valid` is false (the ignore-src predicate: the source is not
+// read, so it may lie past the end of its buffer): the scan stages its
+// chunk's f32 inputs this way, so that they are all in flight before the
+// compilers can put arithmetic between them (EmitScan.cpp). attnc_cp_async_commit() closes
 // the thread's current group of
 // copies; attnc_cp_async_wait<N>() waits until at most N of its groups are
 // still in flight (PTX ISA, "Data Movement and Conversion Instructions:
@@ -609,11 +611,14 @@ __device__ __forceinline__ void attnc_cp_async_16(void *shared,
 }
 
 __device__ __forceinline__ void attnc_cp_async_4(void *shared,
-                                                 const void *global) {
+                                                 const void *global,
+                                                 bool valid) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   unsigned address = (unsigned)__cvta_generic_to_shared(shared);
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(address),
-               "l"(global)
+  asm volatile("{\n.reg .pred skip;\nsetp.eq.u32 skip, %2, 0;\n"
+               "cp.async.ca.shared.global [%0], [%1], 4, skip;\n}\n" ::"r"(
+                   address),
+               "l"(global), "r"(unsigned(valid))
                : "memory");
 #else
   __trap();
@@ -673,14 +678,15 @@ __device__ inline void attnc_cp_async_16(void *shared, const void *global,
   attnc_cp_async_emu::current().open.push_back({shared, global, valid});
 }
 
-__device__ inline void attnc_cp_async_4(void *shared, const void *global) {
+__device__ inline void attnc_cp_async_4(void *shared, const void *global,
+                                        bool valid) {
   if (!attnc_emu_in_shared(shared, 4) ||
       (reinterpret_cast<uintptr_t>(shared) & 3) ||
-      (reinterpret_cast<uintptr_t>(global) & 3))
+      (valid && (reinterpret_cast<uintptr_t>(global) & 3)))
     attnc_emu_fail("attnc_cp_async_4", __FILE__, __LINE__,
                    "needs a 4-byte aligned shared destination and global "
                    "source");
-  attnc_cp_async_emu::current().open.push_back({shared, global, true, 4});
+  attnc_cp_async_emu::current().open.push_back({shared, global, valid, 4});
 }
 
 __device__ inline void attnc_cp_async_commit() {
