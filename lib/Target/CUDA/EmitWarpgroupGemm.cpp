@@ -107,10 +107,24 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
          ") & 1) ^ 1);");
   w.line("unsigned char *stageA = tiles + s * " + num(stageBytes) +
          ", *stageB = stageA + " + num(bytesA) + ";");
-  w.line("attnc_mbarrier_arrive_expect_tx(&full[s], " + num(stageBytes) + ");");
+  // Where N leaves a whole 64-column block of the last column tile
+  // outside B, that block is not loaded, and the stage expects its bytes
+  // less: the PTX ISA describes the zero fill of a box that crosses the
+  // tensor's edge, not of one wholly outside it. Its columns of shared
+  // memory keep what they held; they feed only outputs past N, which the
+  // epilogue does not store.
+  std::string blocksB = num(tn / 64), bytesExpected = num(stageBytes);
+  const int64_t lastCols = shape.cols % tn;
+  if (lastCols != 0 && lastCols <= tn - 64) {
+    w.line("const int blocksB = tileN == " + num(shape.cols / tn) + " ? " +
+           num((lastCols + 63) / 64) + " : " + num(tn / 64) + ";");
+    blocksB = "blocksB";
+    bytesExpected = num(bytesA) + " + blocksB * 8192";
+  }
+  w.line("attnc_mbarrier_arrive_expect_tx(&full[s], " + bytesExpected + ");");
   w.line("attnc_tma_load(stageA, &" + mapA + ", int(kt * 64), int(tileM * " +
          num(tm) + "), 0, &full[s]);");
-  w.line("for (int block = 0; block < " + num(tn / 64) +
+  w.line("for (int block = 0; block < " + blocksB +
          "; ++block) attnc_tma_load(stageB + block * 8192, &" + mapB +
          ", int(tileN * " + num(tn) + " + block * 64), int(kt * 64), 0, "
          "&full[s]);");
