@@ -101,6 +101,11 @@ int attn::driver::compileModel(const CompileOptions &options) {
       !target) {
     reportError("--arch: " + toString(target.takeError()));
     return 1;
+  } else if (options.sms < 0 || options.sms > target->kernels.sms) {
+    reportError("--sms " + std::to_string(options.sms) + ": a " +
+                options.arch + " GPU has 1 to " +
+                std::to_string(target->kernels.sms) + " SMs");
+    return 1;
   }
   if (!parseF32Matmul(options.f32Matmul)) {
     reportError("--f32-matmul: unknown mode '" + options.f32Matmul +
@@ -129,7 +134,7 @@ int attn::driver::compileModel(const CompileOptions &options) {
     if (options.emit == "graph")
       buildOptimizePipeline(pm);
     else
-      buildKernelPipeline(pm, options.arch);
+      buildKernelPipeline(pm, options.arch, options.sms);
     if (failed(pm.run(*module)))
       return 1;
     clock.lap("pipeline");

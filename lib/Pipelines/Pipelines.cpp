@@ -28,10 +28,11 @@ void attn::buildOptimizePipeline(mlir::OpPassManager &pm) {
 }
 
 void attn::buildKernelPipeline(mlir::OpPassManager &pm,
-                               llvm::StringRef target) {
+                               llvm::StringRef target, int64_t sms) {
   buildOptimizePipeline(pm);
   FormKernelsOptions options;
   options.target = target.str();
+  options.sms = sms;
   pm.addPass(createFormKernels(options));
 }
 
@@ -41,6 +42,9 @@ struct KernelPipelineOptions
   Option<std::string> target{*this, "target",
                              llvm::cl::desc("sm_80, sm_90 or sm_90a"),
                              llvm::cl::init("sm_90")};
+  Option<int64_t> sms{*this, "sms",
+                      llvm::cl::desc("SMs of the GPU (0: the target's)"),
+                      llvm::cl::init(0)};
 };
 } // namespace
 
@@ -49,7 +53,7 @@ void attn::registerPipelines() {
       "attn-to-kernels",
       "attn-optimize, then kernel formation for a target",
       [](mlir::OpPassManager &pm, const KernelPipelineOptions &options) {
-        buildKernelPipeline(pm, options.target);
+        buildKernelPipeline(pm, options.target, options.sms);
       });
   mlir::PassPipelineRegistration<>(
       "attn-optimize", "The attn graph optimisation pipeline",

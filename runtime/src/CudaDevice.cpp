@@ -46,7 +46,7 @@ public:
         arch(std::move(arch)) {}
   ~CudaDevice() override {
     driver.cuCtxSetCurrent(context);
-    for (CUevent event : {timerStart, timerStop})
+    for (CUevent event : {timerStart, timerStop, lastRun})
       if (event)
         driver.cuEventDestroy(event);
     if (module)
@@ -109,7 +109,45 @@ public:
           return f;
       functions[step.kernel] = function;
     }
+    for (const PlanStep &step : model.plan.steps)
+      if (step.op == PlanStep::Op::Launch && step.cooperative)
+        if (Failure f = checkCoResident(step))
+          return f;
     return Failure::ok();
+  }
+
+  /// A cooperative launch (a persistent recurrence's grid barrier) needs
+  /// all its blocks resident at once. The compiler sizes its grid for the
+  /// target's SMs (a block each); on a GPU of the same architecture with
+  /// fewer SMs (an H100 PCIe's 114 against an H200's 132) the driver
+  /// would refuse the launch with a bare error code, so say why here.
+  Failure checkCoResident(const PlanStep &step) {
+    int perSM = 0, sms = 0;
+    if (Failure f = check(driver.cuOccupancyMaxActiveBlocksPerMultiprocessor(
+                              &perSM, functions.at(step.kernel),
+                              int(step.block[0] * step.block[1] *
+                                  step.block[2]),
+                              step.dynamicShared),
+                          "cuOccupancyMaxActiveBlocksPerMultiprocessor"))
+      return f;
+    // CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16.
+    if (Failure f = check(driver.cuDeviceGetAttribute(&sms, 16, device),
+                          "cuDeviceGetAttribute"))
+      return f;
+    long long blocks =
+        (long long)step.grid[0] * step.grid[1] * step.grid[2];
+    if (blocks <= (long long)perSM * sms)
+      return Failure::ok();
+    char name[256] = "this GPU";
+    driver.cuDeviceGetName(name, sizeof name, device);
+    return {ATTNC_INCOMPATIBLE,
+            step.kernel + " (" + step.kind + ") needs its " +
+                std::to_string(blocks) +
+                " blocks resident at once for its grid barrier, but " +
+                name + " holds " + std::to_string(perSM * sms) + " (" +
+                std::to_string(perSM) + " per SM on " + std::to_string(sms) +
+                " SMs); recompile the model with --sms " +
+                std::to_string(sms)};
   }
 
   Failure allocate(size_t bytes, uint64_t *address) override {
@@ -215,6 +253,23 @@ public:
     return check(driver.cuStreamSynchronize(CUstream(stream)),
                  "cuStreamSynchronize");
   }
+  Failure beginRun(void *stream) override {
+    bind();
+    if (!lastRun || stream == lastRunStream)
+      return Failure::ok(); // one stream runs its work in order
+    return check(driver.cuStreamWaitEvent(CUstream(stream), lastRun, 0),
+                 "cuStreamWaitEvent");
+  }
+  Failure endRun(void *stream) override {
+    bind();
+    // CU_EVENT_DISABLE_TIMING = 2: an event only waited on.
+    if (!lastRun)
+      if (Failure f = check(driver.cuEventCreate(&lastRun, 2), "cuEventCreate"))
+        return f;
+    lastRunStream = stream;
+    return check(driver.cuEventRecord(lastRun, CUstream(stream)),
+                 "cuEventRecord");
+  }
   Failure startTimer(void *stream) override {
     bind();
     for (CUevent *event : {&timerStart, &timerStop})
@@ -247,6 +302,8 @@ private:
   CUmodule module = nullptr;
   std::map<std::string, CUfunction> functions;
   CUevent timerStart = nullptr, timerStop = nullptr; // made on first use
+  CUevent lastRun = nullptr; // recorded where the last run's work ends
+  void *lastRunStream = nullptr;
 };
 
 } // namespace

@@ -206,6 +206,9 @@ std::unique_ptr<CudaDriver> CudaDriver::init(const ProcAddress &getProcAddress,
   want("cuEventRecord", d.cuEventRecord);
   want("cuEventSynchronize", d.cuEventSynchronize);
   want("cuEventElapsedTime", d.cuEventElapsedTime);
+  want("cuStreamWaitEvent", d.cuStreamWaitEvent);
+  want("cuOccupancyMaxActiveBlocksPerMultiprocessor",
+       d.cuOccupancyMaxActiveBlocksPerMultiprocessor);
   if (!missing)
     if (void *pfn = getProcAddress.resolve("cuTensorMapEncodeTiled",
                                            kCudaVersion, &result, &status))

@@ -153,6 +153,13 @@ public:
   CUresult (*cuEventSynchronize)(CUevent hEvent) = nullptr;
   CUresult (*cuEventElapsedTime)(float *pMilliseconds, CUevent hStart,
                                  CUevent hEnd) = nullptr;
+  /// A session's runs in order across streams (Device::beginRun).
+  CUresult (*cuStreamWaitEvent)(CUstream hStream, CUevent hEvent,
+                                unsigned int flags) = nullptr;
+  /// Whether a cooperative launch's blocks can all be resident at once.
+  CUresult (*cuOccupancyMaxActiveBlocksPerMultiprocessor)(
+      int *numBlocks, CUfunction func, int blockSize,
+      size_t dynamicSMemSize) = nullptr;
   /// TMA tensor maps (the sm_90a kernels). Optional: resolved when the
   /// driver has it, and checked by the launches that need it. The enums
   /// are passed as their values in cuda.h (CUtensorMapDataType and so on).

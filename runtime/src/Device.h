@@ -54,6 +54,14 @@ public:
   virtual Failure launch(const PlanStep &step,
                          const std::vector<uint64_t> &args, void *stream) = 0;
   virtual Failure synchronize(void *stream) = 0;
+  /// Orders a run on `stream` after the session's previous run, whatever
+  /// stream that was on (the run calls endRun when all of it is
+  /// enqueued). Runs share the session's buffers and the counters each
+  /// zeroes first: a run zeroing a grid barrier's counter under a
+  /// recurrence still running on another stream would leave that barrier
+  /// waiting forever. The CPU runs launches as they are enqueued.
+  virtual Failure beginRun(void *stream) { return Failure::ok(); }
+  virtual Failure endRun(void *stream) { return Failure::ok(); }
   /// Times what is enqueued on `stream` between the two calls, waiting for
   /// it: events on the GPU, the wall clock on the CPU (whose launches run
   /// as they are enqueued).

@@ -345,13 +345,21 @@ static attnc_status enqueueRun(attnc_session session, void *stream,
       if (attnc_status refused = misaligned(step, arg, "16-byte copies"))
         return refused;
   }
+  if (Failure f = device.beginRun(stream))
+    return makeStatus(f);
+  // From here on the run's end is marked whatever happens, so that the
+  // next run, on any stream, waits for what this one did enqueue.
+  auto ended = [&](Failure f) {
+    Failure end = device.endRun(stream);
+    return makeStatus(f ? f : end);
+  };
   for (size_t i = 0; i < model->inputs.size(); ++i) {
     const Binding &binding = session->inputs[i];
     if (binding.host)
       if (Failure f = device.toDevice(addresses[model->inputs[i]->id],
                                       binding.host,
                                       model->inputs[i]->byteSize(), stream))
-        return makeStatus(f);
+        return ended(f);
   }
   for (const PlanStep &step : plan.steps) {
     Failure f;
@@ -382,9 +390,9 @@ static attnc_status enqueueRun(attnc_session session, void *stream,
       break;
     }
     if (f)
-      return makeStatus(f);
+      return ended(f);
   }
-  return nullptr;
+  return ended(Failure::ok());
 }
 
 attnc_status attnc_session_run(attnc_session session, void *stream) {

@@ -85,6 +85,13 @@ static cl::opt<unsigned> jobs(
     cl::desc("NVRTC programs to compile in parallel, the kernels split over "
              "them and linked (default 0: one per hardware thread, at most 8)"),
     cl::value_desc("N"), cl::init(0), cl::sub(cl::SubCommand::getTopLevel()));
+static cl::opt<int64_t> sms(
+    "sms",
+    cl::desc("SMs of the GPU the model will run on, where it has fewer than "
+             "the target's (an H100 PCIe's 114 for sm_90): a persistent "
+             "recurrence's blocks must all be resident at once (default 0: "
+             "the target's count)"),
+    cl::value_desc("N"), cl::init(0), cl::sub(cl::SubCommand::getTopLevel()));
 enum class F32MatmulKind { Tf32x3, Tf32, Simt };
 static cl::opt<F32MatmulKind> f32Matmul(
     "f32-matmul", cl::desc("How products of two f32 matrices run"),
@@ -219,6 +226,7 @@ static int compile() {
   options.breakKernel = breakKernel;
   options.timing = timing;
   options.jobs = jobs;
+  options.sms = sms;
   options.f32Matmul = f32MatmulName();
   options.recurrenceExchange = recurrenceExchange;
   switch (emitKind) {

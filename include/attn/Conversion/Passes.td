@@ -47,6 +47,10 @@ def FormKernels : Pass<"attn-form-kernels", "::mlir::ModuleOp"> {
     Option<"target", "target", "std::string", /*default=*/"\"sm_90\"",
            "Target whose kernel defaults choose tiles and launch shapes "
            "(sm_80, sm_90, sm_90a)">,
+    Option<"sms", "sms", "int64_t", /*default=*/"0",
+           "SMs of the GPU the model will run on, where it has fewer than "
+           "the target's (0: the target's count); a persistent "
+           "recurrence's blocks must all be resident at once">,
   ];
   let dependentDialects = ["::attn::kernel::KernelDialect"];
 }

@@ -89,6 +89,9 @@ struct CompileOptions {
   bool timing = false;
   /// NVRTC programs compiled in parallel (cuda::CompileOptions::jobs).
   unsigned jobs = 0;
+  /// SMs of the GPU the model will run on (0: the target's count): the
+  /// most blocks a persistent recurrence may have.
+  int64_t sms = 0;
   /// How f32 x f32 matrix products run: "3xtf32", "tf32" or "simt"
   /// (cuda::F32Matmul).
   std::string f32Matmul = "3xtf32";

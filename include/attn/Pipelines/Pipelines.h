@@ -26,8 +26,10 @@ namespace attn {
 void buildOptimizePipeline(mlir::OpPassManager &pm);
 
 /// The optimisations, then kernel formation for `target` (sm_80, sm_90,
-/// sm_90a): a module whose graphs hold kernel ops only.
-void buildKernelPipeline(mlir::OpPassManager &pm, llvm::StringRef target);
+/// sm_90a) on a GPU of `sms` SMs (0: the target's count): a module whose
+/// graphs hold kernel ops only.
+void buildKernelPipeline(mlir::OpPassManager &pm, llvm::StringRef target,
+                         int64_t sms = 0);
 
 /// Registers `attn-optimize` and `attn-to-kernels{target=...}` as named
 /// pipelines (attnc-opt --attn-optimize, --attn-to-kernels).

@@ -553,6 +553,14 @@ struct FormKernelsPass : attn::impl::FormKernelsBase<FormKernelsPass> {
       getOperation().emitError() << toString(description.takeError());
       return signalPassFailure();
     }
+    if (sms < 0 || sms > description->kernels.sms) {
+      getOperation().emitError()
+          << "--sms " << sms << ": a " << target << " GPU has at most "
+          << description->kernels.sms << " SMs";
+      return signalPassFailure();
+    }
+    if (sms > 0)
+      description->kernels.sms = sms;
     SmallVector<graph::GraphOp> graphs(
         getOperation().getOps<graph::GraphOp>());
     for (graph::GraphOp graph : graphs)

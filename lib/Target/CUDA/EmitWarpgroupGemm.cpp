@@ -107,20 +107,19 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
          ") & 1) ^ 1);");
   w.line("unsigned char *stageA = tiles + s * " + num(stageBytes) +
          ", *stageB = stageA + " + num(bytesA) + ";");
-  // Where N leaves a whole 64-column block of the last column tile
-  // outside B, that block is not loaded, and the stage expects its bytes
-  // less: the PTX ISA describes the zero fill of a box that crosses the
-  // tensor's edge, not of one wholly outside it. Its columns of shared
+  // A 64-column block of B wholly past N (the last column tile's, where N
+  // leaves one) is not loaded, and the stage expects its bytes less: the
+  // PTX ISA describes the zero fill of a box that crosses the tensor's
+  // edge, not of one wholly outside it, and bytes the hardware did not
+  // count would leave the stage never full. The block's columns of shared
   // memory keep what they held; they feed only outputs past N, which the
-  // epilogue does not store.
-  std::string blocksB = num(tn / 64), bytesExpected = num(stageBytes);
-  const int64_t lastCols = shape.cols % tn;
-  if (lastCols != 0 && lastCols <= tn - 64) {
-    w.line("const int blocksB = tileN == " + num(shape.cols / tn) + " ? " +
-           num((lastCols + 63) / 64) + " : " + num(tn / 64) + ";");
-    blocksB = "blocksB";
-    bytesExpected = num(bytesA) + " + blocksB * 8192";
-  }
+  // epilogue does not store. N is a scalar, as the tile counts are, so
+  // GEMMs that differ in it still share the kernel.
+  const std::string colsN = k.scalar("colsN", shape.cols);
+  w.line("const int blocksB = min(" + num(tn / 64) + ", int((" + colsN +
+         " - tileN * " + num(tn) + " + 63) / 64));");
+  const std::string blocksB = "blocksB",
+                    bytesExpected = num(bytesA) + " + blocksB * 8192";
   w.line("attnc_mbarrier_arrive_expect_tx(&full[s], " + bytesExpected + ");");
   w.line("attnc_tma_load(stageA, &" + mapA + ", int(kt * 64), int(tileM * " +
          num(tm) + "), 0, &full[s]);");

@@ -123,7 +123,9 @@ attnc_status attnc_session_bind_input_device(attnc_session session,
 attnc_status attnc_session_run(attnc_session session, void *stream);
 /* The same without waiting: copies in host-bound inputs and queues every
  * step on `stream` (for timing with events, or overlapping work). Host
- * inputs must stay unchanged until the stream reaches the launches. */
+ * inputs must stay unchanged until the stream reaches the launches. A
+ * session's runs are ordered even on different streams (a run on a new
+ * stream waits for the previous run's work): they share its buffers. */
 attnc_status attnc_session_enqueue(attnc_session session, void *stream);
 
 /* Runs the plan once, as attnc_session_run does, timing each kernel launch
