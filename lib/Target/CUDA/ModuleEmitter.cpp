@@ -184,8 +184,14 @@ void ModuleBuilder::writeKernel(unsigned number) {
       pointer(storageType(result), "out" + std::to_string(i));
     for (auto [i, input] : llvm::enumerate(k.kernel->getOperands()))
       pointer("const " + storageType(input), "in" + std::to_string(i));
+    // Temporaries are how a kernel's blocks talk to each other during the
+    // launch (the scan's maps and flags, a recurrence's state): other
+    // blocks write them between this block's reads, so they are not
+    // __restrict__, which would let the compilers assume that a fence or
+    // barrier (a call or asm not passed the pointer) leaves them as they
+    // were, and reuse a value read before it.
     for (auto [i, temp] : llvm::enumerate(k.temps))
-      pointer(temp.type, "tmp" + std::to_string(i));
+      param(temp.type + " *tmp" + std::to_string(i), "(" + temp.type + " *)");
     maps();
     std::string body;
     for (const KernelEmission::Scalar &s : k.scalars)
