@@ -240,12 +240,15 @@ bool attn::driver::compileToModelFile(llvm::StringRef irText,
                                       llvm::StringRef entry,
                                       std::vector<char> &modelFile,
                                       std::string &error,
-                                      llvm::StringRef f32Matmul) {
+                                      llvm::StringRef f32Matmul,
+                                      int64_t sms) {
   if (llvm::Expected<analysis::TargetDescription> target =
           analysis::lookupTarget(arch);
       !target) {
     error = toString(target.takeError());
     return false;
+  } else if (sms < 0 || sms > target->kernels.sms) {
+    sms = 0; // a larger GPU runs the target's layout
   }
   std::optional<cuda::F32Matmul> mode = parseF32Matmul(f32Matmul);
   if (!mode) {
@@ -279,7 +282,7 @@ bool attn::driver::compileToModelFile(llvm::StringRef irText,
   if (!module)
     return fail();
   PassManager pm(&context);
-  buildKernelPipeline(pm, arch);
+  buildKernelPipeline(pm, arch, sms);
   if (failed(pm.run(*module)))
     return fail();
   graph::GraphOp graph;

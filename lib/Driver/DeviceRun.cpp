@@ -83,16 +83,18 @@ int attn::driver::runOnDevice(const RunOptions &options) {
     // Compiled in process, as attnc_jit_compile does for applications: for
     // the GPU present, or sm_90 code for the emulation device.
     std::string arch = "sm_90";
+    int sms = 0;
     if (kind == ATTNC_DEVICE_CUDA) {
       char found[32];
-      if (Status{attnc_cuda_device_arch(0, found, sizeof found)}.failed())
+      if (Status{attnc_cuda_device_arch(0, found, sizeof found)}.failed() ||
+          Status{attnc_cuda_device_sms(0, &sms)}.failed())
         return 1;
       arch = found;
     }
     std::vector<char> file;
     std::string error;
     if (!compileToModelFile(bytes, options.modelPath, arch, options.entry, file,
-                            error, options.f32Matmul)) {
+                            error, options.f32Matmul, sms)) {
       reportError(error);
       return 1;
     }

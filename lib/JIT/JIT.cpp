@@ -42,13 +42,21 @@ extern "C" attnc_status attnc_jit_compile(const char *ir, size_t size,
     return attnc_status_create(ATTNC_INVALID_ARGUMENT,
                                "null IR text or model handle");
   std::string target = arch ? arch : "";
+  // For the GPU present: its architecture and SM count (a persistent
+  // recurrence takes at most one block per SM, all resident at once).
+  int sms = 0;
   if (target.empty()) {
     char found[32];
     attnc_status status = attnc_cuda_device_arch(0, found, sizeof found);
     target = status ? "sm_90" : found;
+    if (!status)
+      status = attnc_cuda_device_sms(0, &sms);
+    if (status)
+      sms = 0;
     attnc_status_release(status);
   }
-  std::string options = "arch=" + target + ";format=1";
+  std::string options =
+      "arch=" + target + ";sms=" + std::to_string(sms) + ";format=1";
   uint64_t key = fnv1a64(ir, size);
   key = fnv1a64(options.data(), options.size(), key);
   uint64_t compiler = compilerIdentity();
@@ -66,7 +74,8 @@ extern "C" attnc_status attnc_jit_compile(const char *ir, size_t size,
   std::string error;
   if (!attn::driver::compileToModelFile(llvm::StringRef(ir, size),
                                         name ? name : "model.ir", target,
-                                        /*entry=*/"", file, error)) {
+                                        /*entry=*/"", file, error, "3xtf32",
+                                        sms)) {
     return attnc_status_create(ATTNC_INVALID_ARGUMENT, error.c_str());
   }
   std::string publishError;

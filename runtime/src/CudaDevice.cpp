@@ -130,8 +130,9 @@ public:
                               step.dynamicShared),
                           "cuOccupancyMaxActiveBlocksPerMultiprocessor"))
       return f;
-    // CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16.
-    if (Failure f = check(driver.cuDeviceGetAttribute(&sms, 16, device),
+    if (Failure f = check(driver.cuDeviceGetAttribute(
+                              &sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
+                              device),
                           "cuDeviceGetAttribute"))
       return f;
     long long blocks =
@@ -140,6 +141,12 @@ public:
       return Failure::ok();
     char name[256] = "this GPU";
     driver.cuDeviceGetName(name, sizeof name, device);
+    if (perSM == 0) // fewer SMs would not help
+      return {ATTNC_INCOMPATIBLE,
+              step.kernel + " (" + step.kind + ") cannot run even one block "
+              "per SM on " + std::string(name) + " (its " +
+                  std::to_string(step.dynamicShared) +
+                  " bytes of shared memory or its registers per block)"};
     return {ATTNC_INCOMPATIBLE,
             step.kernel + " (" + step.kind + ") needs its " +
                 std::to_string(blocks) +
@@ -255,8 +262,12 @@ public:
   }
   Failure beginRun(void *stream) override {
     bind();
-    if (!lastRun || stream == lastRunStream)
-      return Failure::ok(); // one stream runs its work in order
+    // Always, even on the same handle: the per-thread default stream's
+    // handle names another stream on each host thread, and a destroyed
+    // stream's handle may come back for a new one. On the stream that
+    // recorded it the wait is already satisfied in order.
+    if (!lastRun)
+      return Failure::ok();
     return check(driver.cuStreamWaitEvent(CUstream(stream), lastRun, 0),
                  "cuStreamWaitEvent");
   }
@@ -266,7 +277,6 @@ public:
     if (!lastRun)
       if (Failure f = check(driver.cuEventCreate(&lastRun, 2), "cuEventCreate"))
         return f;
-    lastRunStream = stream;
     return check(driver.cuEventRecord(lastRun, CUstream(stream)),
                  "cuEventRecord");
   }
@@ -303,7 +313,6 @@ private:
   std::map<std::string, CUfunction> functions;
   CUevent timerStart = nullptr, timerStop = nullptr; // made on first use
   CUevent lastRun = nullptr; // recorded where the last run's work ends
-  void *lastRunStream = nullptr;
 };
 
 } // namespace

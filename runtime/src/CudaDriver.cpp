@@ -302,7 +302,7 @@ const CudaDriver *CudaDriver::get(std::string *error) {
 }
 
 bool attnc::rt::deviceArch(const CudaDriver &driver, int ordinal,
-                           std::string *arch, std::string *error) {
+                           std::string *arch, std::string *error, int *sms) {
   auto fail = [&](const std::string &what, CUresult result) {
     if (error)
       *error = "cannot " + what + " CUDA device " + std::to_string(ordinal) +
@@ -321,6 +321,12 @@ bool attnc::rt::deviceArch(const CudaDriver &driver, int ordinal,
         &minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device);
   if (result != CUDA_SUCCESS)
     return fail("query the compute capability of", result);
+  if (sms) {
+    result = driver.cuDeviceGetAttribute(
+        sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device);
+    if (result != CUDA_SUCCESS)
+      return fail("count the SMs of", result);
+  }
   if (arch)
     *arch = "sm_" + std::to_string(major) + std::to_string(minor);
   return true;

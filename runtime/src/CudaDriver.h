@@ -55,6 +55,7 @@ enum : CUresult {
 enum : int {
   CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75,
   CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76,
+  CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16,
 };
 
 /// The loaded driver: the version it reports and one pointer per entry
@@ -180,9 +181,10 @@ private:
                                           std::string *error);
 };
 
-/// Compute capability of device `ordinal` as "sm_90".
+/// Compute capability of device `ordinal` as "sm_90", and (where `sms` is
+/// given) its number of SMs.
 bool deviceArch(const CudaDriver &driver, int ordinal, std::string *arch,
-                std::string *error);
+                std::string *error, int *sms = nullptr);
 
 /// A user-facing explanation for a cuModuleLoadData failure of a model
 /// compiled for `fileArch` on a device of `deviceArch` (both like "sm_90").

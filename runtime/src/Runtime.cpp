@@ -478,4 +478,19 @@ attnc_status attnc_cuda_device_arch(int ordinal, char *arch, size_t size) {
   return nullptr;
 }
 
+attnc_status attnc_cuda_device_sms(int ordinal, int *sms) {
+  if (!sms)
+    return makeStatus(ATTNC_INVALID_ARGUMENT, "null SM count");
+  std::string error;
+  const CudaDriver *driver = CudaDriver::get(&error);
+  if (!driver)
+    return makeStatus(error.find("no CUDA device") != std::string::npos
+                          ? ATTNC_NO_DEVICE
+                          : ATTNC_NO_DRIVER,
+                      error);
+  if (!deviceArch(*driver, ordinal, nullptr, &error, sms))
+    return makeStatus(ATTNC_NO_DEVICE, error);
+  return nullptr;
+}
+
 } // extern "C"

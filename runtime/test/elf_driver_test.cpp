@@ -390,6 +390,8 @@ CUresult fakeAttribute(int *value, int attribute, CUdevice) {
     *value = 9;
   else if (attribute == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)
     *value = 0;
+  else if (attribute == CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
+    *value = 114; // an H100 PCIe
   else
     return CUDA_ERROR_INVALID_VALUE;
   return CUDA_SUCCESS;
@@ -472,12 +474,17 @@ void testFakeDriver() {
   check(driver && driver->version == 12040 &&
             driver->versionString() == "12.4" && driver->cuMemAlloc &&
             driver->cuLaunchCooperativeKernel && driver->cuGetErrorString &&
-            driver->cuEventElapsedTime,
+            driver->cuEventElapsedTime && driver->cuStreamWaitEvent &&
+            driver->cuOccupancyMaxActiveBlocksPerMultiprocessor,
         "driver: fake 12.4 driver loads, every entry point resolved", error);
   if (driver) {
     std::string arch;
     check(deviceArch(*driver, 0, &arch, &error) && arch == "sm_90",
           "driver: deviceArch of device 0 is sm_90", arch);
+    int sms = 0;
+    check(deviceArch(*driver, 0, nullptr, &error, &sms) && sms == 114,
+          "driver: deviceArch counts device 0's SMs",
+          std::to_string(sms));
     check(!deviceArch(*driver, 3, &arch, &error) &&
               contains(error, "CUDA_ERROR_INVALID_DEVICE: invalid device"),
           "driver: deviceArch of a missing device", error);

@@ -107,11 +107,14 @@ int compileModel(const CompileOptions &options);
 /// `arch`, in process: graph `entry`, or the first when `entry` is empty.
 /// On failure returns false with the first error, one line, in `error`
 /// (`bufferName` stands for the file in positions). f32 x f32 products
-/// run as `f32Matmul` says (CompileOptions::f32Matmul).
+/// run as `f32Matmul` says (CompileOptions::f32Matmul). `sms` is the SM
+/// count of the GPU it is for (CompileOptions::sms); 0, or more than the
+/// target description's, compiles for the target's.
 bool compileToModelFile(llvm::StringRef irText, llvm::StringRef bufferName,
                         llvm::StringRef arch, llvm::StringRef entry,
                         std::vector<char> &modelFile, std::string &error,
-                        llvm::StringRef f32Matmul = "3xtf32");
+                        llvm::StringRef f32Matmul = "3xtf32",
+                        int64_t sms = 0);
 
 /// `attnc inspect MODEL.cubin`: prints the kernels with ptxas's resource
 /// report, and the plan. Needs no GPU. Returns the exit code.

@@ -555,7 +555,7 @@ struct FormKernelsPass : attn::impl::FormKernelsBase<FormKernelsPass> {
     }
     if (sms < 0 || sms > description->kernels.sms) {
       getOperation().emitError()
-          << "--sms " << sms << ": a " << target << " GPU has at most "
+          << "--sms " << static_cast<int64_t>(sms) << ": a " << target << " GPU has at most "
           << description->kernels.sms << " SMs";
       return signalPassFailure();
     }

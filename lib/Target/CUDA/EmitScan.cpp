@@ -123,8 +123,9 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   // (each thread its own: no barrier). Other types are loaded into
   // registers first (attnc_load_early), as close as ptxas allows. At most
   // 64 values a thread per group (all 32 steps of the minGRU's two
-  // inputs, 64 KiB of shared memory at 256 threads); the last chunk's
-  // steps past the end read its last step again.
+  // inputs, 64 KiB of shared memory at 256 threads); in the last chunk,
+  // copies for steps past the end write zeros without reading, and
+  // register loads read its last step again (neither value is used).
   Value a = scan.getCoefficients(), b = scan.getOffsets();
   Index full = withTime(stepIndex, "t");
   Index aIndex = broadcastIndex(full, states, shapeOf(a));

@@ -21,8 +21,9 @@ extern "C" {
 #endif
 
 /* Compiles `ir` (size bytes of attn IR text; `name` is used in error
- * positions) for `arch`; NULL means the architecture of CUDA device 0, or
- * sm_90 when there is no GPU. */
+ * positions) for `arch`; NULL means the architecture and SM count of CUDA
+ * device 0 (attnc_cuda_device_sms: a persistent recurrence takes at most
+ * one block per SM), or sm_90 when there is no GPU. */
 attnc_status attnc_jit_compile(const char *ir, size_t size, const char *name,
                                const char *arch, attnc_model *model);
 

@@ -156,6 +156,11 @@ attnc_status attnc_session_output_pointer(attnc_session session, size_t index,
  * ATTNC_NO_DEVICE, and a message saying why, where there is none. */
 attnc_status attnc_cuda_device_arch(int ordinal, char *arch, size_t size);
 
+/* The number of SMs (multiprocessors) of CUDA device `ordinal`, which a
+ * model's persistent recurrences must fit (attnc --sms); fails as
+ * attnc_cuda_device_arch does. */
+attnc_status attnc_cuda_device_sms(int ordinal, int *sms);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
