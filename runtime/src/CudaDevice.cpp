@@ -326,6 +326,14 @@ std::unique_ptr<Device> attnc::rt::createCudaDevice(int ordinal,
     *failure = {noDevice ? ATTNC_NO_DEVICE : ATTNC_NO_DRIVER, error};
     return nullptr;
   }
+  return createCudaDevice(*driver, ordinal, failure);
+}
+
+std::unique_ptr<Device> attnc::rt::createCudaDevice(const CudaDriver &loaded,
+                                                    int ordinal,
+                                                    Failure *failure) {
+  const CudaDriver *driver = &loaded;
+  std::string error;
   int count = 0;
   driver->cuDeviceGetCount(&count);
   if (ordinal < 0 || ordinal >= count) {

@@ -70,6 +70,10 @@ public:
 };
 
 std::unique_ptr<Device> createCudaDevice(int ordinal, Failure *failure);
+class CudaDriver;
+/// The same on a given driver (the tests' fake one).
+std::unique_ptr<Device> createCudaDevice(const CudaDriver &driver, int ordinal,
+                                         Failure *failure);
 std::unique_ptr<Device> createEmuDevice(Failure *failure);
 
 } // namespace attnc::rt

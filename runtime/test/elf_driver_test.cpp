@@ -1,4 +1,4 @@
-//===- elf_driver_test.cpp - tests for Elf.cpp and CudaDriver.cpp ---------===//
+//===- elf_driver_test.cpp - Elf.cpp, CudaDriver.cpp and CudaDevice.cpp ---===//
 //
 // A plain program (no test framework, so that it builds wherever the
 // runtime builds) that prints one PASS/FAIL line per check and exits
@@ -8,7 +8,10 @@
 // turns any read outside the image into a failure. The driver loader is
 // tested against the real environment (libcuda.so.1 and the toolkit's stub
 // when present) and against a fake cuGetProcAddress that plays each kind
-// of driver the loader must explain.
+// of driver the loader must explain. The CUDA device's own checks (a
+// cooperative launch that cannot be resident, runs ordered across
+// streams) run against the same fake, which plays an H100 PCIe's 114 SMs
+// and logs the calls that matter.
 //
 // Usage: elf_driver_test [CUBIN...]
 //   Each CUBIN must define `attnc_plan`; its bytes are printed.
@@ -20,6 +23,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "CudaDriver.h"
+#include "Device.h"
 #include "Elf.h"
 
 #include <cstdio>
@@ -368,6 +372,8 @@ struct FakeDriver {
   CUresult initResult = CUDA_SUCCESS;
   int deviceCount = 1;
   std::string missing; // an entry point the fake does not have
+  int blocksPerSM = 1; // cuOccupancyMaxActiveBlocksPerMultiprocessor's answer
+  std::vector<std::string> calls; // events and stream waits, in order
 } fake;
 
 CUresult fakeInit(unsigned) { return fake.initResult; }
@@ -427,6 +433,45 @@ CUresult fakeErrorString(CUresult code, const char **s) {
   return CUDA_ERROR_INVALID_VALUE;
 }
 CUresult fakeAny() { return CUDA_SUCCESS; }
+// Handles are small integers cast to pointers: never dereferenced.
+template <typename Handle> Handle fakeHandle(uintptr_t value) {
+  return reinterpret_cast<Handle>(value);
+}
+CUresult fakeRetain(CUcontext *context, CUdevice) {
+  *context = fakeHandle<CUcontext>(0x10);
+  return CUDA_SUCCESS;
+}
+CUresult fakeModuleLoad(CUmodule *module, const void *) {
+  *module = fakeHandle<CUmodule>(0x20);
+  return CUDA_SUCCESS;
+}
+CUresult fakeGetFunction(CUfunction *function, CUmodule, const char *) {
+  *function = fakeHandle<CUfunction>(0x30);
+  return CUDA_SUCCESS;
+}
+CUresult fakeOccupancy(int *blocks, CUfunction, int, size_t) {
+  *blocks = fake.blocksPerSM;
+  return CUDA_SUCCESS;
+}
+CUresult fakeDeviceName(char *name, int size, CUdevice) {
+  std::snprintf(name, size_t(size), "Fake H100 PCIe");
+  return CUDA_SUCCESS;
+}
+CUresult fakeEventCreate(CUevent *event, unsigned) {
+  *event = fakeHandle<CUevent>(0x40);
+  fake.calls.push_back("create");
+  return CUDA_SUCCESS;
+}
+CUresult fakeEventRecord(CUevent, CUstream stream) {
+  fake.calls.push_back("record on " +
+                       std::to_string(reinterpret_cast<uintptr_t>(stream)));
+  return CUDA_SUCCESS;
+}
+CUresult fakeStreamWaitEvent(CUstream stream, CUevent, unsigned) {
+  fake.calls.push_back("wait on " +
+                       std::to_string(reinterpret_cast<uintptr_t>(stream)));
+  return CUDA_SUCCESS;
+}
 
 /// Follows the documented contract: versions above the driver's are
 /// refused with CUDA_ERROR_INVALID_VALUE, unknown names give a null pointer,
@@ -455,8 +500,24 @@ CUresult fakeGetProcAddress(const char *symbol, void **pfn, int cudaVersion,
     *pfn = reinterpret_cast<void *>(&fakeErrorName);
   else if (name == "cuGetErrorString")
     *pfn = reinterpret_cast<void *>(&fakeErrorString);
+  else if (name == "cuDevicePrimaryCtxRetain")
+    *pfn = reinterpret_cast<void *>(&fakeRetain);
+  else if (name == "cuModuleLoadData")
+    *pfn = reinterpret_cast<void *>(&fakeModuleLoad);
+  else if (name == "cuModuleGetFunction")
+    *pfn = reinterpret_cast<void *>(&fakeGetFunction);
+  else if (name == "cuOccupancyMaxActiveBlocksPerMultiprocessor")
+    *pfn = reinterpret_cast<void *>(&fakeOccupancy);
+  else if (name == "cuDeviceGetName")
+    *pfn = reinterpret_cast<void *>(&fakeDeviceName);
+  else if (name == "cuEventCreate")
+    *pfn = reinterpret_cast<void *>(&fakeEventCreate);
+  else if (name == "cuEventRecord")
+    *pfn = reinterpret_cast<void *>(&fakeEventRecord);
+  else if (name == "cuStreamWaitEvent")
+    *pfn = reinterpret_cast<void *>(&fakeStreamWaitEvent);
   else if (name.rfind("cu", 0) == 0)
-    *pfn = reinterpret_cast<void *>(&fakeAny); // never called by the test
+    *pfn = reinterpret_cast<void *>(&fakeAny); // success, no outputs
   if (*pfn && status)
     *status = 0;
   return CUDA_SUCCESS;
@@ -633,11 +694,84 @@ void dumpCubin(const char *path) {
 
 } // namespace
 
+/// A model of one cooperative launch of `grid` blocks (a recurrence).
+LoadedModel cooperativeModel(int grid) {
+  LoadedModel model;
+  std::string error;
+  bool parsed = parsePlan("attnc-plan 3\narch sm_90\nentry f\n"
+                          "buffer 0 output 0 f32 [4] out0\n"
+                          "launch attnc_k0 recurrence grid " +
+                              std::to_string(grid) +
+                              " 1 1 block 256 1 1 smem 150000 coop 1 args 0\n"
+                              "end\n",
+                          &model.plan, &error);
+  check(parsed, "device: the test's plan parses", error);
+  model.file.assign(16, '\0'); // the fake loads anything
+  return model;
+}
+
+void testFakeDevice() {
+  fake = FakeDriver();
+  std::string error;
+  std::unique_ptr<CudaDriver> driver = loadFake(&error);
+  if (!driver) {
+    check(false, "device: the fake driver loads", error);
+    return;
+  }
+  Failure failure;
+  std::unique_ptr<Device> device = createCudaDevice(*driver, 0, &failure);
+  check(device != nullptr, "device: opens on the fake driver",
+        failure.message);
+  if (!device)
+    return;
+  // 128 blocks of a recurrence, one per SM, on 114 SMs: refused at load,
+  // naming what to recompile with.
+  failure = device->load(cooperativeModel(128));
+  check(failure.code == ATTNC_INCOMPATIBLE &&
+            failure.message ==
+                "attnc_k0 (recurrence) needs its 128 blocks resident at "
+                "once for its grid barrier, but Fake H100 PCIe holds 114 "
+                "(1 per SM on 114 SMs); recompile the model with --sms 114",
+        "device: a cooperative grid larger than the GPU holds is refused",
+        failure.message);
+  // Each load on a device of its own (a device loads one model).
+  auto loadAlone = [&](int grid) {
+    Failure opened;
+    std::unique_ptr<Device> fresh = createCudaDevice(*driver, 0, &opened);
+    return fresh ? fresh->load(cooperativeModel(grid)) : opened;
+  };
+  failure = loadAlone(114);
+  check(!failure, "device: a cooperative grid of one block per SM loads",
+        failure.message);
+  fake.blocksPerSM = 0;
+  failure = loadAlone(8);
+  check(failure.code == ATTNC_INCOMPATIBLE &&
+            failure.message.find("cannot run even one block per SM on Fake "
+                                 "H100 PCIe") != std::string::npos,
+        "device: a kernel no SM can hold is refused as such",
+        failure.message);
+
+  // Runs on streams 1, 1, then 2: each after the last one's end event,
+  // the first with nothing to wait for.
+  fake.calls.clear();
+  void *one = fakeHandle<void *>(1), *two = fakeHandle<void *>(2);
+  bool ok = !device->beginRun(one) && !device->endRun(one) &&
+            !device->beginRun(one) && !device->endRun(one) &&
+            !device->beginRun(two) && !device->endRun(two);
+  std::string calls;
+  for (const std::string &call : fake.calls)
+    calls += (calls.empty() ? "" : ", ") + call;
+  check(ok && calls == "create, record on 1, wait on 1, record on 1, wait on "
+                       "2, record on 2",
+        "device: each run waits for the previous run's end event", calls);
+}
+
 int main(int argc, char **argv) {
   testElf();
   for (int i = 1; i < argc; ++i)
     dumpCubin(argv[i]);
   testFakeDriver();
+  testFakeDevice();
   testRealDriver();
   std::printf("%s: %d failure(s)\n", failures ? "FAILED" : "OK", failures);
   return failures ? 1 : 0;
