@@ -219,8 +219,18 @@ def gpu_group(args, runtime, group):
 
     rows = []
 
+    # On an sm_90 GPU with fewer SMs than the H200's 132 (an H100 PCIe's
+    # 114), a persistent recurrence compiled for 132 cannot have all its
+    # blocks resident; bench/prepare.sh compiled the LSTMs for such GPUs
+    # too (models/sms<N>/), and those files are used there.
+    sms = None if rehearse else torch.cuda.get_device_properties(0).multi_processor_count
+
+    def model_file(name):
+        fewer = os.path.join(args.models, f"sms{sms}", name + ".cubin")
+        return fewer if sms and os.path.exists(fewer) else os.path.join(args.models, name + ".cubin")
+
     def attnc_session(name, inputs):
-        model = runtime.model(os.path.join(args.models, name + ".cubin"))
+        model = runtime.model(model_file(name))
         session = model.session(attnc_device)
         for i, t in enumerate(inputs):
             session.bind_device(i, t.data_ptr(), t.numel() * t.element_size())
@@ -268,7 +278,8 @@ def gpu_group(args, runtime, group):
                "ratio": peer_times[best] / attnc_s, "rate": rate, "unit": unit,
                "percent_of_ceiling": 100 * rate / ceiling,
                "max_rel_error": error, "tolerance": tolerance, "correct": ok,
-               "unavailable_peers": unavailable, "kernels": kernels}
+               "unavailable_peers": unavailable, "kernels": kernels,
+               "model_file": os.path.relpath(model_file(name), args.models)}
         row.update(extra or {})
         rows.append(row)
         if args.json:  # kept current, so a run cut short still leaves its rows
@@ -276,6 +287,8 @@ def gpu_group(args, runtime, group):
         print(f"{name:28s} {'ok ' if ok else 'BAD'} err {error:.1e}  attnc {attnc_s * 1e3:9.3f} ms  "
               f"{best} {peer_times[best] * 1e3:9.3f} ms  x{row['ratio']:.2f}  "
               f"{rate:8.2f} {unit} ({row['percent_of_ceiling']:.0f}%)", flush=True)
+        if row["model_file"] != name + ".cubin":
+            print(f"{'':28s} (compiled for this GPU's {sms} SMs: {row['model_file']})", flush=True)
         print(f"{'':28s} kernels: {kernel_summary(kernels)}", flush=True)
 
     def ctypes_stream():

@@ -14,12 +14,31 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 attnc=${ATTNC:-../build/bin/attnc}
+# A persistent recurrence runs a block per SM, all resident at once: the
+# full-size LSTMs are also compiled for sm_90 GPUs with fewer SMs than the
+# H200's 132 (an H100 PCIe has 114), into build/models/sms<N>/, which
+# gpu_bench.py uses on such a GPU.
+fewer_sms="114"
+lstm() { # IR OUT [FLAGS...]: an LSTM for sm_90a, and per SM count above
+  local ir=$1 out=$2; shift 2
+  "$attnc" "$ir" --arch sm_90a "$@" -o "$out"
+  if [ "$kind" = models ]; then
+    for n in $fewer_sms; do
+      mkdir -p "build/models/sms$n"
+      "$attnc" "$ir" --arch sm_90a --sms "$n" "$@" \
+        -o "build/models/sms$n/$(basename "$out")"
+    done
+  fi
+}
 for kind in models tiny; do
   rm -rf "build/$kind" # no model files left from renamed models
   flag=""; [ "$kind" = tiny ] && flag="--tiny"
   python3 make_models.py "build/$kind" $flag > /dev/null
   for ir in build/$kind/*.ir; do
-    "$attnc" "$ir" --arch sm_90a -o "${ir%.ir}.cubin"
+    case "$(basename "$ir")" in
+      lstm*) lstm "$ir" "${ir%.ir}.cubin" ;;
+      *) "$attnc" "$ir" --arch sm_90a -o "${ir%.ir}.cubin" ;;
+    esac
     case "$(basename "$ir")" in
       gemm_bf16*|attention_*) "$attnc" "$ir" --arch sm_90 -o "${ir%.ir}_sm90.cubin" ;;
       gemm_f32*)
@@ -29,13 +48,12 @@ for kind in models tiny; do
       lstm_b[0-9]*) # _tf32 against cuDNN with TF32 on, PyTorch's default
         # there; _simt, the FMA product, against the default (3xTF32 from
         # batch 9) where the two differ
-        "$attnc" "$ir" --arch sm_90a --f32-matmul=tf32 -o "${ir%.ir}_tf32.cubin"
+        lstm "$ir" "${ir%.ir}_tf32.cubin" --f32-matmul=tf32
         case "$(basename "$ir")" in
           lstm_b1.ir) # the grid barrier every step, against the tagged
             # exchange of the state (the default at this batch)
-            "$attnc" "$ir" --arch sm_90a --recurrence-exchange=barrier \
-              -o "${ir%.ir}_barrier.cubin" ;;
-          *) "$attnc" "$ir" --arch sm_90a --f32-matmul=simt -o "${ir%.ir}_simt.cubin" ;;
+            lstm "$ir" "${ir%.ir}_barrier.cubin" --recurrence-exchange=barrier ;;
+          *) lstm "$ir" "${ir%.ir}_simt.cubin" --f32-matmul=simt ;;
         esac ;;
     esac
   done
