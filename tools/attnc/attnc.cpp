@@ -273,6 +273,26 @@ int main(int argc, char **argv) {
                                                : first + " (try: attnc --help)");
     return 1;
   }
+  // LLVM makes top-level flags visible to every subcommand; those that only
+  // compiling reads would be ignored there without a word, so a
+  // subcommand given one refuses it.
+  if (runCommand || analyzeCommand || inspectCommand) {
+    const char *subcommand = runCommand       ? "run"
+                             : analyzeCommand ? "analyze"
+                                              : "inspect";
+    const std::pair<cl::Option *, const char *> compileOnly[] = {
+        {&arch, "--arch"},       {&sms, "--sms"},
+        {&jobs, "-j"},           {&emitKind, "--emit"},
+        {&timing, "--timing"},   {&recurrenceExchange, "--recurrence-exchange"},
+        {&breakKernel, "--debug-break-kernel"}, {&outputPath, "-o"}};
+    for (auto [option, name] : compileOnly)
+      if (option->getNumOccurrences()) {
+        driver::reportError(std::string(name) +
+                            " is a flag of compiling (attnc MODEL.ir " + name +
+                            " ...); attnc " + subcommand + " does not take it");
+        return 1;
+      }
+  }
   if (runCommand) {
     driver::RunOptions options;
     options.modelPath = runModelPath;
