@@ -58,6 +58,22 @@ static attnc_status makeStatus(const Failure &failure) {
   return failure ? makeStatus(failure.code, failure.message) : nullptr;
 }
 
+/// Device `ordinal`'s architecture and SM count (either may be null), or
+/// why there is no such device.
+static attnc_status queryCudaDevice(int ordinal, std::string *arch,
+                                    int *sms) {
+  std::string error;
+  const CudaDriver *driver = CudaDriver::get(&error);
+  if (!driver)
+    return makeStatus(error.find("no CUDA device") != std::string::npos
+                          ? ATTNC_NO_DEVICE
+                          : ATTNC_NO_DRIVER,
+                      error);
+  if (!deviceArch(*driver, ordinal, arch, &error, sms))
+    return makeStatus(ATTNC_NO_DEVICE, error);
+  return nullptr;
+}
+
 extern "C" {
 
 attnc_status_code attnc_status_get_code(attnc_status status) {
@@ -465,15 +481,9 @@ attnc_status attnc_session_output_pointer(attnc_session session, size_t index,
 attnc_status attnc_cuda_device_arch(int ordinal, char *arch, size_t size) {
   if (!arch || size < 16)
     return makeStatus(ATTNC_INVALID_ARGUMENT, "arch buffer under 16 bytes");
-  std::string error, name;
-  const CudaDriver *driver = CudaDriver::get(&error);
-  if (!driver)
-    return makeStatus(error.find("no CUDA device") != std::string::npos
-                          ? ATTNC_NO_DEVICE
-                          : ATTNC_NO_DRIVER,
-                      error);
-  if (!deviceArch(*driver, ordinal, &name, &error))
-    return makeStatus(ATTNC_NO_DEVICE, error);
+  std::string name;
+  if (attnc_status status = queryCudaDevice(ordinal, &name, nullptr))
+    return status;
   std::snprintf(arch, size, "%s", name.c_str());
   return nullptr;
 }
@@ -481,16 +491,7 @@ attnc_status attnc_cuda_device_arch(int ordinal, char *arch, size_t size) {
 attnc_status attnc_cuda_device_sms(int ordinal, int *sms) {
   if (!sms)
     return makeStatus(ATTNC_INVALID_ARGUMENT, "null SM count");
-  std::string error;
-  const CudaDriver *driver = CudaDriver::get(&error);
-  if (!driver)
-    return makeStatus(error.find("no CUDA device") != std::string::npos
-                          ? ATTNC_NO_DEVICE
-                          : ATTNC_NO_DRIVER,
-                      error);
-  if (!deviceArch(*driver, ordinal, nullptr, &error, sms))
-    return makeStatus(ATTNC_NO_DEVICE, error);
-  return nullptr;
+  return queryCudaDevice(ordinal, nullptr, sms);
 }
 
 } // extern "C"

@@ -667,26 +667,30 @@ inline void perform(const std::vector<Copy> &group) {
 }
 } // namespace attnc_cp_async_emu
 
+namespace attnc_cp_async_emu {
+/// Queues a copy of `bytes` (16 or 4) after checking the alignment both
+/// need (the source's only where it is read).
+inline void start(const char *name, void *shared, const void *global,
+                  bool valid, unsigned bytes) {
+  if (!attnc_emu_in_shared(shared, bytes) ||
+      (reinterpret_cast<uintptr_t>(shared) & (bytes - 1)) ||
+      (valid && (reinterpret_cast<uintptr_t>(global) & (bytes - 1))))
+    attnc_emu_fail(name, __FILE__, __LINE__,
+                   "needs a %u-byte aligned shared destination and global "
+                   "source",
+                   bytes);
+  current().open.push_back({shared, global, valid, bytes});
+}
+} // namespace attnc_cp_async_emu
+
 __device__ inline void attnc_cp_async_16(void *shared, const void *global,
                                          bool valid) {
-  if (!attnc_emu_in_shared(shared, 16) ||
-      (reinterpret_cast<uintptr_t>(shared) & 15) ||
-      (valid && (reinterpret_cast<uintptr_t>(global) & 15)))
-    attnc_emu_fail("attnc_cp_async_16", __FILE__, __LINE__,
-                   "needs a 16-byte aligned shared destination and global "
-                   "source");
-  attnc_cp_async_emu::current().open.push_back({shared, global, valid});
+  attnc_cp_async_emu::start("attnc_cp_async_16", shared, global, valid, 16);
 }
 
 __device__ inline void attnc_cp_async_4(void *shared, const void *global,
                                         bool valid) {
-  if (!attnc_emu_in_shared(shared, 4) ||
-      (reinterpret_cast<uintptr_t>(shared) & 3) ||
-      (valid && (reinterpret_cast<uintptr_t>(global) & 3)))
-    attnc_emu_fail("attnc_cp_async_4", __FILE__, __LINE__,
-                   "needs a 4-byte aligned shared destination and global "
-                   "source");
-  attnc_cp_async_emu::current().open.push_back({shared, global, valid, 4});
+  attnc_cp_async_emu::start("attnc_cp_async_4", shared, global, valid, 4);
 }
 
 __device__ inline void attnc_cp_async_commit() {
