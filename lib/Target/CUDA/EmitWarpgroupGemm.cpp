@@ -101,12 +101,6 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
   // serialise the wgmmas instead (warning C7512), so it is not used.
   w.open("if (warpgroup == 0)");
   w.open("if (wgThread == 0)");
-  w.open("for (attnc_index kt = 0; kt < " + tilesK + "; ++kt)");
-  w.line("const int s = kt % " + num(stages) + ";");
-  w.line("attnc_mbarrier_wait(&empty[s], ((kt / " + num(stages) +
-         ") & 1) ^ 1);");
-  w.line("unsigned char *stageA = tiles + s * " + num(stageBytes) +
-         ", *stageB = stageA + " + num(bytesA) + ";");
   // A 64-column block of B wholly past N (the last column tile's, where N
   // leaves one) is not loaded, and the stage expects its bytes less: the
   // PTX ISA describes the zero fill of a box that crosses the tensor's
@@ -118,15 +112,19 @@ LogicalResult attn::cuda::emitWarpgroupGemm(KernelEmission &k,
   const std::string colsN = k.scalar("colsN", shape.cols);
   w.line("const int blocksB = min(" + num(tn / 64) + ", int((" + colsN +
          " - tileN * " + num(tn) + " + 63) / 64));");
-  const std::string blocksB = "blocksB",
-                    bytesExpected = num(bytesA) + " + blocksB * 8192";
-  w.line("attnc_mbarrier_arrive_expect_tx(&full[s], " + bytesExpected + ");");
+  w.open("for (attnc_index kt = 0; kt < " + tilesK + "; ++kt)");
+  w.line("const int s = kt % " + num(stages) + ";");
+  w.line("attnc_mbarrier_wait(&empty[s], ((kt / " + num(stages) +
+         ") & 1) ^ 1);");
+  w.line("unsigned char *stageA = tiles + s * " + num(stageBytes) +
+         ", *stageB = stageA + " + num(bytesA) + ";");
+  w.line("attnc_mbarrier_arrive_expect_tx(&full[s], " + num(bytesA) +
+         " + blocksB * 8192);");
   w.line("attnc_tma_load(stageA, &" + mapA + ", int(kt * 64), int(tileM * " +
          num(tm) + "), 0, &full[s]);");
-  w.line("for (int block = 0; block < " + blocksB +
-         "; ++block) attnc_tma_load(stageB + block * 8192, &" + mapB +
-         ", int(tileN * " + num(tn) + " + block * 64), int(kt * 64), 0, "
-         "&full[s]);");
+  w.line("for (int block = 0; block < blocksB; ++block) "
+         "attnc_tma_load(stageB + block * 8192, &" + mapB + ", int(tileN * " +
+         num(tn) + " + block * 64), int(kt * 64), 0, &full[s]);");
   w.close();
   w.close();
   w.close();
