@@ -193,18 +193,30 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   // minGRU's 64 KiB), and the launch bound says so: ptxas compiling a
   // relocatable program otherwise spends registers freely (254 for the
   // minGRU's scan where a whole program takes 32), to the point of
-  // allowing one block an SM. The bound leaves a thread at least 64
-  // registers (the whole program's choice is 32 to 40), so small blocks
-  // whose staging would let dozens share an SM do not spill. Not when the
-  // coefficients are held: their registers are the kernel's need.
+  // allowing one block an SM. Given a bound, ptxas schedules up to it and
+  // may spill a few bytes at its edge, so the bound leaves a thread at
+  // least 64 registers (the minGRU's scan takes 76 of 80), and 128 where a
+  // partial last chunk gives every copy a predicate (scan_chunks.ir and
+  // the tiny minGRU spilled at 80 and 96). Not when the coefficients are
+  // held: their registers are the kernel's need.
   if (recompute) {
     const analysis::KernelDefaults &sm = k.target.kernels;
+    const int64_t floorRegisters = length % chunkLength == 0 ? 64 : 128;
     // The system reserves 1 KiB of shared memory a block (sm_80 on); the
     // ticket slot is the kernel's static shared memory.
-    k.minBlocksPerSM = std::max<int64_t>(
+    int64_t blocks = std::max<int64_t>(
         1, std::min({sm.smemPerSMBytes / (k.dynamicShared + 1024 + 16),
-                     sm.registersPerSM / (64 * k.threads),
                      sm.maxThreadsPerSM / k.threads, sm.maxBlocksPerSM}));
+    // What ptxas may give a thread at that many blocks: an SM's registers
+    // are four quarters, one per scheduler, each holding a quarter of the
+    // warps, in units of 8 registers a thread.
+    auto registersAt = [&](int64_t b) {
+      int64_t warpsPerQuarter = (b * ((k.threads + 31) / 32) + 3) / 4;
+      return sm.registersPerSM / 4 / warpsPerQuarter / 32 / 8 * 8;
+    };
+    while (blocks > 1 && registersAt(blocks) < floorRegisters)
+      --blocks;
+    k.minBlocksPerSM = blocks;
   }
   // Emits step i's a and b (of the group from `first`) from the copied or
   // loaded values; returns their names.
@@ -305,17 +317,19 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   w.line(mapB + "[slot] = B;");
   w.line("attnc_publish_flag(&" + status + "[slot], 1u);");
   // Composite of the maps walked so far (the latest first). The walk looks
-  // at four earlier chunks a round: their flags peeked at once, then their
-  // maps read at once, two round trips to L2 for four chunks where one at
-  // a time took two each. A chunk's walk is as long as the chunks still in
-  // flight before it (an L2 round trip over the interval between chunk
-  // starts: a dozen or more at the copy rate), so walking one at a time
-  // would bound the scan by latency, not bytes. A chunk not yet published
-  // is waited for, then read again (what was read before its flag could
-  // be older than what it publishes). The walk cost about 17 registers
-  // when the coefficients were held in registers (97 at 32 steps, from 80);
-  // with the chunk recomputed from shared memory the kernel takes 32.
-  constexpr int lookahead = 4;
+  // at eight earlier chunks a round: their flags peeked at once, then one
+  // fence, then their maps read at once, two round trips to L2 for eight
+  // chunks where one at a time took two each. A walk ends at the newest
+  // chunk that has published its final state; every chunk still in flight
+  // has not, so a walk is about as long as the chunks in flight in its
+  // channel group (some 200 for the minGRU: three blocks an SM, two
+  // groups), and the scan is bound by the walks' round trips, not by
+  // bytes, unless a round covers many chunks: eight keep the minGRU's
+  // scan at 76 of the 80 registers its three blocks an SM leave (sixteen
+  // took 80 there and spilled in smaller blocks). A chunk not yet
+  // published is waited for, then read again (what was read before its
+  // flag could be older than what it publishes).
+  constexpr int lookahead = 8;
   w.line("float walkedA = 1.0f, walkedB = 0.0f;");
   w.line("bool found = false;");
   w.open("for (attnc_index c = chunk - 1; !found; c -= " + num(lookahead) +

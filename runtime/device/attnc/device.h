@@ -317,14 +317,28 @@ __device__ __forceinline__ void attnc_grid_sync(unsigned int *counter,
 // Flags between blocks (single-pass scans)
 //===----------------------------------------------------------------------===//
 
+// On the GPU the flags are the PTX memory model's release and acquire
+// patterns at GPU scope (every party is a block of one launch): a publish
+// is fence.acq_rel.gpu then a relaxed store, a read a relaxed load then
+// the same fence once a nonzero value is seen. fence.acq_rel (SASS
+// MEMBAR.ALL.GPU) is what the patterns need; __threadfence() is the
+// sequentially consistent fence.sc (MEMBAR.SC.GPU), and volatile accesses
+// are system-scope, both costlier on the look-back's critical path, where
+// each round trip delays every chunk after it.
+
 /// Publishes `value` (nonzero) at `flag` after every earlier write of the
 /// thread: a reader that sees it with attnc_wait_flag sees those writes.
 __device__ __forceinline__ void attnc_publish_flag(unsigned int *flag,
                                                    unsigned int value) {
+#if defined(ATTNC_EMU)
   __threadfence();
   *(volatile unsigned int *)flag = value;
-#if defined(ATTNC_EMU)
   attnc_emu_flag_published(flag, value);
+#else
+  asm volatile("fence.acq_rel.gpu;\n"
+               "st.relaxed.gpu.global.u32 [%0], %1;" ::"l"(flag),
+               "r"(value)
+               : "memory");
 #endif
 }
 
@@ -356,11 +370,19 @@ __device__ inline unsigned int attnc_wait_flag(unsigned int *flag,
   return wait.seen;
 }
 #else
+__device__ __forceinline__ unsigned int attnc_relaxed_flag(unsigned int *flag) {
+  unsigned int value;
+  asm volatile("ld.relaxed.gpu.global.u32 %0, [%1];"
+               : "=r"(value)
+               : "l"(flag)
+               : "memory");
+  return value;
+}
 __device__ __forceinline__ unsigned int attnc_wait_flag(unsigned int *flag) {
   unsigned int value;
-  while ((value = *(volatile unsigned int *)flag) == 0) {
+  while ((value = attnc_relaxed_flag(flag)) == 0) {
   }
-  __threadfence();
+  asm volatile("fence.acq_rel.gpu;" ::: "memory");
   return value;
 }
 #endif
@@ -373,12 +395,12 @@ __device__ __forceinline__ unsigned int attnc_peek_flag(unsigned int *flag) {
 #if defined(ATTNC_EMU)
   return attnc_emu_peek_flag(flag); // may return an older value (emu.h)
 #else
-  return *(volatile unsigned int *)flag;
+  return attnc_relaxed_flag(flag);
 #endif
 }
 __device__ __forceinline__ void attnc_flag_fence() {
 #if !defined(ATTNC_EMU)
-  __threadfence();
+  asm volatile("fence.acq_rel.gpu;" ::: "memory");
 #endif
 }
 
