@@ -319,12 +319,25 @@ __device__ __forceinline__ void attnc_grid_sync(unsigned int *counter,
 
 // On the GPU the flags are the PTX memory model's release and acquire
 // patterns at GPU scope (every party is a block of one launch): a publish
-// is fence.acq_rel.gpu then a relaxed store, a read a relaxed load then
-// the same fence once a nonzero value is seen. fence.acq_rel (SASS
-// MEMBAR.ALL.GPU) is what the patterns need; __threadfence() is the
-// sequentially consistent fence.sc (MEMBAR.SC.GPU), and volatile accesses
-// are system-scope, both costlier on the look-back's critical path, where
-// each round trip delays every chunk after it.
+// is a release fence then a relaxed store, a read a relaxed load then an
+// acquire fence once a nonzero value is seen. With PTX 8.6 (CUDA 12.8)
+// the fences can be one-way: fence.release.gpu is a MEMBAR.ALL.GPU in
+// SASS and fence.acquire.gpu only the L1 invalidation (CCTL.IVALL) that
+// keeps the plain loads after it from stale lines, so a look-back round,
+// on the scan's critical path, pays no MEMBAR at all; before, both are
+// fence.acq_rel.gpu (MEMBAR.ALL.GPU then CCTL.IVALL). __threadfence() is
+// the sequentially consistent fence.sc (MEMBAR.SC.GPU) and volatile
+// accesses are system-scope: both costlier, and neither needed.
+#if !defined(ATTNC_EMU)
+#if __CUDACC_VER_MAJOR__ > 12 ||                                               \
+    (__CUDACC_VER_MAJOR__ == 12 && __CUDACC_VER_MINOR__ >= 8)
+#define ATTNC_FENCE_ACQUIRE_GPU "fence.acquire.gpu;"
+#define ATTNC_FENCE_RELEASE_GPU "fence.release.gpu;"
+#else
+#define ATTNC_FENCE_ACQUIRE_GPU "fence.acq_rel.gpu;"
+#define ATTNC_FENCE_RELEASE_GPU "fence.acq_rel.gpu;"
+#endif
+#endif
 
 /// Publishes `value` (nonzero) at `flag` after every earlier write of the
 /// thread: a reader that sees it with attnc_wait_flag sees those writes.
@@ -335,7 +348,7 @@ __device__ __forceinline__ void attnc_publish_flag(unsigned int *flag,
   *(volatile unsigned int *)flag = value;
   attnc_emu_flag_published(flag, value);
 #else
-  asm volatile("fence.acq_rel.gpu;\n"
+  asm volatile(ATTNC_FENCE_RELEASE_GPU "\n"
                "st.relaxed.gpu.global.u32 [%0], %1;" ::"l"(flag),
                "r"(value)
                : "memory");
@@ -382,7 +395,7 @@ __device__ __forceinline__ unsigned int attnc_wait_flag(unsigned int *flag) {
   unsigned int value;
   while ((value = attnc_relaxed_flag(flag)) == 0) {
   }
-  asm volatile("fence.acq_rel.gpu;" ::: "memory");
+  asm volatile(ATTNC_FENCE_ACQUIRE_GPU ::: "memory");
   return value;
 }
 #endif
@@ -400,7 +413,7 @@ __device__ __forceinline__ unsigned int attnc_peek_flag(unsigned int *flag) {
 }
 __device__ __forceinline__ void attnc_flag_fence() {
 #if !defined(ATTNC_EMU)
-  asm volatile("fence.acq_rel.gpu;" ::: "memory");
+  asm volatile(ATTNC_FENCE_ACQUIRE_GPU ::: "memory");
 #endif
 }
 
