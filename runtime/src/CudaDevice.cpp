@@ -329,13 +329,12 @@ std::unique_ptr<Device> attnc::rt::createCudaDevice(int ordinal,
   return createCudaDevice(*driver, ordinal, failure);
 }
 
-std::unique_ptr<Device> attnc::rt::createCudaDevice(const CudaDriver &loaded,
+std::unique_ptr<Device> attnc::rt::createCudaDevice(const CudaDriver &driver,
                                                     int ordinal,
                                                     Failure *failure) {
-  const CudaDriver *driver = &loaded;
   std::string error;
   int count = 0;
-  driver->cuDeviceGetCount(&count);
+  driver.cuDeviceGetCount(&count);
   if (ordinal < 0 || ordinal >= count) {
     *failure = {ATTNC_NO_DEVICE, "no CUDA device " + std::to_string(ordinal) +
                                      " (" + std::to_string(count) +
@@ -346,16 +345,16 @@ std::unique_ptr<Device> attnc::rt::createCudaDevice(const CudaDriver &loaded,
   CUcontext context;
   std::string arch;
   bool retained = false;
-  if (driver->cuDeviceGet(&device, ordinal) != 0 ||
-      !(retained = driver->cuDevicePrimaryCtxRetain(&context, device) == 0) ||
-      !deviceArch(*driver, ordinal, &arch, &error)) {
+  if (driver.cuDeviceGet(&device, ordinal) != 0 ||
+      !(retained = driver.cuDevicePrimaryCtxRetain(&context, device) == 0) ||
+      !deviceArch(driver, ordinal, &arch, &error)) {
     if (retained)
-      driver->cuDevicePrimaryCtxRelease(device);
+      driver.cuDevicePrimaryCtxRelease(device);
     *failure = {ATTNC_DEVICE_ERROR, "cannot open CUDA device " +
                                         std::to_string(ordinal) +
                                         (error.empty() ? "" : ": " + error)};
     return nullptr;
   }
-  driver->cuCtxSetCurrent(context);
-  return std::make_unique<CudaDevice>(*driver, device, context, arch);
+  driver.cuCtxSetCurrent(context);
+  return std::make_unique<CudaDevice>(driver, device, context, arch);
 }

@@ -555,8 +555,8 @@ struct FormKernelsPass : attn::impl::FormKernelsBase<FormKernelsPass> {
     }
     if (sms < 0 || sms > description->kernels.sms) {
       getOperation().emitError()
-          << "--sms " << static_cast<int64_t>(sms) << ": a " << target << " GPU has at most "
-          << description->kernels.sms << " SMs";
+          << "--sms " << static_cast<int64_t>(sms) << ": a " << target
+          << " GPU has 1 to " << description->kernels.sms << " SMs";
       return signalPassFailure();
     }
     if (sms > 0)
