@@ -253,6 +253,20 @@ attnc_status attnc_session_create(attnc_model model, attnc_device_kind kind,
       attnc_session_release(made);
       return makeStatus(f);
     }
+  // Temporaries start at zero, once: a single-pass scan's ticket counter
+  // is never reset by a run, so that its tickets count the runs and tag
+  // what each run publishes (lib/Target/CUDA/EmitScan.cpp).
+  for (const BufferDesc &buffer : plan.buffers)
+    if (buffer.role == BufferDesc::Role::Temp)
+      if (Failure f = made->device->zero(made->addresses[buffer.id],
+                                         buffer.byteSize(), nullptr)) {
+        attnc_session_release(made);
+        return makeStatus(f);
+      }
+  if (Failure f = made->device->synchronize(nullptr)) {
+    attnc_session_release(made);
+    return makeStatus(f);
+  }
   *session = made;
   return nullptr;
 }

@@ -5,8 +5,8 @@
 // single-pass prefix scan). Threads own channels, consecutive threads
 // consecutive channels, so every load and store of a step is coalesced.
 // Each block takes the next tile (channel group, chunk of scan_chunk steps)
-// from a launch-wide ticket counter, so tiles start in order and a block
-// only ever waits for tiles that started before it. Per tile:
+// from a ticket counter, so tiles start in order and a block only ever
+// waits for tiles that started before it. Per tile:
 //
 //  1. each thread copies its chunk's inputs into shared memory (f32, by
 //     cp.async; other types into registers), all before the elementwise
@@ -16,13 +16,21 @@
 //  2. it publishes that map for its channel, then looks back: walking the
 //     earlier chunks, it composes their published maps until it finds one
 //     that has published its final state (or reaches the initial state),
-//     which gives its incoming state;
+//     which gives its incoming state, and publishes its own final state
+//     (A h + B) for the chunks after it;
 //  3. it replays the chunk (computing the coefficients again from shared
-//     memory, or from registers), storing every state, and
-//     publishes its final state for the chunks after it.
+//     memory, or from registers), storing every state.
 //
-// Traffic is a and b read once and h written once, plus 12 bytes of map,
-// state and flag per channel and chunk. Each stored state is rounded as
+// Maps and final states travel as 64-bit words of value and tag (device.h,
+// "Tagged words between blocks"), so a look-back round is one L2 round
+// trip and no fence. The tag is the run's number: the ticket counter is
+// zeroed once, when the session is created, and never again, so a
+// launch's tickets follow the last launch's and ticket / tiles counts the
+// runs; words an earlier run left carry an older tag, and nothing needs
+// zeroing per run.
+//
+// Traffic is a and b read once and h written once, plus 24 bytes of tagged
+// map and state per channel and chunk. Each stored state is rounded as
 // the interpreter rounds it (product in the state's type, then the sum),
 // so f32 results differ from the sequential order only through the
 // composed maps' reassociation. No block waits for a later one, so the
@@ -39,6 +47,10 @@ using namespace mlir;
 using namespace attn;
 using namespace attn::cuda;
 
+/// The registers a thread must have for a look-back round of sixteen
+/// chunks (96 of them loads in flight).
+static constexpr int64_t kWideLookaheadRegisters = 160;
+
 LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   graph::AssocScanOp scan;
   for (Operation &op : k.block())
@@ -53,53 +65,6 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   for (int64_t d : step)
     channels *= d;
 
-  // Launch shape: a block per (channel group, chunk), the chunk length
-  // the schedule's time tile (scan_chunk in targets.json). A chunk's a and
-  // b stay in registers, two floats per step and thread, so chunks are
-  // capped at 64 steps.
-  int64_t chunkLength = length;
-  for (Attribute attr : k.kernel->getAttrOfType<ArrayAttr>("loops"))
-    if (cast<kernel::LoopAttr>(attr).getName() == "t")
-      chunkLength = cast<kernel::LoopAttr>(attr).getTile();
-  chunkLength = std::max<int64_t>(1, std::min<int64_t>({chunkLength, length, 64}));
-  k.threads = std::min<int64_t>(k.scheduledThreads(), 1024);
-  int64_t groups = (channels + k.threads - 1) / k.threads;
-  int64_t chunks = (length + chunkLength - 1) / chunkLength;
-  k.blocks = groups * chunks;
-  std::string ticket = k.addTemp("unsigned int", 1, /*zeroed=*/true);
-  std::string mapA = k.addTemp("float", chunks * channels);
-  std::string mapB = k.addTemp("float", chunks * channels);
-  std::string finals = k.addTemp("float", chunks * channels);
-  // 0: nothing yet; 1: the chunk's map; 2: its final state.
-  std::string status = k.addTemp("unsigned int", chunks * channels,
-                                 /*zeroed=*/true);
-
-  // Which kernel results are the states and the final state.
-  llvm::SmallVector<std::pair<unsigned, bool>> stores; // (result, isStates)
-  for (auto [r, value] : llvm::enumerate(k.results())) {
-    if (value == scan.getStates())
-      stores.push_back({unsigned(r), true});
-    else if (value == scan.getFinal())
-      stores.push_back({unsigned(r), false});
-    else
-      return scan.emitOpError(
-          "CUDA emission: a scan kernel yields only the scan's results");
-  }
-
-  CodeWriter &w = k.out;
-  w.line("ATTNC_SHARED(unsigned int, tileSlot, 1);");
-  w.line("if (threadIdx.x == 0) *tileSlot = atomicAdd(" + ticket + ", 1u);");
-  w.line("__syncthreads();");
-  w.line("const attnc_index tile = *tileSlot;");
-  w.line("const attnc_index channel = (tile % " + num(groups) +
-         ") * blockDim.x + threadIdx.x;");
-  w.line("const attnc_index chunk = tile / " + num(groups) + ";");
-  w.line("const attnc_index lo = chunk * " + num(chunkLength) + ";");
-  w.line("const attnc_index hi = lo + " + num(chunkLength) + " < " +
-         num(length) + " ? lo + " + num(chunkLength) + " : " + num(length) +
-         ";");
-  w.line("if (channel >= " + num(channels) + ") return;");
-  w.line("const attnc_index slot = chunk * " + num(channels) + " + channel;");
   Index stepIndex = delinearize("channel", step);
   auto withTime = [&](const Index &index, const std::string &t) {
     Index full(index);
@@ -109,23 +74,6 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   std::string walk = scan.getReverse() ? num(length - 1) + " - w" : "w";
   auto leaf = [&](Value v, const Index &i) { return k.loadInput(v, i); };
 
-  // 1. The chunk into registers, composed into one map. The chunk's loads
-  // (the leaves of a's and b's expressions) are all in flight before any
-  // is used: a GPU issues in order, so a load followed by its use stalls
-  // its warp for the whole memory latency, and with each step's loads next
-  // to their uses a chunk of 32 steps waited on 64 loads in a row (the
-  // copy rate's tenth). Loads issued first are not enough: ptxas moves
-  // them down between the steps' arithmetic, to a few steps ahead of
-  // their uses, wherever no branch stops it (an IEEE division's slow path
-  // did). So f32 inputs are copied into shared memory by cp.async, which
-  // the arithmetic cannot overtake: every copy of the group is issued,
-  // then one wait, then the steps read their values from shared memory
-  // (each thread its own: no barrier). Other types are loaded into
-  // registers first (attnc_load_early), as close as ptxas allows. At most
-  // 64 values a thread per group (all 32 steps of the minGRU's two
-  // inputs, 64 KiB of shared memory at 256 threads); in the last chunk,
-  // copies for steps past the end write zeros without reading, and
-  // register loads read its last step again (neither value is used).
   Value a = scan.getCoefficients(), b = scan.getOffsets();
   Index full = withTime(stepIndex, "t");
   Index aIndex = broadcastIndex(full, states, shapeOf(a));
@@ -161,16 +109,93 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   }
   const bool early = !loads.empty();
   const int64_t perStep = std::max<size_t>(loads.size(), 1);
-  int64_t group =
-      std::max<int64_t>(1, std::min<int64_t>(chunkLength, 64 / perStep));
-  // The copies also fit 64 KiB of shared memory a block (at most 1024
-  // threads: 16 values a thread).
-  constexpr int64_t kStageBytes = 64 * 1024;
   const bool copied = early &&
                       llvm::all_of(loads, [](const Load &l) { return l.f32; });
+
+  // Launch shape: a block per (channel group, chunk), the chunk length
+  // the schedule's time tile (scan_chunk in targets.json), at most 64
+  // steps where the inputs are copied into shared memory (f32), at most 32
+  // where a chunk's coefficients and offsets are held in registers (two
+  // a step: 64 steps took 207 registers, scan_chunks_bf16.ir).
+  int64_t chunkLength = length;
+  for (Attribute attr : k.kernel->getAttrOfType<ArrayAttr>("loops"))
+    if (cast<kernel::LoopAttr>(attr).getName() == "t")
+      chunkLength = cast<kernel::LoopAttr>(attr).getTile();
+  chunkLength = std::max<int64_t>(
+      1, std::min<int64_t>({chunkLength, length, copied ? 64 : 32}));
+  k.threads = std::min<int64_t>(k.scheduledThreads(), 1024);
+  int64_t groups = (channels + k.threads - 1) / k.threads;
+  int64_t chunks = (length + chunkLength - 1) / chunkLength;
+  const int64_t tiles = groups * chunks;
+  k.blocks = tiles;
+  // 64-bit words in 4-byte temporaries: the ticket counter (never reset
+  // by a run), then per chunk and channel the map (A, B) and the final
+  // state, each tagged.
+  std::string ticket = k.addTemp("unsigned int", 2);
+  std::string mapWords = k.addTemp("unsigned int", 4 * chunks * channels);
+  std::string finalWords = k.addTemp("unsigned int", 2 * chunks * channels);
+
+  // Which kernel results are the states and the final state.
+  llvm::SmallVector<std::pair<unsigned, bool>> stores; // (result, isStates)
+  for (auto [r, value] : llvm::enumerate(k.results())) {
+    if (value == scan.getStates())
+      stores.push_back({unsigned(r), true});
+    else if (value == scan.getFinal())
+      stores.push_back({unsigned(r), false});
+    else
+      return scan.emitOpError(
+          "CUDA emission: a scan kernel yields only the scan's results");
+  }
+
+  CodeWriter &w = k.out;
+  w.line("ATTNC_SHARED(unsigned long long, tileSlot, 1);");
+  w.line("if (threadIdx.x == 0) *tileSlot = atomicAdd(reinterpret_cast<"
+         "unsigned long long *>(" + ticket + "), 1ull);");
+  w.line("__syncthreads();");
+  w.line("const unsigned long long ticket = *tileSlot;");
+  w.line("const attnc_index tile = ticket % " + num(tiles) + "ull;");
+  // Never 0, the tag of the words a session starts with.
+  w.line("const unsigned tag = unsigned(ticket / " + num(tiles) +
+         "ull % 4294967295ull) + 1u;");
+  w.line("unsigned long long *maps = reinterpret_cast<unsigned long long *>(" +
+         mapWords + ");");
+  w.line("unsigned long long *finals = "
+         "reinterpret_cast<unsigned long long *>(" + finalWords + ");");
+  w.line("const attnc_index channel = (tile % " + num(groups) +
+         ") * blockDim.x + threadIdx.x;");
+  w.line("const attnc_index chunk = tile / " + num(groups) + ";");
+  w.line("const attnc_index lo = chunk * " + num(chunkLength) + ";");
+  w.line("const attnc_index hi = lo + " + num(chunkLength) + " < " +
+         num(length) + " ? lo + " + num(chunkLength) + " : " + num(length) +
+         ";");
+  w.line("if (channel >= " + num(channels) + ") return;");
+  w.line("const attnc_index slot = chunk * " + num(channels) + " + channel;");
+
+  // 1. The chunk into registers, composed into one map. The chunk's loads
+  // (the leaves of a's and b's expressions) are all in flight before any
+  // is used: a GPU issues in order, so a load followed by its use stalls
+  // its warp for the whole memory latency, and with each step's loads next
+  // to their uses a chunk of 32 steps waited on 64 loads in a row (the
+  // copy rate's tenth). Loads issued first are not enough: ptxas moves
+  // them down between the steps' arithmetic, to a few steps ahead of
+  // their uses, wherever no branch stops it (an IEEE division's slow path
+  // did). So f32 inputs are copied into shared memory by cp.async, which
+  // the arithmetic cannot overtake: every copy of the group is issued,
+  // then one wait, then the steps read their values from shared memory
+  // (each thread its own: no barrier). Other types are loaded into
+  // registers first (attnc_load_early), as close as ptxas allows. A group
+  // of loads is at most 64 values a thread in registers, and copies at
+  // most 64 KiB of shared memory a block (16 values a thread at 1024
+  // threads; 128 at 128, the sm_90 minGRU scan's 64 steps of two inputs);
+  // in the last chunk, copies for steps past the end write zeros without
+  // reading, and register loads read its last step again (neither value
+  // is used).
+  int64_t group =
+      std::max<int64_t>(1, std::min<int64_t>(chunkLength, 64 / perStep));
+  constexpr int64_t kStageBytes = 64 * 1024;
   if (copied) {
     group = std::max<int64_t>(
-        1, std::min(group, kStageBytes / (perStep * k.threads * 4)));
+        1, std::min(chunkLength, kStageBytes / (perStep * k.threads * 4)));
     k.dynamicShared = int64_t(loads.size()) * group * k.threads * 4;
     w.line("ATTNC_DYNAMIC_SHARED(attnc_b128, stagedRaw);");
     w.line("float *staged = reinterpret_cast<float *>(stagedRaw);");
@@ -199,6 +224,11 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   // partial last chunk gives every copy a predicate (scan_chunks.ir and
   // the tiny minGRU spilled at 80 and 96). Not when the coefficients are
   // held: their registers are the kernel's need.
+  // Chunks a look-back round looks at: each costs six registers of loads
+  // in flight (its tagged final state and map), so sixteen where the
+  // launch bound leaves a thread kWideLookaheadRegisters and no copy has
+  // a predicate, eight otherwise.
+  int64_t lookahead = 8;
   if (recompute) {
     const analysis::KernelDefaults &sm = k.target.kernels;
     const int64_t floorRegisters = length % chunkLength == 0 ? 64 : 128;
@@ -217,6 +247,9 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
     while (blocks > 1 && registersAt(blocks) < floorRegisters)
       --blocks;
     k.minBlocksPerSM = blocks;
+    if (length % chunkLength == 0 &&
+        registersAt(blocks) >= kWideLookaheadRegisters)
+      lookahead = 16;
   }
   // Emits step i's a and b (of the group from `first`) from the copied or
   // loaded values; returns their names.
@@ -255,7 +288,12 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
     if (early) {
       if (!copied)
         w.line("float loaded[" + num(loads.size()) + "][" + num(group) + "];");
-      w.line("#pragma unroll");
+      // Where the last chunk is partial, every copy has a predicate, and
+      // ptxas, given 64 steps of them unrolled, computed them all first
+      // and spilled (168 registers, scan_chunks.ir); sixteen steps at a
+      // time keep the copies in flight together at 80.
+      const bool partial = copied && length % chunkLength != 0;
+      w.line(partial && group > 16 ? "#pragma unroll 16" : "#pragma unroll");
       w.open(range);
       // Copies past the end write zeros and read nothing, rather than
       // read the last step again as the loads do: with a clamped step
@@ -264,8 +302,7 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
       // shared-memory addresses) before the first copy, 254 registers.
       w.line(copied ? "const attnc_index w = lo + i;" : clamped);
       w.line("const attnc_index t = " + walk + ";");
-      const std::string inRange =
-          length % chunkLength == 0 ? "true" : "lo + i < hi";
+      const std::string inRange = partial ? "lo + i < hi" : "true";
       for (auto [n, load] : llvm::enumerate(loads))
         w.line(copied ? "attnc_cp_async_4(&" + stagedAt(n, first) + ", " +
                             load.address + ", " + inRange + ");"
@@ -300,7 +337,8 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
            "; ++i) if (lo + i < hi) { A = as[i] * A; B = as[i] * B + bs[i]; }");
   }
 
-  // 2. Publish the map, then look back for the incoming state.
+  // 2. Publish the map, look back for the incoming state, publish the
+  // final state.
   w.line("float h;");
   {
     ScalarEmitter scalar(w, leaf);
@@ -313,41 +351,31 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   w.line("h = initial;");
   w.close();
   w.open("else");
-  w.line(mapA + "[slot] = A;");
-  w.line(mapB + "[slot] = B;");
-  w.line("attnc_publish_flag(&" + status + "[slot], 1u);");
-  // Composite of the maps walked so far (the latest first). The walk looks
-  // at eight earlier chunks a round: their flags peeked at once, then one
-  // fence, then their maps read at once, two round trips to L2 for eight
-  // chunks where one at a time took two each. A walk ends at the newest
-  // chunk that has published its final state; every chunk still in flight
-  // has not, so a walk is about as long as the chunks in flight in its
-  // channel group (some 200 for the minGRU: three blocks an SM, two
-  // groups), and the scan is bound by the walks' round trips, not by
-  // bytes, unless a round covers many chunks: eight keep the minGRU's
-  // scan at 76 of the 80 registers its three blocks an SM leave (sixteen
-  // took 80 there and spilled in smaller blocks). A chunk not yet
-  // published is waited for, then read again (what was read before its
-  // flag could be older than what it publishes).
-  constexpr int lookahead = 8;
+  w.line("attnc_store_tagged_pair(maps + 2 * slot, A, B, tag);");
+  // Composite of the maps walked so far (the latest first). A walk looks
+  // at `lookahead` earlier chunks a round, their final states and maps
+  // loaded at once: one round trip to L2 for all of them. The walks bound
+  // the scan unless they are short: a tile's final state comes one walk
+  // after its map, and a walk of d chunks takes d / lookahead rounds, so
+  // the chunks whose final states are not yet out (d) stay few only while
+  // tiles start more slowly than lookahead a round trip in each channel
+  // group; otherwise d grows to every chunk in flight (docs/performance.md).
+  // A chunk whose words did not carry this run's tag is waited for.
   w.line("float walkedA = 1.0f, walkedB = 0.0f;");
   w.line("bool found = false;");
   w.open("for (attnc_index c = chunk - 1; !found; c -= " + num(lookahead) +
          ")");
-  w.line("unsigned int seen[" + num(lookahead) + "];");
-  w.line("float seenA[" + num(lookahead) + "], seenB[" + num(lookahead) +
-         "];");
-  w.line("#pragma unroll");
-  w.line("for (int j = 0; j < " + num(lookahead) + "; ++j) seen[j] = c - j >= "
-         "0 ? attnc_peek_flag(&" + status + "[(c - j) * " + num(channels) +
-         " + channel]) : 0u;");
-  w.line("attnc_flag_fence();");
+  w.line("unsigned long long seenFinal[" + num(lookahead) + "], seenMap[" +
+         num(lookahead) + "][2];");
   w.line("#pragma unroll");
   w.open("for (int j = 0; j < " + num(lookahead) + "; ++j)");
-  w.line("const attnc_index earlier = (c - j >= 0 ? c - j : 0) * " +
-         num(channels) + " + channel;");
-  w.line("seenA[j] = " + mapA + "[earlier];");
-  w.line("seenB[j] = " + mapB + "[earlier];");
+  w.line("seenFinal[j] = seenMap[j][0] = seenMap[j][1] = 0ull;");
+  w.open("if (c - j >= 0)");
+  w.line("const attnc_index earlier = (c - j) * " + num(channels) +
+         " + channel;");
+  w.line("seenFinal[j] = attnc_load_tagged(finals + earlier);");
+  w.line("attnc_load_tagged_pair(seenMap[j], maps + 2 * earlier);");
+  w.close();
   w.close();
   w.line("#pragma unroll");
   w.open("for (int j = 0; j < " + num(lookahead) + " && !found; ++j)");
@@ -358,24 +386,25 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   w.close();
   w.line("const attnc_index earlier = (c - j) * " + num(channels) +
          " + channel;");
-  w.open("if (seen[j] == 0u)");
-  w.line("seen[j] = attnc_wait_flag(&" + status + "[earlier]);");
-  w.line("seenA[j] = " + mapA + "[earlier];");
-  w.line("seenB[j] = " + mapB + "[earlier];");
-  w.close();
-  w.open("if (seen[j] == 2u)");
-  w.line("h = walkedA * " + finals + "[earlier] + walkedB;");
+  w.open("if (attnc_wait_chunk(&seenFinal[j], seenMap[j], finals + earlier, "
+         "maps + 2 * earlier, tag))");
+  w.line("h = walkedA * attnc_tagged_value(seenFinal[j]) + walkedB;");
   w.line("found = true;");
   w.line("break;");
   w.close();
-  w.line("walkedB = walkedA * seenB[j] + walkedB;");
-  w.line("walkedA = walkedA * seenA[j];");
+  w.line("walkedB = walkedA * attnc_tagged_value(seenMap[j][1]) + walkedB;");
+  w.line("walkedA = walkedA * attnc_tagged_value(seenMap[j][0]);");
   w.close();
   w.close();
   w.close();
+  // The final state goes out before the replay, which takes as long as
+  // the rest of the tile's arithmetic: the chunks after this one wait on
+  // it. It is the composed map applied once, so it differs from the
+  // replay's last state (rounded step by step) by reassociation, as the
+  // maps the walks compose do.
+  w.line("attnc_store_tagged(finals, slot, A * h + B, tag);");
 
-  // 3. Replay from the registers (or shared memory); publish the final
-  // state.
+  // 3. Replay from the registers (or shared memory).
   w.line("#pragma unroll");
   w.open("for (int i = 0; i < " + num(chunkLength) + "; ++i)");
   w.line("const attnc_index w = lo + i;");
@@ -395,8 +424,6 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
     if (isStates)
       w.line(storeResult(k, r, withTime(stepIndex, "t"), "h"));
   w.close();
-  w.line(finals + "[slot] = h;");
-  w.line("attnc_publish_flag(&" + status + "[slot], 2u);");
   for (auto [r, isStates] : stores)
     if (!isStates) {
       w.open("if (hi == " + num(length) + ")");

@@ -27,7 +27,10 @@ namespace attn::cuda {
 struct TempBuffer {
   std::string type; // C type of one element: "float" or "unsigned int"
   int64_t elements = 0;
-  bool zeroed = false; // zero-filled before each launch (barrier counters)
+  // Zero-filled before each launch (barrier counters). Every temporary is
+  // zero when its session is created, and only then if not `zeroed` (a
+  // scan's ticket counter, EmitScan.cpp).
+  bool zeroed = false;
 };
 
 class KernelEmission {

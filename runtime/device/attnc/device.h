@@ -314,108 +314,134 @@ __device__ __forceinline__ void attnc_grid_sync(unsigned int *counter,
 }
 
 //===----------------------------------------------------------------------===//
-// Flags between blocks (single-pass scans)
+// Tagged words between blocks (single-pass scans)
 //===----------------------------------------------------------------------===//
+//
+// A scan's chunk publishes its map (A, B) and its final state as 64-bit
+// words of value and tag (the f32 bits in the low half, the run's tag in
+// the high), each stored by one single-copy atomic relaxed store at GPU
+// scope: a reader that sees the tag sees the value stored with it, so no
+// fence orders anything, and a look-back round is one L2 round trip (the
+// words' loads issued together) where a flag, a fence and then the maps
+// took two and a MEMBAR. The tag names the run (EmitScan.cpp), so words an
+// earlier run left never match. A vector access is element-wise
+// single-copy atomic, which is all the tags need.
 
-// On the GPU the flags are the PTX memory model's release and acquire
-// patterns at GPU scope (every party is a block of one launch): a publish
-// is a release fence then a relaxed store, a read a relaxed load then an
-// acquire fence once a nonzero value is seen. With PTX 8.6 (CUDA 12.8)
-// the fences can be one-way: fence.release.gpu is a MEMBAR.ALL.GPU in
-// SASS and fence.acquire.gpu only the L1 invalidation (CCTL.IVALL) that
-// keeps the plain loads after it from stale lines, so a look-back round,
-// on the scan's critical path, pays no MEMBAR at all; before, both are
-// fence.acq_rel.gpu (MEMBAR.ALL.GPU then CCTL.IVALL). __threadfence() is
-// the sequentially consistent fence.sc (MEMBAR.SC.GPU) and volatile
-// accesses are system-scope: both costlier, and neither needed.
-#if !defined(ATTNC_EMU)
-#if __CUDACC_VER_MAJOR__ > 12 ||                                               \
-    (__CUDACC_VER_MAJOR__ == 12 && __CUDACC_VER_MINOR__ >= 8)
-#define ATTNC_FENCE_ACQUIRE_GPU "fence.acquire.gpu;"
-#define ATTNC_FENCE_RELEASE_GPU "fence.release.gpu;"
-#else
-#define ATTNC_FENCE_ACQUIRE_GPU "fence.acq_rel.gpu;"
-#define ATTNC_FENCE_RELEASE_GPU "fence.acq_rel.gpu;"
-#endif
-#endif
-
-/// Publishes `value` (nonzero) at `flag` after every earlier write of the
-/// thread: a reader that sees it with attnc_wait_flag sees those writes.
-__device__ __forceinline__ void attnc_publish_flag(unsigned int *flag,
-                                                   unsigned int value) {
+/// Stores the map (a, b) tagged `tag` at `words` (two words, 16-byte
+/// aligned).
+__device__ __forceinline__ void
+attnc_store_tagged_pair(unsigned long long *words, float a, float b,
+                        unsigned tag) {
+  const unsigned long long high = static_cast<unsigned long long>(tag) << 32;
+  const unsigned long long wa = high | __float_as_uint(a);
+  const unsigned long long wb = high | __float_as_uint(b);
 #if defined(ATTNC_EMU)
-  __threadfence();
-  *(volatile unsigned int *)flag = value;
-  attnc_emu_flag_published(flag, value);
+  attnc_emu_tagged_store(words, wa);
+  attnc_emu_tagged_store(words + 1, wb);
 #else
-  asm volatile(ATTNC_FENCE_RELEASE_GPU "\n"
-               "st.relaxed.gpu.global.u32 [%0], %1;" ::"l"(flag),
-               "r"(value)
+  asm volatile("st.relaxed.gpu.global.v2.u64 [%0], {%1, %2};"
+               :
+               : "l"(words), "l"(wa), "l"(wb)
                : "memory");
 #endif
 }
 
+/// Loads the tagged word at `word` without waiting.
+__device__ __forceinline__ unsigned long long
+attnc_load_tagged(const unsigned long long *word) {
 #if defined(ATTNC_EMU)
-/// A flag wait under emulation: the value seen when the wait ended.
-struct attnc_flag_wait {
-  unsigned int *flag;
-  unsigned int seen;
+  return attnc_emu_tagged_load(word);
+#else
+  unsigned long long w;
+  asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];"
+               : "=l"(w)
+               : "l"(word)
+               : "memory");
+  return w;
+#endif
+}
+
+/// Loads the two tagged words at `words` (16-byte aligned) without waiting.
+__device__ __forceinline__ void
+attnc_load_tagged_pair(unsigned long long w[2], const unsigned long long *words) {
+#if defined(ATTNC_EMU)
+  w[0] = attnc_emu_tagged_load(words);
+  w[1] = attnc_emu_tagged_load(words + 1);
+#else
+  asm volatile("ld.relaxed.gpu.global.v2.u64 {%0, %1}, [%2];"
+               : "=l"(w[0]), "=l"(w[1])
+               : "l"(words)
+               : "memory");
+#endif
+}
+
+/// Whether tagged word `w` holds tag `tag`.
+__device__ __forceinline__ bool attnc_tagged_is(unsigned long long w,
+                                                unsigned tag) {
+  return static_cast<unsigned>(w >> 32) == tag;
+}
+
+/// The f32 value of tagged word `w`.
+__device__ __forceinline__ float attnc_tagged_value(unsigned long long w) {
+  return __uint_as_float(static_cast<unsigned>(w));
+}
+
+#if defined(ATTNC_EMU)
+/// A look-back wait under emulation (attnc_wait_chunk).
+struct attnc_chunk_wait {
+  const unsigned long long *finalWord, *mapWords;
+  unsigned long long *final, *map;
+  unsigned tag;
 };
-inline bool attnc_flag_set(void *arg) {
-  attnc_flag_wait *wait = static_cast<attnc_flag_wait *>(arg);
-  wait->seen = *wait->flag;
-  return wait->seen != 0;
+inline bool attnc_chunk_ready(void *arg) {
+  attnc_chunk_wait *wait = static_cast<attnc_chunk_wait *>(arg);
+  *wait->final = attnc_emu_chunk_final(wait->finalWord, wait->mapWords);
+  wait->map[0] = *(const volatile unsigned long long *)wait->mapWords;
+  wait->map[1] = *(const volatile unsigned long long *)(wait->mapWords + 1);
+  return attnc_tagged_is(*wait->final, wait->tag) ||
+         (attnc_tagged_is(wait->map[0], wait->tag) &&
+          attnc_tagged_is(wait->map[1], wait->tag));
 }
 #endif
 
-/// Waits until `flag` is nonzero, then returns it; later reads see what
-/// the publisher wrote before it. Only for flags published by blocks that
+/// Waits until an earlier chunk has published, under tag `tag`, its final
+/// state (`finalWord`) or its map (the two `mapWords`), starting from the
+/// words `final` and `map` already loaded and loading again while neither
+/// is; returns whether the final state is. Only for chunks whose blocks
 /// started earlier (a launch-ordered ticket), so the wait always ends. The
-/// emulation suspends the thread instead of spinning and reports a
-/// deadlock if nothing can publish the flag.
+/// emulation suspends the thread instead of spinning, and reports a
+/// deadlock if no block can publish.
 #if defined(ATTNC_EMU)
-// The caller's position, for the emulation's deadlock report.
-__device__ inline unsigned int attnc_wait_flag(unsigned int *flag,
-                                               const char *file = __builtin_FILE(),
-                                               int line = __builtin_LINE()) {
-  attnc_flag_wait wait{flag, 0};
-  attnc_emu_wait_until(attnc_flag_set, &wait, file, line);
-  return wait.seen;
-}
-#else
-__device__ __forceinline__ unsigned int attnc_relaxed_flag(unsigned int *flag) {
-  unsigned int value;
-  asm volatile("ld.relaxed.gpu.global.u32 %0, [%1];"
-               : "=r"(value)
-               : "l"(flag)
-               : "memory");
-  return value;
-}
-__device__ __forceinline__ unsigned int attnc_wait_flag(unsigned int *flag) {
-  unsigned int value;
-  while ((value = attnc_relaxed_flag(flag)) == 0) {
+__device__ inline bool attnc_wait_chunk(unsigned long long *final,
+                                        unsigned long long map[2],
+                                        const unsigned long long *finalWord,
+                                        const unsigned long long *mapWords,
+                                        unsigned tag,
+                                        const char *file = __builtin_FILE(),
+                                        int line = __builtin_LINE()) {
+  // Words loaded earlier are taken as they are when their tags match, as
+  // on a GPU: a tag that should not match (a word an earlier run left)
+  // then shows.
+  if (!attnc_tagged_is(*final, tag) &&
+      !(attnc_tagged_is(map[0], tag) && attnc_tagged_is(map[1], tag))) {
+    attnc_chunk_wait wait{finalWord, mapWords, final, map, tag};
+    attnc_emu_wait_until(attnc_chunk_ready, &wait, file, line);
   }
-  asm volatile(ATTNC_FENCE_ACQUIRE_GPU ::: "memory");
-  return value;
+  return attnc_tagged_is(*final, tag);
 }
-#endif
-
-/// The value of `flag` now (0 if not yet published), without waiting. A
-/// reader that then calls attnc_flag_fence sees what the publisher of
-/// every nonzero value it peeked wrote before it, as attnc_wait_flag does;
-/// peeking several flags and fencing once costs one round trip for all.
-__device__ __forceinline__ unsigned int attnc_peek_flag(unsigned int *flag) {
-#if defined(ATTNC_EMU)
-  return attnc_emu_peek_flag(flag); // may return an older value (emu.h)
 #else
-  return attnc_relaxed_flag(flag);
-#endif
+__device__ __forceinline__ bool
+attnc_wait_chunk(unsigned long long *final, unsigned long long map[2],
+                 const unsigned long long *finalWord,
+                 const unsigned long long *mapWords, unsigned tag) {
+  while (!attnc_tagged_is(*final, tag) &&
+         !(attnc_tagged_is(map[0], tag) && attnc_tagged_is(map[1], tag))) {
+    *final = attnc_load_tagged(finalWord);
+    attnc_load_tagged_pair(map, mapWords);
+  }
+  return attnc_tagged_is(*final, tag);
 }
-__device__ __forceinline__ void attnc_flag_fence() {
-#if !defined(ATTNC_EMU)
-  asm volatile(ATTNC_FENCE_ACQUIRE_GPU ::: "memory");
 #endif
-}
 
 //===----------------------------------------------------------------------===//
 // Tagged state between blocks (persistent recurrences without a barrier)

@@ -1565,44 +1565,6 @@ template <class State> inline State &attnc_emu_block_state() {
 }
 
 namespace attnc_emu {
-/// Whether a flag has held 1 in this launch (attnc_emu_peek_flag).
-struct FlagHistory {
-  bool heldOne = false;
-};
-inline FlagHistory &flagHistory(const unsigned *flag) {
-  return launchState<FlagHistory, 2>(
-      static_cast<long long>(reinterpret_cast<uintptr_t>(flag)));
-}
-} // namespace attnc_emu
-
-/// Flags between blocks (attnc_publish_flag, attnc_peek_flag). On a GPU a
-/// peek may return any value its flag held before; here, where a wave's
-/// blocks run in ticket order, it would always return the latest, and the
-/// paths of a reader that sees an older one would never run.
-/// ATTNC_EMU_STALE_FLAGS picks an older value instead: 1, where the flag
-/// holds 2 but held 1 earlier in the launch (the look-back of a
-/// single-pass scan then composes every chunk back to its first, the one
-/// chunk that never holds 1, over as many rounds as that takes); 0, under
-/// ATTNC_EMU_STALE_FLAGS=2 (every chunk looked at is waited for, and read
-/// again). The tests run the scans all three ways.
-inline void attnc_emu_flag_published(const unsigned *flag, unsigned value) {
-  if (value == 1u)
-    ::attnc_emu::flagHistory(flag).heldOne = true;
-}
-inline unsigned attnc_emu_peek_flag(const unsigned *flag) {
-  static const int stale = [] {
-    const char *mode = std::getenv("ATTNC_EMU_STALE_FLAGS");
-    return mode ? std::atoi(mode) : 0;
-  }();
-  unsigned value = *static_cast<const volatile unsigned *>(flag);
-  if (stale == 2)
-    return 0u;
-  if (stale == 1 && value == 2u && ::attnc_emu::flagHistory(flag).heldOne)
-    return 1u;
-  return value;
-}
-
-namespace attnc_emu {
 /// What a tagged word held before its latest store in this launch
 /// (attnc_emu_tagged_store, attnc_emu_tagged_load).
 struct TaggedHistory {
@@ -1643,6 +1605,32 @@ attnc_emu_tagged_load(const unsigned long long *word) {
       return history.before;
   }
   return *static_cast<const volatile unsigned long long *>(word);
+}
+
+/// The final-state word of a scan's chunk as a look-back wait sees it
+/// (attnc_wait_chunk). A GPU's walk may see a chunk's map long before its
+/// final state; here, where a wave's blocks run in ticket order, it would
+/// mostly see both, and the walks that compose many maps would never run.
+/// So ATTNC_EMU_STALE_FLAGS=1 hides the final state of every chunk that
+/// published a map in this launch (all but the first): every walk then
+/// composes each chunk back to the first, over as many rounds as that
+/// takes. Under any mode, attnc_emu_tagged_load already returns what each
+/// word held before this launch stored it, so every chunk a walk looks at
+/// is waited for (ATTNC_EMU_STALE_FLAGS=2 stops there: the wait sees the
+/// final state). The tests run the scans all three ways.
+inline unsigned long long
+attnc_emu_chunk_final(const unsigned long long *finalWord,
+                      const unsigned long long *mapWords) {
+  static const int stale = [] {
+    const char *mode = std::getenv("ATTNC_EMU_STALE_FLAGS");
+    return mode ? std::atoi(mode) : 0;
+  }();
+  if (stale == 1) {
+    const ::attnc_emu::TaggedHistory &map = ::attnc_emu::taggedHistory(mapWords);
+    if (map.stored)
+      return ::attnc_emu::taggedHistory(finalWord).before;
+  }
+  return *static_cast<const volatile unsigned long long *>(finalWord);
 }
 
 /// The caller's lane in its warp (linear thread index modulo 32).
