@@ -193,10 +193,14 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   int64_t group =
       std::max<int64_t>(1, std::min<int64_t>(chunkLength, 64 / perStep));
   constexpr int64_t kStageBytes = 64 * 1024;
+  // Values a step stages: its copies, and at least two, the slots its
+  // coefficient and offset take once computed (below).
+  const int64_t stagedPerStep = std::max<int64_t>(perStep, 2);
   if (copied) {
     group = std::max<int64_t>(
-        1, std::min(chunkLength, kStageBytes / (perStep * k.threads * 4)));
-    k.dynamicShared = int64_t(loads.size()) * group * k.threads * 4;
+        1, std::min(chunkLength,
+                    kStageBytes / (stagedPerStep * k.threads * 4)));
+    k.dynamicShared = stagedPerStep * group * k.threads * 4;
     w.line("ATTNC_DYNAMIC_SHARED(attnc_b128, stagedRaw);");
     w.line("float *staged = reinterpret_cast<float *>(stagedRaw);");
   }
@@ -207,13 +211,17 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
            num(k.threads) + " + threadIdx.x]";
   };
   const std::string clamped = "const attnc_index w = lo + i < hi ? lo + i : hi - 1;";
-  // When the whole chunk stays in shared memory (one group of copies), the
-  // coefficients are computed twice from it, for the map and for the
-  // replay, instead of held in 2 x chunk registers a thread: the same
-  // code on the same values, so the same results. Held, the minGRU's scan
-  // took 127 registers, or 254 where the model's kernels are split into
-  // relocatable programs (-j), one block an SM; recomputed, far fewer.
-  const bool recompute = copied && group >= chunkLength;
+  // When the whole chunk stays in shared memory (one group of copies),
+  // each step's coefficient and offset, once computed for the map, take
+  // the places of that step's first two staged values (only that step
+  // reads them, and only this thread), and the replay reads them there:
+  // neither held in 2 x chunk registers a thread (the minGRU's scan took
+  // 127 registers, 254 in relocatable programs, one block an SM) nor
+  // computed twice (session 10 did: about 55 instructions a step and
+  // channel where the replay now takes a handful, which matters when a
+  // block of four warps computes while the SM's other blocks wait on
+  // their copies).
+  const bool restaged = copied && group >= chunkLength;
   // Then the staging bounds the blocks an SM holds (three for the
   // minGRU's 64 KiB), and the launch bound says so: ptxas compiling a
   // relocatable program otherwise spends registers freely (254 for the
@@ -229,7 +237,7 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   // launch bound leaves a thread kWideLookaheadRegisters and no copy has
   // a predicate, eight otherwise.
   int64_t lookahead = 8;
-  if (recompute) {
+  if (restaged) {
     const analysis::KernelDefaults &sm = k.target.kernels;
     const int64_t floorRegisters = length % chunkLength == 0 ? 64 : 128;
     // The system reserves 1 KiB of shared memory a block (sm_80 on); the
@@ -276,7 +284,7 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
                               "between their two walks (internal error)");
     return std::make_pair(*av, *bv);
   };
-  if (!recompute)
+  if (!restaged)
     w.line("float as[" + num(chunkLength) + "], bs[" + num(chunkLength) +
            "];");
   w.line("float A = 1.0f, B = 0.0f;");
@@ -321,7 +329,9 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
     FailureOr<std::pair<std::string, std::string>> ab = coefficients(first);
     if (failed(ab))
       return failure();
-    if (recompute) {
+    if (restaged) {
+      w.line(stagedAt(0, first) + " = " + ab->first + ";");
+      w.line(stagedAt(1, first) + " = " + ab->second + ";");
       w.line("if (lo + i < hi) { A = " + ab->first + " * A; B = " +
              ab->first + " * B + " + ab->second + "; }");
     } else {
@@ -331,7 +341,7 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
     w.close();
     w.close();
   }
-  if (!recompute) {
+  if (!restaged) {
     w.line("#pragma unroll");
     w.line("for (int i = 0; i < " + num(chunkLength) +
            "; ++i) if (lo + i < hi) { A = as[i] * A; B = as[i] * B + bs[i]; }");
@@ -404,18 +414,16 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   // maps the walks compose do.
   w.line("attnc_store_tagged(finals, slot, A * h + B, tag);");
 
-  // 3. Replay from the registers (or shared memory).
+  // 3. Replay from the registers or shared memory.
   w.line("#pragma unroll");
   w.open("for (int i = 0; i < " + num(chunkLength) + "; ++i)");
   w.line("const attnc_index w = lo + i;");
   w.line("if (w >= hi) break;");
   w.line("const attnc_index t = " + walk + ";");
   std::string as = "as[i]", bs = "bs[i]";
-  if (recompute) {
-    FailureOr<std::pair<std::string, std::string>> ab = coefficients(0);
-    if (failed(ab))
-      return failure();
-    std::tie(as, bs) = *ab;
+  if (restaged) {
+    as = stagedAt(0, 0);
+    bs = stagedAt(1, 0);
   }
   w.line("h = " + roundTo(statesValue, roundTo(statesValue, as + " * h") +
                                            " + " + bs) +
