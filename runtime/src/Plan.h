@@ -73,8 +73,10 @@ struct PlanStep {
 struct Plan {
   /// 2: launches may carry scalars, and several may launch one kernel.
   /// 3: launches may list the arguments they read with 16-byte copies.
-  /// Older plans (none of these) still read.
-  static constexpr int kVersion = 3;
+  /// 4: temporaries must be zero when the session is created (a scan's
+  /// ticket counter, never reset by a run); a runtime that reads version
+  /// 4 zeroes them. Older plans (none of these) still read.
+  static constexpr int kVersion = 4;
   std::string arch;  // sm_80, sm_90, sm_90a
   std::string entry; // graph name
   std::vector<BufferDesc> buffers; // buffers[i].id == i

@@ -380,6 +380,15 @@ static attnc_status enqueueRun(attnc_session session, void *stream,
   // From here on the run's end is marked whatever happens, so that the
   // next run, on any stream, waits for what this one did enqueue.
   auto ended = [&](Failure f) {
+    // A run that failed part way may have left a scan's ticket counter
+    // short of a whole run's tickets (an emulated launch stopped by a
+    // fault; on a GPU the context is lost anyway): the session's
+    // temporaries start again from zero, as when it was created.
+    if (f)
+      for (const BufferDesc &buffer : plan.buffers)
+        if (buffer.role == BufferDesc::Role::Temp)
+          (void)device.zero(session->addresses[buffer.id], buffer.byteSize(),
+                            stream);
     Failure end = device.endRun(stream);
     return makeStatus(f ? f : end);
   };

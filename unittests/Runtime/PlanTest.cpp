@@ -14,7 +14,7 @@ using namespace attnc::rt;
 
 namespace {
 
-const char *kPlan = "attnc-plan 3\n"
+const char *kPlan = "attnc-plan 4\n"
                     "arch sm_90a\n"
                     "entry g\n"
                     "buffer 0 input 0 bf16 [37,200] a\n"
@@ -137,15 +137,15 @@ TEST(PlanTest, RejectsBadTensorMaps) {
 
 TEST(PlanTest, VersionOnePlansStillRead) {
   std::string text = kPlan;
-  text.replace(text.find("attnc-plan 3"), 12, "attnc-plan 1");
+  text.replace(text.find("attnc-plan 4"), 12, "attnc-plan 1");
   text.replace(text.find(" aligned 1 2"), 12, "");
   text.replace(text.find(" scalars 4 0 8589934592"), 23, "");
   Plan plan;
   std::string error;
   EXPECT_TRUE(parsePlan(text, &plan, &error)) << error;
-  text.replace(text.find("attnc-plan 1"), 12, "attnc-plan 4");
+  text.replace(text.find("attnc-plan 1"), 12, "attnc-plan 5");
   EXPECT_FALSE(parsePlan(text, &plan, &error));
-  EXPECT_NE(error.find("version 4"), std::string::npos) << error;
+  EXPECT_NE(error.find("version 5"), std::string::npos) << error;
 }
 
 TEST(PlanTest, LaunchesOfOneKernelPassTheSameParameters) {

@@ -15,8 +15,8 @@
 //     (a1, b1) o (a2, b2) = (a1 a2, a2 b1 + b2);
 //  2. it publishes that map for its channel, then looks back: walking the
 //     earlier chunks, it composes their published maps until it finds one
-//     that has published its final state (or reaches the initial state),
-//     which gives its incoming state, and publishes its own final state
+//     that has published its final state (the first chunk's comes from the
+//     initial state), which gives its incoming state, and publishes its own final state
 //     (A h + B) for the chunks after it;
 //  3. it replays the chunk (computing the coefficients again from shared
 //     memory, or from registers), storing every state.
@@ -114,16 +114,26 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
 
   // Launch shape: a block per (channel group, chunk), the chunk length
   // the schedule's time tile (scan_chunk in targets.json), at most 64
-  // steps where the inputs are copied into shared memory (f32), at most 32
-  // where a chunk's coefficients and offsets are held in registers (two
-  // a step: 64 steps took 207 registers, scan_chunks_bf16.ir).
+  // steps where the whole chunk's inputs are copied into 64 KiB of shared
+  // memory (f32; a step stages its copies, and at least two values: the
+  // places its coefficient and offset take once computed, below), at most
+  // 32 where a chunk's coefficients and offsets are held in registers (two
+  // a step: 64 steps took 207 registers, scan_chunks_bf16.ir, and 254 for
+  // an f32 scan of three inputs a step).
+  k.threads = std::min<int64_t>(k.scheduledThreads(), 1024);
+  constexpr int64_t kStageBytes = 64 * 1024;
+  const int64_t stagedPerStep = std::max<int64_t>(perStep, 2);
+  const int64_t stageableSteps =
+      copied ? kStageBytes / (stagedPerStep * k.threads * 4) : 0;
   int64_t chunkLength = length;
   for (Attribute attr : k.kernel->getAttrOfType<ArrayAttr>("loops"))
     if (cast<kernel::LoopAttr>(attr).getName() == "t")
       chunkLength = cast<kernel::LoopAttr>(attr).getTile();
   chunkLength = std::max<int64_t>(
-      1, std::min<int64_t>({chunkLength, length, copied ? 64 : 32}));
-  k.threads = std::min<int64_t>(k.scheduledThreads(), 1024);
+      1, std::min<int64_t>(
+             {chunkLength, length,
+              stageableSteps >= 32 ? std::min<int64_t>(stageableSteps, 64)
+                                   : 32}));
   int64_t groups = (channels + k.threads - 1) / k.threads;
   int64_t chunks = (length + chunkLength - 1) / chunkLength;
   const int64_t tiles = groups * chunks;
@@ -192,14 +202,8 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   // is used).
   int64_t group =
       std::max<int64_t>(1, std::min<int64_t>(chunkLength, 64 / perStep));
-  constexpr int64_t kStageBytes = 64 * 1024;
-  // Values a step stages: its copies, and at least two, the slots its
-  // coefficient and offset take once computed (below).
-  const int64_t stagedPerStep = std::max<int64_t>(perStep, 2);
   if (copied) {
-    group = std::max<int64_t>(
-        1, std::min(chunkLength,
-                    kStageBytes / (stagedPerStep * k.threads * 4)));
+    group = std::max<int64_t>(1, std::min(chunkLength, stageableSteps));
     k.dynamicShared = stagedPerStep * group * k.threads * 4;
     w.line("ATTNC_DYNAMIC_SHARED(attnc_b128, stagedRaw);");
     w.line("float *staged = reinterpret_cast<float *>(stagedRaw);");
@@ -400,13 +404,10 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   w.line("attnc_load_tagged_pair(seenMap[j], maps + 2 * earlier);");
   w.close();
   w.close();
+  // A walk ends at the first chunk at the latest: it publishes its final
+  // state and never a map, so it is waited for, and no walk goes past it.
   w.line("#pragma unroll");
   w.open("for (int j = 0; j < " + num(lookahead) + " && !found; ++j)");
-  w.open("if (c - j < 0)");
-  w.line("h = walkedA * initial + walkedB;");
-  w.line("found = true;");
-  w.line("break;");
-  w.close();
   w.line("const attnc_index earlier = (c - j) * " + num(channels) +
          " + channel;");
   w.open("if (attnc_wait_chunk(&seenFinal[j], seenMap[j], finals + earlier, "
@@ -424,8 +425,10 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   // the rest of the tile's arithmetic: the chunks after this one wait on
   // it. It is the composed map applied once, so it differs from the
   // replay's last state (rounded step by step) by reassociation, as the
-  // maps the walks compose do.
-  w.line("attnc_store_tagged(finals, slot, A * h + B, tag);");
+  // maps the walks compose do; rounded to the states' type, as every
+  // state the replay stores is.
+  w.line("attnc_store_tagged(finals, slot, " +
+         roundTo(statesValue, "A * h + B") + ", tag);");
 
   // 3. Replay from the registers or shared memory.
   w.line(stepUnroll);

@@ -365,8 +365,7 @@ attnc_load_tagged(const unsigned long long *word) {
 __device__ __forceinline__ void
 attnc_load_tagged_pair(unsigned long long w[2], const unsigned long long *words) {
 #if defined(ATTNC_EMU)
-  w[0] = attnc_emu_tagged_load(words);
-  w[1] = attnc_emu_tagged_load(words + 1);
+  attnc_emu_tagged_pair_load(w, words);
 #else
   asm volatile("ld.relaxed.gpu.global.v2.u64 {%0, %1}, [%2];"
                : "=l"(w[0]), "=l"(w[1])
@@ -395,9 +394,8 @@ struct attnc_chunk_wait {
 };
 inline bool attnc_chunk_ready(void *arg) {
   attnc_chunk_wait *wait = static_cast<attnc_chunk_wait *>(arg);
-  *wait->final = attnc_emu_chunk_final(wait->finalWord, wait->mapWords);
-  wait->map[0] = *(const volatile unsigned long long *)wait->mapWords;
-  wait->map[1] = *(const volatile unsigned long long *)(wait->mapWords + 1);
+  attnc_emu_chunk_view(wait->final, wait->map, wait->finalWord,
+                       wait->mapWords);
   return attnc_tagged_is(*wait->final, wait->tag) ||
          (attnc_tagged_is(wait->map[0], wait->tag) &&
           attnc_tagged_is(wait->map[1], wait->tag));

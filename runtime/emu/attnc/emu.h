@@ -1578,10 +1578,22 @@ inline TaggedHistory &taggedHistory(const unsigned long long *word) {
 }
 } // namespace attnc_emu
 
+namespace attnc_emu {
+/// ATTNC_EMU_STALE_FLAGS: 0 (unset), 1 or 2.
+inline int staleMode() {
+  static const int mode = [] {
+    const char *value = std::getenv("ATTNC_EMU_STALE_FLAGS");
+    return value ? std::atoi(value) : 0;
+  }();
+  return mode;
+}
+} // namespace attnc_emu
+
 /// Tagged words between blocks (attnc_store_tagged, attnc_load_tagged_16:
-/// a recurrence's state exchanged without a barrier). A GPU's load may
-/// return a word's value from before its latest store; under
-/// ATTNC_EMU_STALE_FLAGS (any mode) a load returns that older value
+/// a recurrence's state exchanged without a barrier; attnc_load_tagged,
+/// attnc_load_tagged_pair: a scan's maps and final states). A GPU's load
+/// may return a word's value from before its latest store; under
+/// ATTNC_EMU_STALE_FLAGS (any nonzero value) a load returns that older value
 /// whenever the word was stored in this launch since the last grid
 /// barrier (which orders what came before it), so that a reader that
 /// takes a stale word whose tag still matches (one an earlier run left)
@@ -1596,8 +1608,7 @@ inline void attnc_emu_tagged_store(unsigned long long *word,
 }
 inline unsigned long long
 attnc_emu_tagged_load(const unsigned long long *word) {
-  static const bool stale = std::getenv("ATTNC_EMU_STALE_FLAGS") != nullptr;
-  if (stale) {
+  if (::attnc_emu::staleMode() != 0) {
     const ::attnc_emu::TaggedHistory &history =
         ::attnc_emu::taggedHistory(word);
     if (history.stored &&
@@ -1607,30 +1618,50 @@ attnc_emu_tagged_load(const unsigned long long *word) {
   return *static_cast<const volatile unsigned long long *>(word);
 }
 
-/// The final-state word of a scan's chunk as a look-back wait sees it
-/// (attnc_wait_chunk). A GPU's walk may see a chunk's map long before its
-/// final state; here, where a wave's blocks run in ticket order, it would
-/// mostly see both, and the walks that compose many maps would never run.
-/// So ATTNC_EMU_STALE_FLAGS=1 hides the final state of every chunk that
-/// published a map in this launch (all but the first): every walk then
-/// composes each chunk back to the first, over as many rounds as that
-/// takes. Under any mode, attnc_emu_tagged_load already returns what each
-/// word held before this launch stored it, so every chunk a walk looks at
-/// is waited for (ATTNC_EMU_STALE_FLAGS=2 stops there: the wait sees the
-/// final state). The tests run the scans all three ways.
-inline unsigned long long
-attnc_emu_chunk_final(const unsigned long long *finalWord,
-                      const unsigned long long *mapWords) {
-  static const int stale = [] {
-    const char *mode = std::getenv("ATTNC_EMU_STALE_FLAGS");
-    return mode ? std::atoi(mode) : 0;
-  }();
-  if (stale == 1) {
-    const ::attnc_emu::TaggedHistory &map = ::attnc_emu::taggedHistory(mapWords);
-    if (map.stored)
-      return ::attnc_emu::taggedHistory(finalWord).before;
+/// A scan's map, two tagged words, as a walk's load sees it: each from
+/// before its store in this launch (attnc_emu_tagged_load), except under
+/// ATTNC_EMU_STALE_FLAGS=1, where the first is as stored and the second
+/// from before: a GPU may show one word of the pair before the other, and
+/// a map is to be used only once both carry the run's tag.
+inline void attnc_emu_tagged_pair_load(unsigned long long w[2],
+                                       const unsigned long long *words) {
+  w[0] = ::attnc_emu::staleMode() == 1
+             ? *static_cast<const volatile unsigned long long *>(words)
+             : attnc_emu_tagged_load(words);
+  w[1] = attnc_emu_tagged_load(words + 1);
+}
+
+/// A scan's chunk as a look-back wait sees it (attnc_wait_chunk): its
+/// final-state word and its two map words. A GPU's walk may see a chunk's
+/// map long before its final state, its final state before its map, and
+/// one map word before the other; here, where a wave's blocks run in
+/// ticket order, it would mostly see all three at once. Under
+/// ATTNC_EMU_STALE_FLAGS (any nonzero value) attnc_emu_tagged_load
+/// returns what each word held before this launch stored it, so every
+/// chunk a walk looks at is waited for; then, in the wait:
+///  - 1 hides the final state of every chunk that published a map (all
+///    but the first), so every walk composes each chunk back to the first
+///    over as many rounds as that takes (and the walk's first load of a
+///    map returns its first word as stored, the second from before:
+///    attnc_emu_tagged_pair_load);
+///  - 2 hides every map, so each wait ends on the final state alone.
+/// The tests run the scans all three ways.
+inline void attnc_emu_chunk_view(unsigned long long *final,
+                                 unsigned long long map[2],
+                                 const unsigned long long *finalWord,
+                                 const unsigned long long *mapWords) {
+  using namespace ::attnc_emu;
+  *final = *static_cast<const volatile unsigned long long *>(finalWord);
+  map[0] = *static_cast<const volatile unsigned long long *>(mapWords);
+  map[1] = *static_cast<const volatile unsigned long long *>(mapWords + 1);
+  const TaggedHistory &first = taggedHistory(mapWords);
+  const TaggedHistory &second = taggedHistory(mapWords + 1);
+  if (staleMode() == 1 && first.stored) {
+    *final = taggedHistory(finalWord).before;
+  } else if (staleMode() == 2 && first.stored) {
+    map[0] = first.before;
+    map[1] = second.before;
   }
-  return *static_cast<const volatile unsigned long long *>(finalWord);
 }
 
 /// The caller's lane in its warp (linear thread index modulo 32).
