@@ -60,14 +60,16 @@ FailureOr<ExponentForm> attn::cuda::emitScoreTile(KernelEmission &k,
                                                  int64_t queries,
                                                  int64_t keys) {
   CodeWriter &w = k.out;
-  // A loop over the thread's elements of the S tile, each with its query
-  // row and key.
-  auto openElementLoop = [&] {
+  // A loop over the thread's elements of the S tile, each with its key
+  // and, where the loop uses it, its query row (an unused one is an
+  // NVRTC warning).
+  auto openElementLoop = [&](bool row) {
     w.line("#pragma unroll");
     w.open("for (int t = 0; t < " + num(sTiles) + "; ++t)");
     w.line("#pragma unroll");
     w.open("for (int e = 0; e < 4; ++e)");
-    w.line("const attnc_index rowI = rowBase + (e >= 2 ? 8 : 0);");
+    if (row)
+      w.line("const attnc_index rowI = rowBase + (e >= 2 ? 8 : 0);");
     w.line("const attnc_index keyJ = kv0 + t * 8 + 2 * inGroup + (e & 1);");
   };
   // Without a score modification a positive scale commutes with the
@@ -81,11 +83,14 @@ FailureOr<ExponentForm> attn::cuda::emitScoreTile(KernelEmission &k,
     // Scale and score modification. Padded rows and keys are clamped for
     // the score modification (which may read buffers at i and j) and
     // masked below.
-    openElementLoop();
+    openElementLoop(true);
     w.line("const attnc_index i = rowI < " + num(queries) + " ? rowI : " +
            num(queries - 1) + ";");
     w.line("const attnc_index j = keyJ < " + num(keys) + " ? keyJ : " +
            num(keys - 1) + ";");
+    // Not every score modification reads buffers at i and j.
+    w.line("(void)i;");
+    w.line("(void)j;");
     w.line("float sval = " + floatLiteral(scale) + " * s[t][e];");
     if (failed(applyScoreMod(k, op, batch, "sval")))
       return failure();
@@ -105,7 +110,7 @@ FailureOr<ExponentForm> attn::cuda::emitScoreTile(KernelEmission &k,
     masked += " || keyJ - rowI > " + num(*offset);
   }
   w.open("if (" + partial + ")");
-  openElementLoop();
+  openElementLoop(op.getCausalOffset().has_value());
   w.line("if (" + masked + ") s[t][e] = __int_as_float(0xff800000);");
   w.close();
   w.close();
