@@ -270,6 +270,14 @@ def gpu_group(args, runtime, group):
                 unavailable[p] = str(e).splitlines()[0] if str(e) else type(e).__name__
         if not peer_times:
             peer_times = {"none available": float("nan")}
+        # The results of the last of the many runs above as well: what a
+        # run leaves in the session's buffers (grid barrier counters, the
+        # tags of a recurrence's state or of a scan's maps) must not change
+        # the next run's results.
+        synchronize()
+        last = read_outputs(model, session)
+        last_error = max(relative_error(g.numpy(), w.numpy()) for g, w in zip(last, want))
+        ok = ok and last_error <= tolerance
         best = min(peer_times, key=peer_times.get)
         rate = work / attnc_s / 1e12
         ceiling = matmul_tflops if unit == "TFLOP/s" else copy_tbs
@@ -277,14 +285,15 @@ def gpu_group(args, runtime, group):
                "peer": best, "peer_s": peer_times[best], "peers": peer_times,
                "ratio": peer_times[best] / attnc_s, "rate": rate, "unit": unit,
                "percent_of_ceiling": 100 * rate / ceiling,
-               "max_rel_error": error, "tolerance": tolerance, "correct": ok,
+               "max_rel_error": error, "last_run_rel_error": last_error,
+               "tolerance": tolerance, "correct": ok,
                "unavailable_peers": unavailable, "kernels": kernels,
                "model_file": os.path.relpath(model_file(name), args.models)}
         row.update(extra or {})
         rows.append(row)
         if args.json:  # kept current, so a run cut short still leaves its rows
             write_json(args.json, {"mode": "gpu", "partial": True, "rows": rows})
-        print(f"{name:28s} {'ok ' if ok else 'BAD'} err {error:.1e}  attnc {attnc_s * 1e3:9.3f} ms  "
+        print(f"{name:28s} {'ok ' if ok else 'BAD'} err {max(error, last_error):.1e}  attnc {attnc_s * 1e3:9.3f} ms  "
               f"{best} {peer_times[best] * 1e3:9.3f} ms  x{row['ratio']:.2f}  "
               f"{rate:8.2f} {unit} ({row['percent_of_ceiling']:.0f}%)", flush=True)
         if row["model_file"] != name + ".cubin":
@@ -651,8 +660,10 @@ def format_table(result):
                  "peer / attnc | attnc rate | % of ceiling | check |")
     lines.append("|---|---|---|---:|---|---:|---:|---:|---:|---|")
     for r in result["rows"]:
+        worst = max(r["max_rel_error"], r.get("last_run_rel_error", 0.0))
         check = ("ok" if r["correct"] else
-                 f"FAILED ({r['max_rel_error']:.1e} > {r['tolerance']:.0e})")
+                 f"FAILED ({worst:.1e} > {r['tolerance']:.0e}"
+                 f"{', after many runs' if worst > r['max_rel_error'] else ''})")
         if r.get("peer_max_rel_error") is not None:  # both against a wider reference
             check += f" (error {r['max_rel_error']:.1e}, peer's {r['peer_max_rel_error']:.1e})"
         lines.append(
