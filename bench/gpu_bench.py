@@ -34,6 +34,7 @@ takes its shapes from the model files, so the same code serves both.
 """
 import argparse
 import json
+import math
 import os
 import re
 import signal
@@ -274,9 +275,14 @@ def gpu_group(args, runtime, group):
         # run leaves in the session's buffers (grid barrier counters, the
         # tags of a recurrence's state or of a scan's maps) must not change
         # the next run's results.
-        synchronize()
-        last = read_outputs(model, session)
-        last_error = max(relative_error(g.numpy(), w.numpy()) for g, w in zip(last, want))
+        try:  # a fault in the profiling above shows here: keep the row
+            synchronize()
+            last = read_outputs(model, session)
+            last_error = max(relative_error(g.numpy(), w.numpy()) for g, w in zip(last, want))
+        except Exception:  # noqa: BLE001
+            last_error = float("inf")
+        if not math.isfinite(last_error):
+            last_error = float("inf")  # max() would pass over a NaN
         ok = ok and last_error <= tolerance
         best = min(peer_times, key=peer_times.get)
         rate = work / attnc_s / 1e12
@@ -660,7 +666,8 @@ def format_table(result):
                  "peer / attnc | attnc rate | % of ceiling | check |")
     lines.append("|---|---|---|---:|---|---:|---:|---:|---:|---|")
     for r in result["rows"]:
-        worst = max(r["max_rel_error"], r.get("last_run_rel_error", 0.0))
+        worst = max(r["max_rel_error"], r.get("last_run_rel_error", 0.0),
+                    key=lambda e: e if math.isfinite(e) else float("inf"))
         check = ("ok" if r["correct"] else
                  f"FAILED ({worst:.1e} > {r['tolerance']:.0e}"
                  f"{', after many runs' if worst > r['max_rel_error'] else ''})")

@@ -2,7 +2,7 @@
 //
 // The text form, one record per line, whitespace-separated:
 //
-//   attnc-plan 3
+//   attnc-plan 4
 //   arch sm_90
 //   entry lstm_small
 //   buffer <id> input|output|temp <index|-> f32|f16|bf16|i1 [d0,d1,...] <name|->

@@ -28,8 +28,8 @@ struct TempBuffer {
   std::string type; // C type of one element: "float" or "unsigned int"
   int64_t elements = 0;
   // Zero-filled before each launch (barrier counters). Every temporary is
-  // zero when its session is created, and only then if not `zeroed` (a
-  // scan's ticket counter, EmitScan.cpp).
+  // zero when its session is created, and otherwise, if not `zeroed`,
+  // only after a run that failed (a scan's ticket counter, EmitScan.cpp).
   bool zeroed = false;
 };
 

@@ -1654,6 +1654,8 @@ inline void attnc_emu_chunk_view(unsigned long long *final,
   *final = *static_cast<const volatile unsigned long long *>(finalWord);
   map[0] = *static_cast<const volatile unsigned long long *>(mapWords);
   map[1] = *static_cast<const volatile unsigned long long *>(mapWords + 1);
+  if (staleMode() == 0)
+    return;
   const TaggedHistory &first = taggedHistory(mapWords);
   const TaggedHistory &second = taggedHistory(mapWords + 1);
   if (staleMode() == 1 && first.stored) {

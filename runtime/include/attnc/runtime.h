@@ -99,9 +99,12 @@ typedef enum attnc_device_kind {
 typedef struct attnc_session_s *attnc_session;
 
 /* Prepares `model` on a device: loads the kernels (cuModuleLoadData, or
- * compiles them for the emu device, cached on disk) and allocates every
- * buffer. `ordinal` picks the GPU for ATTNC_DEVICE_CUDA. The session keeps
- * the model alive. */
+ * compiles them for the emu device, cached on disk), allocates every
+ * buffer and zeroes the temporaries (on the legacy default stream, then
+ * waits for it: creating a session waits for the context's blocking
+ * streams, and is not to be called while another thread captures a CUDA
+ * graph in global mode). `ordinal` picks the GPU for ATTNC_DEVICE_CUDA.
+ * The session keeps the model alive. */
 attnc_status attnc_session_create(attnc_model model, attnc_device_kind kind,
                                   int ordinal, attnc_session *session);
 void attnc_session_release(attnc_session session);
