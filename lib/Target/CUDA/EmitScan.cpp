@@ -15,19 +15,19 @@
 //     (a1, b1) o (a2, b2) = (a1 a2, a2 b1 + b2);
 //  2. it publishes that map for its channel, then looks back: walking the
 //     earlier chunks, it composes their published maps until it finds one
-//     that has published its final state (the first chunk's comes from the
-//     initial state), which gives its incoming state, and publishes its own final state
-//     (A h + B) for the chunks after it;
-//  3. it replays the chunk (computing the coefficients again from shared
-//     memory, or from registers), storing every state.
+//     that has published its final state (the first chunk's comes from
+//     the initial state), which gives its incoming state, and publishes
+//     its own final state (A h + B) for the chunks after it;
+//  3. it replays the chunk from the coefficients and offsets the map's
+//     pass left in shared memory (or in registers), storing every state.
 //
 // Maps and final states travel as 64-bit words of value and tag (device.h,
 // "Tagged words between blocks"), so a look-back round is one L2 round
-// trip and no fence. The tag is the run's number: the ticket counter is
-// zeroed once, when the session is created, and never again, so a
-// launch's tickets follow the last launch's and ticket / tiles counts the
-// runs; words an earlier run left carry an older tag, and nothing needs
-// zeroing per run.
+// trip and no fence. The tag is the run's number: the runtime zeroes the
+// ticket counter when the session is created (and after a failed run),
+// never between runs, so a launch's tickets follow the last launch's and
+// ticket / tiles counts the runs; words an earlier run left carry an
+// older tag, and nothing needs zeroing per run.
 //
 // Traffic is a and b read once and h written once, plus 24 bytes of tagged
 // map and state per channel and chunk. Each stored state is rounded as
@@ -232,10 +232,12 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   // minGRU's scan where a whole program takes 32), to the point of
   // allowing one block an SM. Given a bound, ptxas schedules up to it and
   // may spill a few bytes at its edge, so the bound leaves a thread at
-  // least 64 registers (the minGRU's scan takes 76 of 80), and 128 where a
-  // partial last chunk gives every copy a predicate (scan_chunks.ir and
-  // the tiny minGRU spilled at 80 and 96). Not when the coefficients are
-  // held: their registers are the kernel's need.
+  // least 64 registers (sm_80's minGRU scan takes 78 of 80; sm_90's, at
+  // 128 threads a block, is left 168), and 128 where a partial last chunk
+  // gives every copy a predicate (scan_chunks.ir and the tiny minGRU
+  // spilled at 80 and 96). Not when the coefficients are held: their
+  // registers are the kernel's need.
+  //
   // Chunks a look-back round looks at: each costs six registers of loads
   // in flight (its tagged final state and map), so sixteen where the
   // launch bound leaves a thread kWideLookaheadRegisters and no copy has

@@ -314,7 +314,7 @@ __device__ __forceinline__ void attnc_grid_sync(unsigned int *counter,
 }
 
 //===----------------------------------------------------------------------===//
-// Tagged words between blocks (single-pass scans)
+// Tagged words between blocks (single-pass scans; the form is shared)
 //===----------------------------------------------------------------------===//
 //
 // A scan's chunk publishes its map (A, B) and its final state as 64-bit
@@ -327,14 +327,31 @@ __device__ __forceinline__ void attnc_grid_sync(unsigned int *counter,
 // earlier run left never match. A vector access is element-wise
 // single-copy atomic, which is all the tags need.
 
+/// The tagged word of `value` and `tag` (the recurrences' tagged state
+/// has the same form, below).
+__device__ __forceinline__ unsigned long long attnc_tagged_word(float value,
+                                                                unsigned tag) {
+  return (static_cast<unsigned long long>(tag) << 32) | __float_as_uint(value);
+}
+
+/// Whether tagged word `w` holds tag `tag`.
+__device__ __forceinline__ bool attnc_tagged_is(unsigned long long w,
+                                                unsigned tag) {
+  return static_cast<unsigned>(w >> 32) == tag;
+}
+
+/// The f32 value of tagged word `w`.
+__device__ __forceinline__ float attnc_tagged_value(unsigned long long w) {
+  return __uint_as_float(static_cast<unsigned>(w));
+}
+
 /// Stores the map (a, b) tagged `tag` at `words` (two words, 16-byte
 /// aligned).
 __device__ __forceinline__ void
 attnc_store_tagged_pair(unsigned long long *words, float a, float b,
                         unsigned tag) {
-  const unsigned long long high = static_cast<unsigned long long>(tag) << 32;
-  const unsigned long long wa = high | __float_as_uint(a);
-  const unsigned long long wb = high | __float_as_uint(b);
+  const unsigned long long wa = attnc_tagged_word(a, tag);
+  const unsigned long long wb = attnc_tagged_word(b, tag);
 #if defined(ATTNC_EMU)
   attnc_emu_tagged_store(words, wa);
   attnc_emu_tagged_store(words + 1, wb);
@@ -372,17 +389,6 @@ attnc_load_tagged_pair(unsigned long long w[2], const unsigned long long *words)
                : "l"(words)
                : "memory");
 #endif
-}
-
-/// Whether tagged word `w` holds tag `tag`.
-__device__ __forceinline__ bool attnc_tagged_is(unsigned long long w,
-                                                unsigned tag) {
-  return static_cast<unsigned>(w >> 32) == tag;
-}
-
-/// The f32 value of tagged word `w`.
-__device__ __forceinline__ float attnc_tagged_value(unsigned long long w) {
-  return __uint_as_float(static_cast<unsigned>(w));
 }
 
 #if defined(ATTNC_EMU)
@@ -456,8 +462,7 @@ attnc_wait_chunk(unsigned long long *final, unsigned long long map[2],
 __device__ __forceinline__ void attnc_store_tagged(unsigned long long *words,
                                                    attnc_index e, float value,
                                                    unsigned tag) {
-  const unsigned long long word =
-      (static_cast<unsigned long long>(tag) << 32) | __float_as_uint(value);
+  const unsigned long long word = attnc_tagged_word(value, tag);
 #if defined(ATTNC_EMU)
   attnc_emu_tagged_store(words + e, word);
 #else
@@ -500,7 +505,7 @@ inline bool attnc_tagged_ready(void *arg) {
   const attnc_tagged_wait *wait = static_cast<const attnc_tagged_wait *>(arg);
   for (int i = 0; i < 4; ++i) {
     wait->seen[i] = *(const volatile unsigned long long *)(wait->words + i);
-    if (static_cast<unsigned>(wait->seen[i] >> 32) != wait->tag)
+    if (!attnc_tagged_is(wait->seen[i], wait->tag))
       return false;
   }
   return true;
@@ -528,13 +533,13 @@ __device__ inline void attnc_wait_tagged_16(void *shared, unsigned long long w[4
   // should not match (a copy left by an earlier run) then shows.
   bool loaded = true;
   for (int i = 0; i < 4; ++i)
-    loaded &= static_cast<unsigned>(w[i] >> 32) == tag;
+    loaded &= attnc_tagged_is(w[i], tag);
   if (!loaded) {
     attnc_tagged_wait wait{words, w, tag};
     attnc_emu_wait_until(attnc_tagged_ready, &wait, file, line);
   }
   for (int i = 0; i < 4; ++i)
-    out[i] = __uint_as_float(static_cast<unsigned>(w[i]));
+    out[i] = attnc_tagged_value(w[i]);
 }
 #else
 __device__ __forceinline__ void attnc_wait_tagged_16(
@@ -544,15 +549,13 @@ __device__ __forceinline__ void attnc_wait_tagged_16(
   if (valid) {
 #pragma unroll
     for (int i = 0; i < 4; ++i)
-      while (static_cast<unsigned>(w[i] >> 32) != tag)
+      while (!attnc_tagged_is(w[i], tag))
         asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];"
                      : "=l"(w[i])
                      : "l"(words + i)
                      : "memory");
-    out = make_float4(__uint_as_float(static_cast<unsigned>(w[0])),
-                      __uint_as_float(static_cast<unsigned>(w[1])),
-                      __uint_as_float(static_cast<unsigned>(w[2])),
-                      __uint_as_float(static_cast<unsigned>(w[3])));
+    out = make_float4(attnc_tagged_value(w[0]), attnc_tagged_value(w[1]),
+                      attnc_tagged_value(w[2]), attnc_tagged_value(w[3]));
   }
   *static_cast<float4 *>(shared) = out;
 }
