@@ -76,8 +76,9 @@ def relative_error(got, want):
 
 # Model files compiled from one graph in another way (bench/prepare.sh):
 # for sm_90 (mma.sync), the f32 GEMM and LSTMs with --f32-matmul=simt
-# or tf32, and the batch-1 LSTM with --recurrence-exchange=barrier.
-VARIANTS = ("_sm90", "_simt", "_tf32", "_barrier")
+# or tf32, the batch-1 LSTM with --recurrence-exchange=barrier, and the
+# minGRU scan with --scan-lookahead=8.
+VARIANTS = ("_sm90", "_simt", "_tf32", "_barrier", "_k8")
 
 
 def graph_of(name):
@@ -505,9 +506,10 @@ def gpu_group(args, runtime, group):
                 record(name, f"T{T} B{B} I{I} H{H}", "f32", [xs, h0, wz, wh], reference,
                        {label: lambda: [loop() for _ in range(repeats)]},
                        4 * T * B * I * H, "TFLOP/s", 1e-4)
-        for name in matching(r"mingru_scan(_t\d+)?"):
+        for name in matching(r"mingru_scan(_t\d+)?(_k8)?"):
             # The scan kernel alone (its a and b producers fused): reads the
-            # gate pre-activation and the candidate, writes the state.
+            # gate pre-activation and the candidate, writes the state. _k8:
+            # its look-back loads eight chunks a round, not sixteen.
             T, B, H = shapes(name)[0]
             zxs = rand((T, B, H), torch.float32)
             hts = rand((T, B, H), torch.float32)

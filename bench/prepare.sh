@@ -8,7 +8,8 @@
 # <name>_tf32.cubin (the default is 3xTF32), the f32 LSTMs also with
 # --f32-matmul=tf32 as <name>_tf32.cubin and (but at batch 1, where both
 # are FMAs) simt as <name>_simt.cubin, at batch 1 with
-# --recurrence-exchange=barrier as <name>_barrier.cubin, and
+# --recurrence-exchange=barrier as <name>_barrier.cubin, the minGRU
+# scan with --scan-lookahead=8 as <name>_k8.cubin, and
 # bench/build/tiny/ for
 # the dry run, and bench/build/checks/ for the hardware checks.
 set -euo pipefail
@@ -41,6 +42,8 @@ for kind in models tiny; do
     esac
     case "$(basename "$ir")" in
       gemm_bf16*|attention_*) "$attnc" "$ir" --arch sm_90 -o "${ir%.ir}_sm90.cubin" ;;
+      mingru_scan*) # the look-back eight chunks a round against sixteen
+        "$attnc" "$ir" --arch sm_90a --scan-lookahead=8 -o "${ir%.ir}_k8.cubin" ;;
       gemm_f32*)
         for mode in simt tf32; do
           "$attnc" "$ir" --arch sm_90a --f32-matmul=$mode -o "${ir%.ir}_$mode.cubin"

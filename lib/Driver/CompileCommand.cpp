@@ -118,6 +118,11 @@ int attn::driver::compileModel(const CompileOptions &options) {
                 options.recurrenceExchange + "' (tagged or barrier)");
     return 1;
   }
+  if (options.scanLookahead < 0 || options.scanLookahead > 32) {
+    reportError("--scan-lookahead " + std::to_string(options.scanLookahead) +
+                ": 1 to 32 chunks a round, or 0 for the compiler's choice");
+    return 1;
+  }
   DialectRegistry registry;
   registerAllDialects(registry);
   MLIRContext context(registry);
@@ -156,6 +161,7 @@ int attn::driver::compileModel(const CompileOptions &options) {
   emitOptions.recurrenceExchange = options.recurrenceExchange == "barrier"
                                        ? cuda::RecurrenceExchange::Barrier
                                        : cuda::RecurrenceExchange::Tagged;
+  emitOptions.scanLookahead = options.scanLookahead;
   FailureOr<cuda::EmittedModule> emitted = cuda::emitModule(graph, emitOptions);
   if (failed(emitted))
     return 1;

@@ -3,6 +3,7 @@
 Usage: emu_differential.py MODEL.ir... [--seeds N] [--arch sm_90]
                            [--device emu|cuda] [--f32-matmul 3xtf32|tf32|simt]
                            [--recurrence-exchange tagged|barrier]
+                           [--scan-lookahead N]
 
 For each model and seed: compiles it to a model.cubin with attnc, runs that
 file with `attnc run --device=emu` (the runtime library compiling the
@@ -59,6 +60,7 @@ def main():
                         choices=["3xtf32", "tf32", "simt"])
     parser.add_argument("--recurrence-exchange", default="tagged",
                         choices=["tagged", "barrier"])
+    parser.add_argument("--scan-lookahead", type=int, default=0)
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="attnc-emu-")
     overall = 0.0
@@ -67,7 +69,8 @@ def main():
         cubin = os.path.join(work, name + ".cubin")
         run(["attnc", model, "--arch", args.arch,
              f"--f32-matmul={args.f32_matmul}",
-             f"--recurrence-exchange={args.recurrence_exchange}", "-o", cubin])
+             f"--recurrence-exchange={args.recurrence_exchange}",
+             f"--scan-lookahead={args.scan_lookahead}", "-o", cubin])
         text = open(model).read()
         kind = ("bfloat16" if "xbf16>" in text else
                  "float16" if "xf16>" in text or args.f32_matmul == "tf32"

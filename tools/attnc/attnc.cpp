@@ -115,6 +115,12 @@ static cl::opt<std::string> recurrenceExchange(
     cl::value_desc("tagged|barrier"), cl::init("tagged"),
     cl::sub(cl::SubCommand::getTopLevel()));
 
+static cl::opt<int64_t> scanLookahead(
+    "scan-lookahead",
+    cl::desc("Chunks a single-pass scan's look-back loads at once (1 to "
+             "32; default 0: 16 where registers allow, else 8)"),
+    cl::value_desc("N"), cl::init(0), cl::sub(cl::SubCommand::getTopLevel()));
+
 static std::string f32MatmulName() {
   return f32Matmul == F32MatmulKind::Simt   ? "simt"
          : f32Matmul == F32MatmulKind::Tf32 ? "tf32"
@@ -229,6 +235,7 @@ static int compile() {
   options.sms = sms;
   options.f32Matmul = f32MatmulName();
   options.recurrenceExchange = recurrenceExchange;
+  options.scanLookahead = scanLookahead;
   switch (emitKind) {
   case EmitKind::Input:
     options.emit = "input";
@@ -284,6 +291,7 @@ int main(int argc, char **argv) {
         {&arch, "--arch"},       {&sms, "--sms"},
         {&jobs, "-j"},           {&emitKind, "--emit"},
         {&timing, "--timing"},   {&recurrenceExchange, "--recurrence-exchange"},
+        {&scanLookahead, "--scan-lookahead"},
         {&breakKernel, "--debug-break-kernel"}, {&outputPath, "-o"}};
     for (auto [option, name] : compileOnly)
       if (option->getNumOccurrences()) {

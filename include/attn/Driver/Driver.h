@@ -98,6 +98,9 @@ struct CompileOptions {
   /// How a persistent recurrence's blocks pass on its state each step:
   /// "tagged" or "barrier" (cuda::RecurrenceExchange).
   std::string recurrenceExchange = "tagged";
+  /// Chunks a scan's look-back round loads at once, 1 to 32; 0: the
+  /// emitter's choice (cuda::EmitOptions::scanLookahead).
+  int64_t scanLookahead = 0;
 };
 
 /// `attnc MODEL.ir`: returns the process exit code.

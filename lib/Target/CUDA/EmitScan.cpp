@@ -241,7 +241,9 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
   // Chunks a look-back round looks at: each costs six registers of loads
   // in flight (its tagged final state and map), so sixteen where the
   // launch bound leaves a thread kWideLookaheadRegisters and no copy has
-  // a predicate, eight otherwise.
+  // a predicate, eight otherwise, unless attnc --scan-lookahead says
+  // (the benchmark times eight against sixteen: each round also reads
+  // its chunks' 24 bytes a channel from L2, 48 KiB a block at sixteen).
   int64_t lookahead = 8;
   if (restaged) {
     const analysis::KernelDefaults &sm = k.target.kernels;
@@ -265,6 +267,8 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
         registersAt(blocks) >= kWideLookaheadRegisters)
       lookahead = 16;
   }
+  if (k.scanLookahead > 0)
+    lookahead = k.scanLookahead;
   // Emits step i's a and b (of the group from `first`) from the copied or
   // loaded values; returns their names.
   auto coefficients =

@@ -49,6 +49,8 @@ public:
   F32Matmul f32Matmul = F32Matmul::Tf32x3;
   /// How a persistent recurrence's blocks pass on its state.
   RecurrenceExchange recurrenceExchange = RecurrenceExchange::Tagged;
+  /// Chunks a scan's look-back round loads (0: the emitter's choice).
+  int64_t scanLookahead = 0;
 
   // Launch shape, set by the pattern.
   int64_t blocks = 1;

@@ -334,6 +334,7 @@ FailureOr<EmittedModule> ModuleBuilder::run() {
         &op, "attnc_k" + std::to_string(kernels.size()), target);
     k->f32Matmul = options.f32Matmul;
     k->recurrenceExchange = options.recurrenceExchange;
+    k->scanLookahead = options.scanLookahead;
     if (failed(dispatch(*k)))
       return failure();
     if (k->dynamicShared > target.kernels.smemPerBlockBytes)

@@ -78,6 +78,9 @@ struct EmitOptions {
   std::string arch = "sm_90";
   F32Matmul f32Matmul = F32Matmul::Tf32x3;
   RecurrenceExchange recurrenceExchange = RecurrenceExchange::Tagged;
+  /// Chunks a single-pass scan's look-back round loads at once (attnc
+  /// --scan-lookahead): 0 lets the emitter choose (EmitScan.cpp).
+  int64_t scanLookahead = 0;
 };
 
 mlir::FailureOr<EmittedModule> emitModule(graph::GraphOp graph,
