@@ -1119,12 +1119,27 @@ inline bool runGrid(Scheduler &s) {
         return false;
     return runResident(s);
   }
+  // A testing hook: ATTNC_EMU_FAULT_AT_BLOCK=N fails a launch of more
+  // than N blocks as a fault in block N would, once the blocks before it
+  // have run (test/Runtime/rerun.test: a run that fails part way must
+  // not spoil the session's next run).
+  const char *fault = std::getenv("ATTNC_EMU_FAULT_AT_BLOCK");
+  const unsigned long long faultAt =
+      fault ? std::strtoull(fault, nullptr, 10) : numBlocks;
   // Waves of kResidentBlocks blocks run together, so blocks that talk
-  // through memory (flags, tickets) interleave as on a GPU.
+  // through memory (tickets, tagged words) interleave as on a GPU.
   for (unsigned long long i = 0; i < numBlocks; i += kResidentBlocks) {
-    for (unsigned long long j = i; j < numBlocks && j < i + kResidentBlocks; ++j)
+    for (unsigned long long j = i; j < numBlocks && j < i + kResidentBlocks; ++j) {
+      if (j == faultAt) {
+        if (!runResident(s))
+          return false;
+        recordError("a fault injected in block %llu (ATTNC_EMU_FAULT_AT_BLOCK)",
+                    faultAt);
+        return false;
+      }
       if (!startBlock(s, static_cast<size_t>(j - i), blockAt(s.gridDim, j)))
         return false;
+    }
     if (!runResident(s))
       return false;
   }
