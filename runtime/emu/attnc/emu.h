@@ -1591,9 +1591,7 @@ inline TaggedHistory &taggedHistory(const unsigned long long *word) {
   return launchState<TaggedHistory, 3>(
       static_cast<long long>(reinterpret_cast<uintptr_t>(word)));
 }
-} // namespace attnc_emu
 
-namespace attnc_emu {
 /// ATTNC_EMU_STALE_FLAGS: 0 (unset), 1 or 2.
 inline int staleMode() {
   static const int mode = [] {
