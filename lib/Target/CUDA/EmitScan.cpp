@@ -348,7 +348,7 @@ LogicalResult attn::cuda::emitScan(KernelEmission &k) {
     w.open(range);
     w.line(clamped);
     w.line("const attnc_index t = " + walk + ";");
-    w.line("(void)t; // read by no staged leaf");
+    w.line("(void)t; // staged leaves do not read it");
     FailureOr<std::pair<std::string, std::string>> ab = coefficients(first);
     if (failed(ab))
       return failure();
