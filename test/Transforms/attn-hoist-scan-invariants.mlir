@@ -95,3 +95,91 @@ attn.graph @state_stays(%xs: tensor<4x3xf32>, %h0: tensor<3xf32>) -> tensor<3xf3
   }
   attn.return %h : tensor<3xf32>
 }
+
+// -----
+
+// Ops that name dims lift with every named dim moved past the steps: the
+// split's dim 1 becomes 2, the softmax's too, the slice takes every step,
+// the transpose keeps the steps first, and the concat's outside operand is
+// repeated over the steps. Nothing is left for the scan to do.
+// CHECK-LABEL: attn.graph @named_dims
+// CHECK-SAME: (%[[XS:.+]]: tensor<6x3x8xf32>, %[[PAD:.+]]: tensor<3x1xf32>)
+// CHECK-DAG: %[[P:.+]]:2 = attn.split %[[XS]] dim 2 : tensor<6x3x8xf32> -> tensor<6x3x4xf32>, tensor<6x3x4xf32>
+// CHECK-DAG: %[[Z:.+]] = attn.softmax %[[P]]#0 dim 2 : tensor<6x3x4xf32>
+// CHECK-DAG: %[[ODD:.+]] = attn.slice %[[XS]] offsets [0, 0, 1] strides [1, 1, 2] : tensor<6x3x8xf32> -> tensor<6x3x4xf32>
+// CHECK-DAG: %[[T:.+]] = attn.transpose %[[ODD]] perm [0, 2, 1] : tensor<6x3x4xf32> -> tensor<6x4x3xf32>
+// CHECK-DAG: %[[R:.+]] = attn.reduce_sum %[[T]] dims [2] : tensor<6x4x3xf32> -> tensor<6x4xf32>
+// CHECK-DAG: %[[ONES:.+]] = attn.splat 1.000000e+00 : tensor<6x3x1xf32>
+// CHECK-DAG: %[[REP:.+]] = attn.mul %[[PAD]], %[[ONES]] : tensor<3x1xf32>, tensor<6x3x1xf32> -> tensor<6x3x1xf32>
+// CHECK-DAG: %[[C:.+]] = attn.concat %[[Z]], %[[REP]] dim 2 : tensor<6x3x4xf32>, tensor<6x3x1xf32> -> tensor<6x3x5xf32>
+// CHECK-NOT: attn.scan
+// CHECK: attn.return %[[C]], %[[R]]
+attn.graph @named_dims(%xs: tensor<6x3x8xf32>, %pad: tensor<3x1xf32>)
+    -> (tensor<6x3x5xf32>, tensor<6x4xf32>) {
+  %cs, %rs = attn.scan dim 0 ins(%x = %xs : tensor<6x3x8xf32>)
+      -> (tensor<6x3x5xf32>, tensor<6x4xf32>) {
+    %p:2 = attn.split %x dim 1 : tensor<3x8xf32> -> tensor<3x4xf32>, tensor<3x4xf32>
+    %z = attn.softmax %p#0 dim 1 : tensor<3x4xf32>
+    %odd = attn.slice %x offsets [0, 1] strides [1, 2] : tensor<3x8xf32> -> tensor<3x4xf32>
+    %t = attn.transpose %odd perm [1, 0] : tensor<3x4xf32> -> tensor<4x3xf32>
+    %r = attn.reduce_sum %t dims [1] : tensor<4x3xf32> -> tensor<4xf32>
+    %c = attn.concat %z, %pad dim 1 : tensor<3x4xf32>, tensor<3x1xf32> -> tensor<3x5xf32>
+    attn.yield %c, %r : tensor<3x5xf32>, tensor<4xf32>
+  }
+  attn.return %cs, %rs : tensor<6x3x5xf32>, tensor<6x4xf32>
+}
+
+// -----
+
+// A scan that carries nothing and yields outside values (the coefficients
+// the linear-recurrence conversion writes for a running sum and a learned
+// decay) gives them repeated over the steps: a splat as a larger splat,
+// anything else times ones. Over dim 1 the repeat is moved into place.
+// CHECK-LABEL: attn.graph @repeated
+// CHECK-SAME: (%[[XS:.+]]: tensor<2x7x3xf32>, %[[LAM:.+]]: tensor<2x3xf32>)
+// CHECK-DAG: %[[ONE:.+]] = attn.splat 1.000000e+00 : tensor<7x2x3xf32>
+// CHECK-DAG: %[[ONES:.+]] = attn.splat 1.000000e+00 : tensor<7x2x3xf32>
+// CHECK-DAG: %[[REP:.+]] = attn.mul %[[LAM]], %[[ONES]] : tensor<2x3xf32>, tensor<7x2x3xf32> -> tensor<7x2x3xf32>
+// CHECK-DAG: %[[ONE1:.+]] = attn.transpose %[[ONE]] perm [1, 0, 2] : tensor<7x2x3xf32> -> tensor<2x7x3xf32>
+// CHECK-DAG: %[[REP1:.+]] = attn.transpose %[[REP]] perm [1, 0, 2] : tensor<7x2x3xf32> -> tensor<2x7x3xf32>
+// CHECK-NOT: attn.scan
+// CHECK: attn.return %[[ONE1]], %[[REP1]]
+attn.graph @repeated(%xs: tensor<2x7x3xf32>, %lam: tensor<2x3xf32>)
+    -> (tensor<2x7x3xf32>, tensor<2x7x3xf32>) {
+  %one = attn.splat 1.0 : tensor<2x3xf32>
+  %as, %ds = attn.scan dim 1 ins(%x = %xs : tensor<2x7x3xf32>)
+      -> (tensor<2x7x3xf32>, tensor<2x7x3xf32>) {
+    attn.yield %one, %lam : tensor<2x3xf32>, tensor<2x3xf32>
+  }
+  attn.return %as, %ds : tensor<2x7x3xf32>, tensor<2x7x3xf32>
+}
+
+// -----
+
+// In a scan that carries state, stacked outputs that are the step's own
+// slice or an outside value need no step: the first is the sequence, the
+// second a repeat. The state before each step (the carried argument) is a
+// real output and stays, and the split stays inside the recurrence, which
+// reads its pieces at no cost.
+// CHECK-LABEL: attn.graph @carrying_outputs
+// CHECK-SAME: (%[[XS:.+]]: tensor<5x2x6xf32>, %[[H0:.+]]: tensor<2x3xf32>)
+// CHECK: %[[TWO:.+]] = attn.splat 2.000000e+00 : tensor<5x2x3xf32>
+// CHECK: %[[R:.+]]:2 = attn.scan dim 0 ins(%[[X:.+]] = %[[XS]] : tensor<5x2x6xf32>) carry(%[[H:.+]] = %[[H0]] : tensor<2x3xf32>) -> (tensor<5x2x3xf32>, tensor<2x3xf32>)
+// CHECK-NEXT: attn.split %[[X]] dim 1
+// CHECK: attn.yield %[[H]], %{{.+}} : tensor<2x3xf32>, tensor<2x3xf32>
+// CHECK: attn.return %[[XS]], %[[TWO]], %[[R]]#0, %[[R]]#1
+attn.graph @carrying_outputs(%xs: tensor<5x2x6xf32>, %h0: tensor<2x3xf32>)
+    -> (tensor<5x2x6xf32>, tensor<5x2x3xf32>, tensor<5x2x3xf32>, tensor<2x3xf32>) {
+  %two = attn.splat 2.0 : tensor<2x3xf32>
+  %same, %twos, %before, %h = attn.scan dim 0 ins(%x = %xs : tensor<5x2x6xf32>)
+      carry(%c = %h0 : tensor<2x3xf32>)
+      -> (tensor<5x2x6xf32>, tensor<5x2x3xf32>, tensor<5x2x3xf32>, tensor<2x3xf32>) {
+    %p:2 = attn.split %x dim 1 : tensor<2x6xf32> -> tensor<2x3xf32>, tensor<2x3xf32>
+    %g = attn.mul %p#0, %c : tensor<2x3xf32>, tensor<2x3xf32> -> tensor<2x3xf32>
+    %t = attn.tanh %g : tensor<2x3xf32>
+    %n = attn.add %t, %p#1 : tensor<2x3xf32>, tensor<2x3xf32> -> tensor<2x3xf32>
+    attn.yield %x, %two, %c, %n : tensor<2x6xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>
+  }
+  attn.return %same, %twos, %before, %h
+      : tensor<5x2x6xf32>, tensor<5x2x3xf32>, tensor<5x2x3xf32>, tensor<2x3xf32>
+}

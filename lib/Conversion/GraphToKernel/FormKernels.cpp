@@ -509,8 +509,50 @@ LogicalResult KernelFormer::outline(Group &group) {
   return success();
 }
 
+static bool isEmptyTensor(Type type) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  return tensor && tensor.getNumElements() == 0;
+}
+
+/// What no kernel kind runs, refused with the reason before grouping:
+/// tensors without elements (a grid needs at least one block) and scans
+/// that carry no state. Hoisting turns a scan of independent steps into
+/// whole-sequence ops wherever every op of its step has a whole-sequence
+/// form; one that stays is not a recurrence.
+static LogicalResult checkCompilable(graph::GraphOp graph) {
+  for (BlockArgument arg : topBlock(graph).getArguments())
+    if (isEmptyTensor(arg.getType()))
+      return emitError(arg.getLoc())
+             << "argument " << arg.getArgNumber() << " is an empty tensor ("
+             << arg.getType()
+             << "): attnc compiles graphs whose tensors all have elements "
+                "(attnc run interprets this one)";
+  WalkResult walk = graph.walk([](Operation *op) {
+    for (Type type : op->getResultTypes())
+      if (isEmptyTensor(type)) {
+        op->emitOpError() << "makes an empty tensor (" << type
+                          << "): attnc compiles graphs whose tensors all "
+                             "have elements (attnc run interprets this one)";
+        return WalkResult::interrupt();
+      }
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  for (auto scan : topBlock(graph).getOps<graph::ScanOp>())
+    if (scan.getInits().empty())
+      return scan.emitOpError()
+             << "carries no state, and its step's '"
+             << scan.getBody().front().front().getName()
+             << "' has no whole-sequence form: attnc compiles scans that "
+                "carry a state";
+  return success();
+}
+
 LogicalResult KernelFormer::run() {
   inlineFusedOps();
+  if (failed(checkCompilable(graph)))
+    return failure();
   for (Operation &op : topBlock(graph).without_terminator())
     if (classifyGraphOp(&op) == GraphOpRole::Other)
       return op.emitOpError("cannot be placed in any kernel kind");

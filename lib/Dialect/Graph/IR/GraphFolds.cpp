@@ -1,11 +1,12 @@
 //===- GraphFolds.cpp - folds of the graph ops ----------------------------===//
 //
 // The few algebraic identities worth folding in model graphs: adding zero,
-// multiplying by one or zero, dividing by one. They clean up what passes
-// build mechanically (the linear-recurrence conversion writes a * 1 + 0
-// where the model had h). Splats fold to their dense value, so the
-// identities see through them, and the dialect materializes folded
-// constants as attn.constant.
+// multiplying by one or zero, dividing by one, an operation on two splats,
+// a transpose of a splat or of a transpose. They clean up what passes build
+// mechanically (the linear-recurrence conversion writes a * 1 + 0 where
+// the model had h; hoisting a scan over dim 1 transposes there and back).
+// Splats fold to their dense value, so the identities see through them,
+// and the dialect materializes folded constants as attn.constant.
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,6 +28,40 @@ static bool isSplatOf(Attribute attr, double value) {
   return dense.getSplatValue<APFloat>().convertToDouble() == value;
 }
 
+/// `lhs name rhs` for two float splats: a splat of the result type with
+/// the value the elementwise op computes (in f32 for f32 and narrower
+/// element types, then rounded to the element type).
+static OpFoldResult foldSplats(StringRef name, Attribute lhs, Attribute rhs,
+                               Type resultType) {
+  auto l = dyn_cast_or_null<DenseElementsAttr>(lhs);
+  auto r = dyn_cast_or_null<DenseElementsAttr>(rhs);
+  auto type = cast<RankedTensorType>(resultType);
+  auto floatType = dyn_cast<FloatType>(type.getElementType());
+  if (!l || !r || !l.isSplat() || !r.isSplat() || !floatType ||
+      !isa<FloatType>(l.getElementType()) ||
+      !isa<FloatType>(r.getElementType()))
+    return {};
+  double a = l.getSplatValue<APFloat>().convertToDouble();
+  double b = r.getSplatValue<APFloat>().convertToDouble();
+  double value;
+  if (name == "add")
+    value = a + b;
+  else if (name == "sub")
+    value = a - b;
+  else if (name == "mul")
+    value = a * b;
+  else
+    return {};
+  // For f32 operands the double result rounded to f32 is the f32 result:
+  // double has more than 2 x 24 + 2 significand bits, so rounding twice
+  // is the same as rounding once for + - *.
+  APFloat folded(static_cast<float>(value));
+  bool lost = false;
+  folded.convert(floatType.getFloatSemantics(), APFloat::rmNearestTiesToEven,
+                 &lost);
+  return DenseElementsAttr::get(type, folded);
+}
+
 OpFoldResult attn::graph::foldBinaryIdentity(Operation *op, Attribute lhs,
                                              Attribute rhs) {
   Type resultType = op->getResult(0).getType();
@@ -36,6 +71,8 @@ OpFoldResult attn::graph::foldBinaryIdentity(Operation *op, Attribute lhs,
                                          : OpFoldResult();
   };
   StringRef name = op->getName().stripDialect();
+  if (OpFoldResult both = foldSplats(name, lhs, rhs, resultType))
+    return both;
   if (name == "add") {
     if (isSplatOf(rhs, 0.0))
       return keep(lhsValue);
@@ -77,4 +114,29 @@ Operation *GraphDialect::materializeConstant(OpBuilder &builder,
   if (!dense || dense.getType() != type)
     return nullptr;
   return ConstantOp::create(builder, loc, type, dense);
+}
+
+/// A transpose of a splat is a splat; a transpose of a transpose is one
+/// transpose with the composed permutation, or, when that is the
+/// identity, the inner input.
+OpFoldResult TransposeOp::fold(FoldAdaptor adaptor) {
+  if (auto dense = dyn_cast_or_null<DenseElementsAttr>(adaptor.getInput()))
+    if (dense.isSplat())
+      return DenseElementsAttr::get(cast<ShapedType>(getType()),
+                                    dense.getSplatValue<Attribute>());
+  auto inner = getInput().getDefiningOp<TransposeOp>();
+  if (!inner)
+    return {};
+  ArrayRef<int64_t> outer = getPerm(), first = inner.getPerm();
+  SmallVector<int64_t> composed;
+  bool identity = true;
+  for (auto [k, p] : llvm::enumerate(outer)) {
+    composed.push_back(first[p]);
+    identity &= composed.back() == static_cast<int64_t>(k);
+  }
+  if (identity)
+    return inner.getInput();
+  setPerm(composed);
+  getInputMutable().assign(inner.getInput());
+  return getResult();
 }

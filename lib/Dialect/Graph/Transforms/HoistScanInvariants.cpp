@@ -8,10 +8,19 @@
 //  - a batch-polymorphic op whose operands are outside values, step slices
 //    or already-lifted values is copied before the scan with the whole
 //    sequences in place of the slices: one op for all steps. The body then
-//    reads the lifted result through a new sequence operand.
+//    reads the lifted result through a new sequence operand;
+//  - in a scan that carries nothing, so is an op that names dims of its
+//    operands (split, concat, slice, transpose, reshape, softmax, the
+//    reductions, the norms), with every named dim moved past the new
+//    leading steps dim, so that the scan dissolves. A recurrence reads
+//    such an op's result at no cost where lifting it would add a kernel
+//    and a pass over the sequence (the GRU's split of its projection).
 //
 // Anything else stays, including every state-dependent op, and the chain
-// of lifting stops there. Finally the scan drops what became dead. Scans
+// of lifting stops there. A stacked output whose steps yield a value from
+// outside (the constant coefficient the linear-recurrence conversion
+// writes for a running sum or a fixed decay) becomes that value repeated
+// over the steps. Finally the scan drops what became dead. Scans
 // over a dim other than 0 lift through transposes (see hoistFrom).
 //
 //===----------------------------------------------------------------------===//
@@ -86,28 +95,105 @@ static Value stackedVersion(Value inBody, ScanOp scan,
   return nullptr;
 }
 
+/// `value`, defined outside `scan`, repeated at every step along a new
+/// leading dim (steps first, like a lifted value). A splat becomes a
+/// larger splat, a float tensor its product with ones (exact, even for -0,
+/// NaN and infinities). Null for anything else.
+static Value repeatOverSteps(Value value, ScanOp scan) {
+  auto steps = withLeadingDim(value.getType(), scan.getLength());
+  OpBuilder builder(scan);
+  Location loc = value.getLoc();
+  Value repeated;
+  if (auto splat = value.getDefiningOp<SplatOp>())
+    repeated = SplatOp::create(builder, loc, steps, splat.getValueAttr());
+  else if (isa<FloatType>(steps.getElementType()))
+    repeated = MulOp::create(
+        builder, loc, steps, value,
+        SplatOp::create(builder, loc, steps, builder.getF64FloatAttr(1.0)));
+  return repeated;
+}
+
+/// Whether `op` names dims of its operands and means the same on operands
+/// with a new leading dim once each named dim is renumbered (and the norms,
+/// which work on the last dim, once their gamma and beta stay as they are).
+static bool namesDims(Operation *op) {
+  return isa<SplitOp, ConcatOp, SliceOp, TransposeOp, ReshapeOp, SoftmaxOp,
+             ReduceSumOp, ReduceMaxOp, ReduceMeanOp, LayerNormOp, RMSNormOp>(
+      op);
+}
+
+/// Renumbers the dims `lifted` (a copy of a namesDims op) names, for
+/// operands that gained a leading steps dim.
+static void shiftNamedDims(Operation *lifted) {
+  Builder builder(lifted->getContext());
+  auto shifted = [](ArrayRef<int64_t> dims, int64_t lead, int64_t by) {
+    SmallVector<int64_t> result{lead};
+    for (int64_t d : dims)
+      result.push_back(d + by);
+    return result;
+  };
+  if (auto dim = lifted->getAttrOfType<IntegerAttr>("dim"))
+    lifted->setAttr("dim", builder.getI64IntegerAttr(dim.getInt() + 1));
+  if (auto dims = lifted->getAttrOfType<DenseI64ArrayAttr>("dims")) {
+    SmallVector<int64_t> moved;
+    for (int64_t d : dims.asArrayRef())
+      moved.push_back(d + 1);
+    lifted->setAttr("dims", builder.getDenseI64ArrayAttr(moved));
+  }
+  // A transpose keeps the steps first; a slice takes every step.
+  if (auto perm = lifted->getAttrOfType<DenseI64ArrayAttr>("perm"))
+    lifted->setAttr("perm", builder.getDenseI64ArrayAttr(
+                                shifted(perm.asArrayRef(), 0, 1)));
+  if (auto offsets = lifted->getAttrOfType<DenseI64ArrayAttr>("offsets"))
+    lifted->setAttr("offsets", builder.getDenseI64ArrayAttr(
+                                   shifted(offsets.asArrayRef(), 0, 0)));
+  if (auto strides = lifted->getAttrOfType<DenseI64ArrayAttr>("strides"))
+    lifted->setAttr("strides", builder.getDenseI64ArrayAttr(
+                                   shifted(strides.asArrayRef(), 1, 0)));
+}
+
 /// Copies `op` before `scan` over whole sequences: operands that are step
 /// slices (or lifted values) become their stacked versions in `stacked`.
-/// Returns null, creating nothing but possibly a transposed sequence, when
-/// the copy would not mean "every step at once".
+/// Returns null, creating nothing but possibly a transposed sequence or a
+/// repeated operand (dead, for the canonicalizer), when the copy would not
+/// mean "every step at once".
 static Operation *liftOverSteps(Operation *op, ScanOp scan,
                                 DenseMap<Value, Value> &stacked) {
-  if (!op->hasTrait<BatchPolymorphic>() || op->getNumRegions() != 0)
+  bool polymorphic = op->hasTrait<BatchPolymorphic>();
+  bool dissolving = scan.getInits().empty();
+  if ((!polymorphic && !(dissolving && namesDims(op))) ||
+      op->getNumRegions() != 0)
     return nullptr;
   int64_t resultRank =
       cast<RankedTensorType>(op->getResult(0).getType()).getRank();
   SmallVector<Value> operands;
   for (Value operand : op->getOperands()) {
     if (isOutside(operand, scan)) {
-      operands.push_back(operand);
+      // A norm's gamma and beta stay one step's size. Other ops that name
+      // dims read an outside operand (a concat's constant part) repeated
+      // over the steps, as its step slices would be.
+      if (polymorphic || (isa<LayerNormOp, RMSNormOp>(op) &&
+                          operand != op->getOperand(0))) {
+        operands.push_back(operand);
+        continue;
+      }
+      Value repeated = repeatOverSteps(operand, scan);
+      if (!repeated)
+        return nullptr;
+      operands.push_back(repeated);
       continue;
     }
     Value whole = stackedVersion(operand, scan, stacked);
-    // The new leading dim lines up across operands only if every stepped
-    // operand has the result's full rank; otherwise broadcasting would pair
-    // the steps with some other dim.
-    if (!whole ||
+    if (!whole)
+      return nullptr;
+    // Under broadcasting, the new leading dim lines up across operands
+    // only if every stepped operand has the result's full rank; otherwise
+    // the steps would pair with some other dim. A norm's stepped gamma
+    // would be a different op.
+    if (polymorphic &&
         cast<RankedTensorType>(operand.getType()).getRank() != resultRank)
+      return nullptr;
+    if (isa<LayerNormOp, RMSNormOp>(op) && operand != op->getOperand(0))
       return nullptr;
     operands.push_back(whole);
   }
@@ -116,6 +202,8 @@ static Operation *liftOverSteps(Operation *op, ScanOp scan,
   lifted->setOperands(operands);
   for (Value result : lifted->getResults())
     result.setType(withLeadingDim(result.getType(), scan.getLength()));
+  if (!polymorphic)
+    shiftNamedDims(lifted);
   // The op's own verifier has the final word on the new shapes; its
   // complaints are not the user's business.
   ScopedDiagnosticHandler silence(op->getContext(),
@@ -125,6 +213,25 @@ static Operation *liftOverSteps(Operation *op, ScanOp scan,
     return nullptr;
   }
   return lifted;
+}
+
+/// Replaces each stacked result whose steps yield an outside value by that
+/// value repeated over the steps (carried results are left alone: the
+/// final value of a carry is not a sequence).
+static void repeatOutsideYields(ScanOp scan) {
+  auto yield = cast<YieldOp>(scan.getBody().front().getTerminator());
+  unsigned stackedCount = scan.getNumResults() - scan.getInits().size();
+  OpBuilder builder(scan);
+  for (auto [result, yielded] :
+       llvm::zip(scan.getResults().take_front(stackedCount),
+                 yield.getOperands().take_front(stackedCount))) {
+    if (!isOutside(yielded, scan) || result.use_empty())
+      continue;
+    if (Value repeated = repeatOverSteps(yielded, scan))
+      result.replaceAllUsesWith(
+          scan.getDim() == 0 ? repeated
+                             : moveDim(builder, repeated, 0, scan.getDim()));
+  }
 }
 
 static void hoistFrom(ScanOp scan) {
@@ -152,6 +259,7 @@ static void hoistFrom(ScanOp scan) {
     }
   }
   if (liftedOps.empty()) {
+    repeatOutsideYields(scan);
     removeDeadScanParts(scan);
     return;
   }
@@ -178,6 +286,7 @@ static void hoistFrom(ScanOp scan) {
     value.replaceAllUsesWith(arg);
   for (Operation *op : llvm::reverse(liftedOps))
     op->erase();
+  repeatOutsideYields(scan);
   removeDeadScanParts(scan);
 }
 

@@ -84,16 +84,17 @@ ScanOp attn::graph::removeDeadScanParts(ScanOp scan) {
   unsigned numInits = scan.getInits().size();
   unsigned numStacked = scan.getNumResults() - numInits;
 
-  // Without carries, an output that is the step's own slice of a sequence
-  // is that sequence: forward it.
-  if (numInits == 0)
-    for (unsigned i = 0; i < numStacked; ++i)
-      if (auto arg = dyn_cast<BlockArgument>(yield.getOperand(i)))
-        if (arg.getOwner() == &body &&
-            scan.getResult(i).getType() ==
-                scan.getSequences()[arg.getArgNumber()].getType())
-          scan.getResult(i).replaceAllUsesWith(
-              scan.getSequences()[arg.getArgNumber()]);
+  // An output that is the step's own slice of a sequence is that sequence
+  // (the output of the step reading slice t lands at t, in either
+  // direction): forward it.
+  // A carried argument (numbered after the sequences) is not one.
+  for (unsigned i = 0; i < numStacked; ++i)
+    if (auto arg = dyn_cast<BlockArgument>(yield.getOperand(i)))
+      if (arg.getOwner() == &body && arg.getArgNumber() < numSequences &&
+          scan.getResult(i).getType() ==
+              scan.getSequences()[arg.getArgNumber()].getType())
+        scan.getResult(i).replaceAllUsesWith(
+            scan.getSequences()[arg.getArgNumber()]);
   // Scans are pure: one nobody reads is gone.
   if (scan.use_empty()) {
     scan.erase();

@@ -26,9 +26,9 @@ ScanOp appendStackedOutputs(ScanOp scan, mlir::ValueRange values);
 /// Removes what a scan carries or computes for nothing: carried values the
 /// body passes through unchanged (their uses read the initial value
 /// instead), stacked outputs nobody uses, and sequences the body no longer
-/// reads (one is always kept: it gives the scan its length). A scan left
-/// with nothing to carry whose outputs are its own slices is replaced by its
-/// sequences and erased. Returns the new scan, `scan` itself when nothing
+/// reads (one is always kept: it gives the scan its length). Outputs that
+/// are the step's own slices are the sequences themselves; a scan left
+/// with nothing else to compute is erased. Returns the new scan, `scan` itself when nothing
 /// changed, or null when the scan is gone.
 ScanOp removeDeadScanParts(ScanOp scan);
 

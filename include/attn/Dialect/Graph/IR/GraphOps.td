@@ -410,6 +410,7 @@ def Graph_TransposeOp : Graph_Op<"transpose", [
     $input `perm` $perm attr-dict `:` type($input) `->` type($result)
   }];
   let hasVerifier = 1;
+  let hasFolder = 1;
 }
 
 def Graph_ReshapeOp : Graph_Op<"reshape", [
