@@ -183,3 +183,30 @@ attn.graph @carrying_outputs(%xs: tensor<5x2x6xf32>, %h0: tensor<2x3xf32>)
   attn.return %same, %twos, %before, %h
       : tensor<5x2x6xf32>, tensor<5x2x3xf32>, tensor<5x2x3xf32>, tensor<2x3xf32>
 }
+
+// -----
+
+// In a recurrence, a row op of the step's input lifts (the recurrence
+// kernel computes none inside a step), and so does the data movement
+// feeding it, through elementwise ops: the concat, the sub, the softmax.
+// CHECK-LABEL: attn.graph @row_ops_in_recurrence
+// CHECK-SAME: (%[[XS:.+]]: tensor<5x4x3xf32>, %[[H0:.+]]: tensor<4x6xf32>, %[[B:.+]]: tensor<6xf32>)
+// CHECK: %[[C:.+]] = attn.concat %[[XS]], %[[XS]] dim 2 : tensor<5x4x3xf32>, tensor<5x4x3xf32> -> tensor<5x4x6xf32>
+// CHECK: %[[S:.+]] = attn.sub %[[C]], %[[B]]
+// CHECK: %[[P:.+]] = attn.softmax %[[S]] dim 1 : tensor<5x4x6xf32>
+// CHECK: attn.scan dim 0 ins(%[[STEP:.+]] = %[[P]] : tensor<5x4x6xf32>)
+// CHECK-NOT: attn.softmax
+// CHECK: attn.yield
+attn.graph @row_ops_in_recurrence(%xs: tensor<5x4x3xf32>, %h0: tensor<4x6xf32>,
+                                  %b: tensor<6xf32>) -> tensor<4x6xf32> {
+  %h = attn.scan dim 0 ins(%x = %xs : tensor<5x4x3xf32>)
+      carry(%c = %h0 : tensor<4x6xf32>) -> tensor<4x6xf32> {
+    %w = attn.concat %x, %x dim 1 : tensor<4x3xf32>, tensor<4x3xf32> -> tensor<4x6xf32>
+    %s = attn.sub %w, %b : tensor<4x6xf32>, tensor<6xf32> -> tensor<4x6xf32>
+    %p = attn.softmax %s dim 0 : tensor<4x6xf32>
+    %g = attn.mul %p, %c : tensor<4x6xf32>, tensor<4x6xf32> -> tensor<4x6xf32>
+    %n = attn.tanh %g : tensor<4x6xf32>
+    attn.yield %n : tensor<4x6xf32>
+  }
+  attn.return %h : tensor<4x6xf32>
+}

@@ -9,12 +9,13 @@
 //    or already-lifted values is copied before the scan with the whole
 //    sequences in place of the slices: one op for all steps. The body then
 //    reads the lifted result through a new sequence operand;
-//  - in a scan that carries nothing, so is an op that names dims of its
-//    operands (split, concat, slice, transpose, reshape, softmax, the
-//    reductions, the norms), with every named dim moved past the new
-//    leading steps dim, so that the scan dissolves. A recurrence reads
-//    such an op's result at no cost where lifting it would add a kernel
-//    and a pass over the sequence (the GRU's split of its projection).
+//  - so is a row op (softmax, the reductions, the norms), with every named
+//    dim moved past the new leading steps dim, and the data movement that
+//    names dims (split, concat, slice, transpose, reshape) where it feeds
+//    one, or where the scan carries nothing (so that the scan dissolves).
+//    Elsewhere a recurrence reads data movement's results at no cost,
+//    where lifting would add a kernel and a pass over the sequence (the
+//    GRU's split of its projection).
 //
 // Anything else stays, including every state-dependent op, and the chain
 // of lifting stops there. A stacked output whose steps yield a value from
@@ -113,13 +114,47 @@ static Value repeatOverSteps(Value value, ScanOp scan) {
   return repeated;
 }
 
-/// Whether `op` names dims of its operands and means the same on operands
-/// with a new leading dim once each named dim is renumbered (and the norms,
-/// which work on the last dim, once their gamma and beta stay as they are).
-static bool namesDims(Operation *op) {
-  return isa<SplitOp, ConcatOp, SliceOp, TransposeOp, ReshapeOp, SoftmaxOp,
-             ReduceSumOp, ReduceMaxOp, ReduceMeanOp, LayerNormOp, RMSNormOp>(
-      op);
+/// Row ops: they name the dims they reduce over (the norms, the last) and
+/// mean the same on operands with a new leading dim once each named dim
+/// is renumbered (and the norms once their gamma and beta stay as they
+/// are). A recurrence kernel computes none of them inside its steps.
+static bool isRowOp(Operation *op) {
+  return isa<SoftmaxOp, ReduceSumOp, ReduceMaxOp, ReduceMeanOp, LayerNormOp,
+             RMSNormOp>(op);
+}
+
+/// Data movement that names dims: lifted like the row ops where it feeds
+/// one; a recurrence kernel reads its results at no cost.
+static bool movesData(Operation *op) {
+  return isa<SplitOp, ConcatOp, SliceOp, TransposeOp, ReshapeOp>(op);
+}
+
+static bool namesDims(Operation *op) { return isRowOp(op) || movesData(op); }
+
+/// The step-invariant ops of a scan's step worth lifting among those that
+/// name dims: the row ops, and the data movement feeding them (directly
+/// or through elementwise ops). Other data movement stays: lifting the
+/// GRU's split of its projection would add a kernel and a pass over the
+/// sequence for nothing. In a scan that carries nothing, every such op
+/// lifts, so that the scan dissolves.
+static DenseSet<Operation *>
+namedDimsWorthLifting(ScanOp scan,
+                      const analysis::StepInvariance &invariance) {
+  DenseSet<Operation *> feedsRowOp, worth;
+  Block &body = scan.getBody().front();
+  for (Operation &op : llvm::reverse(body.without_terminator())) {
+    if (invariance.isStateDependent(&op))
+      continue;
+    if (isRowOp(&op) ||
+        llvm::any_of(op.getUsers(), [&](Operation *user) {
+          return feedsRowOp.contains(user);
+        }))
+      feedsRowOp.insert(&op);
+    if (namesDims(&op) &&
+        (scan.getInits().empty() || feedsRowOp.contains(&op)))
+      worth.insert(&op);
+  }
+  return worth;
 }
 
 /// Renumbers the dims `lifted` (a copy of a namesDims op) names, for
@@ -158,11 +193,10 @@ static void shiftNamedDims(Operation *lifted) {
 /// repeated operand (dead, for the canonicalizer), when the copy would not
 /// mean "every step at once".
 static Operation *liftOverSteps(Operation *op, ScanOp scan,
-                                DenseMap<Value, Value> &stacked) {
+                                DenseMap<Value, Value> &stacked,
+                                const DenseSet<Operation *> &namedDims) {
   bool polymorphic = op->hasTrait<BatchPolymorphic>();
-  bool dissolving = scan.getInits().empty();
-  if ((!polymorphic && !(dissolving && namesDims(op))) ||
-      op->getNumRegions() != 0)
+  if ((!polymorphic && !namedDims.contains(op)) || op->getNumRegions() != 0)
     return nullptr;
   int64_t resultRank =
       cast<RankedTensorType>(op->getResult(0).getType()).getRank();
@@ -240,6 +274,7 @@ static void hoistFrom(ScanOp scan) {
   // dim lifts from its sequences transposed steps-first, and reads lifted
   // results transposed back, so any cell over any dim is hoisted.
   DenseMap<Value, Value> stacked;
+  DenseSet<Operation *> namedDims = namedDimsWorthLifting(scan, invariance);
 
   SmallVector<Operation *> liftedOps;
   for (Operation &op :
@@ -251,7 +286,7 @@ static void hoistFrom(ScanOp scan) {
       op.moveBefore(scan);
       continue;
     }
-    if (Operation *lifted = liftOverSteps(&op, scan, stacked)) {
+    if (Operation *lifted = liftOverSteps(&op, scan, stacked, namedDims)) {
       for (auto [inBody, whole] :
            llvm::zip(op.getResults(), lifted->getResults()))
         stacked[inBody] = whole;

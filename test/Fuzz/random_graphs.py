@@ -1,0 +1,347 @@
+"""Random valid graphs: the compiler either builds them or refuses them in
+one line, never crashes, and what it builds agrees with the interpreter.
+
+Usage: random_graphs.py WORKDIR [--count N] [--seed S] [--emulate K]
+                        [--dtype f32|f16|bf16] [--arch sm_90a|sm_90|sm_80]
+
+Writes N graphs (attn dialect text) made of random chains of the ops a
+model uses: elementwise ops with broadcasting, matmul, softmax, the
+reductions and norms, and the ops that move data (transpose, reshape,
+slice, concat, split), at top level and inside scans of three kinds (a
+nonlinear recurrence, a gated linear recurrence, and a scan that carries
+nothing). Shapes are small and odd. Each graph must parse and verify
+(anything else is a bug of this generator) and compile for sm_90a with
+`attnc`: exit 0, or exit 1 with exactly one `error:` line. The first K
+that compile then run under emulation against the f64 interpreter through
+emu_differential.py (tolerances by element type, explained there: f32
+1e-5, f16 4e-3, bf16 2e-2).
+
+Only numerically tame ops appear (no exp, log, division or square root of
+arbitrary values), so the f32 tolerance holds for any composition; norms
+and softmax work on dims of at least 4 elements so that no output is
+identically zero.
+"""
+import argparse
+import os
+import random
+import subprocess
+import sys
+
+
+ELEMENT = "f32"  # the element type of every tensor (--dtype)
+
+
+def tensor(shape):
+    return "tensor<" + "x".join(str(d) for d in shape) + f"x{ELEMENT}>"
+
+
+class Graph:
+    def __init__(self, rng):
+        self.rng = rng
+        self.args = []     # (name, shape)
+        self.lines = []
+        self.count = 0
+
+    def fresh(self):
+        self.count += 1
+        return f"%v{self.count}"
+
+    def arg(self, shape):
+        name = f"%a{len(self.args)}"
+        self.args.append((name, tuple(shape)))
+        return name, tuple(shape)
+
+    def emit(self, text, indent):
+        self.lines.append("  " * indent + text)
+
+    # One random op on `value` (name, shape); returns the new value or None
+    # when the op does not apply to that shape. `fixed` dims (the batch of
+    # a step) are never moved, sliced or merged, and a step's values keep
+    # their rank of 2, so that a matmul projects them onto the state.
+    def op(self, value, pool, indent, fixed):
+        rng = self.rng
+        name, shape = value
+        rank = len(shape)
+        free = [d for d in range(rank) if d not in fixed]
+        kind = rng.choice(["unary", "unary", "scale", "binary", "binary",
+                           "matmul", "softmax", "reduce", "layer_norm",
+                           "rms_norm", "transpose", "reshape", "slice",
+                           "concat", "split"])
+        out = self.fresh()
+        if kind == "unary":
+            fn = rng.choice(["tanh", "sigmoid", "relu", "gelu", "silu", "neg"])
+            self.emit(f"{out} = attn.{fn} {name} : {tensor(shape)}", indent)
+            return out, shape
+        if kind == "scale":
+            self.emit(f"{out} = attn.scale {name} by 0.5 : {tensor(shape)}",
+                      indent)
+            return out, shape
+        if kind == "binary":
+            fn = rng.choice(["add", "sub", "mul", "max", "min"])
+            same = [v for v in pool if v[1] == shape and v[0] != name]
+            if same and rng.random() < 0.6:
+                other = rng.choice(same)
+            else:
+                # A broadcast operand: a suffix of the shape with some
+                # dims of extent 1, as a graph argument.
+                start = rng.randrange(rank)
+                bshape = [d if rng.random() < 0.7 else 1
+                          for d in shape[start:]]
+                other = self.arg(bshape)
+            lhs, rhs = (value, other) if rng.random() < 0.5 else (other, value)
+            self.emit(f"{out} = attn.{fn} {lhs[0]}, {rhs[0]} : "
+                      f"{tensor(lhs[1])}, {tensor(rhs[1])} -> {tensor(shape)}",
+                      indent)
+            return out, shape
+        if kind == "matmul":
+            if rank - 1 in fixed:
+                return None
+            n = rng.choice([1, 3, 8, 13, 16])
+            w = self.arg((shape[-1], n))
+            result = shape[:-1] + (n,)
+            self.emit(f"{out} = attn.matmul {name}, {w[0]} : {tensor(shape)}, "
+                      f"{tensor(w[1])} -> {tensor(result)}", indent)
+            return out, result
+        if kind == "softmax":
+            dims = [d for d in range(rank) if shape[d] >= 4]
+            if not dims:
+                return None
+            d = rng.choice(dims)
+            self.emit(f"{out} = attn.softmax {name} dim {d} : {tensor(shape)}",
+                      indent)
+            return out, shape
+        if kind == "reduce":
+            if not free:
+                return None
+            d = rng.choice(free)
+            fn = rng.choice(["reduce_sum", "reduce_max", "reduce_mean"])
+            result = shape[:d] + (1,) + shape[d + 1:]
+            self.emit(f"{out} = attn.{fn} {name} dims [{d}] keep_dims : "
+                      f"{tensor(shape)} -> {tensor(result)}", indent)
+            return out, result
+        if kind in ("layer_norm", "rms_norm"):
+            if shape[-1] < 4:
+                return None
+            g = self.arg((shape[-1],))
+            if kind == "layer_norm":
+                b = self.arg((shape[-1],))
+                self.emit(f"{out} = attn.layer_norm {name}, {g[0]}, {b[0]} "
+                          f"eps 1.0e-5 : {tensor(shape)}, {tensor(g[1])}",
+                          indent)
+            else:
+                self.emit(f"{out} = attn.rms_norm {name}, {g[0]} eps 1.0e-5 "
+                          f": {tensor(shape)}, {tensor(g[1])}", indent)
+            return out, shape
+        if kind == "transpose":
+            if len(free) < 2:
+                return None
+            moved = free[:]
+            rng.shuffle(moved)
+            perm = list(range(rank))
+            for src, dst in zip(free, moved):
+                perm[dst] = src
+            result = tuple(shape[p] for p in perm)
+            self.emit(f"{out} = attn.transpose {name} perm "
+                      f"[{', '.join(map(str, perm))}] : {tensor(shape)} -> "
+                      f"{tensor(result)}", indent)
+            return out, result
+        if kind == "reshape":
+            # Merge the last two dims, or split the last one in two.
+            if rank >= 2 and rank - 2 not in fixed and rank - 1 not in fixed \
+                    and rng.random() < 0.5:
+                result = shape[:-2] + (shape[-2] * shape[-1],)
+            elif rank - 1 not in fixed and shape[-1] % 2 == 0 and rank < 4 \
+                    and 0 not in fixed:
+                result = shape[:-1] + (2, shape[-1] // 2)
+            else:
+                return None
+            self.emit(f"{out} = attn.reshape {name} : {tensor(shape)} -> "
+                      f"{tensor(result)}", indent)
+            return out, result
+        if kind == "slice":
+            dims = [d for d in free if shape[d] >= 2]
+            if not dims:
+                return None
+            d = rng.choice(dims)
+            offset = rng.randrange(shape[d] // 2 + 1)
+            stride = rng.choice([1, 2])
+            size = (shape[d] - offset + stride - 1) // stride
+            offsets = [0] * rank
+            offsets[d] = offset
+            strides = [1] * rank
+            strides[d] = stride
+            result = shape[:d] + (size,) + shape[d + 1:]
+            self.emit(f"{out} = attn.slice {name} offsets "
+                      f"[{', '.join(map(str, offsets))}] strides "
+                      f"[{', '.join(map(str, strides))}] : {tensor(shape)} -> "
+                      f"{tensor(result)}", indent)
+            return out, result
+        if kind == "concat":
+            if not free:
+                return None
+            d = rng.choice(free)
+            result = shape[:d] + (2 * shape[d],) + shape[d + 1:]
+            self.emit(f"{out} = attn.concat {name}, {name} dim {d} : "
+                      f"{tensor(shape)}, {tensor(shape)} -> {tensor(result)}",
+                      indent)
+            return out, result
+        if kind == "split":
+            dims = [d for d in free if shape[d] % 2 == 0]
+            if not dims:
+                return None
+            d = rng.choice(dims)
+            half = shape[:d] + (shape[d] // 2,) + shape[d + 1:]
+            self.emit(f"{out}:2 = attn.split {name} dim {d} : {tensor(shape)} "
+                      f"-> {tensor(half)}, {tensor(half)}", indent)
+            return f"{out}#{rng.randrange(2)}", half
+        raise AssertionError(kind)
+
+    def chain(self, value, pool, length, indent, fixed):
+        for _ in range(length):
+            for _attempt in range(8):
+                made = self.op(value, pool, indent, fixed)
+                if made:
+                    pool.append(made)
+                    value = made
+                    break
+        return value
+
+    # A step value [B, C] projected onto the state's [B, H] by a matmul.
+    def project(self, value, hidden, indent):
+        w = self.arg((value[1][-1], hidden))
+        out = self.fresh()
+        self.emit(f"{out} = attn.matmul {value[0]}, {w[0]} : "
+                  f"{tensor(value[1])}, {tensor(w[1])} -> "
+                  f"{tensor((value[1][0], hidden))}", indent)
+        return out, (value[1][0], hidden)
+
+    def scan(self, seq, pool):
+        rng = self.rng
+        steps, batch = seq[1][0], seq[1][1]
+        hidden = rng.choice([1, 5, 8, 11])
+        kind = rng.choice(["rnn", "linear", "stateless"])
+        x, h = self.fresh(), self.fresh()
+        step = (x, seq[1][1:])
+        h0 = self.arg((batch, hidden))
+        stacked = (steps, batch, hidden)
+        results = self.fresh()
+        if kind == "stateless":
+            self.emit(f"{results} = attn.scan dim 0 ins({x} = {seq[0]} : "
+                      f"{tensor(seq[1])}) -> {tensor(stacked)} {{", 1)
+        else:
+            self.emit(f"{results}:2 = attn.scan dim 0 ins({x} = {seq[0]} : "
+                      f"{tensor(seq[1])}) carry({h} = {h0[0]} : "
+                      f"{tensor((batch, hidden))}) -> ({tensor(stacked)}, "
+                      f"{tensor((batch, hidden))}) {{", 1)
+        inner = [step]
+        fixed = {0}
+        u = self.project(self.chain(step, inner, rng.randrange(4), 2, fixed),
+                         hidden, 2)
+        state = (batch, hidden)
+        if kind == "rnn":
+            uw = self.arg((hidden, hidden))
+            hu, s, n = self.fresh(), self.fresh(), self.fresh()
+            self.emit(f"{hu} = attn.matmul {h}, {uw[0]} : {tensor(state)}, "
+                      f"{tensor(uw[1])} -> {tensor(state)}", 2)
+            self.emit(f"{s} = attn.add {hu}, {u[0]} : {tensor(state)}, "
+                      f"{tensor(state)} -> {tensor(state)}", 2)
+            self.emit(f"{n} = attn.tanh {s} : {tensor(state)}", 2)
+        elif kind == "linear":
+            g = self.project(self.chain(step, inner, rng.randrange(3), 2,
+                                        fixed), hidden, 2)
+            z, k, n = self.fresh(), self.fresh(), self.fresh()
+            self.emit(f"{z} = attn.sigmoid {g[0]} : {tensor(state)}", 2)
+            self.emit(f"{k} = attn.mul {z}, {h} : {tensor(state)}, "
+                      f"{tensor(state)} -> {tensor(state)}", 2)
+            self.emit(f"{n} = attn.add {k}, {u[0]} : {tensor(state)}, "
+                      f"{tensor(state)} -> {tensor(state)}", 2)
+        else:
+            n = u[0]
+        if kind == "stateless":
+            self.emit(f"attn.yield {n} : {tensor(state)}", 2)
+            self.emit("}", 1)
+            pool.append((results, stacked))
+            return results, stacked
+        self.emit(f"attn.yield {n}, {n} : {tensor(state)}, {tensor(state)}",
+                  2)
+        self.emit("}", 1)
+        pool.append((f"{results}#1", state))
+        pool.append((f"{results}#0", stacked))
+        return f"{results}#0", stacked
+
+    def build(self, name):
+        rng = self.rng
+        shape = (rng.choice([2, 5, 9, 17]), rng.choice([1, 3, 4]),
+                 rng.choice([3, 6, 8, 12]))
+        x = self.arg(shape)
+        pool = [x]
+        value = self.chain(x, pool, rng.randrange(1, 4), 1, set())
+        seqs = [v for v in pool if len(v[1]) == 3 and v[1][0] == shape[0]
+                and v[1][1] == shape[1]]
+        for _ in range(rng.randrange(1, 3)):
+            value = self.scan(rng.choice(seqs), pool)
+            seqs.append(value)
+        value = self.chain(value, pool, rng.randrange(3), 1, set())
+        returned = [value] + rng.sample(pool, min(len(pool), rng.randrange(2)))
+        self.emit(f"attn.return {', '.join(v[0] for v in returned)} : "
+                  f"{', '.join(tensor(v[1]) for v in returned)}", 1)
+        header = (f"attn.graph @{name}("
+                  + ", ".join(f"{a}: {tensor(s)}" for a, s in self.args)
+                  + ") -> (" + ", ".join(tensor(v[1]) for v in returned)
+                  + ") {")
+        return "\n".join([header] + self.lines + ["}"]) + "\n"
+
+
+def run(cmd):
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("workdir")
+    parser.add_argument("--count", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--emulate", type=int, default=8)
+    parser.add_argument("--dtype", default="f32", choices=["f32", "f16",
+                                                            "bf16"])
+    parser.add_argument("--arch", default="sm_90a")
+    args = parser.parse_args()
+    global ELEMENT
+    ELEMENT = args.dtype
+    os.makedirs(args.workdir, exist_ok=True)
+    compiled, refused = [], 0
+    for i in range(args.count):
+        name = f"random{args.seed}_{i}"
+        path = os.path.join(args.workdir, name + ".ir")
+        with open(path, "w") as f:
+            f.write(Graph(random.Random(args.seed * 100003 + i)).build(name))
+        check = run(["attnc", path, "--emit=input"])
+        if check.returncode != 0:
+            sys.exit(f"FAIL (generator): {path} does not verify:\n"
+                     f"{check.stderr}")
+        out = run(["attnc", path, "--arch", args.arch, "-o",
+                   os.path.join(args.workdir, name + ".cubin")])
+        lines = out.stderr.strip().splitlines()
+        if out.returncode == 0:
+            compiled.append(path)
+        elif out.returncode == 1 and len(lines) == 1 and "error:" in lines[0]:
+            refused += 1
+            print(f"refused: {lines[0]}")
+        else:
+            sys.exit(f"FAIL: {path}: exit {out.returncode}:\n"
+                     + "\n".join(lines[:8]))
+    print(f"{args.count} random graphs: {len(compiled)} compiled, "
+          f"{refused} refused in one line")
+    if args.emulate and compiled:
+        here = os.path.dirname(os.path.abspath(__file__))
+        diff = run([sys.executable,
+                    os.path.join(here, "..", "Target", "emu_differential.py"),
+                    "--seeds", "1", "--arch", args.arch]
+                   + compiled[:args.emulate])
+        sys.stdout.write(diff.stdout)
+        if diff.returncode != 0:
+            sys.exit(diff.stdout + diff.stderr)
+
+
+if __name__ == "__main__":
+    main()
