@@ -3,13 +3,17 @@ one line, never crashes, and what it builds agrees with the interpreter.
 
 Usage: random_graphs.py WORKDIR [--count N] [--seed S] [--emulate K]
                         [--dtype f32|f16|bf16] [--arch sm_90a|sm_90|sm_80]
+                        [--large]
 
 Writes N graphs (attn dialect text) made of random chains of the ops a
 model uses: elementwise ops with broadcasting, matmul, softmax, the
-reductions and norms, and the ops that move data (transpose, reshape,
-slice, concat, split), at top level and inside scans of three kinds (a
+reductions and norms, the ops that move data (transpose, reshape, slice,
+concat, split) and attention (the op, or the matmul-softmax-matmul chain
+the passes fuse), at top level and inside scans of three kinds (a
 nonlinear recurrence, a gated linear recurrence, and a scan that carries
-nothing). Shapes are small and odd. Each graph must parse and verify
+nothing), forwards or in reverse, over time-major or batch-first
+sequences. Shapes are odd: small, or with --large big enough for the
+kernels' multi-block paths. Each graph must parse and verify
 (anything else is a bug of this generator) and compile for sm_90a with
 `attnc`: exit 0, or exit 1 with exactly one `error:` line. The first K
 that compile then run under emulation against the f64 interpreter through
@@ -35,8 +39,22 @@ def tensor(shape):
     return "tensor<" + "x".join(str(d) for d in shape) + f"x{ELEMENT}>"
 
 
+# Extents to draw from. The small ones keep emulation fast; --large ones
+# take the kernels' multi-block paths (several GEMM tiles, scan chunks with
+# look-back, a recurrence's units split over blocks), still off the tiles.
+SIZES = {
+    "small": {"steps": [2, 5, 9, 17], "batch": [1, 3, 4],
+              "channels": [3, 6, 8, 12], "hidden": [1, 5, 8, 11],
+              "columns": [1, 3, 8, 13, 16]},
+    "large": {"steps": [70, 130], "batch": [1, 3],
+              "channels": [24, 40, 72], "hidden": [17, 40, 136],
+              "columns": [24, 72, 136]},
+}
+
+
 class Graph:
-    def __init__(self, rng):
+    def __init__(self, rng, sizes):
+        self.sizes = sizes
         self.rng = rng
         self.args = []     # (name, shape)
         self.lines = []
@@ -66,7 +84,7 @@ class Graph:
         kind = rng.choice(["unary", "unary", "scale", "binary", "binary",
                            "matmul", "softmax", "reduce", "layer_norm",
                            "rms_norm", "transpose", "reshape", "slice",
-                           "concat", "split"])
+                           "concat", "split", "attention"])
         out = self.fresh()
         if kind == "unary":
             fn = rng.choice(["tanh", "sigmoid", "relu", "gelu", "silu", "neg"])
@@ -96,7 +114,7 @@ class Graph:
         if kind == "matmul":
             if rank - 1 in fixed:
                 return None
-            n = rng.choice([1, 3, 8, 13, 16])
+            n = rng.choice(self.sizes["columns"])
             w = self.arg((shape[-1], n))
             result = shape[:-1] + (n,)
             self.emit(f"{out} = attn.matmul {name}, {w[0]} : {tensor(shape)}, "
@@ -115,23 +133,34 @@ class Graph:
                 return None
             d = rng.choice(free)
             fn = rng.choice(["reduce_sum", "reduce_max", "reduce_mean"])
-            result = shape[:d] + (1,) + shape[d + 1:]
-            self.emit(f"{out} = attn.{fn} {name} dims [{d}] keep_dims : "
+            # Outside a step, sometimes without keep_dims (a rank less).
+            if not fixed and rank >= 2 and rng.random() < 0.3:
+                result = shape[:d] + shape[d + 1:]
+                keep = ""
+            else:
+                result = shape[:d] + (1,) + shape[d + 1:]
+                keep = " keep_dims"
+            self.emit(f"{out} = attn.{fn} {name} dims [{d}]{keep} : "
                       f"{tensor(shape)} -> {tensor(result)}", indent)
             return out, result
         if kind in ("layer_norm", "rms_norm"):
+            # epsilon 1: a row that is constant up to rounding (a softmax
+            # summed over its own dim) would otherwise have its rounding
+            # noise amplified by 1 / sqrt(epsilon) past any tolerance.
             if shape[-1] < 4:
                 return None
             g = self.arg((shape[-1],))
             if kind == "layer_norm":
                 b = self.arg((shape[-1],))
                 self.emit(f"{out} = attn.layer_norm {name}, {g[0]}, {b[0]} "
-                          f"eps 1.0e-5 : {tensor(shape)}, {tensor(g[1])}",
+                          f"eps 1.0 : {tensor(shape)}, {tensor(g[1])}",
                           indent)
             else:
-                self.emit(f"{out} = attn.rms_norm {name}, {g[0]} eps 1.0e-5 "
+                self.emit(f"{out} = attn.rms_norm {name}, {g[0]} eps 1.0 "
                           f": {tensor(shape)}, {tensor(g[1])}", indent)
             return out, shape
+        if kind in ("transpose", "reshape") and fixed and rank == 2:
+            return self.round_trip(kind, value, indent)
         if kind == "transpose":
             if len(free) < 2:
                 return None
@@ -180,10 +209,16 @@ class Graph:
             if not free:
                 return None
             d = rng.choice(free)
-            result = shape[:d] + (2 * shape[d],) + shape[d + 1:]
-            self.emit(f"{out} = attn.concat {name}, {name} dim {d} : "
-                      f"{tensor(shape)}, {tensor(shape)} -> {tensor(result)}",
-                      indent)
+            # The value twice, or the value and an outside operand (which
+            # lifting repeats over the steps).
+            extra = shape[d] if rng.random() < 0.5 else rng.choice([1, 4])
+            other = (name, shape) if extra == shape[d] and \
+                rng.random() < 0.5 else \
+                self.arg(shape[:d] + (extra,) + shape[d + 1:])
+            result = shape[:d] + (shape[d] + extra,) + shape[d + 1:]
+            self.emit(f"{out} = attn.concat {name}, {other[0]} dim {d} : "
+                      f"{tensor(shape)}, {tensor(other[1])} -> "
+                      f"{tensor(result)}", indent)
             return out, result
         if kind == "split":
             dims = [d for d in free if shape[d] % 2 == 0]
@@ -194,7 +229,65 @@ class Graph:
             self.emit(f"{out}:2 = attn.split {name} dim {d} : {tensor(shape)} "
                       f"-> {tensor(half)}, {tensor(half)}", indent)
             return f"{out}#{rng.randrange(2)}", half
+        if kind == "attention":
+            # value as the queries [..., Sq, D] against keys and values
+            # given as arguments; either attn.attention (sometimes causal)
+            # or the matmul-softmax-matmul chain that FormAttention fuses.
+            if fixed or rank < 2:
+                return None
+            keys = rng.choice([1, 7, shape[-2]])
+            e = rng.choice([3, 8, shape[-1]])
+            k = self.arg(shape[:-2] + (keys, shape[-1]))
+            v = self.arg(shape[:-2] + (keys, e))
+            result = shape[:-1] + (e,)
+            scale = 1.0 / shape[-1] ** 0.5
+            if rng.random() < 0.5:
+                causal = " causal offset 0" if keys >= shape[-2] and \
+                    rng.random() < 0.5 else ""
+                self.emit(f"{out} = attn.attention {name}, {k[0]}, {v[0]} "
+                          f"scale {scale:.6f}{causal} : {tensor(shape)}, "
+                          f"{tensor(k[1])}, {tensor(v[1])} -> "
+                          f"{tensor(result)}", indent)
+                return out, result
+            scores = shape[:-1] + (keys,)
+            sc, ss, sp = self.fresh(), self.fresh(), self.fresh()
+            self.emit(f"{sc} = attn.matmul {name}, {k[0]} transpose_rhs : "
+                      f"{tensor(shape)}, {tensor(k[1])} -> {tensor(scores)}",
+                      indent)
+            self.emit(f"{ss} = attn.scale {sc} by {scale:.6f} : "
+                      f"{tensor(scores)}", indent)
+            self.emit(f"{sp} = attn.softmax {ss} dim {rank - 1} : "
+                      f"{tensor(scores)}", indent)
+            self.emit(f"{out} = attn.matmul {sp}, {v[0]} : {tensor(scores)}, "
+                      f"{tensor(v[1])} -> {tensor(result)}", indent)
+            return out, result
         raise AssertionError(kind)
+
+    # In a step [B, C]: a transpose to [C, B] or a reshape to
+    # [B, 2, C / 2], an op on that (a softmax over the moved dim, or an
+    # elementwise op), and the way back, so the step keeps its layout.
+    def round_trip(self, kind, value, indent):
+        rng = self.rng
+        name, shape = value
+        if kind == "transpose":
+            moved, perm = (shape[1], shape[0]), " perm [1, 0]"
+            dim = 1
+        else:
+            if shape[1] % 2:
+                return None
+            moved, perm = (shape[0], 2, shape[1] // 2), ""
+            dim = 2
+        there, op, back = self.fresh(), self.fresh(), self.fresh()
+        self.emit(f"{there} = attn.{kind} {name}{perm} : {tensor(shape)} -> "
+                  f"{tensor(moved)}", indent)
+        if moved[dim] >= 4 and rng.random() < 0.5:
+            self.emit(f"{op} = attn.softmax {there} dim {dim} : "
+                      f"{tensor(moved)}", indent)
+        else:
+            self.emit(f"{op} = attn.tanh {there} : {tensor(moved)}", indent)
+        self.emit(f"{back} = attn.{kind} {op}{perm} : {tensor(moved)} -> "
+                  f"{tensor(shape)}", indent)
+        return back, shape
 
     def chain(self, value, pool, length, indent, fixed):
         for _ in range(length):
@@ -215,31 +308,63 @@ class Graph:
                   f"{tensor((value[1][0], hidden))}", indent)
         return out, (value[1][0], hidden)
 
+    # A scan over `seq` [T, B, C]: forwards or in reverse, over dim 0 or
+    # over dim 1 of the sequence transposed batch-first (its stacked
+    # results transposed back). Besides its state it may stack the step's
+    # own slice and an outside value. Returns the stacked state [T, B, H].
     def scan(self, seq, pool):
         rng = self.rng
         steps, batch = seq[1][0], seq[1][1]
-        hidden = rng.choice([1, 5, 8, 11])
+        hidden = rng.choice(self.sizes["hidden"])
         kind = rng.choice(["rnn", "linear", "stateless"])
+        reverse = " reverse" if rng.random() < 0.25 else ""
+        dim = 1 if rng.random() < 0.25 else 0
+        if dim == 1:
+            bf = self.fresh()
+            bshape = (batch, steps, seq[1][2])
+            self.emit(f"{bf} = attn.transpose {seq[0]} perm [1, 0, 2] : "
+                      f"{tensor(seq[1])} -> {tensor(bshape)}", 1)
+            seq = (bf, bshape)
         x, h = self.fresh(), self.fresh()
-        step = (x, seq[1][1:])
-        h0 = self.arg((batch, hidden))
-        stacked = (steps, batch, hidden)
+        step = (x, (batch, seq[1][2]))
+        state = (batch, hidden)
+        h0 = self.arg(state)
+
+        def stacked(shape):  # a step value's stacked type in the scan
+            return (steps,) + shape if dim == 0 else \
+                (shape[0], steps) + shape[1:]
+
+        yields = [None]  # the step's values stacked: the state first
+        if rng.random() < 0.3:
+            yields.append(step)
+        if rng.random() < 0.3:
+            yields.append(self.arg((batch, rng.choice([1, 4]))))
+        if kind == "rnn":
+            # Recurrent weights uniform in [-1, 1) have a spectral radius
+            # of about sqrt(H / 3): over tens of steps the recurrence is
+            # chaotic, and f32 rounding alone (the interpreter's own)
+            # departs from f64 by O(1). Scaled to a radius of 1/2, the
+            # recurrence contracts and rounding stays at 1e-7.
+            uw = self.arg((hidden, hidden))
+            scaled = self.fresh()
+            self.emit(f"{scaled} = attn.scale {uw[0]} by "
+                      f"{0.5 * (3.0 / hidden) ** 0.5:.6f} : {tensor(uw[1])}",
+                      1)
+            uw = (scaled, uw[1])
         results = self.fresh()
-        if kind == "stateless":
-            self.emit(f"{results} = attn.scan dim 0 ins({x} = {seq[0]} : "
-                      f"{tensor(seq[1])}) -> {tensor(stacked)} {{", 1)
-        else:
-            self.emit(f"{results}:2 = attn.scan dim 0 ins({x} = {seq[0]} : "
-                      f"{tensor(seq[1])}) carry({h} = {h0[0]} : "
-                      f"{tensor((batch, hidden))}) -> ({tensor(stacked)}, "
-                      f"{tensor((batch, hidden))}) {{", 1)
+        types = [tensor(stacked(v[1] if v else state)) for v in yields]
+        carry = "" if kind == "stateless" else \
+            f" carry({h} = {h0[0]} : {tensor(state)})"
+        if kind != "stateless":
+            types.append(tensor(state))
+        self.emit(f"{results}:{len(types)} = attn.scan{reverse} dim {dim} "
+                  f"ins({x} = {seq[0]} : {tensor(seq[1])}){carry} -> "
+                  f"({', '.join(types)}) {{", 1)
         inner = [step]
         fixed = {0}
         u = self.project(self.chain(step, inner, rng.randrange(4), 2, fixed),
                          hidden, 2)
-        state = (batch, hidden)
         if kind == "rnn":
-            uw = self.arg((hidden, hidden))
             hu, s, n = self.fresh(), self.fresh(), self.fresh()
             self.emit(f"{hu} = attn.matmul {h}, {uw[0]} : {tensor(state)}, "
                       f"{tensor(uw[1])} -> {tensor(state)}", 2)
@@ -257,22 +382,33 @@ class Graph:
                       f"{tensor(state)} -> {tensor(state)}", 2)
         else:
             n = u[0]
-        if kind == "stateless":
-            self.emit(f"attn.yield {n} : {tensor(state)}", 2)
-            self.emit("}", 1)
-            pool.append((results, stacked))
-            return results, stacked
-        self.emit(f"attn.yield {n}, {n} : {tensor(state)}, {tensor(state)}",
-                  2)
+        yielded = [(n, state)] + yields[1:]
+        if kind != "stateless":
+            yielded.append((n, state))
+        self.emit(f"attn.yield {', '.join(v[0] for v in yielded)} : "
+                  f"{', '.join(tensor(v[1]) for v in yielded)}", 2)
         self.emit("}", 1)
-        pool.append((f"{results}#1", state))
-        pool.append((f"{results}#0", stacked))
-        return f"{results}#0", stacked
+        if kind != "stateless":
+            pool.append((f"{results}#{len(types) - 1}", state))
+        first = None
+        for i, v in enumerate(yields):
+            shape = v[1] if v else state
+            value = (f"{results}#{i}", stacked(shape))
+            if dim == 1:
+                back = self.fresh()
+                self.emit(f"{back} = attn.transpose {value[0]} perm "
+                          f"[1, 0, 2] : {tensor(value[1])} -> "
+                          f"{tensor((steps,) + shape)}", 1)
+                value = (back, (steps,) + shape)
+            pool.append(value)
+            first = first or value
+        return first
 
     def build(self, name):
         rng = self.rng
-        shape = (rng.choice([2, 5, 9, 17]), rng.choice([1, 3, 4]),
-                 rng.choice([3, 6, 8, 12]))
+        sizes = self.sizes
+        shape = (rng.choice(sizes["steps"]), rng.choice(sizes["batch"]),
+                 rng.choice(sizes["channels"]))
         x = self.arg(shape)
         pool = [x]
         value = self.chain(x, pool, rng.randrange(1, 4), 1, set())
@@ -305,6 +441,7 @@ def main():
     parser.add_argument("--dtype", default="f32", choices=["f32", "f16",
                                                             "bf16"])
     parser.add_argument("--arch", default="sm_90a")
+    parser.add_argument("--large", action="store_true")
     args = parser.parse_args()
     global ELEMENT
     ELEMENT = args.dtype
@@ -314,7 +451,9 @@ def main():
         name = f"random{args.seed}_{i}"
         path = os.path.join(args.workdir, name + ".ir")
         with open(path, "w") as f:
-            f.write(Graph(random.Random(args.seed * 100003 + i)).build(name))
+            f.write(Graph(random.Random(args.seed * 100003 + i),
+                          SIZES["large" if args.large else "small"])
+                    .build(name))
         check = run(["attnc", path, "--emit=input"])
         if check.returncode != 0:
             sys.exit(f"FAIL (generator): {path} does not verify:\n"

@@ -58,11 +58,14 @@ attn.graph @loop_invariant(%xs: tensor<5x2x4xf32>, %h0: tensor<2x4xf32>, %k0: te
 // CHECK-NEXT: attn.scan dim 1 ins(%{{.*}} = %[[BACK]] : tensor<3x6x4xf32>)
 // CHECK-NOT: attn.matmul
 // CHECK: attn.yield
-// Must not fire: a step slice of lower rank than the result would
-// broadcast against the wrong dim if lifted, so it stays.
+// A step slice of lower rank than the result would broadcast against the
+// wrong dim if lifted as is: it is read as [T, 1, C], so the steps line up.
 // CHECK-LABEL: attn.graph @rank_mismatch
-// CHECK: attn.scan dim 0
-// CHECK-NEXT: attn.add
+// CHECK-SAME: (%[[AS:.+]]: tensor<3x4xf32>, %[[BS:.+]]: tensor<3x3x4xf32>
+// CHECK: %[[A1:.+]] = attn.reshape %[[AS]] : tensor<3x4xf32> -> tensor<3x1x4xf32>
+// CHECK-NEXT: %[[AB:.+]] = attn.add %[[A1]], %[[BS]] : tensor<3x1x4xf32>, tensor<3x3x4xf32> -> tensor<3x3x4xf32>
+// CHECK-NEXT: attn.scan dim 0 ins(%{{.+}} = %[[AB]] : tensor<3x3x4xf32>)
+// CHECK-NEXT: attn.mul
 attn.graph @batch_major(%xs: tensor<3x6x5xf32>, %h0: tensor<3x4xf32>, %w: tensor<5x4xf32>) -> tensor<3x4xf32> {
   %h = attn.scan dim 1 ins(%x = %xs : tensor<3x6x5xf32>) carry(%c = %h0 : tensor<3x4xf32>) -> tensor<3x4xf32> {
     %xw = attn.matmul %x, %w : tensor<3x5xf32>, tensor<5x4xf32> -> tensor<3x4xf32>

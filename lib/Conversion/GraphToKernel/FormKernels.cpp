@@ -539,13 +539,24 @@ static LogicalResult checkCompilable(graph::GraphOp graph) {
   });
   if (walk.wasInterrupted())
     return failure();
-  for (auto scan : topBlock(graph).getOps<graph::ScanOp>())
-    if (scan.getInits().empty())
+  for (auto scan : topBlock(graph).getOps<graph::ScanOp>()) {
+    if (!scan.getInits().empty())
+      continue;
+    // Name the first op left in the step (inside a fused cluster, its
+    // first op); with none left, the step only yields outside values.
+    Operation *left = &scan.getBody().front().front();
+    if (auto fused = dyn_cast<graph::FusedOp>(left))
+      left = &fused.getBody().front().front();
+    if (isa<graph::YieldOp>(left))
       return scan.emitOpError()
-             << "carries no state, and its step's '"
-             << scan.getBody().front().front().getName()
-             << "' has no whole-sequence form: attnc compiles scans that "
-                "carry a state";
+             << "carries no state, and its step yields a value from "
+                "outside it that has no repeated form: attnc compiles "
+                "scans that carry a state";
+    return scan.emitOpError()
+           << "carries no state, and its step's '" << left->getName()
+           << "' has no whole-sequence form: attnc compiles scans that "
+              "carry a state";
+  }
   return success();
 }
 

@@ -41,22 +41,24 @@ static OpFoldResult foldSplats(StringRef name, Attribute lhs, Attribute rhs,
       !isa<FloatType>(l.getElementType()) ||
       !isa<FloatType>(r.getElementType()))
     return {};
-  double a = l.getSplatValue<APFloat>().convertToDouble();
-  double b = r.getSplatValue<APFloat>().convertToDouble();
-  double value;
+  // In f32, as the kernels compute (f16 and bf16 values are exact in f32),
+  // then rounded to the element type.
+  bool lost = false;
+  auto inF32 = [&](APFloat value) {
+    value.convert(APFloat::IEEEsingle(), APFloat::rmNearestTiesToEven, &lost);
+    return value;
+  };
+  APFloat folded = inF32(l.getSplatValue<APFloat>());
+  APFloat rhsValue = inF32(r.getSplatValue<APFloat>());
+  const auto rounding = APFloat::rmNearestTiesToEven;
   if (name == "add")
-    value = a + b;
+    folded.add(rhsValue, rounding);
   else if (name == "sub")
-    value = a - b;
+    folded.subtract(rhsValue, rounding);
   else if (name == "mul")
-    value = a * b;
+    folded.multiply(rhsValue, rounding);
   else
     return {};
-  // For f32 operands the double result rounded to f32 is the f32 result:
-  // double has more than 2 x 24 + 2 significand bits, so rounding twice
-  // is the same as rounding once for + - *.
-  APFloat folded(static_cast<float>(value));
-  bool lost = false;
   folded.convert(floatType.getFloatSemantics(), APFloat::rmNearestTiesToEven,
                  &lost);
   return DenseElementsAttr::get(type, folded);

@@ -200,14 +200,17 @@ static Operation *liftOverSteps(Operation *op, ScanOp scan,
     return nullptr;
   int64_t resultRank =
       cast<RankedTensorType>(op->getResult(0).getType()).getRank();
+  bool norm = isa<LayerNormOp, RMSNormOp>(op);
   SmallVector<Value> operands;
-  for (Value operand : op->getOperands()) {
+  for (OpOperand &use : op->getOpOperands()) {
+    Value operand = use.get();
+    // A norm's gamma and beta (operands 1 and 2) are one row's size.
+    bool normParameter = norm && use.getOperandNumber() > 0;
     if (isOutside(operand, scan)) {
-      // A norm's gamma and beta stay one step's size. Other ops that name
-      // dims read an outside operand (a concat's constant part) repeated
-      // over the steps, as its step slices would be.
-      if (polymorphic || (isa<LayerNormOp, RMSNormOp>(op) &&
-                          operand != op->getOperand(0))) {
+      // Gamma and beta stay as they are. Other ops that name dims read an
+      // outside operand (a concat's constant part) repeated over the
+      // steps, as its step slices would be.
+      if (polymorphic || normParameter) {
         operands.push_back(operand);
         continue;
       }
@@ -220,15 +223,22 @@ static Operation *liftOverSteps(Operation *op, ScanOp scan,
     Value whole = stackedVersion(operand, scan, stacked);
     if (!whole)
       return nullptr;
+    // A norm's stepped gamma would be a different op.
+    if (normParameter)
+      return nullptr;
     // Under broadcasting, the new leading dim lines up across operands
-    // only if every stepped operand has the result's full rank; otherwise
-    // the steps would pair with some other dim. A norm's stepped gamma
-    // would be a different op.
-    if (polymorphic &&
-        cast<RankedTensorType>(operand.getType()).getRank() != resultRank)
-      return nullptr;
-    if (isa<LayerNormOp, RMSNormOp>(op) && operand != op->getOperand(0))
-      return nullptr;
+    // only if every stepped operand has the result's full rank: a stepped
+    // bias [C] of a step [B, C] is read as [T, 1, C], not [T, C].
+    auto type = cast<RankedTensorType>(operand.getType());
+    if (polymorphic && type.getRank() < resultRank) {
+      SmallVector<int64_t> shape{scan.getLength()};
+      shape.append(resultRank - type.getRank(), 1);
+      llvm::append_range(shape, type.getShape());
+      OpBuilder before(scan);
+      whole = ReshapeOp::create(
+          before, operand.getLoc(),
+          RankedTensorType::get(shape, type.getElementType()), whole);
+    }
     operands.push_back(whole);
   }
   OpBuilder builder(scan);

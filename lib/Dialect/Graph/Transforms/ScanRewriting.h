@@ -28,8 +28,8 @@ ScanOp appendStackedOutputs(ScanOp scan, mlir::ValueRange values);
 /// instead), stacked outputs nobody uses, and sequences the body no longer
 /// reads (one is always kept: it gives the scan its length). Outputs that
 /// are the step's own slices are the sequences themselves; a scan left
-/// with nothing else to compute is erased. Returns the new scan, `scan` itself when nothing
-/// changed, or null when the scan is gone.
+/// with nothing else to compute is erased. Returns the new scan, `scan`
+/// itself when nothing changed, or null when the scan is gone.
 ScanOp removeDeadScanParts(ScanOp scan);
 
 } // namespace attn::graph
