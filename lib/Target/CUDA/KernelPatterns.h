@@ -193,6 +193,27 @@ mlir::LogicalResult emitWarpgroupGemm(KernelEmission &k, graph::MatmulOp matmul,
                                       const WarpgroupGemmShape &shape,
                                       OutputIndexFn outputIndex);
 
+/// The shape of a GEMM on the SIMT path (EmitGemmSimt.cpp): block tile
+/// tm x tn, K tile tk, K depth, output rows (batch dims folded in) and
+/// columns; plainRows when A's rows are those of one row-major matrix (no
+/// batch dims, or all folded into the rows).
+struct SimtGemmShape {
+  int64_t tm, tn, tk, depth, totalRows, cols;
+  bool plainRows;
+};
+/// The index of operand element (row, col) of `operand` (its last two
+/// dims read transposed when `transposed`); `rowForBatch` is the output
+/// row whose batch dims a folded A shares.
+using OperandIndexFn = llvm::function_ref<Index(
+    mlir::Value operand, bool transposed, const std::string &row,
+    const std::string &col, const std::string &rowForBatch)>;
+/// The body of the SIMT GEMM, after the block's tileM and tileN are defined
+/// and `smem` (floats) is declared; ends with the fused epilogue.
+mlir::LogicalResult emitSimtGemm(KernelEmission &k, graph::MatmulOp matmul,
+                                 const SimtGemmShape &shape,
+                                 OperandIndexFn operandIndex,
+                                 OutputIndexFn outputIndex);
+
 /// Emits the epilogue of every result of `k` at `index`, with `producer`
 /// (an anchor's result, such as a matmul's product) read as the float
 /// expression `value` rounded to its type, and stores each result.

@@ -38,6 +38,12 @@ struct UnitSplit {
   int64_t rows, groups, units, perBlock;
 };
 
+/// The device function that packs two f32 values into a register of two
+/// 16-bit `type`s (attnc/device.h).
+inline std::string packHalves(mlir::Type type) {
+  return type.isBF16() ? "attnc_pack_bf16" : "attnc_pack_f16";
+}
+
 /// Writes one kernel.recurrence's body into its KernelEmission: run()
 /// after findUnitSplit and planResidentWeights.
 class RecurrenceEmitter {
