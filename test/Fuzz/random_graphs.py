@@ -3,7 +3,7 @@ one line, never crashes, and what it builds agrees with the interpreter.
 
 Usage: random_graphs.py WORKDIR [--count N] [--seed S] [--emulate K]
                         [--dtype f32|f16|bf16] [--arch sm_90a|sm_90|sm_80]
-                        [--large]
+                        [--large] [--f32-matmul M] [--recurrence-exchange E]
 
 Writes N graphs (attn dialect text) made of random chains of the ops a
 model uses: elementwise ops with broadcasting, matmul, softmax, the
@@ -442,6 +442,11 @@ def main():
                                                             "bf16"])
     parser.add_argument("--arch", default="sm_90a")
     parser.add_argument("--large", action="store_true")
+    # Passed to attnc and emu_differential.py as they are.
+    parser.add_argument("--f32-matmul", default="3xtf32",
+                        choices=["3xtf32", "tf32", "simt"])
+    parser.add_argument("--recurrence-exchange", default="tagged",
+                        choices=["tagged", "barrier"])
     args = parser.parse_args()
     global ELEMENT
     ELEMENT = args.dtype
@@ -458,7 +463,9 @@ def main():
         if check.returncode != 0:
             sys.exit(f"FAIL (generator): {path} does not verify:\n"
                      f"{check.stderr}")
-        out = run(["attnc", path, "--arch", args.arch, "-o",
+        out = run(["attnc", path, "--arch", args.arch,
+                   f"--f32-matmul={args.f32_matmul}",
+                   f"--recurrence-exchange={args.recurrence_exchange}", "-o",
                    os.path.join(args.workdir, name + ".cubin")])
         lines = out.stderr.strip().splitlines()
         if out.returncode == 0:
@@ -475,7 +482,9 @@ def main():
         here = os.path.dirname(os.path.abspath(__file__))
         diff = run([sys.executable,
                     os.path.join(here, "..", "Target", "emu_differential.py"),
-                    "--seeds", "1", "--arch", args.arch]
+                    "--seeds", "1", "--arch", args.arch,
+                    "--f32-matmul", args.f32_matmul,
+                    "--recurrence-exchange", args.recurrence_exchange]
                    + compiled[:args.emulate])
         sys.stdout.write(diff.stdout)
         if diff.returncode != 0:

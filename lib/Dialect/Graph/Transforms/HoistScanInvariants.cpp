@@ -7,8 +7,9 @@
 //  - an op whose operands all come from outside the scan moves out as is;
 //  - a batch-polymorphic op whose operands are outside values, step slices
 //    or already-lifted values is copied before the scan with the whole
-//    sequences in place of the slices: one op for all steps. The body then
-//    reads the lifted result through a new sequence operand;
+//    sequences in place of the slices (a stepped operand of lower rank
+//    reshaped so that its steps line up): one op for all steps. The body
+//    then reads the lifted result through a new sequence operand;
 //  - so is a row op (softmax, the reductions, the norms), with every named
 //    dim moved past the new leading steps dim, and the data movement that
 //    names dims (split, concat, slice, transpose, reshape) where it feeds
@@ -190,8 +191,8 @@ static void shiftNamedDims(Operation *lifted) {
 /// Copies `op` before `scan` over whole sequences: operands that are step
 /// slices (or lifted values) become their stacked versions in `stacked`.
 /// Returns null, creating nothing but possibly a transposed sequence or a
-/// repeated operand (dead, for the canonicalizer), when the copy would not
-/// mean "every step at once".
+/// repeated or reshaped operand (dead, for the canonicalizer), when the
+/// copy would not mean "every step at once".
 static Operation *liftOverSteps(Operation *op, ScanOp scan,
                                 DenseMap<Value, Value> &stacked,
                                 const DenseSet<Operation *> &namedDims) {
