@@ -213,3 +213,27 @@ attn.graph @row_ops_in_recurrence(%xs: tensor<5x4x3xf32>, %h0: tensor<4x6xf32>,
   }
   attn.return %h : tensor<4x6xf32>
 }
+
+// -----
+
+// A matmul behind a step's split: the split lifts, so the projection runs
+// as one matmul over all steps instead of one per step in the recurrence.
+// CHECK-LABEL: attn.graph @split_then_matmul
+// CHECK-SAME: (%[[XS:.+]]: tensor<5x2x6xf32>, %[[H0:.+]]: tensor<2x4xf32>, %[[W:.+]]: tensor<3x4xf32>)
+// CHECK: %[[P:.+]]:2 = attn.split %[[XS]] dim 2 : tensor<5x2x6xf32> -> tensor<5x2x3xf32>, tensor<5x2x3xf32>
+// CHECK: %[[XW:.+]] = attn.matmul %[[P]]#1, %[[W]] : tensor<5x2x3xf32>, tensor<3x4xf32> -> tensor<5x2x4xf32>
+// CHECK: attn.scan dim 0 ins(%{{.+}} = %[[XW]] : tensor<5x2x4xf32>)
+// CHECK-NOT: attn.split
+// CHECK: attn.yield
+attn.graph @split_then_matmul(%xs: tensor<5x2x6xf32>, %h0: tensor<2x4xf32>,
+                              %w: tensor<3x4xf32>) -> tensor<2x4xf32> {
+  %h = attn.scan dim 0 ins(%x = %xs : tensor<5x2x6xf32>)
+      carry(%c = %h0 : tensor<2x4xf32>) -> tensor<2x4xf32> {
+    %p:2 = attn.split %x dim 1 : tensor<2x6xf32> -> tensor<2x3xf32>, tensor<2x3xf32>
+    %xw = attn.matmul %p#1, %w : tensor<2x3xf32>, tensor<3x4xf32> -> tensor<2x4xf32>
+    %s = attn.add %xw, %c : tensor<2x4xf32>, tensor<2x4xf32> -> tensor<2x4xf32>
+    %t = attn.tanh %s : tensor<2x4xf32>
+    attn.yield %t : tensor<2x4xf32>
+  }
+  attn.return %h : tensor<2x4xf32>
+}

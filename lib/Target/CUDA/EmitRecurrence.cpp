@@ -579,8 +579,14 @@ LogicalResult attn::cuda::emitRecurrence(KernelEmission &k) {
   for (Operation &op : k.block())
     if (auto s = dyn_cast<graph::ScanOp>(op))
       scan = s;
+  // Attention and row ops (softmax, reductions, norms) of the state: a
+  // step has no pattern for them. Hoisting lifts the step-invariant ones
+  // out of the step, so those that get here read the state.
   WalkResult walk = scan.getBody().walk([&](Operation *op) {
-    if (op->getNumRegions() != 0 && !isa<graph::FusedOp, graph::ScanOp>(op)) {
+    bool regions =
+        op->getNumRegions() != 0 && !isa<graph::FusedOp, graph::ScanOp>(op);
+    if (regions ||
+        kernel::classifyGraphOp(op) == kernel::GraphOpRole::Row) {
       op->emitOpError("CUDA emission: this op cannot run inside a "
                       "recurrence kernel yet");
       return WalkResult::interrupt();

@@ -13,7 +13,8 @@
 //  - so is a row op (softmax, the reductions, the norms), with every named
 //    dim moved past the new leading steps dim, and the data movement that
 //    names dims (split, concat, slice, transpose, reshape) where it feeds
-//    one, or where the scan carries nothing (so that the scan dissolves).
+//    one or a matmul, or where the scan carries nothing (so that the scan
+//    dissolves).
 //    Elsewhere a recurrence reads data movement's results at no cost,
 //    where lifting would add a kernel and a pass over the sequence (the
 //    GRU's split of its projection).
@@ -133,26 +134,27 @@ static bool movesData(Operation *op) {
 static bool namesDims(Operation *op) { return isRowOp(op) || movesData(op); }
 
 /// The step-invariant ops of a scan's step worth lifting among those that
-/// name dims: the row ops, and the data movement feeding them (directly
-/// or through elementwise ops). Other data movement stays: lifting the
-/// GRU's split of its projection would add a kernel and a pass over the
-/// sequence for nothing. In a scan that carries nothing, every such op
-/// lifts, so that the scan dissolves.
+/// name dims: the row ops, and the data movement feeding them or a matmul
+/// (directly or through elementwise ops), which then runs as one GEMM over
+/// all steps. Other data movement stays: lifting the GRU's split of its
+/// projection would add a kernel and a pass over the sequence for
+/// nothing. In a scan that carries nothing, every such op lifts, so that
+/// the scan dissolves.
 static DenseSet<Operation *>
 namedDimsWorthLifting(ScanOp scan,
                       const analysis::StepInvariance &invariance) {
-  DenseSet<Operation *> feedsRowOp, worth;
+  DenseSet<Operation *> feedsWork, worth;
   Block &body = scan.getBody().front();
   for (Operation &op : llvm::reverse(body.without_terminator())) {
     if (invariance.isStateDependent(&op))
       continue;
-    if (isRowOp(&op) ||
+    if (isRowOp(&op) || isa<MatmulOp>(op) ||
         llvm::any_of(op.getUsers(), [&](Operation *user) {
-          return feedsRowOp.contains(user);
+          return feedsWork.contains(user);
         }))
-      feedsRowOp.insert(&op);
+      feedsWork.insert(&op);
     if (namesDims(&op) &&
-        (scan.getInits().empty() || feedsRowOp.contains(&op)))
+        (scan.getInits().empty() || feedsWork.contains(&op)))
       worth.insert(&op);
   }
   return worth;
