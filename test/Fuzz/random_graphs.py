@@ -8,8 +8,8 @@ Usage: random_graphs.py WORKDIR [--count N] [--seed S] [--emulate K]
 Writes N graphs (attn dialect text) made of random chains of the ops a
 model uses: elementwise ops with broadcasting, matmul, softmax, the
 reductions and norms, the ops that move data (transpose, reshape, slice,
-concat, split) and attention (the op, or the matmul-softmax-matmul chain
-the passes fuse), at top level and inside scans of three kinds (a
+concat, split), casts, causal masks, and attention (the op, or the
+matmul-softmax-matmul chain the passes fuse), at top level and inside scans of three kinds (a
 nonlinear recurrence, a gated linear recurrence, and a scan that carries
 nothing), forwards or in reverse, over time-major or batch-first
 sequences. Shapes are odd: small, or with --large big enough for the
@@ -84,7 +84,8 @@ class Graph:
         kind = rng.choice(["unary", "unary", "scale", "binary", "binary",
                            "matmul", "softmax", "reduce", "layer_norm",
                            "rms_norm", "transpose", "reshape", "slice",
-                           "concat", "split", "attention"])
+                           "concat", "split", "attention", "cast",
+                           "mask"])
         out = self.fresh()
         if kind == "unary":
             fn = rng.choice(["tanh", "sigmoid", "relu", "gelu", "silu", "neg"])
@@ -229,6 +230,37 @@ class Graph:
             self.emit(f"{out}:2 = attn.split {name} dim {d} : {tensor(shape)} "
                       f"-> {tensor(half)}, {tensor(half)}", indent)
             return f"{out}#{rng.randrange(2)}", half
+        if kind == "cast":
+            # A round trip through another float type: the kernels round
+            # where the interpreter does.
+            other = rng.choice([t for t in ("f32", "f16", "bf16")
+                                if t != ELEMENT])
+            narrow = tensor(shape).replace(f"x{ELEMENT}>", f"x{other}>")
+            there = self.fresh()
+            self.emit(f"{there} = attn.cast {name} : {tensor(shape)} to "
+                      f"{narrow}", indent)
+            self.emit(f"{out} = attn.cast {there} : {narrow} to "
+                      f"{tensor(shape)}", indent)
+            return out, shape
+        if kind == "mask":
+            # A causal mask over the last two dims, selecting a constant
+            # (zero, or a large negative value before a softmax).
+            if rank < 2 or fixed:
+                return None
+            mask, fill = self.fresh(), self.fresh()
+            square = f"tensor<{shape[-2]}x{shape[-1]}xi1>"
+            value = rng.choice(["0.0", "-1.0e+04"])
+            self.emit(f"{mask} = attn.causal_mask : {square}", indent)
+            self.emit(f"{fill} = attn.splat {value} : {tensor((1,))}", indent)
+            self.emit(f"{out} = attn.select {mask}, {name}, {fill} : {square}, "
+                      f"{tensor(shape)}, {tensor((1,))} -> {tensor(shape)}",
+                      indent)
+            if value != "0.0" and shape[-1] >= 4:
+                result = self.fresh()
+                self.emit(f"{result} = attn.softmax {out} dim {rank - 1} : "
+                          f"{tensor(shape)}", indent)
+                return result, shape
+            return out, shape
         if kind == "attention":
             # value as the queries [..., Sq, D] against keys and values
             # given as arguments; either attn.attention (sometimes causal)
