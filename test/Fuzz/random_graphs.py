@@ -265,7 +265,7 @@ class Graph:
             # value as the queries [..., Sq, D] against keys and values
             # given as arguments; either attn.attention (sometimes causal)
             # or the matmul-softmax-matmul chain that FormAttention fuses.
-            if fixed or rank < 2:
+            if rank < 2:
                 return None
             keys = rng.choice([1, 7, shape[-2]])
             e = rng.choice([3, 8, shape[-1]])

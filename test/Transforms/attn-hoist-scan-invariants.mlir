@@ -237,3 +237,25 @@ attn.graph @split_then_matmul(%xs: tensor<5x2x6xf32>, %h0: tensor<2x4xf32>,
   }
   attn.return %h : tensor<2x4xf32>
 }
+
+// -----
+
+// A step-invariant attention (no score modification) lifts like a matmul:
+// the steps become one more batch dim of the queries.
+// CHECK-LABEL: attn.graph @attention_in_step
+// CHECK-SAME: (%[[XS:.+]]: tensor<5x3x4xf32>, %[[H0:.+]]: tensor<3x4xf32>, %[[K:.+]]: tensor<6x4xf32>, %[[V:.+]]: tensor<6x4xf32>)
+// CHECK: %[[A:.+]] = attn.attention %[[XS]], %[[K]], %[[V]] scale 5.000000e-01 : tensor<5x3x4xf32>, tensor<6x4xf32>, tensor<6x4xf32> -> tensor<5x3x4xf32>
+// CHECK: attn.scan dim 0 ins(%{{.+}} = %[[A]] : tensor<5x3x4xf32>)
+// CHECK-NOT: attn.attention
+// CHECK: attn.yield
+attn.graph @attention_in_step(%xs: tensor<5x3x4xf32>, %h0: tensor<3x4xf32>,
+                              %k: tensor<6x4xf32>, %v: tensor<6x4xf32>) -> tensor<3x4xf32> {
+  %h = attn.scan dim 0 ins(%x = %xs : tensor<5x3x4xf32>)
+      carry(%c = %h0 : tensor<3x4xf32>) -> tensor<3x4xf32> {
+    %a = attn.attention %x, %k, %v scale 0.5 : tensor<3x4xf32>, tensor<6x4xf32>, tensor<6x4xf32> -> tensor<3x4xf32>
+    %s = attn.add %a, %c : tensor<3x4xf32>, tensor<3x4xf32> -> tensor<3x4xf32>
+    %t = attn.tanh %s : tensor<3x4xf32>
+    attn.yield %t : tensor<3x4xf32>
+  }
+  attn.return %h : tensor<3x4xf32>
+}

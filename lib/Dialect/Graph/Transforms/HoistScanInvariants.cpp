@@ -5,19 +5,20 @@
 // visited in order:
 //
 //  - an op whose operands all come from outside the scan moves out as is;
-//  - a batch-polymorphic op whose operands are outside values, step slices
-//    or already-lifted values is copied before the scan with the whole
-//    sequences in place of the slices (a stepped operand of lower rank
-//    reshaped so that its steps line up): one op for all steps. The body
-//    then reads the lifted result through a new sequence operand;
+//  - a batch-polymorphic op (or an attention without a score
+//    modification, whose leading dims are batch dims as a matmul's are)
+//    whose operands are outside values, step slices or already-lifted
+//    values is copied before the scan with the whole sequences in place of
+//    the slices (a stepped operand of lower rank reshaped so that its
+//    steps line up): one op for all steps. The body then reads the lifted
+//    result through a new sequence operand;
 //  - so is a row op (softmax, the reductions, the norms), with every named
 //    dim moved past the new leading steps dim, and the data movement that
 //    names dims (split, concat, slice, transpose, reshape) where it feeds
-//    one or a matmul, or where the scan carries nothing (so that the scan
-//    dissolves).
-//    Elsewhere a recurrence reads data movement's results at no cost,
-//    where lifting would add a kernel and a pass over the sequence (the
-//    GRU's split of its projection).
+//    one, a matmul or an attention, or where the scan carries nothing (so
+//    that the scan dissolves). Elsewhere a recurrence reads data
+//    movement's results at no cost, where lifting would add a kernel and a
+//    pass over the sequence (the GRU's split of its projection).
 //
 // Anything else stays, including every state-dependent op, and the chain
 // of lifting stops there. A stacked output whose steps yield a value from
@@ -116,6 +117,14 @@ static Value repeatOverSteps(Value value, ScanOp scan) {
   return repeated;
 }
 
+/// Whether `op` has a body (a scan's step, a fused cluster, an attention's
+/// score modification): such ops stay where they are. An attention
+/// without one lifts like a matmul, its leading dims being batch dims.
+static bool hasBody(Operation *op) {
+  return llvm::any_of(op->getRegions(),
+                      [](Region &region) { return !region.empty(); });
+}
+
 /// Row ops: they name the dims they reduce over (the norms, the last) and
 /// mean the same on operands with a new leading dim once each named dim
 /// is renumbered (and the norms once their gamma and beta stay as they
@@ -134,9 +143,9 @@ static bool movesData(Operation *op) {
 static bool namesDims(Operation *op) { return isRowOp(op) || movesData(op); }
 
 /// The step-invariant ops of a scan's step worth lifting among those that
-/// name dims: the row ops, and the data movement feeding them or a matmul
-/// (directly or through elementwise ops), which then runs as one GEMM over
-/// all steps. Other data movement stays: lifting the GRU's split of its
+/// name dims: the row ops, and the data movement feeding them, a matmul
+/// or an attention (directly or through elementwise ops), which then runs
+/// once over all steps. Other data movement stays: lifting the GRU's split of its
 /// projection would add a kernel and a pass over the sequence for
 /// nothing. In a scan that carries nothing, every such op lifts, so that
 /// the scan dissolves.
@@ -148,7 +157,7 @@ namedDimsWorthLifting(ScanOp scan,
   for (Operation &op : llvm::reverse(body.without_terminator())) {
     if (invariance.isStateDependent(&op))
       continue;
-    if (isRowOp(&op) || isa<MatmulOp>(op) ||
+    if (isRowOp(&op) || isa<MatmulOp, AttentionOp>(op) ||
         llvm::any_of(op.getUsers(), [&](Operation *user) {
           return feedsWork.contains(user);
         }))
@@ -198,8 +207,9 @@ static void shiftNamedDims(Operation *lifted) {
 static Operation *liftOverSteps(Operation *op, ScanOp scan,
                                 DenseMap<Value, Value> &stacked,
                                 const DenseSet<Operation *> &namedDims) {
-  bool polymorphic = op->hasTrait<BatchPolymorphic>();
-  if ((!polymorphic && !namedDims.contains(op)) || op->getNumRegions() != 0)
+  bool polymorphic =
+      op->hasTrait<BatchPolymorphic>() || isa<AttentionOp>(op);
+  if ((!polymorphic && !namedDims.contains(op)) || hasBody(op))
     return nullptr;
   int64_t resultRank =
       cast<RankedTensorType>(op->getResult(0).getType()).getRank();
@@ -292,7 +302,7 @@ static void hoistFrom(ScanOp scan) {
   SmallVector<Operation *> liftedOps;
   for (Operation &op :
        llvm::make_early_inc_range(scan.getBody().front().without_terminator())) {
-    if (invariance.isStateDependent(&op) || op.getNumRegions() != 0)
+    if (invariance.isStateDependent(&op) || hasBody(&op))
       continue;
     if (llvm::all_of(op.getOperands(),
                      [&](Value v) { return isOutside(v, scan); })) {
