@@ -86,8 +86,8 @@ ScanOp attn::graph::removeDeadScanParts(ScanOp scan) {
 
   // An output that is the step's own slice of a sequence is that sequence
   // (the output of the step reading slice t lands at t, in either
-  // direction): forward it.
-  // A carried argument (numbered after the sequences) is not one.
+  // direction): forward it. A carried argument (numbered after the
+  // sequences) is not a slice.
   for (unsigned i = 0; i < numStacked; ++i)
     if (auto arg = dyn_cast<BlockArgument>(yield.getOperand(i)))
       if (arg.getOwner() == &body && arg.getArgNumber() < numSequences &&
