@@ -33,3 +33,15 @@ attn.graph @stateless_scan(%xs: tensor<4x5x3xf32>, %h0: tensor<3xf32>) -> tensor
   }
   attn.return %r : tensor<4x3xf32>
 }
+
+// -----
+
+// A scan that carries nothing and only yields an outside mask: an i1
+// tensor that is not a splat has no repeated form, so the scan stays.
+attn.graph @outside_yield(%xs: tensor<4x3xf32>, %m: tensor<3xi1>) -> tensor<4x3xi1> {
+  // expected-error @+1 {{'attn.scan' op carries no state, and its step yields a value from outside it that has no repeated form}}
+  %r = attn.scan dim 0 ins(%x = %xs : tensor<4x3xf32>) -> tensor<4x3xi1> {
+    attn.yield %m : tensor<3xi1>
+  }
+  attn.return %r : tensor<4x3xi1>
+}
