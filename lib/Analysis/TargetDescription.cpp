@@ -86,6 +86,12 @@ static Error readKernelDefaults(const json::Object &entry, StringRef name,
                                " needs a positive integer \"kernels\"." + key);
     *slot = *value;
   }
+  // The recurrence kernel gives rows of a step to whole warps
+  // (RecurrenceRowOps.cpp) and sums dot products with full-warp shuffles.
+  if (out.recurrenceThreads % 32 != 0)
+    return createStringError("target '" + name + "' in targets/targets.json"
+                             " needs \"kernels\".recurrence_threads to be a "
+                             "multiple of 32");
   return Error::success();
 }
 

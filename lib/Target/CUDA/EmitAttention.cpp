@@ -74,12 +74,7 @@ LogicalResult attn::cuda::emitAttention(KernelEmission &k) {
          " * dot;");
   if (failed(applyScoreMod(k, op, batch, "s")))
     return failure();
-  w.line("const float mNew = fmaxf(m, s);");
-  // Equal maxima (both -inf before any finite score) need no rescaling,
-  // and exp(-inf - -inf) would be NaN.
-  w.line("const float correction = m == mNew ? 1.0f : expf(m - mNew);");
-  w.line("const float p = expf(s - mNew);");
-  w.line("l = l * correction + p;");
+  emitOnlineSoftmaxStep(w);
   w.line("for (int c = 0; c < " + num(width) + "; ++c) acc[c] = acc[c] * "
          "correction + p * " + at(op.getValue(), "j", "c") + ";");
   w.line("m = mNew;");

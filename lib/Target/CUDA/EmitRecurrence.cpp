@@ -9,7 +9,9 @@
 // inline by its readers (see materialized()). Carried state lives in two buffers that
 // swap each step. Any body the scalar emitter handles works, plus matmuls
 // (the recurrent h U) as explicit dot products, whose step-invariant
-// weights stay in shared memory for all steps (RecurrenceProduct.cpp).
+// weights stay in shared memory for all steps (RecurrenceProduct.cpp),
+// and row ops and attention of the state, a warp per row
+// (RecurrenceRowOps.cpp).
 //
 // When a step is one matmul whose columns reach the new state only
 // through elementwise ops and an even split of its columns (the LSTM's
@@ -29,20 +31,28 @@ using namespace attn;
 using namespace attn::cuda;
 
 /// Whether a scan body op gets its own phase (a scratch buffer written by
-/// the whole grid, then a grid barrier). Matmuls and nested scans always
-/// do, and so does whatever a matmul or a nested scan reads: recomputing
-/// those per use would multiply their work by the contraction length.
-/// Everything else (elementwise ops, data movement, fused bodies) is
-/// recomputed by each reader at the index it needs, which saves a barrier
-/// and a round trip through memory per op: the LSTM step becomes one
-/// matmul phase and one phase computing the gates and the new state.
+/// the whole grid, then a grid barrier). Matmuls, nested scans, row ops
+/// and attention always do: each of their elements reads a whole row or
+/// column. So does whatever a matmul or a nested scan reads, and the key
+/// and value of an attention: recomputing those per use would multiply
+/// their work by the contraction length (an attention reads its query
+/// once per row). Everything else (elementwise ops, data movement, fused
+/// bodies) is recomputed by each reader at the index it needs, which
+/// saves a barrier and a round trip through memory per op: the LSTM step
+/// becomes one matmul phase and one phase computing the gates and the new
+/// state.
 static bool materialized(Operation *op) {
-  if (isa<graph::MatmulOp, graph::ScanOp>(op))
+  if (isa<graph::MatmulOp, graph::ScanOp, graph::AttentionOp>(op) ||
+      kernel::classifyGraphOp(op) == kernel::GraphOpRole::Row)
     return true;
-  for (Operation *user : op->getUsers())
+  for (OpOperand &use : op->getUses()) {
+    Operation *user = use.getOwner();
+    auto attention = dyn_cast<graph::AttentionOp>(user);
     if (isa<graph::MatmulOp, graph::ScanOp>(user) ||
+        (attention && use.get() != attention.getQuery()) ||
         user->getBlock() != op->getBlock())
       return true;
+  }
   return false;
 }
 
@@ -506,6 +516,12 @@ LogicalResult RecurrenceEmitter::emitSteps(graph::ScanOp op, bool outermost) {
         w.line("__syncthreads();");
         continue;
       }
+    } else if (auto attention = dyn_cast<graph::AttentionOp>(nested)) {
+      if (failed(emitAttentionPhase(attention, scratch[attention.getResult()])))
+        return failure();
+    } else if (kernel::classifyGraphOp(&nested) == kernel::GraphOpRole::Row) {
+      if (failed(emitRowPhase(&nested, scratch[nested.getResult(0)])))
+        return failure();
     } else {
       for (Value result : nested.getResults())
         if (failed(phase(result, scratch[result], &nested)))
@@ -579,22 +595,6 @@ LogicalResult attn::cuda::emitRecurrence(KernelEmission &k) {
   for (Operation &op : k.block())
     if (auto s = dyn_cast<graph::ScanOp>(op))
       scan = s;
-  // Attention and row ops (softmax, reductions, norms) of the state: a
-  // step has no pattern for them. Hoisting lifts the step-invariant ones
-  // out of the step, so those that get here read the state.
-  WalkResult walk = scan.getBody().walk([&](Operation *op) {
-    bool regions =
-        op->getNumRegions() != 0 && !isa<graph::FusedOp, graph::ScanOp>(op);
-    if (regions ||
-        kernel::classifyGraphOp(op) == kernel::GraphOpRole::Row) {
-      op->emitOpError("CUDA emission: this op cannot run inside a "
-                      "recurrence kernel yet");
-      return WalkResult::interrupt();
-    }
-    return WalkResult::advance();
-  });
-  if (walk.wasInterrupted())
-    return failure();
   k.threads = k.scheduledThreads();
   k.blocks = k.scheduledBlocks();
   k.cooperative = true;

@@ -92,19 +92,19 @@ LogicalResult attn::cuda::storeEpilogue(KernelEmission &k, Value producer,
   return success();
 }
 
-LogicalResult attn::cuda::applyScoreMod(KernelEmission &k,
-                                        graph::AttentionOp op,
+LogicalResult attn::cuda::applyScoreMod(CodeWriter &w, graph::AttentionOp op,
                                         const Index &batch,
-                                        const std::string &score) {
+                                        const std::string &score,
+                                        const ScalarEmitter::Leaf &load) {
   if (op.getScoreMod().empty())
     return success();
   Block &body = op.getScoreMod().front();
   Value scores = body.getArgument(0);
-  ScalarEmitter scalar(k.out, [&](Value v, const Index &index)
-                                  -> std::optional<std::string> {
+  ScalarEmitter scalar(w, [&](Value v, const Index &index)
+                              -> std::optional<std::string> {
     if (v == scores)
       return score;
-    return k.loadInput(v, index);
+    return load(v, index);
   });
   Index scoreIndex = batch;
   scoreIndex.append({"i", "j"});
@@ -112,8 +112,27 @@ LogicalResult attn::cuda::applyScoreMod(KernelEmission &k,
       scalar.emit(body.getTerminator()->getOperand(0), scoreIndex);
   if (failed(modified))
     return failure();
-  k.out.line(score + " = " + *modified + ";");
+  w.line(score + " = " + *modified + ";");
   return success();
+}
+
+LogicalResult attn::cuda::applyScoreMod(KernelEmission &k,
+                                        graph::AttentionOp op,
+                                        const Index &batch,
+                                        const std::string &score) {
+  return applyScoreMod(k.out, op, batch, score,
+                       [&](Value v, const Index &index) {
+                         return k.loadInput(v, index);
+                       });
+}
+
+void attn::cuda::emitOnlineSoftmaxStep(CodeWriter &w) {
+  w.line("const float mNew = fmaxf(m, s);");
+  // Equal maxima (both -inf before any finite score) need no rescaling,
+  // and exp(-inf - -inf) would be NaN.
+  w.line("const float correction = m == mNew ? 1.0f : expf(m - mNew);");
+  w.line("const float p = expf(s - mNew);");
+  w.line("l = l * correction + p;");
 }
 
 LogicalResult attn::cuda::emitPointwise(KernelEmission &k) {

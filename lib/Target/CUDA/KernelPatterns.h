@@ -222,9 +222,22 @@ mlir::LogicalResult storeEpilogue(KernelEmission &k, mlir::Value producer,
                                   const Index &index);
 
 /// Applies `op`'s score modification (if any) to the float variable
-/// `score`, the score at (batch..., i, j), in place.
+/// `score`, the score at (batch..., i, j), in place, reading what the
+/// modification reads besides the score through `load` (the kernel's
+/// inputs in the first form).
+mlir::LogicalResult applyScoreMod(CodeWriter &w, graph::AttentionOp op,
+                                  const Index &batch, const std::string &score,
+                                  const ScalarEmitter::Leaf &load);
 mlir::LogicalResult applyScoreMod(KernelEmission &k, graph::AttentionOp op,
                                   const Index &batch, const std::string &score);
+
+/// One key of the scalar online softmax: with the running maximum `m`,
+/// sum `l` and the key's score `s` (float variables), declares the new
+/// maximum `mNew`, the factor `correction` that rescales what was summed
+/// so far and the key's weight `p`, and updates l. The caller then
+/// rescales its accumulator, adds p times the key's value row and sets
+/// m = mNew.
+void emitOnlineSoftmaxStep(CodeWriter &w);
 
 /// Stores `value` (a float expression) into result `r` at `index`.
 std::string storeResult(KernelEmission &k, unsigned r, const Index &index,

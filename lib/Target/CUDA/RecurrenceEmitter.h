@@ -5,7 +5,8 @@
 // weights stay in shared memory; RecurrenceRegisterWeights.cpp: the FMA
 // product's share of them in registers; RecurrenceOperands.cpp: what a
 // step fetches ahead of its gates; RecurrenceExchange.cpp: the state
-// between blocks without a barrier). Private to the CUDA target.
+// between blocks without a barrier; RecurrenceRowOps.cpp: row ops and
+// attention of the state). Private to the CUDA target.
 //
 //===----------------------------------------------------------------------===//
 
@@ -82,6 +83,13 @@ private:
   void openElementLoop(int64_t count);
   mlir::LogicalResult emitMatmul(graph::MatmulOp matmul,
                                  const std::string &target);
+  /// A row op of the step (softmax, a reduction, a norm) or an attention
+  /// of the step into `target`, each row by one warp
+  /// (RecurrenceRowOps.cpp).
+  mlir::LogicalResult emitRowPhase(mlir::Operation *rowOp,
+                                   const std::string &target);
+  mlir::LogicalResult emitAttentionPhase(graph::AttentionOp op,
+                                         const std::string &target);
   void barrier() { k.out.line("attnc_grid_sync(barrier, barrierEpoch);"); }
 
   /// A scan being stepped: its time variable and carry buffers.
