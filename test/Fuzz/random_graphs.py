@@ -3,16 +3,19 @@ one line, never crashes, and what it builds agrees with the interpreter.
 
 Usage: random_graphs.py WORKDIR [--count N] [--seed S] [--emulate K]
                         [--dtype f32|f16|bf16] [--arch sm_90a|sm_90|sm_80]
-                        [--large] [--f32-matmul M] [--recurrence-exchange E]
+                        [--large] [--recurrent] [--f32-matmul M]
+                        [--recurrence-exchange E]
 
 Writes N graphs (attn dialect text) made of random chains of the ops a
 model uses: elementwise ops with broadcasting, matmul, softmax, the
 reductions and norms, the ops that move data (transpose, reshape, slice,
 concat, split), casts, causal masks, and attention (the op, or the
-matmul-softmax-matmul chain the passes fuse), at top level and inside scans of three kinds (a
-nonlinear recurrence, a gated linear recurrence, and a scan that carries
+matmul-softmax-matmul chain the passes fuse), at top level and inside
+scans of three kinds (a nonlinear recurrence, a gated linear recurrence, and a scan that carries
 nothing), forwards or in reverse, over time-major or batch-first
-sequences. Shapes are odd: small, or with --large big enough for the
+sequences. An RNN's step may also put its new state through such ops
+(row ops and attention of the state, which the recurrence kernel
+computes); --recurrent makes every scan such an RNN. Shapes are odd: small, or with --large big enough for the
 kernels' multi-block paths. Each graph must parse and verify
 (anything else is a bug of this generator) and compile for sm_90a with
 `attnc`: exit 0, or exit 1 with exactly one `error:` line. The first K
@@ -53,8 +56,11 @@ SIZES = {
 
 
 class Graph:
-    def __init__(self, rng, sizes):
+    def __init__(self, rng, sizes, recurrent=False):
         self.sizes = sizes
+        # Every scan an RNN whose step computes a row op or an attention
+        # of its state (--recurrent).
+        self.recurrent = recurrent
         self.rng = rng
         self.args = []     # (name, shape)
         self.lines = []
@@ -76,16 +82,16 @@ class Graph:
     # when the op does not apply to that shape. `fixed` dims (the batch of
     # a step) are never moved, sliced or merged, and a step's values keep
     # their rank of 2, so that a matmul projects them onto the state.
-    def op(self, value, pool, indent, fixed):
+    def op(self, value, pool, indent, fixed, kinds=None):
         rng = self.rng
         name, shape = value
         rank = len(shape)
         free = [d for d in range(rank) if d not in fixed]
-        kind = rng.choice(["unary", "unary", "scale", "binary", "binary",
-                           "matmul", "softmax", "reduce", "layer_norm",
-                           "rms_norm", "transpose", "reshape", "slice",
-                           "concat", "split", "attention", "cast",
-                           "mask"])
+        kind = rng.choice(kinds or [
+            "unary", "unary", "scale", "binary", "binary", "matmul",
+            "softmax", "reduce", "layer_norm", "rms_norm", "transpose",
+            "reshape", "slice", "concat", "split", "attention", "cast",
+            "mask"])
         out = self.fresh()
         if kind == "unary":
             fn = rng.choice(["tanh", "sigmoid", "relu", "gelu", "silu", "neg"])
@@ -340,6 +346,34 @@ class Graph:
                   f"{tensor((value[1][0], hidden))}", indent)
         return out, (value[1][0], hidden)
 
+    # Ops of the state inside an RNN's step (row ops and attention among
+    # them, which then read the state and run in the recurrence kernel),
+    # brought back to the state's shape by a matmul if they changed it,
+    # then halved and squashed: tanh(x / 2) keeps the recurrence
+    # contracting, so f32 rounding stays far from the tolerance.
+    def state_ops(self, value, pool, hidden, fixed):
+        made = None
+        while not made:
+            made = self.op(value, pool, 2, fixed,
+                           ["softmax", "reduce", "layer_norm", "rms_norm",
+                            "attention", "attention"])
+        made = self.chain(made, pool + [value, made],
+                          self.rng.randrange(3), 2, fixed)
+        if made[1] != value[1]:
+            w = self.arg((made[1][-1], hidden))
+            scaled, projected = self.fresh(), self.fresh()
+            self.emit(f"{scaled} = attn.scale {w[0]} by "
+                      f"{(3.0 / made[1][-1]) ** 0.5:.6f} : {tensor(w[1])}", 2)
+            self.emit(f"{projected} = attn.matmul {made[0]}, {scaled} : "
+                      f"{tensor(made[1])}, {tensor(w[1])} -> "
+                      f"{tensor(value[1])}", 2)
+            made = (projected, value[1])
+        half, squashed = self.fresh(), self.fresh()
+        self.emit(f"{half} = attn.scale {made[0]} by 0.5 : "
+                  f"{tensor(value[1])}", 2)
+        self.emit(f"{squashed} = attn.tanh {half} : {tensor(value[1])}", 2)
+        return squashed
+
     # A scan over `seq` [T, B, C]: forwards or in reverse, over dim 0 or
     # over dim 1 of the sequence transposed batch-first (its stacked
     # results transposed back). Besides its state it may stack the step's
@@ -348,7 +382,8 @@ class Graph:
         rng = self.rng
         steps, batch = seq[1][0], seq[1][1]
         hidden = rng.choice(self.sizes["hidden"])
-        kind = rng.choice(["rnn", "linear", "stateless"])
+        kind = "rnn" if self.recurrent else \
+            rng.choice(["rnn", "linear", "stateless"])
         reverse = " reverse" if rng.random() < 0.25 else ""
         dim = 1 if rng.random() < 0.25 else 0
         if dim == 1:
@@ -403,6 +438,8 @@ class Graph:
             self.emit(f"{s} = attn.add {hu}, {u[0]} : {tensor(state)}, "
                       f"{tensor(state)} -> {tensor(state)}", 2)
             self.emit(f"{n} = attn.tanh {s} : {tensor(state)}", 2)
+            if self.recurrent or rng.random() < 0.5:
+                n = self.state_ops((n, state), inner, hidden, fixed)
         elif kind == "linear":
             g = self.project(self.chain(step, inner, rng.randrange(3), 2,
                                         fixed), hidden, 2)
@@ -474,6 +511,7 @@ def main():
                                                             "bf16"])
     parser.add_argument("--arch", default="sm_90a")
     parser.add_argument("--large", action="store_true")
+    parser.add_argument("--recurrent", action="store_true")
     # Passed to attnc and emu_differential.py as they are.
     parser.add_argument("--f32-matmul", default="3xtf32",
                         choices=["3xtf32", "tf32", "simt"])
@@ -489,7 +527,8 @@ def main():
         path = os.path.join(args.workdir, name + ".ir")
         with open(path, "w") as f:
             f.write(Graph(random.Random(args.seed * 100003 + i),
-                          SIZES["large" if args.large else "small"])
+                          SIZES["large" if args.large else "small"],
+                          args.recurrent)
                     .build(name))
         check = run(["attnc", path, "--emit=input"])
         if check.returncode != 0:
