@@ -3,7 +3,7 @@ one line, never crashes, and what it builds agrees with the interpreter.
 
 Usage: random_graphs.py WORKDIR [--count N] [--seed S] [--emulate K]
                         [--dtype f32|f16|bf16] [--arch sm_90a|sm_90|sm_80]
-                        [--large] [--recurrent] [--f32-matmul M]
+                        [--large] [--recurrent] [--nested] [--f32-matmul M]
                         [--recurrence-exchange E]
 
 Writes N graphs (attn dialect text) made of random chains of the ops a
@@ -15,7 +15,9 @@ scans of three kinds (a nonlinear recurrence, a gated linear recurrence, and a s
 nothing), forwards or in reverse, over time-major or batch-first
 sequences. An RNN's step may also put its new state through such ops
 (row ops and attention of the state, which the recurrence kernel
-computes); --recurrent makes every scan such an RNN. Shapes are odd: small, or with --large big enough for the
+computes); --recurrent makes every scan such an RNN. --nested adds a
+scan over documents whose step runs one of those scans over the
+document's steps (hoisting batches it over the documents). Shapes are odd: small, or with --large big enough for the
 kernels' multi-block paths. Each graph must parse and verify
 (anything else is a bug of this generator) and compile for sm_90a with
 `attnc`: exit 0, or exit 1 with exactly one `error:` line. The first K
@@ -56,8 +58,10 @@ SIZES = {
 
 
 class Graph:
-    def __init__(self, rng, sizes, recurrent=False):
+    def __init__(self, rng, sizes, recurrent=False, nested=False):
         self.sizes = sizes
+        # A scan whose step runs a recurrence of its own (--nested).
+        self.nested_scans = nested
         # Every scan an RNN whose step computes a row op or an attention
         # of its state (--recurrent).
         self.recurrent = recurrent
@@ -351,34 +355,34 @@ class Graph:
     # brought back to the state's shape by a matmul if they changed it,
     # then halved and squashed: tanh(x / 2) keeps the recurrence
     # contracting, so f32 rounding stays far from the tolerance.
-    def state_ops(self, value, pool, hidden, fixed):
+    def state_ops(self, value, pool, hidden, fixed, indent):
         made = None
         while not made:
-            made = self.op(value, pool, 2, fixed,
+            made = self.op(value, pool, indent, fixed,
                            ["softmax", "reduce", "layer_norm", "rms_norm",
                             "attention", "attention"])
         made = self.chain(made, pool + [value, made],
-                          self.rng.randrange(3), 2, fixed)
+                          self.rng.randrange(3), indent, fixed)
         if made[1] != value[1]:
             w = self.arg((made[1][-1], hidden))
             scaled, projected = self.fresh(), self.fresh()
             self.emit(f"{scaled} = attn.scale {w[0]} by "
-                      f"{(3.0 / made[1][-1]) ** 0.5:.6f} : {tensor(w[1])}", 2)
+                      f"{(3.0 / made[1][-1]) ** 0.5:.6f} : {tensor(w[1])}", indent)
             self.emit(f"{projected} = attn.matmul {made[0]}, {scaled} : "
                       f"{tensor(made[1])}, {tensor(w[1])} -> "
-                      f"{tensor(value[1])}", 2)
+                      f"{tensor(value[1])}", indent)
             made = (projected, value[1])
         half, squashed = self.fresh(), self.fresh()
         self.emit(f"{half} = attn.scale {made[0]} by 0.5 : "
-                  f"{tensor(value[1])}", 2)
-        self.emit(f"{squashed} = attn.tanh {half} : {tensor(value[1])}", 2)
+                  f"{tensor(value[1])}", indent)
+        self.emit(f"{squashed} = attn.tanh {half} : {tensor(value[1])}", indent)
         return squashed
 
     # A scan over `seq` [T, B, C]: forwards or in reverse, over dim 0 or
     # over dim 1 of the sequence transposed batch-first (its stacked
     # results transposed back). Besides its state it may stack the step's
     # own slice and an outside value. Returns the stacked state [T, B, H].
-    def scan(self, seq, pool):
+    def scan(self, seq, pool, indent=1):
         rng = self.rng
         steps, batch = seq[1][0], seq[1][1]
         hidden = rng.choice(self.sizes["hidden"])
@@ -390,7 +394,7 @@ class Graph:
             bf = self.fresh()
             bshape = (batch, steps, seq[1][2])
             self.emit(f"{bf} = attn.transpose {seq[0]} perm [1, 0, 2] : "
-                      f"{tensor(seq[1])} -> {tensor(bshape)}", 1)
+                      f"{tensor(seq[1])} -> {tensor(bshape)}", indent)
             seq = (bf, bshape)
         x, h = self.fresh(), self.fresh()
         step = (x, (batch, seq[1][2]))
@@ -416,7 +420,7 @@ class Graph:
             scaled = self.fresh()
             self.emit(f"{scaled} = attn.scale {uw[0]} by "
                       f"{0.5 * (3.0 / hidden) ** 0.5:.6f} : {tensor(uw[1])}",
-                      1)
+                      indent)
             uw = (scaled, uw[1])
         results = self.fresh()
         types = [tensor(stacked(v[1] if v else state)) for v in yields]
@@ -426,37 +430,39 @@ class Graph:
             types.append(tensor(state))
         self.emit(f"{results}:{len(types)} = attn.scan{reverse} dim {dim} "
                   f"ins({x} = {seq[0]} : {tensor(seq[1])}){carry} -> "
-                  f"({', '.join(types)}) {{", 1)
+                  f"({', '.join(types)}) {{", indent)
         inner = [step]
         fixed = {0}
-        u = self.project(self.chain(step, inner, rng.randrange(4), 2, fixed),
-                         hidden, 2)
+        u = self.project(self.chain(step, inner, rng.randrange(4), indent + 1,
+                                    fixed),
+                         hidden, indent + 1)
         if kind == "rnn":
             hu, s, n = self.fresh(), self.fresh(), self.fresh()
             self.emit(f"{hu} = attn.matmul {h}, {uw[0]} : {tensor(state)}, "
-                      f"{tensor(uw[1])} -> {tensor(state)}", 2)
+                      f"{tensor(uw[1])} -> {tensor(state)}", indent + 1)
             self.emit(f"{s} = attn.add {hu}, {u[0]} : {tensor(state)}, "
-                      f"{tensor(state)} -> {tensor(state)}", 2)
-            self.emit(f"{n} = attn.tanh {s} : {tensor(state)}", 2)
+                      f"{tensor(state)} -> {tensor(state)}", indent + 1)
+            self.emit(f"{n} = attn.tanh {s} : {tensor(state)}", indent + 1)
             if self.recurrent or rng.random() < 0.5:
-                n = self.state_ops((n, state), inner, hidden, fixed)
+                n = self.state_ops((n, state), inner, hidden, fixed,
+                                   indent + 1)
         elif kind == "linear":
-            g = self.project(self.chain(step, inner, rng.randrange(3), 2,
-                                        fixed), hidden, 2)
+            g = self.project(self.chain(step, inner, rng.randrange(3), indent + 1,
+                                        fixed), hidden, indent + 1)
             z, k, n = self.fresh(), self.fresh(), self.fresh()
-            self.emit(f"{z} = attn.sigmoid {g[0]} : {tensor(state)}", 2)
+            self.emit(f"{z} = attn.sigmoid {g[0]} : {tensor(state)}", indent + 1)
             self.emit(f"{k} = attn.mul {z}, {h} : {tensor(state)}, "
-                      f"{tensor(state)} -> {tensor(state)}", 2)
+                      f"{tensor(state)} -> {tensor(state)}", indent + 1)
             self.emit(f"{n} = attn.add {k}, {u[0]} : {tensor(state)}, "
-                      f"{tensor(state)} -> {tensor(state)}", 2)
+                      f"{tensor(state)} -> {tensor(state)}", indent + 1)
         else:
             n = u[0]
         yielded = [(n, state)] + yields[1:]
         if kind != "stateless":
             yielded.append((n, state))
         self.emit(f"attn.yield {', '.join(v[0] for v in yielded)} : "
-                  f"{', '.join(tensor(v[1]) for v in yielded)}", 2)
-        self.emit("}", 1)
+                  f"{', '.join(tensor(v[1]) for v in yielded)}", indent + 1)
+        self.emit("}", indent)
         if kind != "stateless":
             pool.append((f"{results}#{len(types) - 1}", state))
         first = None
@@ -467,11 +473,71 @@ class Graph:
                 back = self.fresh()
                 self.emit(f"{back} = attn.transpose {value[0]} perm "
                           f"[1, 0, 2] : {tensor(value[1])} -> "
-                          f"{tensor((steps,) + shape)}", 1)
+                          f"{tensor((steps,) + shape)}", indent)
                 value = (back, (steps,) + shape)
             pool.append(value)
             first = first or value
         return first
+
+    # A scan over documents [D, T, B, C] whose step runs a scan of any
+    # kind over the document's T steps, from an outside initial state, and
+    # takes its last state (the final carry, or the last stacked step). The
+    # outer scan carries nothing, or is an RNN over the documents reading
+    # those states; either way the inner scan does not depend on it, and
+    # hoisting batches it over the documents. Returns the outer scan's
+    # stacked states [D, B, H].
+    def nested(self, pool):
+        rng = self.rng
+        sizes = self.sizes
+        shape = (rng.choice([2, 3]), rng.choice(sizes["steps"]),
+                 rng.choice(sizes["batch"]), rng.choice(sizes["channels"]))
+        docs = self.arg(shape)
+        hidden = rng.choice(sizes["hidden"])
+        state = (shape[2], hidden)
+        kind = "rnn" if self.recurrent or rng.random() < 0.5 else "stateless"
+        d, g, results = self.fresh(), self.fresh(), self.fresh()
+        types = [tensor((shape[0],) + state)]
+        carry = ""
+        if kind == "rnn":
+            g0 = self.arg(state)
+            carry = f" carry({g} = {g0[0]} : {tensor(state)})"
+            types.append(tensor(state))
+        self.emit(f"{results}:{len(types)} = attn.scan dim 0 ins({d} = "
+                  f"{docs[0]} : {tensor(shape)}){carry} -> "
+                  f"({', '.join(types)}) {{", 1)
+        inner = []
+        stacked = self.scan((d, shape[1:]), inner, indent=2)
+        if len(inner[0][1]) == 2 and rng.random() < 0.5:
+            last = inner[0]
+        else:
+            piece, last = self.fresh(), self.fresh()
+            rows = stacked[1][1:]
+            self.emit(f"{piece} = attn.slice {stacked[0]} offsets "
+                      f"[{stacked[1][0] - 1}, 0, 0] : {tensor(stacked[1])} "
+                      f"-> {tensor((1,) + rows)}", 2)
+            self.emit(f"{last} = attn.reshape {piece} : "
+                      f"{tensor((1,) + rows)} -> {tensor(rows)}", 2)
+            last = (last, rows)
+        n = self.project(last, hidden, 2)[0]
+        if kind == "rnn":
+            uw = self.arg((hidden, hidden))
+            scaled, gu, s, t = (self.fresh() for _ in range(4))
+            self.emit(f"{scaled} = attn.scale {uw[0]} by "
+                      f"{0.5 * (3.0 / hidden) ** 0.5:.6f} : "
+                      f"{tensor(uw[1])}", 2)
+            self.emit(f"{gu} = attn.matmul {g}, {scaled} : {tensor(state)}, "
+                      f"{tensor(uw[1])} -> {tensor(state)}", 2)
+            self.emit(f"{s} = attn.add {gu}, {n} : {tensor(state)}, "
+                      f"{tensor(state)} -> {tensor(state)}", 2)
+            self.emit(f"{t} = attn.tanh {s} : {tensor(state)}", 2)
+            n = t
+        yielded = [n, n] if kind == "rnn" else [n]
+        self.emit(f"attn.yield {', '.join(yielded)} : "
+                  f"{', '.join(tensor(state) for _ in yielded)}", 2)
+        self.emit("}", 1)
+        value = (f"{results}#0", (shape[0],) + state)
+        pool.append(value)
+        return value
 
     def build(self, name):
         rng = self.rng
@@ -486,6 +552,8 @@ class Graph:
         for _ in range(rng.randrange(1, 3)):
             value = self.scan(rng.choice(seqs), pool)
             seqs.append(value)
+        if self.nested_scans:
+            value = self.nested(pool)
         value = self.chain(value, pool, rng.randrange(3), 1, set())
         returned = [value] + rng.sample(pool, min(len(pool), rng.randrange(2)))
         self.emit(f"attn.return {', '.join(v[0] for v in returned)} : "
@@ -501,6 +569,14 @@ def run(cmd):
     return subprocess.run(cmd, capture_output=True, text=True)
 
 
+# Whether the optimised graph still has a scan in a scan's step: the
+# printer indents a graph's ops by four spaces and a step's by two more.
+def scan_in_scan(path):
+    graph = run(["attnc", path, "--emit=graph"]).stdout
+    return any(line.startswith("      ") and "attn.scan" in line
+               for line in graph.splitlines())
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("workdir")
@@ -512,6 +588,7 @@ def main():
     parser.add_argument("--arch", default="sm_90a")
     parser.add_argument("--large", action="store_true")
     parser.add_argument("--recurrent", action="store_true")
+    parser.add_argument("--nested", action="store_true")
     # Passed to attnc and emu_differential.py as they are.
     parser.add_argument("--f32-matmul", default="3xtf32",
                         choices=["3xtf32", "tf32", "simt"])
@@ -521,14 +598,14 @@ def main():
     global ELEMENT
     ELEMENT = args.dtype
     os.makedirs(args.workdir, exist_ok=True)
-    compiled, refused = [], 0
+    compiled, refused, still_nested = [], 0, 0
     for i in range(args.count):
         name = f"random{args.seed}_{i}"
         path = os.path.join(args.workdir, name + ".ir")
         with open(path, "w") as f:
             f.write(Graph(random.Random(args.seed * 100003 + i),
                           SIZES["large" if args.large else "small"],
-                          args.recurrent)
+                          args.recurrent, args.nested)
                     .build(name))
         check = run(["attnc", path, "--emit=input"])
         if check.returncode != 0:
@@ -541,6 +618,8 @@ def main():
         lines = out.stderr.strip().splitlines()
         if out.returncode == 0:
             compiled.append(path)
+            if args.nested and scan_in_scan(path):
+                still_nested += 1
         elif out.returncode == 1 and len(lines) == 1 and "error:" in lines[0]:
             refused += 1
             print(f"refused: {lines[0]}")
@@ -549,6 +628,8 @@ def main():
                      + "\n".join(lines[:8]))
     print(f"{args.count} random graphs: {len(compiled)} compiled, "
           f"{refused} refused in one line")
+    if args.nested:
+        print(f"{still_nested} with a scan left inside a scan")
     if args.emulate and compiled:
         here = os.path.dirname(os.path.abspath(__file__))
         diff = run([sys.executable,

@@ -259,3 +259,74 @@ attn.graph @attention_in_step(%xs: tensor<5x3x4xf32>, %h0: tensor<3x4xf32>,
   }
   attn.return %h : tensor<3x4xf32>
 }
+
+// -----
+
+// A scan that carries nothing, its step a recurrence from an outside
+// initial state: the inner scan becomes one scan over the outer steps'
+// batch of states, walking dim 1, its initial state repeated over the
+// batch; the outer scan dissolves, its outputs the new scan's.
+// CHECK-LABEL: attn.graph @batched_recurrence
+// CHECK-SAME: (%[[XS:.+]]: tensor<4x5x3xf32>, %[[H0:.+]]: tensor<3xf32>)
+// CHECK: %[[ONES:.+]] = attn.splat 1.000000e+00 : tensor<4x3xf32>
+// CHECK: %[[INIT:.+]] = attn.mul %[[H0]], %[[ONES]] : tensor<3xf32>, tensor<4x3xf32> -> tensor<4x3xf32>
+// CHECK: %[[R:.+]]:2 = attn.scan dim 1 ins(%[[Y:.+]] = %[[XS]] : tensor<4x5x3xf32>) carry(%[[C:.+]] = %[[INIT]] : tensor<4x3xf32>) -> (tensor<4x5x3xf32>, tensor<4x3xf32>) {
+// CHECK: %[[T:.+]] = attn.tanh %[[C]] : tensor<4x3xf32>
+// CHECK: %[[N:.+]] = attn.add %[[T]], %[[Y]] : tensor<4x3xf32>, tensor<4x3xf32> -> tensor<4x3xf32>
+// CHECK: attn.yield %[[N]], %[[N]]
+// CHECK-NOT: attn.scan
+// CHECK: attn.return %[[R]]#0, %[[R]]#1
+attn.graph @batched_recurrence(%xs: tensor<4x5x3xf32>, %h0: tensor<3xf32>) -> (tensor<4x5x3xf32>, tensor<4x3xf32>) {
+  %ys, %r = attn.scan dim 0 ins(%x = %xs : tensor<4x5x3xf32>) -> (tensor<4x5x3xf32>, tensor<4x3xf32>) {
+    %zs, %h = attn.scan dim 0 ins(%y = %x : tensor<5x3xf32>) carry(%c = %h0 : tensor<3xf32>) -> (tensor<5x3xf32>, tensor<3xf32>) {
+      %t = attn.tanh %c : tensor<3xf32>
+      %n = attn.add %t, %y : tensor<3xf32>, tensor<3xf32> -> tensor<3xf32>
+      attn.yield %n, %n : tensor<3xf32>, tensor<3xf32>
+    }
+    attn.yield %zs, %h : tensor<5x3xf32>, tensor<3xf32>
+  }
+  attn.return %ys, %r : tensor<4x5x3xf32>, tensor<4x3xf32>
+}
+
+// -----
+
+// In a recurrence, a step's recurrence that does not read the outer
+// state (a word-level RNN under a sentence-level one) is batched over all
+// outer steps before it; the outer recurrence reads its final states.
+// CHECK-LABEL: attn.graph @hierarchical
+// CHECK: %[[WORDS:.+]] = attn.scan dim 1 ins(%{{.+}} : tensor<4x5x3xf32>) carry(%{{.+}} : tensor<4x3xf32>) -> tensor<4x3xf32>
+// CHECK: attn.scan dim 0 ins(%{{.+}} = %[[WORDS]] : tensor<4x3xf32>) carry(%{{.+}} : tensor<3xf32>) -> tensor<3xf32> {
+// CHECK-NOT: attn.scan
+// CHECK: attn.return
+attn.graph @hierarchical(%xs: tensor<4x5x3xf32>, %h0: tensor<3xf32>, %g0: tensor<3xf32>) -> tensor<3xf32> {
+  %g = attn.scan dim 0 ins(%x = %xs : tensor<4x5x3xf32>) carry(%a = %g0 : tensor<3xf32>) -> tensor<3xf32> {
+    %h = attn.scan dim 0 ins(%y = %x : tensor<5x3xf32>) carry(%c = %h0 : tensor<3xf32>) -> tensor<3xf32> {
+      %t = attn.tanh %c : tensor<3xf32>
+      %n = attn.add %t, %y : tensor<3xf32>, tensor<3xf32> -> tensor<3xf32>
+      attn.yield %n : tensor<3xf32>
+    }
+    %s = attn.add %h, %a : tensor<3xf32>, tensor<3xf32> -> tensor<3xf32>
+    %u = attn.tanh %s : tensor<3xf32>
+    attn.yield %u : tensor<3xf32>
+  }
+  attn.return %g : tensor<3xf32>
+}
+
+// -----
+
+// Must not fire: the inner recurrence starts from the outer state, so it
+// depends on the previous outer step and stays nested.
+// CHECK-LABEL: attn.graph @reads_outer_state
+// CHECK: attn.scan dim 0 ins(%{{.+}} : tensor<4x5x3xf32>) carry(%{{.+}} : tensor<3xf32>)
+// CHECK-NEXT: attn.scan dim 0 ins(%{{.+}} : tensor<5x3xf32>) carry(%{{.+}} : tensor<3xf32>)
+attn.graph @reads_outer_state(%xs: tensor<4x5x3xf32>, %g0: tensor<3xf32>) -> tensor<3xf32> {
+  %g = attn.scan dim 0 ins(%x = %xs : tensor<4x5x3xf32>) carry(%a = %g0 : tensor<3xf32>) -> tensor<3xf32> {
+    %h = attn.scan dim 0 ins(%y = %x : tensor<5x3xf32>) carry(%c = %a : tensor<3xf32>) -> tensor<3xf32> {
+      %t = attn.tanh %c : tensor<3xf32>
+      %n = attn.add %t, %y : tensor<3xf32>, tensor<3xf32> -> tensor<3xf32>
+      attn.yield %n : tensor<3xf32>
+    }
+    attn.yield %h : tensor<3xf32>
+  }
+  attn.return %g : tensor<3xf32>
+}

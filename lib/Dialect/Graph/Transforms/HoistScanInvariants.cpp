@@ -15,10 +15,15 @@
 //  - so is a row op (softmax, the reductions, the norms), with every named
 //    dim moved past the new leading steps dim, and the data movement that
 //    names dims (split, concat, slice, transpose, reshape) where it feeds
-//    one, a matmul or an attention, or where the scan carries nothing (so
+//    one, a matmul, an attention or a scan, or where the scan carries nothing (so
 //    that the scan dissolves). Elsewhere a recurrence reads data
 //    movement's results at no cost, where lifting would add a kernel and a
-//    pass over the sequence (the GRU's split of its projection).
+//    pass over the sequence (the GRU's split of its projection);
+//  - so is a scan in the step that does not depend on the state (a
+//    recurrence run afresh at every step, an RNN encoding each of a batch
+//    of sequences, say): one scan, one dim further in, whose state is the
+//    batch of all steps' states (StepBatching.cpp). Without it, a scan
+//    that carries nothing and holds a recurrence would not compile.
 //
 // Anything else stays, including every state-dependent op, and the chain
 // of lifting stops there. A stacked output whose steps yield a value from
@@ -32,12 +37,11 @@
 #include "attn/Dialect/Graph/Transforms/Passes.h"
 
 #include "ScanRewriting.h"
+#include "StepBatching.h"
 #include "attn/Analysis/StepInvariance.h"
 #include "attn/Dialect/Graph/IR/GraphOps.h"
 
 #include "mlir/IR/Builders.h"
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/Verifier.h"
 
 namespace attn::graph {
 #define GEN_PASS_DEF_HOISTSCANINVARIANTS
@@ -51,14 +55,6 @@ using namespace attn::graph;
 /// Whether `value` is defined outside `scan`.
 static bool isOutside(Value value, ScanOp scan) {
   return !scan->isAncestor(value.getParentBlock()->getParentOp());
-}
-
-/// `type` with `extent` prepended.
-static RankedTensorType withLeadingDim(Type type, int64_t extent) {
-  auto tensor = cast<RankedTensorType>(type);
-  SmallVector<int64_t> shape{extent};
-  llvm::append_range(shape, tensor.getShape());
-  return RankedTensorType::get(shape, tensor.getElementType());
 }
 
 /// `value` with dim `from` moved to position `to` (the other dims keep
@@ -100,51 +96,25 @@ static Value stackedVersion(Value inBody, ScanOp scan,
 }
 
 /// `value`, defined outside `scan`, repeated at every step along a new
-/// leading dim (steps first, like a lifted value). A splat becomes a
-/// larger splat, a float tensor its product with ones (exact, even for -0,
-/// NaN and infinities). Null for anything else.
+/// leading dim (steps first, like a lifted value), or null.
 static Value repeatOverSteps(Value value, ScanOp scan) {
-  auto steps = withLeadingDim(value.getType(), scan.getLength());
   OpBuilder builder(scan);
-  Location loc = value.getLoc();
-  Value repeated;
-  if (auto splat = value.getDefiningOp<SplatOp>())
-    repeated = SplatOp::create(builder, loc, steps, splat.getValueAttr());
-  else if (isa<FloatType>(steps.getElementType()))
-    repeated = MulOp::create(
-        builder, loc, steps, value,
-        SplatOp::create(builder, loc, steps, builder.getF64FloatAttr(1.0)));
-  return repeated;
+  return repeatOver(builder, value, scan.getLength());
 }
 
 /// Whether `op` has a body (a scan's step, a fused cluster, an attention's
-/// score modification): such ops stay where they are. An attention
-/// without one lifts like a matmul, its leading dims being batch dims.
+/// score modification): such ops stay where they are, except a scan,
+/// which lifts as a scan over a batch of states.
 static bool hasBody(Operation *op) {
   return llvm::any_of(op->getRegions(),
                       [](Region &region) { return !region.empty(); });
 }
 
-/// Row ops: they name the dims they reduce over (the norms, the last) and
-/// mean the same on operands with a new leading dim once each named dim
-/// is renumbered (and the norms once their gamma and beta stay as they
-/// are). A recurrence kernel computes none of them inside its steps.
-static bool isRowOp(Operation *op) {
-  return isa<SoftmaxOp, ReduceSumOp, ReduceMaxOp, ReduceMeanOp, LayerNormOp,
-             RMSNormOp>(op);
-}
-
-/// Data movement that names dims: lifted like the row ops where it feeds
-/// one; a recurrence kernel reads its results at no cost.
-static bool movesData(Operation *op) {
-  return isa<SplitOp, ConcatOp, SliceOp, TransposeOp, ReshapeOp>(op);
-}
-
 static bool namesDims(Operation *op) { return isRowOp(op) || movesData(op); }
 
 /// The step-invariant ops of a scan's step worth lifting among those that
-/// name dims: the row ops, and the data movement feeding them, a matmul
-/// or an attention (directly or through elementwise ops), which then runs
+/// name dims: the row ops, and the data movement feeding them, a matmul,
+/// an attention or a scan (directly or through elementwise ops), which then runs
 /// once over all steps. Other data movement stays: lifting the GRU's split of its
 /// projection would add a kernel and a pass over the sequence for
 /// nothing. In a scan that carries nothing, every such op lifts, so that
@@ -157,7 +127,7 @@ namedDimsWorthLifting(ScanOp scan,
   for (Operation &op : llvm::reverse(body.without_terminator())) {
     if (invariance.isStateDependent(&op))
       continue;
-    if (isRowOp(&op) || isa<MatmulOp, AttentionOp>(op) ||
+    if (isRowOp(&op) || isa<MatmulOp, AttentionOp, ScanOp>(op) ||
         llvm::any_of(op.getUsers(), [&](Operation *user) {
           return feedsWork.contains(user);
         }))
@@ -169,107 +139,27 @@ namedDimsWorthLifting(ScanOp scan,
   return worth;
 }
 
-/// Renumbers the dims `lifted` (a copy of a namesDims op) names, for
-/// operands that gained a leading steps dim.
-static void shiftNamedDims(Operation *lifted) {
-  Builder builder(lifted->getContext());
-  auto shifted = [](ArrayRef<int64_t> dims, int64_t lead, int64_t by) {
-    SmallVector<int64_t> result{lead};
-    for (int64_t d : dims)
-      result.push_back(d + by);
-    return result;
-  };
-  if (auto dim = lifted->getAttrOfType<IntegerAttr>("dim"))
-    lifted->setAttr("dim", builder.getI64IntegerAttr(dim.getInt() + 1));
-  if (auto dims = lifted->getAttrOfType<DenseI64ArrayAttr>("dims")) {
-    SmallVector<int64_t> moved;
-    for (int64_t d : dims.asArrayRef())
-      moved.push_back(d + 1);
-    lifted->setAttr("dims", builder.getDenseI64ArrayAttr(moved));
-  }
-  // A transpose keeps the steps first; a slice takes every step.
-  if (auto perm = lifted->getAttrOfType<DenseI64ArrayAttr>("perm"))
-    lifted->setAttr("perm", builder.getDenseI64ArrayAttr(
-                                shifted(perm.asArrayRef(), 0, 1)));
-  if (auto offsets = lifted->getAttrOfType<DenseI64ArrayAttr>("offsets"))
-    lifted->setAttr("offsets", builder.getDenseI64ArrayAttr(
-                                   shifted(offsets.asArrayRef(), 0, 0)));
-  if (auto strides = lifted->getAttrOfType<DenseI64ArrayAttr>("strides"))
-    lifted->setAttr("strides", builder.getDenseI64ArrayAttr(
-                                   shifted(strides.asArrayRef(), 1, 0)));
-}
-
-/// Copies `op` before `scan` over whole sequences: operands that are step
-/// slices (or lifted values) become their stacked versions in `stacked`.
-/// Returns null, creating nothing but possibly a transposed sequence or a
-/// repeated or reshaped operand (dead, for the canonicalizer), when the
-/// copy would not mean "every step at once".
+/// Copies `op` before `scan` over whole sequences (StepBatching.h):
+/// operands that are step slices (or lifted values) become their stacked
+/// versions in `stacked`, outside values are read as they are. Returns
+/// null, creating nothing but possibly a transposed sequence or a repeated
+/// or reshaped operand (dead, for the canonicalizer), when the copy would
+/// not mean "every step at once".
 static Operation *liftOverSteps(Operation *op, ScanOp scan,
                                 DenseMap<Value, Value> &stacked,
                                 const DenseSet<Operation *> &namedDims) {
-  bool polymorphic =
-      op->hasTrait<BatchPolymorphic>() || isa<AttentionOp>(op);
-  if ((!polymorphic && !namedDims.contains(op)) || hasBody(op))
+  if (!isBatchPolymorphic(op) && !namedDims.contains(op) && !isa<ScanOp>(op))
     return nullptr;
-  int64_t resultRank =
-      cast<RankedTensorType>(op->getResult(0).getType()).getRank();
-  bool norm = isa<LayerNormOp, RMSNormOp>(op);
-  SmallVector<Value> operands;
-  for (OpOperand &use : op->getOpOperands()) {
-    Value operand = use.get();
-    // A norm's gamma and beta (operands 1 and 2) are one row's size.
-    bool normParameter = norm && use.getOperandNumber() > 0;
-    if (isOutside(operand, scan)) {
-      // Gamma and beta stay as they are. Other ops that name dims read an
-      // outside operand (a concat's constant part) repeated over the
-      // steps, as its step slices would be.
-      if (polymorphic || normParameter) {
-        operands.push_back(operand);
-        continue;
-      }
-      Value repeated = repeatOverSteps(operand, scan);
-      if (!repeated)
-        return nullptr;
-      operands.push_back(repeated);
-      continue;
-    }
-    Value whole = stackedVersion(operand, scan, stacked);
-    if (!whole)
-      return nullptr;
-    // A norm's stepped gamma would be a different op.
-    if (normParameter)
-      return nullptr;
-    // Under broadcasting, the new leading dim lines up across operands
-    // only if every stepped operand has the result's full rank: a stepped
-    // bias [C] of a step [B, C] is read as [T, 1, C], not [T, C].
-    auto type = cast<RankedTensorType>(operand.getType());
-    if (polymorphic && type.getRank() < resultRank) {
-      SmallVector<int64_t> shape{scan.getLength()};
-      shape.append(resultRank - type.getRank(), 1);
-      llvm::append_range(shape, type.getShape());
-      OpBuilder before(scan);
-      whole = ReshapeOp::create(
-          before, operand.getLoc(),
-          RankedTensorType::get(shape, type.getElementType()), whole);
-    }
-    operands.push_back(whole);
-  }
   OpBuilder builder(scan);
-  Operation *lifted = builder.clone(*op);
-  lifted->setOperands(operands);
-  for (Value result : lifted->getResults())
-    result.setType(withLeadingDim(result.getType(), scan.getLength()));
-  if (!polymorphic)
-    shiftNamedDims(lifted);
-  // The op's own verifier has the final word on the new shapes; its
-  // complaints are not the user's business.
-  ScopedDiagnosticHandler silence(op->getContext(),
-                                  [](Diagnostic &) { return success(); });
-  if (failed(verify(lifted))) {
-    lifted->erase();
-    return nullptr;
-  }
-  return lifted;
+  return batchOverSteps(
+      builder, op, scan.getLength(),
+      [&](Value value) -> std::optional<BatchedValue> {
+        if (isOutside(value, scan))
+          return BatchedValue{value, false};
+        if (Value whole = stackedVersion(value, scan, stacked))
+          return BatchedValue{whole, true};
+        return std::nullopt;
+      });
 }
 
 /// Replaces each stacked result whose steps yield an outside value by that
@@ -302,9 +192,10 @@ static void hoistFrom(ScanOp scan) {
   SmallVector<Operation *> liftedOps;
   for (Operation &op :
        llvm::make_early_inc_range(scan.getBody().front().without_terminator())) {
-    if (invariance.isStateDependent(&op) || hasBody(&op))
+    if (invariance.isStateDependent(&op) ||
+        (hasBody(&op) && !isa<ScanOp>(op)))
       continue;
-    if (llvm::all_of(op.getOperands(),
+    if (llvm::all_of(valuesReadBy(&op),
                      [&](Value v) { return isOutside(v, scan); })) {
       op.moveBefore(scan);
       continue;
