@@ -330,3 +330,34 @@ attn.graph @reads_outer_state(%xs: tensor<4x5x3xf32>, %g0: tensor<3xf32>) -> ten
   }
   attn.return %g : tensor<3xf32>
 }
+
+// -----
+
+// Data movement a nested scan's step captures feeds that scan: the
+// reshape of the outer step's input lifts, so the inner scan, which reads
+// it, can be batched.
+// CHECK-LABEL: attn.graph @captured_reshape
+// CHECK: %[[R:.+]] = attn.reshape %{{.+}} : tensor<4x15xf32> -> tensor<4x5x3xf32>
+// CHECK: %[[H:.+]] = attn.scan dim 1
+// CHECK: attn.add %{{.+}}, %[[R]] : tensor<4x1x3xf32>, tensor<4x5x3xf32> -> tensor<4x5x3xf32>
+// CHECK: attn.scan dim 0 ins(%{{.+}} = %[[H]] : tensor<4x3xf32>)
+// CHECK-NOT: attn.reshape
+// CHECK-NOT: attn.scan
+// CHECK: attn.return
+attn.graph @captured_reshape(%xs: tensor<4x15xf32>, %h0: tensor<3xf32>, %g0: tensor<3xf32>) -> tensor<3xf32> {
+  %g = attn.scan dim 0 ins(%x = %xs : tensor<4x15xf32>) carry(%a = %g0 : tensor<3xf32>) -> tensor<3xf32> {
+    %r = attn.reshape %x : tensor<15xf32> -> tensor<5x3xf32>
+    %ones = attn.splat 1.0 : tensor<5xf32>
+    %h = attn.scan dim 0 ins(%i = %ones : tensor<5xf32>) carry(%c = %h0 : tensor<3xf32>) -> tensor<3xf32> {
+      %t = attn.tanh %c : tensor<3xf32>
+      %s = attn.add %t, %r : tensor<3xf32>, tensor<5x3xf32> -> tensor<5x3xf32>
+      %m = attn.reduce_mean %s dims [0] : tensor<5x3xf32> -> tensor<3xf32>
+      attn.yield %m : tensor<3xf32>
+    }
+    %u = attn.add %h, %a : tensor<3xf32>, tensor<3xf32> -> tensor<3xf32>
+    %w = attn.scale %u by 0.5 : tensor<3xf32>
+    %v = attn.tanh %w : tensor<3xf32>
+    attn.yield %v : tensor<3xf32>
+  }
+  attn.return %g : tensor<3xf32>
+}

@@ -129,7 +129,8 @@ namedDimsWorthLifting(ScanOp scan,
       continue;
     if (isRowOp(&op) || isa<MatmulOp, AttentionOp, ScanOp>(op) ||
         llvm::any_of(op.getUsers(), [&](Operation *user) {
-          return feedsWork.contains(user);
+          // A user inside a nested scan's step feeds that scan.
+          return feedsWork.contains(body.findAncestorOpInBlock(*user));
         }))
       feedsWork.insert(&op);
     if (namesDims(&op) &&
