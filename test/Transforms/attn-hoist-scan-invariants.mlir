@@ -361,3 +361,63 @@ attn.graph @captured_reshape(%xs: tensor<4x15xf32>, %h0: tensor<3xf32>, %g0: ten
   }
   attn.return %g : tensor<3xf32>
 }
+
+// -----
+
+// An attention with a score modification that reads the step's bias but
+// not the state lifts with its score modification: the scores gain the
+// steps dim, and the bias sequence is reshaped outside to line up with
+// them, so that the score modification stays elementwise.
+// CHECK-LABEL: attn.graph @score_mod_in_step
+// CHECK-SAME: (%[[XS:.+]]: tensor<5x3x4xf32>, %[[BS:.+]]: tensor<5x6xf32>, %{{.+}}: tensor<3x4xf32>, %[[K:.+]]: tensor<6x4xf32>, %[[V:.+]]: tensor<6x4xf32>)
+// CHECK: %[[B:.+]] = attn.reshape %[[BS]] : tensor<5x6xf32> -> tensor<5x1x6xf32>
+// CHECK: %[[A:.+]] = attn.attention %[[XS]], %[[K]], %[[V]] scale 5.000000e-01 : tensor<5x3x4xf32>, tensor<6x4xf32>, tensor<6x4xf32> -> tensor<5x3x4xf32> {
+// CHECK-NEXT: ^bb0(%[[S:.+]]: tensor<5x3x6xf32>):
+// CHECK-NEXT: %[[SB:.+]] = attn.add %[[S]], %[[B]] : tensor<5x3x6xf32>, tensor<5x1x6xf32> -> tensor<5x3x6xf32>
+// CHECK-NEXT: %[[T:.+]] = attn.tanh %[[SB]] : tensor<5x3x6xf32>
+// CHECK-NEXT: attn.yield %[[T]] : tensor<5x3x6xf32>
+// CHECK: attn.scan dim 0 ins(%{{.+}} = %[[A]] : tensor<5x3x4xf32>)
+// CHECK-NOT: attn.attention
+// CHECK: attn.return
+attn.graph @score_mod_in_step(%xs: tensor<5x3x4xf32>, %bs: tensor<5x6xf32>, %h0: tensor<3x4xf32>,
+                              %k: tensor<6x4xf32>, %v: tensor<6x4xf32>) -> tensor<3x4xf32> {
+  %h = attn.scan dim 0 ins(%x = %xs : tensor<5x3x4xf32>, %b = %bs : tensor<5x6xf32>)
+      carry(%c = %h0 : tensor<3x4xf32>) -> tensor<3x4xf32> {
+    %a = attn.attention %x, %k, %v scale 0.5 : tensor<3x4xf32>, tensor<6x4xf32>, tensor<6x4xf32> -> tensor<3x4xf32> {
+    ^bb0(%s: tensor<3x6xf32>):
+      %sb = attn.add %s, %b : tensor<3x6xf32>, tensor<6xf32> -> tensor<3x6xf32>
+      %t = attn.tanh %sb : tensor<3x6xf32>
+      attn.yield %t : tensor<3x6xf32>
+    }
+    %s = attn.add %a, %c : tensor<3x4xf32>, tensor<3x4xf32> -> tensor<3x4xf32>
+    %t = attn.tanh %s : tensor<3x4xf32>
+    attn.yield %t : tensor<3x4xf32>
+  }
+  attn.return %h : tensor<3x4xf32>
+}
+
+// -----
+
+// Must not fire: a score modification that reads the state keeps the
+// attention in the step (the recurrence kernel computes it).
+// CHECK-LABEL: attn.graph @score_mod_of_state
+// CHECK: attn.scan
+// CHECK: attn.attention
+// CHECK: attn.yield
+attn.graph @score_mod_of_state(%xs: tensor<5x3x4xf32>, %h0: tensor<3x6xf32>,
+                               %k: tensor<6x4xf32>, %v: tensor<6x4xf32>) -> tensor<3x6xf32> {
+  %h = attn.scan dim 0 ins(%x = %xs : tensor<5x3x4xf32>)
+      carry(%c = %h0 : tensor<3x6xf32>) -> tensor<3x6xf32> {
+    %a = attn.attention %x, %k, %v scale 0.5 : tensor<3x4xf32>, tensor<6x4xf32>, tensor<6x4xf32> -> tensor<3x4xf32> {
+    ^bb0(%s: tensor<3x6xf32>):
+      %sb = attn.add %s, %c : tensor<3x6xf32>, tensor<3x6xf32> -> tensor<3x6xf32>
+      attn.yield %sb : tensor<3x6xf32>
+    }
+    %r = attn.reduce_sum %a dims [1] : tensor<3x4xf32> -> tensor<3xf32>
+    %rr = attn.reshape %r : tensor<3xf32> -> tensor<3x1xf32>
+    %n = attn.add %c, %rr : tensor<3x6xf32>, tensor<3x1xf32> -> tensor<3x6xf32>
+    %t = attn.tanh %n : tensor<3x6xf32>
+    attn.yield %t : tensor<3x6xf32>
+  }
+  attn.return %h : tensor<3x6xf32>
+}

@@ -4,10 +4,10 @@
 // innermost first, the body's step-invariant ops (StepInvariance) are
 // visited in order:
 //
-//  - an op whose operands all come from outside the scan moves out as is;
-//  - a batch-polymorphic op (or an attention without a score
-//    modification, whose leading dims are batch dims as a matmul's are)
-//    whose operands are outside values, step slices or already-lifted
+//  - an op that reads only values from outside the scan moves out as is;
+//  - a batch-polymorphic op (or an attention, whose leading dims are
+//    batch dims as a matmul's are, its score modification batched op by
+//    op, StepBatching.cpp) whose operands are outside values, step slices or already-lifted
 //    values is copied before the scan with the whole sequences in place of
 //    the slices (a stepped operand of lower rank reshaped so that its
 //    steps line up): one op for all steps. The body then reads the lifted
@@ -104,7 +104,8 @@ static Value repeatOverSteps(Value value, ScanOp scan) {
 
 /// Whether `op` has a body (a scan's step, a fused cluster, an attention's
 /// score modification): such ops stay where they are, except a scan,
-/// which lifts as a scan over a batch of states.
+/// which lifts as a scan over a batch of states, and an attention, whose
+/// score modification is batched with it.
 static bool hasBody(Operation *op) {
   return llvm::any_of(op->getRegions(),
                       [](Region &region) { return !region.empty(); });
@@ -149,7 +150,8 @@ namedDimsWorthLifting(ScanOp scan,
 static Operation *liftOverSteps(Operation *op, ScanOp scan,
                                 DenseMap<Value, Value> &stacked,
                                 const DenseSet<Operation *> &namedDims) {
-  if (!isBatchPolymorphic(op) && !namedDims.contains(op) && !isa<ScanOp>(op))
+  if (!isBatchPolymorphic(op) && !namedDims.contains(op) &&
+      !isa<ScanOp, AttentionOp>(op))
     return nullptr;
   OpBuilder builder(scan);
   return batchOverSteps(
@@ -194,7 +196,7 @@ static void hoistFrom(ScanOp scan) {
   for (Operation &op :
        llvm::make_early_inc_range(scan.getBody().front().without_terminator())) {
     if (invariance.isStateDependent(&op) ||
-        (hasBody(&op) && !isa<ScanOp>(op)))
+        (hasBody(&op) && !isa<ScanOp, AttentionOp>(op)))
       continue;
     if (llvm::all_of(valuesReadBy(&op),
                      [&](Value v) { return isOutside(v, scan); })) {

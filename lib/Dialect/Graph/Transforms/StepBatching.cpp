@@ -5,7 +5,8 @@
 // and, for the ops that name dims, renumbered dims. A scan becomes a scan
 // one dim further in, over the batched sequences, whose carried state is a
 // batch of states: its body is batched op by op, ops that read nothing
-// batched copied as they are.
+// batched copied as they are. An attention's score modification is
+// batched the same way, over scores with the new leading dim.
 //
 //===----------------------------------------------------------------------===//
 
@@ -111,11 +112,38 @@ static void shiftNamedDims(Operation *copy) {
                                  shifted(strides.asArrayRef(), 1, 0)));
 }
 
-/// batchOverSteps for an op without a body.
+static bool batchBlockInto(Block &from, Block *to,
+                           DenseMap<Value, BatchedValue> &seen,
+                           int64_t extent);
+
+/// `batched`, the batched version of a value of type `stepType`, as an
+/// operand of a broadcasting op whose result has rank `resultRank`: the new
+/// leading dim lines up across operands only if every batched operand has
+/// the result's full rank, so a batched bias [C] of a step [B, C] is read
+/// as [N, 1, C], not [N, C] (a reshape built at `builder` unless it
+/// already has that shape).
+static Value lineUpSteps(OpBuilder &builder, Value batched, Type stepType,
+                         int64_t resultRank, int64_t extent) {
+  auto type = cast<RankedTensorType>(stepType);
+  if (type.getRank() >= resultRank)
+    return batched;
+  SmallVector<int64_t> shape{extent};
+  shape.append(resultRank - type.getRank(), 1);
+  llvm::append_range(shape, type.getShape());
+  auto lined = RankedTensorType::get(shape, type.getElementType());
+  if (batched.getType() == lined)
+    return batched;
+  return ReshapeOp::create(builder, batched.getLoc(), lined, batched);
+}
+
+/// batchOverSteps for an op without a body, or an attention with a score
+/// modification (whose body is batched like a scan's step).
 static Operation *batchPlainOp(OpBuilder &builder, Operation *op,
                                int64_t extent, BatchLookup lookup) {
-  bool polymorphic = isBatchPolymorphic(op);
-  if ((!polymorphic && !isRowOp(op) && !movesData(op)) || hasBody(op))
+  bool attention = isa<AttentionOp>(op);
+  bool polymorphic = isBatchPolymorphic(op) || attention;
+  if ((!polymorphic && !isRowOp(op) && !movesData(op)) ||
+      (hasBody(op) && !attention))
     return nullptr;
   int64_t resultRank =
       cast<RankedTensorType>(op->getResult(0).getType()).getRank();
@@ -144,20 +172,26 @@ static Operation *batchPlainOp(OpBuilder &builder, Operation *op,
     // A norm's batched gamma would be a different op.
     if (normParameter)
       return nullptr;
-    // Under broadcasting, the new leading dim lines up across operands
-    // only if every batched operand has the result's full rank: a batched
-    // bias [C] of a step [B, C] is read as [N, 1, C], not [N, C].
-    Value whole = seen->value;
-    auto type = cast<RankedTensorType>(use.get().getType());
-    if (polymorphic && type.getRank() < resultRank) {
-      SmallVector<int64_t> shape{extent};
-      shape.append(resultRank - type.getRank(), 1);
-      llvm::append_range(shape, type.getShape());
-      whole = ReshapeOp::create(
-          builder, use.get().getLoc(),
-          RankedTensorType::get(shape, type.getElementType()), whole);
-    }
-    operands.push_back(whole);
+    operands.push_back(polymorphic ? lineUpSteps(builder, seen->value,
+                                                 use.get().getType(),
+                                                 resultRank, extent)
+                                   : seen->value);
+  }
+  // What the score modification reads from above, looked up before the
+  // copy exists, so that whatever the lookup builds comes before it; the
+  // batched ones lined up with the scores there too, so that the score
+  // modification stays elementwise.
+  DenseMap<Value, BatchedValue> seen;
+  for (Value value : valuesReadBy(op)) {
+    if (llvm::is_contained(op->getOperands(), value))
+      continue;
+    std::optional<BatchedValue> outside = lookup(value);
+    if (!outside)
+      return nullptr;
+    if (outside->batched)
+      outside->value = lineUpSteps(builder, outside->value, value.getType(),
+                                   resultRank, extent);
+    seen[value] = *outside;
   }
   Operation *copy = builder.clone(*op);
   copy->setOperands(operands);
@@ -165,7 +199,28 @@ static Operation *batchPlainOp(OpBuilder &builder, Operation *op,
     result.setType(withLeadingDim(result.getType(), extent));
   if (!polymorphic)
     shiftNamedDims(copy);
-  if (!verifiesQuietly(copy)) {
+  bool batchedBody = true;
+  if (hasBody(op)) {
+    // The scores gain the leading dim like the result; the score
+    // modification is rebuilt over them op by op.
+    Region &region = copy->getRegion(0);
+    region.dropAllReferences();
+    region.getBlocks().clear();
+    Block &scoreMod = op->getRegion(0).front();
+    Block *body = new Block();
+    region.push_back(body);
+    for (BlockArgument arg : scoreMod.getArguments())
+      seen[arg] = {body->addArgument(withLeadingDim(arg.getType(), extent),
+                                     arg.getLoc()),
+                   true};
+    // A reshape left in it (of a value computed in it) would not be
+    // elementwise.
+    batchedBody = batchBlockInto(scoreMod, body, seen, extent) &&
+                  llvm::none_of(*body, [](Operation &inner) {
+                    return isa<ReshapeOp>(inner);
+                  });
+  }
+  if (!batchedBody || !verifiesQuietly(copy)) {
     copy->erase();
     return nullptr;
   }
@@ -216,16 +271,30 @@ static Operation *batchScan(OpBuilder &builder, ScanOp scan, int64_t extent,
   for (auto [arg, init] : llvm::zip(scan.getCarriedArgs(), inits))
     seen[arg] = {body->addArgument(init.getType(), arg.getLoc()), true};
 
+  bool failed = !batchBlockInto(scan.getBody().front(), body, seen, extent) ||
+                !verifiesQuietly(copy);
+  if (failed) {
+    copy->erase();
+    return nullptr;
+  }
+  return copy;
+}
+
+/// Batches the ops of `from` (a scan's step, a score modification) into
+/// `to`, whose arguments `seen` already maps `from`'s to, as do the values
+/// `from` reads from above; ends `to` with the yield of the batched (or
+/// repeated) values `from` yields. False when an op has no batched form.
+static bool batchBlockInto(Block &from, Block *to,
+                           DenseMap<Value, BatchedValue> &seen,
+                           int64_t extent) {
   auto inBody = [&](Value value) -> std::optional<BatchedValue> {
     auto found = seen.find(value);
     if (found == seen.end())
       return std::nullopt;
     return found->second;
   };
-  OpBuilder bodyBuilder = OpBuilder::atBlockEnd(body);
-  Block &step = scan.getBody().front();
-  bool failed = false;
-  for (Operation &op : step.without_terminator()) {
+  OpBuilder builder = OpBuilder::atBlockEnd(to);
+  for (Operation &op : from.without_terminator()) {
     // An op that reads nothing batched is the same at every step.
     IRMapping unchanged;
     bool readsBatched = false;
@@ -235,38 +304,26 @@ static Operation *batchScan(OpBuilder &builder, ScanOp scan, int64_t extent,
       if (read)
         unchanged.map(value, read->value);
     }
-    Operation *opCopy = readsBatched
-                            ? batchOverSteps(bodyBuilder, &op, extent, inBody)
-                            : bodyBuilder.clone(op, unchanged);
-    if (!opCopy) {
-      failed = true;
-      break;
-    }
-    for (auto [result, copied] :
-         llvm::zip(op.getResults(), opCopy->getResults()))
+    Operation *copy = readsBatched
+                          ? batchOverSteps(builder, &op, extent, inBody)
+                          : builder.clone(op, unchanged);
+    if (!copy)
+      return false;
+    for (auto [result, copied] : llvm::zip(op.getResults(), copy->getResults()))
       seen[result] = {copied, readsBatched};
   }
   SmallVector<Value> yielded;
-  for (Value value : step.getTerminator()->getOperands()) {
-    if (failed)
-      break;
+  for (Value value : from.getTerminator()->getOperands()) {
     std::optional<BatchedValue> read = inBody(value);
-    Value whole = !read ? Value()
-                  : read->batched
-                      ? read->value
-                      : repeatOver(bodyBuilder, read->value, extent);
-    failed = !whole;
+    Value whole = !read          ? Value()
+                  : read->batched ? read->value
+                                  : repeatOver(builder, read->value, extent);
+    if (!whole)
+      return false;
     yielded.push_back(whole);
   }
-  if (!failed) {
-    YieldOp::create(bodyBuilder, scan.getLoc(), yielded);
-    failed = !verifiesQuietly(copy);
-  }
-  if (failed) {
-    copy->erase();
-    return nullptr;
-  }
-  return copy;
+  YieldOp::create(builder, from.getTerminator()->getLoc(), yielded);
+  return true;
 }
 
 Operation *attn::graph::batchOverSteps(OpBuilder &builder, Operation *op,

@@ -43,7 +43,8 @@ bool movesData(mlir::Operation *op);
 
 /// Ops whose leading dims are batch dims and that read operands without
 /// them broadcast: the BatchPolymorphic ones, and an attention without a
-/// score modification.
+/// score modification (batchOverSteps also batches one with, its score
+/// modification op by op).
 bool isBatchPolymorphic(mlir::Operation *op);
 
 /// `type` with `extent` prepended.
@@ -61,7 +62,8 @@ mlir::Value repeatOver(mlir::OpBuilder &builder, mlir::Value value,
 /// operand broadcasts; a batched one of lower rank than the result is
 /// reshaped so its leading dim lines up), row ops and data movement (dims
 /// renumbered; an unchanged operand repeated, a norm's gamma and beta read
-/// as they are) and scans (a scan over dim d of batched sequences, walking
+/// as they are), attention (its score modification batched op by op, what
+/// it reads from outside it lined up with the scores before it) and scans (a scan over dim d of batched sequences, walking
 /// dim d + 1 with batched state, its body batched op by op). Returns null
 /// when no copy means the same, possibly leaving dead repeats or reshapes
 /// behind for the canonicalizer.

@@ -21,7 +21,11 @@ def HoistScanInvariants : Pass<"attn-hoist-scan-invariants", "::mlir::ModuleOp">
       lifted to the whole sequence when they are batch-polymorphic
       (`Graph_BatchPolymorphic`: elementwise ops, matmul): the step's
       `[B, I]` slice becomes the whole `[T, B, I]` sequence, and the body
-      reads the lifted result's slice instead;
+      reads the lifted result's slice instead. Attention lifts the same
+      way, its score modification batched with it; row ops and data
+      movement lift with their dims renumbered; a nested scan that does
+      not depend on the state becomes one scan over the batch of every
+      step's state (docs/passes/recurrences.md);
     - carried values that pass through unchanged, sequences the body no
       longer reads and results nobody uses are removed.
 
