@@ -10,7 +10,8 @@ Writes N graphs (attn dialect text) made of random chains of the ops a
 model uses: elementwise ops with broadcasting, matmul, softmax, the
 reductions and norms, the ops that move data (transpose, reshape, slice,
 concat, split), casts, causal masks, and attention (the op, or the
-matmul-softmax-matmul chain the passes fuse), at top level and inside
+matmul-softmax-matmul chain the passes fuse; the op sometimes with a
+score modification adding a bias, soft-capped), at top level and inside
 scans of three kinds (a nonlinear recurrence, a gated linear recurrence, and a scan that carries
 nothing), forwards or in reverse, over time-major or batch-first
 sequences. An RNN's step may also put its new state through such ops
@@ -286,10 +287,13 @@ class Graph:
             if rng.random() < 0.5:
                 causal = " causal offset 0" if keys >= shape[-2] and \
                     rng.random() < 0.5 else ""
+                body = " {" if rng.random() < 0.4 else ""
                 self.emit(f"{out} = attn.attention {name}, {k[0]}, {v[0]} "
                           f"scale {scale:.6f}{causal} : {tensor(shape)}, "
                           f"{tensor(k[1])}, {tensor(v[1])} -> "
-                          f"{tensor(result)}", indent)
+                          f"{tensor(result)}{body}", indent)
+                if body:
+                    self.score_mod(shape[:-1] + (keys,), indent)
                 return out, result
             scores = shape[:-1] + (keys,)
             sc, ss, sp = self.fresh(), self.fresh(), self.fresh()
@@ -304,6 +308,32 @@ class Graph:
                       f"{tensor(v[1])} -> {tensor(result)}", indent)
             return out, result
         raise AssertionError(kind)
+
+    # The body of an attention's score modification over f32 `scores`: a
+    # bias (an argument over the keys, or over queries and keys, cast to
+    # f32), then sometimes a soft cap, 5 tanh(s / 5).
+    def score_mod(self, scores, indent):
+        rng = self.rng
+        f32 = "tensor<" + "x".join(str(d) for d in scores) + "xf32>"
+        s, b, sb = self.fresh(), self.fresh(), self.fresh()
+        self.emit(f"^bb0({s}: {f32}):", indent)
+        bias = self.arg(rng.choice([scores[-1:], scores[-2:]]))
+        bias32 = "tensor<" + "x".join(str(d) for d in bias[1]) + "xf32>"
+        if ELEMENT == "f32":
+            b = bias[0]
+        else:
+            self.emit(f"{b} = attn.cast {bias[0]} : {tensor(bias[1])} to "
+                      f"{bias32}", indent + 1)
+        self.emit(f"{sb} = attn.add {s}, {b} : {f32}, {bias32} -> {f32}",
+                  indent + 1)
+        if rng.random() < 0.5:
+            down, cap, up = self.fresh(), self.fresh(), self.fresh()
+            self.emit(f"{down} = attn.scale {sb} by 0.2 : {f32}", indent + 1)
+            self.emit(f"{cap} = attn.tanh {down} : {f32}", indent + 1)
+            self.emit(f"{up} = attn.scale {cap} by 5.0 : {f32}", indent + 1)
+            sb = up
+        self.emit(f"attn.yield {sb} : {f32}", indent + 1)
+        self.emit("}", indent)
 
     # In a step [B, C]: a transpose to [C, B] or a reshape to
     # [B, 2, C / 2], an op on that (a softmax over the moved dim, or an
