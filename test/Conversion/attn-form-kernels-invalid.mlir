@@ -19,19 +19,18 @@ attn.graph @empty_result(%x: tensor<4x2xf32>) -> tensor<4x0xf32> {
 
 // -----
 
-// A scan of independent steps whose step is itself a recurrence with a
-// norm whose gamma differs from step to step: hoisting batches the inner
-// scan over the outer steps (StepBatching.cpp) only where each of its ops
-// has a batched form, and a batch of gammas has none, so the outer scan
-// stays.
-attn.graph @stateless_scan(%xs: tensor<4x5x3xf32>, %gammas: tensor<4x3xf32>, %h0: tensor<3xf32>) -> tensor<4x3xf32> {
+// A scan of independent steps whose step is itself a recurrence reading
+// a padding mask shared by every outer step: hoisting would batch the
+// inner scan over the outer steps (StepBatching.cpp), but no op repeats an
+// i1 tensor over them, so the outer scan stays.
+attn.graph @stateless_scan(%xs: tensor<4x5x3xf32>, %masks: tensor<5x3xi1>, %h0: tensor<3xf32>) -> tensor<4x3xf32> {
   // expected-error @+1 {{'attn.scan' op carries no state, and its step's 'attn.scan' has no whole-sequence form}}
-  %r = attn.scan dim 0 ins(%x = %xs : tensor<4x5x3xf32>, %gamma = %gammas : tensor<4x3xf32>) -> tensor<4x3xf32> {
-    %ys, %h = attn.scan dim 0 ins(%y = %x : tensor<5x3xf32>) carry(%c = %h0 : tensor<3xf32>) -> (tensor<5x3xf32>, tensor<3xf32>) {
+  %r = attn.scan dim 0 ins(%x = %xs : tensor<4x5x3xf32>) -> tensor<4x3xf32> {
+    %h = attn.scan dim 0 ins(%y = %x : tensor<5x3xf32>, %m = %masks : tensor<5x3xi1>) carry(%c = %h0 : tensor<3xf32>) -> tensor<3xf32> {
       %t = attn.tanh %c : tensor<3xf32>
-      %n = attn.rms_norm %t, %gamma eps 1.0e-5 : tensor<3xf32>, tensor<3xf32>
-      %s = attn.add %n, %y : tensor<3xf32>, tensor<3xf32> -> tensor<3xf32>
-      attn.yield %s, %s : tensor<3xf32>, tensor<3xf32>
+      %s = attn.add %t, %y : tensor<3xf32>, tensor<3xf32> -> tensor<3xf32>
+      %n = attn.select %m, %s, %c : tensor<3xi1>, tensor<3xf32>, tensor<3xf32> -> tensor<3xf32>
+      attn.yield %n : tensor<3xf32>
     }
     attn.yield %h : tensor<3xf32>
   }

@@ -421,3 +421,32 @@ attn.graph @score_mod_of_state(%xs: tensor<5x3x4xf32>, %h0: tensor<3x6xf32>,
   }
   attn.return %h : tensor<3x6xf32>
 }
+
+// -----
+
+// A norm whose gamma and beta change from step to step lifts normalising
+// with a row of ones and zeros; the steps' gamma and beta, lined up with
+// the rows, scale and shift its result.
+// CHECK-LABEL: attn.graph @stepped_norm_parameters
+// CHECK-SAME: (%[[XS:.+]]: tensor<5x2x4xf32>, %[[GS:.+]]: tensor<5x4xf32>, %[[BS:.+]]: tensor<5x4xf32>
+// CHECK-DAG: %[[ONES:.+]] = attn.splat 1.000000e+00 : tensor<4xf32>
+// CHECK-DAG: %[[ZEROS:.+]] = attn.splat 0.000000e+00 : tensor<4xf32>
+// CHECK: %[[N:.+]] = attn.layer_norm %[[XS]], %[[ONES]], %[[ZEROS]] : tensor<5x2x4xf32>, tensor<4xf32>
+// CHECK: %[[G:.+]] = attn.reshape %[[GS]] : tensor<5x4xf32> -> tensor<5x1x4xf32>
+// CHECK: %[[NG:.+]] = attn.mul %[[N]], %[[G]] : tensor<5x2x4xf32>, tensor<5x1x4xf32> -> tensor<5x2x4xf32>
+// CHECK: %[[B:.+]] = attn.reshape %[[BS]] : tensor<5x4xf32> -> tensor<5x1x4xf32>
+// CHECK: %[[NB:.+]] = attn.add %[[NG]], %[[B]] : tensor<5x2x4xf32>, tensor<5x1x4xf32> -> tensor<5x2x4xf32>
+// CHECK: attn.scan dim 0 ins(%{{.+}} = %[[NB]] : tensor<5x2x4xf32>)
+// CHECK-NOT: attn.layer_norm
+// CHECK: attn.return
+attn.graph @stepped_norm_parameters(%xs: tensor<5x2x4xf32>, %gs: tensor<5x4xf32>, %bs: tensor<5x4xf32>,
+                                    %h0: tensor<2x4xf32>) -> tensor<2x4xf32> {
+  %h = attn.scan dim 0 ins(%x = %xs : tensor<5x2x4xf32>, %g = %gs : tensor<5x4xf32>, %b = %bs : tensor<5x4xf32>)
+      carry(%c = %h0 : tensor<2x4xf32>) -> tensor<2x4xf32> {
+    %n = attn.layer_norm %x, %g, %b eps 1.0e-5 : tensor<2x4xf32>, tensor<4xf32>
+    %s = attn.add %n, %c : tensor<2x4xf32>, tensor<2x4xf32> -> tensor<2x4xf32>
+    %t = attn.tanh %s : tensor<2x4xf32>
+    attn.yield %t : tensor<2x4xf32>
+  }
+  attn.return %h : tensor<2x4xf32>
+}

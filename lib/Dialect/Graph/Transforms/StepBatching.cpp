@@ -136,6 +136,79 @@ static Value lineUpSteps(OpBuilder &builder, Value batched, Type stepType,
   return ReshapeOp::create(builder, batched.getLoc(), lined, batched);
 }
 
+/// Which of a norm's gamma and beta (`parameters`) normaliseThenScale
+/// applies after the norm: gamma if it is batched, beta if it or gamma is.
+static std::pair<bool, bool>
+parametersAfter(ArrayRef<BatchedValue> parameters) {
+  bool gammaAfter = parameters[0].batched;
+  return {gammaAfter,
+          parameters.size() > 1 && (gammaAfter || parameters[1].batched)};
+}
+
+/// The norm operands standing for gamma and beta (`parameters`) where
+/// normaliseThenScale applies them after the norm: a row of ones for
+/// gamma, of zeros for beta.
+static void neutralParameters(OpBuilder &builder, Location loc,
+                              ArrayRef<BatchedValue> parameters,
+                              MutableArrayRef<Value> operands) {
+  auto [gammaAfter, betaAfter] = parametersAfter(parameters);
+  auto neutral = [&](Value parameter, double value) -> Value {
+    auto type = cast<RankedTensorType>(parameter.getType());
+    // One row's shape, whether the parameter is batched or not.
+    auto row = RankedTensorType::get(type.getShape().take_back(),
+                                     type.getElementType());
+    return SplatOp::create(builder, loc, row, builder.getF64FloatAttr(value));
+  };
+  if (gammaAfter)
+    operands[1] = neutral(parameters[0].value, 1.0);
+  if (betaAfter)
+    operands[2] = neutral(parameters[1].value, 0.0);
+}
+
+/// A batched norm `copy` whose gamma or beta (`parameters`) differs from
+/// step to step: a norm takes one row's gamma and beta, so the copy
+/// normalises with ones and zeros instead, and the steps' gamma and beta
+/// are applied after it, lined up with the rows (a beta alone where only
+/// beta is batched). Returns the last op, or null (the ops erased) if
+/// the element types do not allow it.
+static Operation *normaliseThenScale(OpBuilder &builder, Operation *copy,
+                                     ArrayRef<BatchedValue> parameters,
+                                     int64_t stepRank, int64_t extent) {
+  Location loc = copy->getLoc();
+  auto [gammaAfter, betaAfter] = parametersAfter(parameters);
+  auto applied = [&](const BatchedValue &parameter) {
+    return parameter.batched
+               ? lineUpSteps(builder, parameter.value,
+                             RankedTensorType::get(
+                                 cast<RankedTensorType>(
+                                     parameter.value.getType())
+                                     .getShape()
+                                     .drop_front(),
+                                 getElementTypeOrSelf(parameter.value)),
+                             stepRank, extent)
+               : parameter.value;
+  };
+  SmallVector<Operation *> made{copy};
+  Type type = copy->getResult(0).getType();
+  Value result = copy->getResult(0);
+  if (gammaAfter) {
+    made.push_back(
+        MulOp::create(builder, loc, type, result, applied(parameters[0])));
+    result = made.back()->getResult(0);
+  }
+  if (betaAfter) {
+    made.push_back(
+        AddOp::create(builder, loc, type, result, applied(parameters[1])));
+    result = made.back()->getResult(0);
+  }
+  if (!llvm::all_of(made, verifiesQuietly)) {
+    for (Operation *dead : llvm::reverse(made))
+      dead->erase();
+    return nullptr;
+  }
+  return made.back();
+}
+
 /// batchOverSteps for an op without a body, or an attention with a score
 /// modification (whose body is batched like a scan's step).
 static Operation *batchPlainOp(OpBuilder &builder, Operation *op,
@@ -149,17 +222,23 @@ static Operation *batchPlainOp(OpBuilder &builder, Operation *op,
       cast<RankedTensorType>(op->getResult(0).getType()).getRank();
   bool norm = isa<LayerNormOp, RMSNormOp>(op);
   SmallVector<Value> operands;
+  SmallVector<BatchedValue> normParameters;
   for (OpOperand &use : op->getOpOperands()) {
     std::optional<BatchedValue> seen = lookup(use.get());
     if (!seen)
       return nullptr;
-    // A norm's gamma and beta (operands 1 and 2) are one row's size.
-    bool normParameter = norm && use.getOperandNumber() > 0;
+    // A norm's gamma and beta (operands 1 and 2) are one row's size: kept
+    // for normaliseThenScale, which decides.
+    if (norm && use.getOperandNumber() > 0) {
+      normParameters.push_back(*seen);
+      operands.push_back(seen->value);
+      continue;
+    }
     if (!seen->batched) {
-      // Gamma and beta stay as they are, and broadcasting reads an
-      // unchanged operand at every step. Other ops that name dims read it
-      // repeated (a concat's constant part), as each step would.
-      if (polymorphic || normParameter) {
+      // Broadcasting reads an unchanged operand at every step. Ops that
+      // name dims read it repeated (a concat's constant part), as each
+      // step would.
+      if (polymorphic) {
         operands.push_back(seen->value);
         continue;
       }
@@ -169,14 +248,15 @@ static Operation *batchPlainOp(OpBuilder &builder, Operation *op,
       operands.push_back(repeated);
       continue;
     }
-    // A norm's batched gamma would be a different op.
-    if (normParameter)
-      return nullptr;
     operands.push_back(polymorphic ? lineUpSteps(builder, seen->value,
                                                  use.get().getType(),
                                                  resultRank, extent)
                                    : seen->value);
   }
+  bool scaleAfter = llvm::any_of(
+      normParameters, [](const BatchedValue &p) { return p.batched; });
+  if (scaleAfter)
+    neutralParameters(builder, op->getLoc(), normParameters, operands);
   // What the score modification reads from above, looked up before the
   // copy exists, so that whatever the lookup builds comes before it; the
   // batched ones lined up with the scores there too, so that the score
@@ -224,6 +304,11 @@ static Operation *batchPlainOp(OpBuilder &builder, Operation *op,
     copy->erase();
     return nullptr;
   }
+  if (scaleAfter)
+    return normaliseThenScale(builder, copy, normParameters,
+                              cast<RankedTensorType>(op->getResult(0).getType())
+                                  .getRank(),
+                              extent);
   return copy;
 }
 

@@ -61,8 +61,8 @@ mlir::Value repeatOver(mlir::OpBuilder &builder, mlir::Value value,
 /// values `lookup` gives. Handles batch-polymorphic ops (an unchanged
 /// operand broadcasts; a batched one of lower rank than the result is
 /// reshaped so its leading dim lines up), row ops and data movement (dims
-/// renumbered; an unchanged operand repeated, a norm's gamma and beta read
-/// as they are), attention (its score modification batched op by op, what
+/// renumbered; an unchanged operand repeated, a norm's unchanged gamma and
+/// beta read as they are, batched ones applied after it), attention (its score modification batched op by op, what
 /// it reads from outside it lined up with the scores before it) and scans (a scan over dim d of batched sequences, walking
 /// dim d + 1 with batched state, its body batched op by op). Returns null
 /// when no copy means the same, possibly leaving dead repeats or reshapes
