@@ -53,10 +53,7 @@ LogicalResult attn::cuda::emitAttention(KernelEmission &k) {
 
   // Operand element (row, col) under batch broadcasting.
   auto at = [&](Value operand, const std::string &row, const std::string &col) {
-    Index full = batch;
-    full.append({"0", "0"});
-    Index index = broadcastIndex(full, out, shapeOf(operand));
-    index.resize(index.size() - 2);
+    Index index = matrixBatchIndex(batch, out, shapeOf(operand));
     index.append({row, col});
     return *k.loadInput(operand, index);
   };

@@ -75,10 +75,7 @@ LogicalResult attn::cuda::emitFlashAttention(KernelEmission &k,
   // broadcasting, in its input buffer.
   auto element = [&](Value operand, const std::string &row,
                      const std::string &col) {
-    Index full = batch;
-    full.append({"0", "0"});
-    Index index = broadcastIndex(full, out, shapeOf(operand));
-    index.resize(index.size() - 2);
+    Index index = matrixBatchIndex(batch, out, shapeOf(operand));
     index.append({row, col});
     return "in" + num(*k.inputNumber(operand)) + " + " +
            linearize(index, shapeOf(operand));

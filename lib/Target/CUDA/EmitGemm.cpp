@@ -463,11 +463,7 @@ LogicalResult attn::cuda::emitGemm(KernelEmission &k) {
       return index;
     }
     if (!folded) {
-      Index full = batchIndex;
-      full.append({"0", "0"});
-      llvm::SmallVector<int64_t> outBatch(out.begin(), out.end());
-      index = broadcastIndex(full, outBatch, shape);
-      index.resize(shape.size() - 2);
+      index = matrixBatchIndex(batchIndex, out, shape);
     }
     index.push_back(transposed ? col : row);
     index.push_back(transposed ? row : col);

@@ -125,10 +125,7 @@ LogicalResult attn::cuda::emitWarpgroupAttention(KernelEmission &k,
     int64_t outer = 1;
     for (int64_t d : outerShape)
       outer *= d;
-    Index full = batch;
-    full.append({"0", "0"});
-    Index index = broadcastIndex(full, out, shape);
-    index.resize(index.size() - 2);
+    Index index = matrixBatchIndex(batch, out, shape);
     Operand result;
     result.map = k.addTensorMap(*k.inputNumber(value), outer,
                                 shape[shape.size() - 2], shape.back(), boxRows,

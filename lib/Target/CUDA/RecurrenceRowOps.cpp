@@ -133,10 +133,7 @@ LogicalResult RecurrenceEmitter::emitAttentionPhase(graph::AttentionOp op,
   Index batch = delinearize("rowBatch", batchShape);
   // Operand element (row, col) under batch broadcasting.
   auto at = [&](Value operand, const std::string &r, const std::string &c) {
-    Index full = batch;
-    full.append({"0", "0"});
-    Index index = broadcastIndex(full, out, shapeOf(operand));
-    index.resize(index.size() - 2);
+    Index index = matrixBatchIndex(batch, out, shapeOf(operand));
     index.append({r, c});
     return index;
   };

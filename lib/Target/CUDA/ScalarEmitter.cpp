@@ -105,6 +105,16 @@ Index attn::cuda::broadcastIndex(const Index &index, ArrayRef<int64_t> result,
   return out;
 }
 
+Index attn::cuda::matrixBatchIndex(const Index &batch,
+                                   ArrayRef<int64_t> result,
+                                   ArrayRef<int64_t> operand) {
+  Index full = batch;
+  full.append({"0", "0"});
+  Index index = broadcastIndex(full, result, operand);
+  index.resize(index.size() - 2);
+  return index;
+}
+
 std::string attn::cuda::floatLiteral(double value) {
   float f = float(value);
   if (std::isinf(f))

@@ -90,6 +90,11 @@ Index delinearize(const std::string &flat, llvm::ArrayRef<int64_t> shape);
 /// extent-1 dims pinned to 0).
 Index broadcastIndex(const Index &index, llvm::ArrayRef<int64_t> result,
                      llvm::ArrayRef<int64_t> operand);
+/// The batch part (all but the last two dims) of the index of a matrix
+/// operand (of a matmul or an attention) of shape `operand`, read for the
+/// result of shape `result` at batch index `batch`, under broadcasting.
+Index matrixBatchIndex(const Index &batch, llvm::ArrayRef<int64_t> result,
+                       llvm::ArrayRef<int64_t> operand);
 /// A float literal that reads back as exactly `value` in f32.
 std::string floatLiteral(double value);
 /// The device-library storage type of a tensor's element type.

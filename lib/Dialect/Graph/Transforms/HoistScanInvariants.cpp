@@ -102,15 +102,6 @@ static Value repeatOverSteps(Value value, ScanOp scan) {
   return repeatOver(builder, value, scan.getLength());
 }
 
-/// Whether `op` has a body (a scan's step, a fused cluster, an attention's
-/// score modification): such ops stay where they are, except a scan,
-/// which lifts as a scan over a batch of states, and an attention, whose
-/// score modification is batched with it.
-static bool hasBody(Operation *op) {
-  return llvm::any_of(op->getRegions(),
-                      [](Region &region) { return !region.empty(); });
-}
-
 static bool namesDims(Operation *op) { return isRowOp(op) || movesData(op); }
 
 /// The step-invariant ops of a scan's step worth lifting among those that
@@ -195,6 +186,9 @@ static void hoistFrom(ScanOp scan) {
   SmallVector<Operation *> liftedOps;
   for (Operation &op :
        llvm::make_early_inc_range(scan.getBody().front().without_terminator())) {
+    // Ops with a body stay where they are, except a scan, which lifts as
+    // a scan over a batch of states, and an attention, whose score
+    // modification is batched with it.
     if (invariance.isStateDependent(&op) ||
         (hasBody(&op) && !isa<ScanOp, AttentionOp>(op)))
       continue;

@@ -31,9 +31,7 @@ bool attn::graph::movesData(Operation *op) {
   return isa<SplitOp, ConcatOp, SliceOp, TransposeOp, ReshapeOp>(op);
 }
 
-/// Whether `op` has a body (a scan's step, a fused cluster, an attention's
-/// score modification).
-static bool hasBody(Operation *op) {
+bool attn::graph::hasBody(Operation *op) {
   return llvm::any_of(op->getRegions(),
                       [](Region &region) { return !region.empty(); });
 }

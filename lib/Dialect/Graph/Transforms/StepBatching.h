@@ -41,6 +41,10 @@ bool isRowOp(mlir::Operation *op);
 /// reshape): batched like the row ops.
 bool movesData(mlir::Operation *op);
 
+/// Whether `op` has a body (a scan's step, a fused cluster, an attention's
+/// score modification).
+bool hasBody(mlir::Operation *op);
+
 /// Ops whose leading dims are batch dims and that read operands without
 /// them broadcast: the BatchPolymorphic ones, and an attention without a
 /// score modification (batchOverSteps also batches one with, its score
